@@ -1,0 +1,556 @@
+"""ledsock: set an LED's brightness over a native WebSocket and keep every client in sync.
+
+``create_app`` builds the Flask app (page, ``/ws``, ``/led``, ``/healthz``) around
+one :class:`LedService`, which owns the level and the :class:`Subscribers`.
+``main`` is what ``make run`` starts: it reads the configuration, picks the pin
+factory, and serves the app from gunicorn (one worker process, one thread per
+connection), because the subscriber set and the GPIO live in one process.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+
+from flask import Flask, Response, render_template, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+import protocol
+from led import PIN_FACTORIES, HardwareError, PigpioUnavailable, choose_pin_factory, open_led
+
+log = logging.getLogger(__name__)
+
+GOING_AWAY = 1001
+
+DEFAULT_CONFIG = {
+    "LED_PIN": 21,
+    # "auto", "pigpio" or "mock"; main() resolves "auto" before the worker starts.
+    "LED_PIN_FACTORY": "auto",
+    "INITIAL_LEVEL": 50,
+    # A client whose socket cannot take a message for this long is disconnected.
+    "SEND_TIMEOUT": 10.0,
+    # Replies a client may have waiting before the server stops reading its requests.
+    "MAX_PENDING_REPLIES": 64,
+    # How long shutdown waits for close frames to go out before cutting sockets.
+    "SHUTDOWN_GRACE": 2.0,
+    "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 4096},
+}
+
+
+class Subscriber:
+    """One WebSocket client's outbox, drained by its own writer thread.
+
+    Nothing that happens to this client's socket can hold up anyone else: the
+    broadcast only queues. States are snapshots, so of the states waiting to go
+    out only the newest is kept; replies to the client's own requests are kept in
+    order and never dropped.
+    """
+
+    def __init__(self, ws, peer: str, *, max_pending_replies: int = 64):
+        self.ws = ws
+        self.peer = peer
+        self._max_replies = max_pending_replies
+        self._cond = threading.Condition()
+        self._outbox: deque[tuple[bool, str]] = deque()  # (is_droppable_state, text)
+        self._replies = 0
+        self._close: tuple[int, str] | None = None
+        self._stopped = False
+        self._sending_since: float | None = None
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"ledsock-writer {peer}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._writer.start()
+
+    def push_state(self, text: str) -> None:
+        """Queue a broadcast state, replacing a state still waiting at the tail."""
+        with self._cond:
+            if self._stopped:
+                return
+            if self._outbox and self._outbox[-1][0]:
+                self._outbox[-1] = (True, text)
+            else:
+                self._outbox.append((True, text))
+            self._cond.notify_all()
+
+    def push_reply(self, text: str) -> None:
+        """Queue a reply to this client's own request; replies are never dropped."""
+        with self._cond:
+            if self._stopped:
+                return
+            self._outbox.append((False, text))
+            self._replies += 1
+            self._cond.notify_all()
+
+    def wait_for_room(self, timeout: float) -> bool:
+        """Wait until another reply may be queued; False if the client stays backed up."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._replies < self._max_replies or self._stopped, timeout
+            )
+
+    def close(self, code: int, reason: str) -> None:
+        """Send what is queued, then a close frame with ``code``."""
+        with self._cond:
+            if self._close is None:
+                self._close = (code, reason)
+                self._cond.notify_all()
+
+    def stop(self) -> None:
+        """End the writer without sending anything more (the connection is over)."""
+        with self._cond:
+            self._stopped = True
+            self._outbox.clear()
+            self._cond.notify_all()
+
+    def abort(self) -> None:
+        """Cut the TCP connection at once; unblocks a send stuck on a full buffer."""
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def stalled_for(self) -> float:
+        """Seconds the current send has been blocked (0 when not sending)."""
+        since = self._sending_since
+        return time.monotonic() - since if since is not None else 0.0
+
+    def join(self, timeout: float) -> bool:
+        self._writer.join(timeout)
+        return not self._writer.is_alive()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._outbox or self._close or self._stopped)
+                if self._stopped:
+                    return
+                if self._outbox:
+                    droppable, text = self._outbox.popleft()
+                    if not droppable:
+                        self._replies -= 1
+                        self._cond.notify_all()
+                    close = None
+                else:
+                    text, close = None, self._close
+            self._sending_since = time.monotonic()
+            try:
+                if close is not None:
+                    self.ws.close(reason=close[0], message=close[1])
+                    return
+                self.ws.send(text)
+            except (ConnectionClosed, OSError):
+                return  # the handler sees the connection end and cleans up
+            finally:
+                self._sending_since = None
+
+
+class Subscribers:
+    """The set of connected clients that every state change is sent to."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._members: set[Subscriber] = set()
+
+    def add(self, subscriber: Subscriber) -> int:
+        with self._lock:
+            self._members.add(subscriber)
+            return len(self._members)
+
+    def discard(self, subscriber: Subscriber) -> int:
+        with self._lock:
+            self._members.discard(subscriber)
+            return len(self._members)
+
+    def snapshot(self) -> list[Subscriber]:
+        with self._lock:
+            return list(self._members)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._members)
+
+    def broadcast(self, text: str, *, skip: Subscriber | None = None) -> None:
+        """Queue a state for every subscriber but ``skip``; never blocks on a client."""
+        for subscriber in self.snapshot():
+            if subscriber is not skip:
+                subscriber.push_state(text)
+
+
+class LedService:
+    """The one source of truth for the level: drives the LED, counts changes, tells everyone.
+
+    One lock covers the LED write, the change counter and the queueing of the
+    broadcast, so every client receives the changes in the same order.
+    """
+
+    def __init__(self, led, *, initial_level: int = 50):
+        self.led = led
+        self.subscribers = Subscribers()
+        self.started = time.monotonic()
+        self.hardware_error: str | None = None
+        self._lock = threading.Lock()
+        self._closing = False
+        self.seq = 0
+        self.level = protocol.parse_level(initial_level)
+        led.set_level(self.level)
+
+    def state(self) -> tuple[int, int]:
+        with self._lock:
+            return self.level, self.seq
+
+    def subscribe(self, subscriber: Subscriber) -> int:
+        """Send the current state to a new client and add it to the set."""
+        with self._lock:
+            if self._closing:
+                subscriber.close(GOING_AWAY, "server shutting down")
+            else:
+                subscriber.push_state(protocol.state_message(self.level, self.seq))
+            return self.subscribers.add(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> int:
+        return self.subscribers.discard(subscriber)
+
+    def set_level(self, level: int, *, origin: str, requester: Subscriber | None = None,
+                  request_id: protocol.RequestId = None) -> tuple[int, int]:
+        """Apply a valid level; broadcast it if it changed. Raises HardwareError.
+
+        The requester (if any) gets its state as a reply, carrying ``request_id``.
+        """
+        with self._lock:
+            old = self.level
+            if level != old:
+                try:
+                    self.led.set_level(level)
+                except HardwareError as exc:
+                    self.hardware_error = str(exc)
+                    raise
+                self.hardware_error = None
+                self.level = level
+                self.seq += 1
+                self.subscribers.broadcast(
+                    protocol.state_message(level, self.seq), skip=requester
+                )
+            if requester is not None:
+                requester.push_reply(protocol.state_message(self.level, self.seq, request_id))
+            seq = self.seq
+        if level != old:
+            log.info("level %d -> %d (seq %d) by %s", old, level, seq, origin)
+        return level, seq
+
+    def reply_state(self, subscriber: Subscriber, request_id: protocol.RequestId) -> None:
+        with self._lock:
+            subscriber.push_reply(protocol.state_message(self.level, self.seq, request_id))
+
+    def handle_message(self, subscriber: Subscriber, message) -> None:
+        """Answer one WebSocket message; every failure becomes one typed error reply."""
+        request_id = None
+        try:
+            command = protocol.parse_command(message)
+            request_id = command.request_id
+            if isinstance(command, protocol.SetLevel):
+                self.set_level(command.level, origin=f"ws {subscriber.peer}",
+                               requester=subscriber, request_id=request_id)
+            elif isinstance(command, protocol.GetState):
+                self.reply_state(subscriber, request_id)
+            else:
+                subscriber.push_reply(protocol.pong_message(request_id))
+        except protocol.ProtocolError as exc:
+            log.debug("rejected from %s: %s", subscriber.peer, exc.message)
+            subscriber.push_reply(protocol.error_message(exc.code, exc.message, exc.request_id))
+        except HardwareError as exc:
+            log.error("%s (set from %s); level stays %d", exc, subscriber.peer, self.level)
+            subscriber.push_reply(protocol.error_message(
+                protocol.HARDWARE_ERROR, f"the LED could not be set: {exc}", request_id))
+
+    def shutdown(self, grace: float = 2.0) -> None:
+        """Close every WebSocket with 1001, waiting up to ``grace`` s for the frames to go out."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        members = self.subscribers.snapshot()
+        log.info("shutting down: closing %d WebSocket(s) with %d", len(members), GOING_AWAY)
+        for subscriber in members:
+            subscriber.close(GOING_AWAY, "server shutting down")
+        deadline = time.monotonic() + grace
+        for subscriber in members:
+            if not subscriber.join(max(0.0, deadline - time.monotonic())):
+                subscriber.abort()
+
+    def close(self) -> None:
+        """Release the GPIO."""
+        self.led.close()
+
+    def health(self) -> dict:
+        level, seq = self.state()
+        return {
+            "status": "degraded" if self.hardware_error else "ok",
+            "clients": len(self.subscribers),
+            "pin": self.led.pin,
+            "pin_factory": self.led.factory_name,
+            "simulated": self.led.simulated,
+            "level": level,
+            "seq": seq,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "threads": threading.active_count(),
+            "hardware_error": self.hardware_error,
+        }
+
+
+def _peer(environ) -> str:
+    host = environ.get("REMOTE_ADDR", "?")
+    port = environ.get("REMOTE_PORT")
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
+
+
+def _json(text: str, status: int = 200) -> Response:
+    return Response(text + "\n", status=status, mimetype="application/json")
+
+
+def _rest_state(level: int, seq: int) -> str:
+    return f'{{"level":{level},"seq":{seq}}}'
+
+
+def _level_from_post(req) -> int:
+    """Read the level of ``POST /led`` from a form field ``level`` or a JSON body."""
+    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") \
+            and "level" in req.form:
+        return protocol.parse_level(req.form["level"])
+    command = protocol.parse_command(req.get_data(as_text=True))
+    if not isinstance(command, protocol.SetLevel):
+        raise protocol.ProtocolError(
+            protocol.INVALID_MESSAGE, "POST /led takes {\"level\": N} or the form field level=N")
+    return command.level
+
+
+def create_app(config=None, led=None) -> Flask:
+    """Build the service around ``led`` (opened from the config when not given)."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULT_CONFIG)
+    app.config["SOCK_SERVER_OPTIONS"] = dict(DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"])
+    if config:
+        app.config.from_mapping(config)
+    max_size = app.config["SOCK_SERVER_OPTIONS"].get("max_message_size") or 4096
+    app.config.setdefault("MAX_CONTENT_LENGTH", max_size)
+
+    if led is None:
+        factory = choose_pin_factory(app.config["LED_PIN_FACTORY"])
+        led = open_led(int(app.config["LED_PIN"]), pin_factory=factory)
+    service = LedService(led, initial_level=app.config["INITIAL_LEVEL"])
+    app.extensions["ledsock"] = service
+    log.info("LED on GPIO%d via %s%s, level %d", led.pin, led.factory_name,
+             " (SIMULATED)" if led.simulated else "", service.level)
+
+    send_timeout = float(app.config["SEND_TIMEOUT"])
+    check_every = min(1.0, send_timeout / 4)
+    sock = Sock(app)
+
+    @app.get("/")
+    def index():
+        return render_template("index.html", pin=led.pin, simulated=led.simulated,
+                               pin_factory=led.factory_name)
+
+    @sock.route("/ws")
+    def websocket(ws):
+        subscriber = Subscriber(ws, _peer(request.environ),
+                                max_pending_replies=app.config["MAX_PENDING_REPLIES"])
+        subscriber.start()
+        count = service.subscribe(subscriber)
+        log.info("client %s connected (%d clients)", subscriber.peer, count)
+        why = "client closed"
+        try:
+            while True:
+                message = ws.receive(timeout=check_every)
+                if subscriber.stalled_for() > send_timeout:
+                    why = f"not reading for over {send_timeout:g} s"
+                    subscriber.abort()
+                    break
+                if message is None:
+                    continue
+                if not subscriber.wait_for_room(send_timeout):
+                    why = f"not reading its replies for over {send_timeout:g} s"
+                    subscriber.abort()
+                    break
+                service.handle_message(subscriber, message)
+        except ConnectionClosed:
+            if ws.close_reason not in (1000, 1005):
+                why = f"closed with code {ws.close_reason}"
+        finally:
+            count = service.unsubscribe(subscriber)
+            subscriber.stop()
+        log.info("client %s disconnected: %s (%d clients)", subscriber.peer, why, count)
+
+    @app.get("/led")
+    def get_led():
+        return _json(_rest_state(*service.state()))
+
+    @app.post("/led")
+    def post_led():
+        try:
+            level = _level_from_post(request)
+            level, seq = service.set_level(level, origin=f"http {_peer(request.environ)}")
+        except protocol.ProtocolError as exc:
+            return _json(protocol.error_message(exc.code, exc.message), 400)
+        except HardwareError as exc:
+            log.error("%s (POST from %s)", exc, _peer(request.environ))
+            return _json(protocol.error_message(
+                protocol.HARDWARE_ERROR, f"the LED could not be set: {exc}"), 503)
+        return _json(_rest_state(level, seq))
+
+    @app.get("/healthz")
+    def healthz():
+        import json
+
+        return _json(json.dumps(service.health(), separators=(",", ":")))
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        return _json(protocol.error_message(
+            protocol.INVALID_MESSAGE, f"request body over {app.config['MAX_CONTENT_LENGTH']} bytes"), 413)
+
+    return app
+
+
+# ---------------------------------------------------------------- running it
+
+
+def _env(environ, name, default):
+    return environ.get(name) or default
+
+
+def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
+    """Read the configuration: each flag defaults to its environment variable."""
+    def level(text):
+        try:
+            return protocol.parse_level(text)
+        except protocol.ProtocolError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    def positive(kind):
+        def check(text):
+            value = kind(text)
+            if value <= 0:
+                raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+            return value
+        check.__name__ = kind.__name__
+        return check
+
+    gpiozero_factory = environ.get("GPIOZERO_PIN_FACTORY", "")
+    default_factory = gpiozero_factory if gpiozero_factory in ("pigpio", "mock") else "auto"
+    parser = argparse.ArgumentParser(
+        prog="ledsock", description="Serve an LED's brightness over a WebSocket (see README.md).")
+    add = parser.add_argument
+    add("--host", default=_env(environ, "HOST", "0.0.0.0"), help="address to listen on (HOST, default 0.0.0.0)")
+    add("--port", type=positive(int), default=_env(environ, "PORT", "5000"), help="TCP port (PORT, default 5000)")
+    add("--pin", type=positive(int), default=_env(environ, "LED_PIN", "21"), help="BCM pin of the LED (LED_PIN, default 21)")
+    add("--pin-factory", choices=PIN_FACTORIES, default=_env(environ, "LED_PIN_FACTORY", default_factory),
+        help="auto, pigpio or mock (LED_PIN_FACTORY, default auto)")
+    add("--initial-level", type=level, default=_env(environ, "INITIAL_LEVEL", "50"),
+        help="level at start, 0..100 (INITIAL_LEVEL, default 50)")
+    add("--threads", type=positive(int), default=_env(environ, "THREADS", "100"),
+        help="connections served at once: each WebSocket holds one thread (THREADS, default 100)")
+    add("--ping-interval", type=positive(float), default=_env(environ, "PING_INTERVAL", "25"),
+        help="seconds between WebSocket pings that find dead peers (PING_INTERVAL, default 25)")
+    add("--send-timeout", type=positive(float), default=_env(environ, "SEND_TIMEOUT", "10"),
+        help="drop a client that cannot be written to for this many seconds (SEND_TIMEOUT, default 10)")
+    add("--max-message-size", type=positive(int), default=_env(environ, "MAX_MESSAGE_SIZE", "4096"),
+        help="largest WebSocket message in bytes; larger ones close with 1009 (MAX_MESSAGE_SIZE, default 4096)")
+    add("--log-level", default=_env(environ, "LOG_LEVEL", "info"),
+        choices=("debug", "info", "warning", "error"), help="(LOG_LEVEL, default info)")
+    return parser.parse_args(argv)
+
+
+def _install_shutdown(worker) -> None:
+    """In the gunicorn worker: on SIGTERM/SIGINT/SIGQUIT, close every WebSocket with 1001 first."""
+    service = worker.wsgi.extensions["ledsock"]
+    grace = worker.wsgi.config["SHUTDOWN_GRACE"]
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(signum)
+
+        def on_signal(sig, frame, previous=previous):
+            service.shutdown(grace)
+            if callable(previous):
+                previous(sig, frame)
+
+        signal.signal(signum, on_signal)
+
+
+def _release_led(_arbiter, worker) -> None:
+    wsgi = getattr(worker, "wsgi", None)
+    if wsgi is not None:
+        service = wsgi.extensions["ledsock"]
+        service.shutdown(0.5)
+        service.close()
+        log.info("GPIO%d released", service.led.pin)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        factory = choose_pin_factory(args.pin_factory)
+    except PigpioUnavailable as exc:
+        log.error("%s", exc)
+        return 2
+    config = {
+        "LED_PIN": args.pin,
+        "LED_PIN_FACTORY": factory,
+        "INITIAL_LEVEL": args.initial_level,
+        "SEND_TIMEOUT": args.send_timeout,
+        "SOCK_SERVER_OPTIONS": {
+            "ping_interval": args.ping_interval,
+            "max_message_size": args.max_message_size,
+            # Daemon threads: a reader blocked on a silent peer never holds up exit.
+            "thread_class": _DaemonThread,
+        },
+    }
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {
+                "bind": f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}",
+                "workers": 1,  # the subscriber set and the GPIO live in one process
+                "worker_class": "gthread",
+                "threads": args.threads,
+                "graceful_timeout": 10,
+                "loglevel": args.log_level,
+                "proc_name": "ledsock",
+                "post_worker_init": _install_shutdown,
+                "worker_exit": _release_led,
+            }.items():
+                self.cfg.set(key, value)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24
+                self.cfg.set("control_socket_disable", True)
+
+        def load(self):
+            return create_app(config)
+
+    log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d connections",
+             args.host, args.port, args.threads)
+    Server().run()
+    return 0
+
+
+class _DaemonThread(threading.Thread):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("daemon", True)
+        super().__init__(*args, **kwargs)
+
+
+if __name__ == "__main__":
+    import app as _app  # run under the module's own name, so its logger is "app"
+
+    sys.exit(_app.main())
