@@ -70,12 +70,21 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number this protocol accepts")
 
 
+def _plain_number(value):
+    """Let json.dumps show a Decimal nested in a rejected value as the number it is."""
+    if isinstance(value, Decimal):
+        if value.is_finite() and abs(value) < 10**20 and value == value.to_integral_value():
+            return int(value)
+        return float(value)
+    raise TypeError(type(value).__name__)
+
+
 def _describe(value) -> str:
     """Show a rejected value the way the client wrote it, cut to a readable length."""
     if isinstance(value, Decimal):
         text = str(value) if len(str(value)) <= 24 else f"a number with {len(str(value))} characters"
         return text
-    text = json.dumps(value, default=str, ensure_ascii=False)
+    text = json.dumps(value, default=_plain_number, ensure_ascii=False)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -1,0 +1,152 @@
+"""Run the real service as a process (the way `make run` does) and talk to it like a client would."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`python app.py` on a free loopback port with a simulated LED, its log kept in a file."""
+
+    def __init__(self, log_dir: Path, *args: str, env: dict | None = None, port: int | None = None):
+        self.port = port or free_port()
+        self.args = list(args)
+        self.env = {**os.environ, "LED_PIN_FACTORY": "mock", **(env or {})}
+        self.log_path = log_dir / f"server-{self.port}-{time.monotonic_ns()}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, wait: bool = True) -> "ServerProcess":
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                self.get("/healthz")
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise AssertionError(f"server ignored {sig!r} for {timeout} s:\n{self.log()}")
+        finally:
+            self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(self.http + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def post(self, path: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, dict]:
+        data = body.encode() if isinstance(body, str) else body
+        req = urllib.request.Request(self.http + path, data=data, method="POST",
+                                     headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def wait_for(self, predicate, timeout: float = 10, what: str = "condition") -> dict:
+        """Poll /healthz until ``predicate(health)`` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            health = self.get("/healthz")
+            if predicate(health):
+                return health
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} not reached within {timeout} s: {health}")
+            time.sleep(0.05)
+
+
+class Client:
+    """A real WebSocket client (the `websockets` library) that speaks JSON."""
+
+    def __init__(self, url: str, **kwargs):
+        self._exit = contextlib.ExitStack()
+        self.conn = self._exit.enter_context(connect(url, open_timeout=10, close_timeout=5, **kwargs))
+
+    def send(self, message) -> None:
+        self.conn.send(message if isinstance(message, (str, bytes)) else json.dumps(message))
+
+    def recv(self, timeout: float = 5) -> dict:
+        return json.loads(self.conn.recv(timeout))
+
+    def recv_until(self, predicate, timeout: float = 10) -> tuple[dict, list[dict]]:
+        """Read until a message matches; return it and everything read before it."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.recv(max(0.01, deadline - time.monotonic()))
+            if predicate(message):
+                return message, seen
+            seen.append(message)
+
+    def request(self, message: dict, timeout: float = 10) -> tuple[dict, list[dict]]:
+        """Send a request with an id; return its reply and the messages that came before it."""
+        request_id = message["id"]
+        self.send(message)
+        return self.recv_until(lambda m: m.get("id") == request_id, timeout)
+
+    def nothing_pending(self) -> bool:
+        """True when the next message is the reply to a fresh ping, i.e. nothing else was queued."""
+        marker = f"probe-{time.monotonic_ns()}"
+        reply, before = self.request({"type": "ping", "id": marker})
+        return reply == {"type": "pong", "id": marker} and before == []
+
+    def close(self) -> None:
+        self._exit.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

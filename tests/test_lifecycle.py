@@ -1,0 +1,225 @@
+"""Connections coming and going, stuck and dead peers, shutdown, hardware failure, websocat."""
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from support import Client, free_port
+
+
+def raw_websocket(port: int, rcvbuf: int | None = None) -> socket.socket:
+    """Open a WebSocket by hand and return the bare socket, so the test decides when (if ever) to read."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
+    """Fill the stuck client's socket buffers for real (tens of thousands of messages), keep
+    measuring the others, and see the stuck one cut off after SEND_TIMEOUT."""
+    server = start_server("--send-timeout", "2")
+    watcher, flooder = Client(server.ws_url), Client(server.ws_url)
+    watcher.recv(), flooder.recv()
+    stuck = raw_websocket(server.port, rcvbuf=4096)
+    server.wait_for(lambda h: h["clients"] == 3, what="three clients")
+
+    sent_at, seq_of, seen = {}, {}, []
+    window = threading.Semaphore(32)  # requests in flight, so the server's inbox stays short
+    done = threading.Event()
+
+    def read_replies():
+        while not done.is_set():
+            try:
+                message = flooder.recv(timeout=0.5)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return
+            if "id" in message:
+                seq_of[message["seq"]] = sent_at[message["id"]]
+                window.release()
+
+    def watch():
+        while not done.is_set():
+            try:
+                message = watcher.recv(timeout=0.5)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return
+            seen.append((time.monotonic(), message["seq"]))
+
+    readers = [threading.Thread(target=read_replies), threading.Thread(target=watch)]
+    for t in readers:
+        t.start()
+    started = time.monotonic()
+    dropped_after = None
+    i = 0
+    try:
+        while time.monotonic() - started < 150:
+            assert window.acquire(timeout=5), "the writer's own replies stalled"
+            sent_at[i] = time.monotonic()
+            flooder.send({"level": i % 2 * 99 + 1, "id": i})  # alternate 1 and 100: every set is a change
+            i += 1
+            if dropped_after is None and i % 2000 == 0 and server.get("/healthz")["clients"] == 2:
+                dropped_after = i
+            if dropped_after is not None and i >= dropped_after + 2000:
+                break
+    finally:
+        done.set()
+        for t in readers:
+            t.join()
+    stuck.close()
+    assert dropped_after is not None, f"stuck client not dropped after {i} changes"
+    assert "not reading for over 2 s" in server.log()
+    # Latency: time from the set being sent to the watcher holding that state.
+    latencies = [t - seq_of[seq] for t, seq in seen if seq in seq_of]
+    gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:])]
+    print(f"changes sent: {i}, stuck client dropped after ~{dropped_after}; watcher saw {len(seen)} states, "
+          f"max latency {max(latencies):.3f} s, max gap {max(gaps):.3f} s")
+    assert len(latencies) > 1000
+    assert max(latencies) < 1.0
+    assert max(gaps) < 1.0
+    watcher.close(), flooder.close()
+
+
+def test_churn_leaves_no_subscribers_or_threads_behind(start_server):
+    server = start_server("--threads", "60")
+
+    def open_and_close(count):
+        clients = [Client(server.ws_url) for _ in range(count)]
+        for client in clients:
+            client.recv()
+        server.wait_for(lambda h: h["clients"] == count, what=f"{count} clients")
+        for client in clients:
+            client.close()
+        return server.wait_for(lambda h: h["clients"] == 0, what="no clients")
+
+    open_and_close(50)  # grows the server's thread pool to its working size
+    time.sleep(0.5)
+    baseline = server.get("/healthz")["threads"]
+    for _ in range(4):  # 200 clients in all
+        open_and_close(50)
+    health = server.wait_for(lambda h: h["threads"] <= baseline, timeout=10, what=f"threads back to {baseline}")
+    assert health["clients"] == 0
+
+
+def test_a_client_dropped_without_a_close_frame_is_removed(server):
+    sock = raw_websocket(server.port)
+    server.wait_for(lambda h: h["clients"] == 1, what="one client")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()  # RST, no close frame
+    server.wait_for(lambda h: h["clients"] == 0, what="client removed")
+
+
+def test_dead_peers_are_found_by_ping(start_server):
+    server = start_server("--ping-interval", "1")
+    silent = raw_websocket(server.port)  # completes the handshake, then never answers a ping
+    with Client(server.ws_url) as alive:  # answers pings like any real client
+        alive.recv()
+        server.wait_for(lambda h: h["clients"] == 2, what="two clients")
+        server.wait_for(lambda h: h["clients"] == 1, timeout=8, what="silent peer removed")
+        assert alive.nothing_pending()
+    silent.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_closes_every_websocket_with_1001_and_exits_0(start_server, sig):
+    server = start_server()
+    clients = [Client(server.ws_url) for _ in range(3)]
+    for client in clients:
+        client.recv()
+    server.wait_for(lambda h: h["clients"] == 3, what="three clients")
+    if sig == signal.SIGINT:  # Ctrl+C reaches the whole process group
+        os.killpg(server.proc.pid, sig)
+        code = server.proc.wait(20)
+    else:
+        code = server.stop(sig)
+    assert code == 0, server.log()
+    for client in clients:
+        with pytest.raises(ConnectionClosed) as closed:
+            client.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert "GPIO21 released" in server.log()
+    assert "Traceback" not in server.log()
+
+
+def test_websocat_sets_a_level_and_reads_it_back(server):
+    websocat = Path(sys.executable).with_name("websocat")
+    assert websocat.exists(), "websocat is missing: `make test` installs it from requirements-test.txt"
+    result = subprocess.run(
+        [str(websocat), "-n", "--max-messages-rev", "2", server.ws_url],
+        input='{"level":9}\n', capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['{"type":"state","level":50,"seq":0}',
+                                          '{"type":"state","level":9,"seq":1}']
+    assert server.get("/led") == {"level": 9, "seq": 1}
+
+
+class TestHardwareFailure:
+    """A failing pin, injected into an in-process app served over a real socket."""
+
+    @pytest.fixture
+    def served(self):
+        from gpiozero.pins.mock import MockFactory
+        from werkzeug.serving import make_server
+
+        import app as app_module
+        from led import Led
+        from test_led import BrokenPWMPin
+
+        factory = MockFactory(pin_class=BrokenPWMPin)
+        led = Led(21, pin_factory=factory)
+        flask_app = app_module.create_app({"TESTING": True}, led=led)
+        port = free_port()
+        http = make_server("127.0.0.1", port, flask_app, threaded=True)
+        thread = threading.Thread(target=http.serve_forever, daemon=True)
+        thread.start()
+        yield port, factory.pin(21), flask_app
+        http.shutdown()
+        factory.close()
+
+    def test_a_failed_write_answers_hardware_error_and_keeps_the_state(self, served):
+        import urllib.request
+        import json
+
+        port, pin, flask_app = served
+        service = flask_app.extensions["ledsock"]
+        with Client(f"ws://127.0.0.1:{port}/ws") as sender, Client(f"ws://127.0.0.1:{port}/ws") as other:
+            sender.recv(), other.recv()
+            pin.broken = True
+            reply = sender.request({"level": 10, "id": "h"})[0]
+            assert (reply["type"], reply["code"], reply["id"]) == ("error", "hardware_error", "h")
+            assert "GPIO21" in reply["message"]
+            assert other.nothing_pending()
+            assert service.state() == (50, 0) and pin.state == pytest.approx(0.5)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
+                health = json.loads(response.read())
+            assert health["status"] == "degraded" and "GPIO21" in health["hardware_error"]
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/led", data=b'{"level": 10}',
+                                             headers={"Content-Type": "application/json"})
+            with pytest.raises(urllib.error.HTTPError) as failed:
+                urllib.request.urlopen(request)
+            assert failed.value.code == 503
+            assert json.loads(failed.value.read())["code"] == "hardware_error"
+            pin.broken = False  # the daemon is back
+            assert sender.request({"level": 10, "id": "ok"})[0] == {"type": "state", "level": 10, "seq": 1, "id": "ok"}
+            assert other.recv() == {"type": "state", "level": 10, "seq": 1}
+            assert service.health()["status"] == "ok"
