@@ -12,6 +12,10 @@ test: $(VENV)/.test-deps
 	@$(call ensure_debian_package,chromium,chromium)
 	$(PY) -m pytest
 
+screenshot: $(VENV)/.test-deps
+	@$(call ensure_debian_package,chromium,chromium)
+	$(PY) tools/screenshot.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache
 

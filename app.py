@@ -358,8 +358,15 @@ def create_app(config=None, led=None) -> Flask:
 
     @app.get("/")
     def index():
-        return render_template("index.html", pin=led.pin, simulated=led.simulated,
-                               pin_factory=led.factory_name)
+        page = Response(render_template("index.html", pin=led.pin, simulated=led.simulated))
+        # Everything the page loads comes from here; its only connection is its own WebSocket.
+        host = request.host
+        page.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; connect-src 'self' ws://{host} wss://{host}; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+        page.headers["X-Content-Type-Options"] = "nosniff"
+        page.headers["Referrer-Policy"] = "no-referrer"
+        return page
 
     @sock.route("/ws")
     def websocket(ws):

@@ -1,0 +1,219 @@
+"""The page in a real browser: headless Debian Chromium driven by Playwright."""
+import os
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# Counts what the page sends by wrapping its WebSocket (the page itself is not changed).
+WRAP_WEBSOCKET = """
+window.__ws = { sockets: [], sent: [] };
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) { super(...args); window.__ws.sockets.push(this); }
+  send(data) { window.__ws.sent.push(String(data)); return super.send(data); }
+};
+"""
+
+
+@pytest.fixture(scope="session")
+def browser():
+    assert Path(CHROMIUM).exists(), (
+        f"Chromium is missing at {CHROMIUM}: `make test` installs it "
+        "(sudo apt-get install --no-install-recommends chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """One page of the service, with everything it logged and requested."""
+
+    def __init__(self, browser, url, **context_options):
+        self.context = browser.new_context(**context_options)
+        self.page = self.context.new_page()
+        self.console_errors, self.requests = [], []
+        self.page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("websocket", lambda ws: self.requests.append(ws.url))
+        self.page.add_init_script(WRAP_WEBSOCKET)
+        self.page.goto(url)
+        expect(self.page.locator("#connection")).to_have_text("Connected")
+
+    def level(self) -> str:
+        return self.page.locator("#value").text_content()
+
+    def sent_sets(self) -> list[str]:
+        return [m for m in self.page.evaluate("window.__ws.sent") if '"level"' in m]
+
+
+@pytest.fixture
+def open_tab(browser):
+    tabs = []
+
+    def open_tab(server, **context_options):
+        tab = Tab(browser, server.http + "/", **context_options)
+        tabs.append(tab)
+        return tab
+
+    yield open_tab
+    for tab in tabs:
+        tab.context.close()
+
+
+def test_two_pages_stay_in_sync_both_ways(server, open_tab):
+    a, b = open_tab(server), open_tab(server)
+    expect(a.page.locator("#value")).to_have_text("50")
+    a.page.locator("#level").fill("30")
+    expect(b.page.locator("#value")).to_have_text("30")
+    expect(b.page.locator("#level")).to_have_value("30")
+    b.page.locator("#level").focus()
+    for _ in range(3):
+        b.page.keyboard.press("ArrowRight")
+    expect(a.page.locator("#value")).to_have_text("33")
+    expect(a.page.locator("#level")).to_have_value("33")
+    assert server.get("/led")["level"] == 33
+    b.page.get_by_role("button", name="Off").click()
+    expect(a.page.locator("#value")).to_have_text("0")
+    a.page.get_by_role("button", name="Full").click()
+    expect(b.page.locator("#value")).to_have_text("100")
+    a.page.get_by_role("button", name="Dimmer by 1").click()
+    expect(b.page.locator("#value")).to_have_text("99")
+    b.page.locator("#level-number").fill("42")
+    b.page.locator("#level-number").press("Enter")
+    expect(a.page.locator("#value")).to_have_text("42")
+    for tab in (a, b):
+        assert tab.console_errors == []
+        origin = f"127.0.0.1:{server.port}"
+        assert tab.requests and all(urlsplit(url).netloc == origin for url in tab.requests), tab.requests
+
+
+def test_the_led_picture_follows_the_level(server, open_tab):
+    tab = open_tab(server)
+    for level in (0, 37, 100):
+        server.post("/led", f'{{"level": {level}}}')
+        tab.page.wait_for_function(
+            "want => getComputedStyle(document.getElementById('led-glow')).opacity === want",
+            arg=str(level / 100 if level not in (0, 100) else level // 100))
+        assert tab.page.locator("#led").get_attribute("data-level") == str(level)
+
+
+def test_the_page_shows_whether_the_led_is_real_and_which_pin(server, open_tab):
+    tab = open_tab(server)
+    expect(tab.page.locator("h1")).to_have_text("LED on GPIO 21")
+    expect(tab.page.locator("#hardware")).to_have_text("Simulated LED")
+    expect(tab.page.get_by_role("slider", name="Brightness")).to_be_enabled()
+    expect(tab.page.get_by_label("Exact brightness, 0 to 100")).to_have_value("50")
+
+
+def test_pages_reconnect_after_a_restart_and_show_what_changed_meanwhile(start_server, open_tab):
+    server = start_server()
+    a, b = open_tab(server), open_tab(server)
+    server.stop()
+    for tab in (a, b):
+        expect(tab.page.locator("#connection")).to_have_attribute("data-state", "reconnecting", timeout=2000)
+        expect(tab.page.locator("#connection")).to_contain_text("Reconnecting")
+        expect(tab.page.locator("#level")).to_be_disabled()
+        expect(tab.page.get_by_role("button", name="Full")).to_be_disabled()
+    restarted = start_server(port=server.port)
+    assert restarted.post("/led", '{"level": 77}') == (200, {"level": 77, "seq": 1})
+    for tab in (a, b):
+        expect(tab.page.locator("#value")).to_have_text("77", timeout=5000)
+        expect(tab.page.locator("#connection")).to_have_text("Connected")
+        expect(tab.page.locator("#level")).to_be_enabled()
+
+
+def slider_x(box, value):
+    return box["x"] + box["width"] * value / 100
+
+
+def test_a_drag_across_100_values_is_coalesced_and_ends_on_the_final_value(server, open_tab):
+    tab = open_tab(server)
+    slider = tab.page.locator("#level")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    tab.page.mouse.move(box["x"] + 1, y)
+    tab.page.mouse.down()
+    started = time.monotonic()
+    for value in range(101):  # Chromium delivers these one per frame, like a finger at 60 Hz
+        tab.page.mouse.move(slider_x(box, value), y)
+    tab.page.mouse.move(box["x"] + box["width"] + 20, y)
+    tab.page.mouse.up()
+    took = time.monotonic() - started
+    expect(tab.page.locator("#value")).to_have_text("100")
+    sets = tab.sent_sets()
+    print(f"a drag across 100 values in {took:.2f} s sent {len(sets)} sets ({len(sets) / took:.0f}/s)")
+    assert 1 <= len(sets) <= 50
+    assert len(sets) / took <= 25
+    assert sets[-1].startswith('{"level":100,')
+    assert server.get("/led")["level"] == 100
+    expect(slider).to_have_value("100")
+
+
+def test_the_thumb_is_not_pulled_from_under_a_finger(server, open_tab):
+    tab = open_tab(server)
+    slider = tab.page.locator("#level")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    tab.page.mouse.move(slider_x(box, 50), y)
+    tab.page.mouse.down()
+    tab.page.mouse.move(slider_x(box, 60), y, steps=5)
+    held = slider.input_value()
+    server.post("/led", '{"level": 5}')  # someone else moves it meanwhile
+    time.sleep(0.5)
+    assert slider.input_value() == held
+    tab.page.mouse.move(slider_x(box, 70), y, steps=5)
+    final = slider.input_value()
+    tab.page.mouse.up()
+    expect(tab.page.locator("#value")).to_have_text(final)
+    time.sleep(0.3)
+    assert server.get("/led")["level"] == int(final)
+    expect(slider).to_have_value(final)
+
+
+def test_error_replies_are_shown_in_a_live_region(server, open_tab):
+    tab = open_tab(server)
+    tab.page.evaluate("window.__ws.sockets.at(-1).send('{\"level\": 150}')")
+    error = tab.page.locator("#error")
+    expect(error).to_have_text("level must be an integer from 0 to 100, got 150")
+    assert error.get_attribute("aria-live") == "polite"
+    expect(error).to_have_text("", timeout=8000)  # shown briefly
+    tab.page.locator("#level-number").fill("500")
+    tab.page.locator("#level-number").press("Enter")
+    expect(error).to_contain_text("0 to 100")
+    assert server.get("/led")["level"] == 50
+
+
+def test_fits_a_phone_and_follows_the_dark_theme(server, open_tab):
+    phone = open_tab(server, viewport={"width": 360, "height": 740}, color_scheme="dark", is_mobile=True, has_touch=True)
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360
+    dark = phone.page.evaluate("getComputedStyle(document.body).backgroundColor")
+    light = open_tab(server, color_scheme="light").page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert dark != light
+    assert dark == "rgb(18, 18, 20)"
+    slider = phone.page.locator("#level")
+    box = slider.bounding_box()
+    slider.tap(position={"x": box["width"] * 0.8, "y": box["height"] / 2})
+    expect(phone.page.locator("#value")).not_to_have_text("50")
+    tapped = int(phone.level())
+    assert 70 <= tapped <= 90
+    time.sleep(0.3)
+    assert server.get("/led")["level"] == tapped
+
+
+def test_the_page_is_served_with_a_strict_content_security_policy(server):
+    import urllib.request
+
+    with urllib.request.urlopen(server.http + "/") as response:
+        policy = response.headers["Content-Security-Policy"]
+        body = response.read().decode()
+    assert "default-src 'self'" in policy and f"ws://127.0.0.1:{server.port}" in policy
+    assert "<script>" not in body and "style=" not in body and "innerHTML" not in Path("static/ledsock.js").read_text()
