@@ -28,6 +28,7 @@ from led import PIN_FACTORIES, HardwareError, PigpioUnavailable, choose_pin_fact
 log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
+CLOSE_REPLY_WAIT = 1.0  # seconds a finished connection waits for its close handshake
 
 DEFAULT_CONFIG = {
     "LED_PIN": 21,
@@ -396,6 +397,9 @@ def create_app(config=None, led=None) -> Flask:
         finally:
             count = service.unsubscribe(subscriber)
             subscriber.stop()
+            # simple-websocket's reader thread marks the connection closed before it sends
+            # its close reply; let it finish, or the server's socket may close first.
+            ws.thread.join(CLOSE_REPLY_WAIT)
         log.info("client %s disconnected: %s (%d clients)", subscriber.peer, why, count)
 
     @app.get("/led")

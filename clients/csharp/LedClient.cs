@@ -1,0 +1,231 @@
+// LedClient: read, set or watch the ledsock LED from a terminal or a script.
+//
+//   mcs -r:System.Runtime.Serialization -out:LedClient.exe LedClient.cs     (Mono; or add to a .NET project)
+//   mono LedClient.exe [--url ws://HOST:5000/ws] [--timeout SECONDS] get | set N | watch [--count N]
+//
+// Prints server messages as they arrive (one JSON line each). Exit status: 0 on success,
+// 1 when the server answers with an error, 2 when it cannot connect or gets no answer in time.
+// Uses only .NET's own System.Net.WebSockets.ClientWebSocket, so it runs on Mono and on .NET.
+using System;
+using System.IO;
+using System.Net.WebSockets;
+using System.Runtime.Serialization;
+using System.Runtime.Serialization.Json;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+[DataContract]
+public class ServerMessage
+{
+    [DataMember] public string type;
+    [DataMember] public int level;
+    [DataMember] public int seq;
+    [DataMember] public string id;
+    [DataMember] public string code;
+    [DataMember] public string message;
+
+    static readonly DataContractJsonSerializer Serializer = new DataContractJsonSerializer(typeof(ServerMessage));
+
+    public static ServerMessage Parse(string json)
+    {
+        using (var stream = new MemoryStream(Encoding.UTF8.GetBytes(json)))
+            return (ServerMessage)Serializer.ReadObject(stream);
+    }
+}
+
+public static class LedClient
+{
+    const int Ok = 0, ErrorReply = 1, NoConnection = 2, Usage = 64;
+    const string RequestId = "ledclient";
+
+    public static void Main(string[] args)
+    {
+        int code;
+        try
+        {
+            code = Run(args).GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine("ledclient: " + e.Message);
+            code = NoConnection;
+        }
+        Environment.Exit(code); // Mono may otherwise hang at exit on the socket's threads
+    }
+
+    static void PrintUsage()
+    {
+        Console.Error.WriteLine("usage: LedClient [--url ws://HOST:5000/ws] [--timeout SECONDS] get | set N | watch [--count N]");
+    }
+
+    static async Task<int> Run(string[] args)
+    {
+        string url = Environment.GetEnvironmentVariable("LED_URL") ?? "ws://localhost:5000/ws";
+        double timeout = 5;
+        int count = -1;
+        string command = null, value = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            if (arg == "--url" && i + 1 < args.Length) url = args[++i];
+            else if (arg == "--timeout" && i + 1 < args.Length) timeout = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+            else if (arg == "--count" && i + 1 < args.Length) count = int.Parse(args[++i]);
+            else if (command == null) command = arg;
+            else if (command == "set" && value == null) value = arg;
+            else { PrintUsage(); return Usage; }
+        }
+        if (command == null || (command == "set") != (value != null) || (command != "get" && command != "set" && command != "watch"))
+        {
+            PrintUsage();
+            return Usage;
+        }
+
+        using (var socket = new ClientWebSocket())
+        {
+            try
+            {
+                using (var connecting = new CancellationTokenSource(TimeSpan.FromSeconds(timeout)))
+                    await socket.ConnectAsync(new Uri(url), connecting.Token);
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine("ledclient: cannot connect to " + url + ": " + Describe(e));
+                return NoConnection;
+            }
+
+            int result;
+            if (command == "watch")
+                result = await Watch(socket, count);
+            else
+                result = await Request(socket, command, value, timeout);
+            await CloseQuietly(socket);
+            return result;
+        }
+    }
+
+    // get: the server sends its state on connect. set: send the level, wait for the reply to our id.
+    static async Task<int> Request(ClientWebSocket socket, string command, string value, double timeout)
+    {
+        using (var answering = new CancellationTokenSource(TimeSpan.FromSeconds(timeout)))
+        {
+            try
+            {
+                if (command == "set")
+                    await SendText(socket, "{\"level\":" + JsonValue(value) + ",\"id\":\"" + RequestId + "\"}", answering.Token);
+                while (true)
+                {
+                    string text = await ReceiveText(socket, answering.Token);
+                    if (text == null)
+                    {
+                        Console.Error.WriteLine("ledclient: the server closed the connection");
+                        return NoConnection;
+                    }
+                    ServerMessage message = ServerMessage.Parse(text);
+                    if (command == "get" && message.type == "state" || message.id == RequestId && message.type == "state")
+                    {
+                        Console.WriteLine(text);
+                        return Ok;
+                    }
+                    if (message.id == RequestId && message.type == "error")
+                    {
+                        Console.Error.WriteLine("ledclient: " + message.code + ": " + message.message);
+                        return ErrorReply;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("ledclient: no answer within " + timeout + " s");
+                return NoConnection;
+            }
+        }
+    }
+
+    // watch: print every message until the server closes or --count messages have arrived.
+    static async Task<int> Watch(ClientWebSocket socket, int count)
+    {
+        for (int seen = 0; count < 0 || seen < count; seen++)
+        {
+            string text = await ReceiveText(socket, CancellationToken.None);
+            if (text == null)
+                return socket.CloseStatus == WebSocketCloseStatus.EndpointUnavailable
+                    || socket.CloseStatus == WebSocketCloseStatus.NormalClosure ? Ok : NoConnection;
+            Console.WriteLine(text);
+        }
+        return Ok;
+    }
+
+    // A level from the command line goes out as a JSON number if it is one, else as a JSON
+    // string, so the server (not this client) decides what is valid and says why.
+    static string JsonValue(string value)
+    {
+        int number;
+        if (int.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out number))
+            return number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var escaped = new StringBuilder("\"");
+        foreach (char c in value)
+        {
+            if (c == '"' || c == '\\') escaped.Append('\\').Append(c);
+            else if (c < ' ') escaped.AppendFormat("\\u{0:x4}", (int)c);
+            else escaped.Append(c);
+        }
+        return escaped.Append('"').ToString();
+    }
+
+    static Task SendText(ClientWebSocket socket, string text, CancellationToken token)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        return socket.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Text, true, token);
+    }
+
+    // One whole text message, or null once the server has closed the connection.
+    static async Task<string> ReceiveText(ClientWebSocket socket, CancellationToken token)
+    {
+        var buffer = new byte[4096];
+        using (var message = new MemoryStream())
+        {
+            while (true)
+            {
+                WebSocketReceiveResult got;
+                try
+                {
+                    got = await socket.ReceiveAsync(new ArraySegment<byte>(buffer), token);
+                }
+                catch (WebSocketException)
+                {
+                    return null;
+                }
+                if (got.MessageType == WebSocketMessageType.Close)
+                    return null;
+                message.Write(buffer, 0, got.Count);
+                if (got.EndOfMessage)
+                    return Encoding.UTF8.GetString(message.ToArray());
+            }
+        }
+    }
+
+    static async Task CloseQuietly(ClientWebSocket socket)
+    {
+        try
+        {
+            using (var closing = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+            {
+                if (socket.State == WebSocketState.Open)
+                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", closing.Token);
+                else if (socket.State == WebSocketState.CloseReceived)
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", closing.Token);
+            }
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine("ledclient: closing: " + Describe(e));
+        }
+    }
+
+    static string Describe(Exception e)
+    {
+        while (e.InnerException != null) e = e.InnerException;
+        return e.Message;
+    }
+}

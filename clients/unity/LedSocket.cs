@@ -1,0 +1,180 @@
+// LedSocket: keeps a Unity scene in sync with a ledsock LED over WebSocketSharp.
+//
+// Add it to a GameObject, set `url`, and hook `onLevelChanged` to whatever shows the level.
+// Wire a UI Slider's On Value Changed to SetLevel(float). See README.md beside this file.
+//
+// WebSocketSharp raises its events on its own threads. This script only queues what they
+// report; Update() handles the queue on the main thread, where Unity objects may be touched.
+using System;
+using System.Collections.Concurrent;
+using UnityEngine;
+using UnityEngine.Events;
+using WebSocketSharp;
+
+[Serializable]
+public class LevelChangedEvent : UnityEvent<int> { }
+
+public class LedSocket : MonoBehaviour
+{
+    [Tooltip("The service's WebSocket, e.g. ws://raspberrypi.local:5000/ws")]
+    [SerializeField] private string url = "ws://raspberrypi.local:5000/ws";
+    [Tooltip("First reconnect wait in seconds; it doubles after each failure")]
+    [SerializeField] private float reconnectMinSeconds = 0.5f;
+    [Tooltip("Longest reconnect wait in seconds")]
+    [SerializeField] private float reconnectMaxSeconds = 10f;
+    [Tooltip("At most one level is sent per this many seconds while a slider is dragged")]
+    [SerializeField] private float sendIntervalSeconds = 0.05f;
+
+    [Tooltip("Raised on the main thread with each new level (0..100), from any client")]
+    public LevelChangedEvent onLevelChanged = new LevelChangedEvent();
+
+    public int Level { get; private set; } = -1;
+    public bool IsConnected { get; private set; }
+
+    private enum Kind { Opened, Message, Closed, Failed }
+
+    private struct Incoming
+    {
+        public Kind kind;
+        public string text;
+        public WebSocket socket;
+    }
+
+    private readonly ConcurrentQueue<Incoming> inbox = new ConcurrentQueue<Incoming>();
+    private WebSocket socket;
+    private int attempt;
+    private float nextAttemptAt;
+    private float lastSendAt = float.NegativeInfinity;
+    private int lastSeq = -1;
+    private int wanted = -1;     // level asked for by SetLevel, not yet sent
+    private bool stopping;
+
+    /// <summary>Ask the service for a level (0..100). Coalesced: rapid calls send only the newest.</summary>
+    public void SetLevel(int level)
+    {
+        wanted = Mathf.Clamp(level, 0, 100);
+    }
+
+    /// <summary>For a UI Slider (0..100) On Value Changed.</summary>
+    public void SetLevel(float level)
+    {
+        SetLevel(Mathf.RoundToInt(level));
+    }
+
+    private void OnEnable()
+    {
+        stopping = false;
+        nextAttemptAt = 0f;
+    }
+
+    private void Update()
+    {
+        Incoming item;
+        while (inbox.TryDequeue(out item))
+            Handle(item);
+
+        if (socket == null && !stopping && Time.realtimeSinceStartup >= nextAttemptAt)
+            Connect();
+
+        if (wanted >= 0 && IsConnected && Time.realtimeSinceStartup - lastSendAt >= sendIntervalSeconds)
+        {
+            socket.SendAsync("{\"level\":" + wanted + "}", null);
+            lastSendAt = Time.realtimeSinceStartup;
+            wanted = -1;
+        }
+    }
+
+    private void Connect()
+    {
+        var ws = new WebSocket(url);
+        ws.OnOpen += (sender, e) => inbox.Enqueue(new Incoming { kind = Kind.Opened, socket = ws });
+        ws.OnMessage += (sender, e) =>
+        {
+            if (e.IsText)
+                inbox.Enqueue(new Incoming { kind = Kind.Message, text = e.Data, socket = ws });
+        };
+        ws.OnError += (sender, e) => inbox.Enqueue(new Incoming { kind = Kind.Failed, text = e.Message, socket = ws });
+        ws.OnClose += (sender, e) =>
+            inbox.Enqueue(new Incoming { kind = Kind.Closed, text = e.Code + " " + e.Reason, socket = ws });
+        socket = ws;
+        ws.ConnectAsync(); // returns at once; the outcome arrives through the inbox
+    }
+
+    private void Handle(Incoming item)
+    {
+        if (item.socket != socket)
+            return; // from a socket we already gave up on
+        switch (item.kind)
+        {
+            case Kind.Opened:
+                IsConnected = true;
+                attempt = 0;
+                lastSeq = -1; // the server sends its state next; seq restarts with the server
+                break;
+            case Kind.Message:
+                OnServerMessage(item.text);
+                break;
+            case Kind.Failed:
+                Debug.LogWarning("LedSocket: " + item.text);
+                break;
+            case Kind.Closed:
+                IsConnected = false;
+                socket = null;
+                ScheduleReconnect();
+                break;
+        }
+    }
+
+    private void OnServerMessage(string text)
+    {
+        LedMessage message = JsonUtility.FromJson<LedMessage>(text);
+        if (message.type == "state")
+        {
+            if (message.seq < lastSeq)
+                return; // stale
+            lastSeq = message.seq;
+            if (message.level != Level)
+            {
+                Level = message.level;
+                onLevelChanged.Invoke(Level);
+            }
+        }
+        else if (message.type == "error")
+        {
+            Debug.LogWarning("LedSocket: " + message.code + ": " + message.message);
+        }
+    }
+
+    // Exponential backoff with jitter: each wait is drawn from the upper half of its ceiling.
+    private void ScheduleReconnect()
+    {
+        float ceiling = Mathf.Min(reconnectMaxSeconds, reconnectMinSeconds * Mathf.Pow(2f, attempt));
+        attempt++;
+        nextAttemptAt = Time.realtimeSinceStartup + UnityEngine.Random.Range(ceiling / 2f, ceiling);
+    }
+
+    private void Close()
+    {
+        stopping = true;
+        IsConnected = false;
+        WebSocket ws = socket;
+        socket = null;
+        if (ws != null && (ws.ReadyState == WebSocketState.Open || ws.ReadyState == WebSocketState.Connecting))
+            ws.CloseAsync(CloseStatusCode.Away);
+    }
+
+    private void OnDisable()
+    {
+        Close();
+    }
+
+    private void OnDestroy()
+    {
+        Close();
+    }
+
+    private void OnApplicationQuit()
+    {
+        Close();
+    }
+}

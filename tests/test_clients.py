@@ -1,0 +1,280 @@
+"""docs/clients.md recipes run as written, the C# console client, and the Unity scripts, against real servers."""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, Client, free_port
+
+DOC_HOST = "raspberrypi.local:5000"
+RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
+TESTED_RECIPES = {"interactive", "one-shot", "watch", "led-script", "led-script-use", "curl-get",
+                  "curl-set-form", "curl-set-json", "curl-error", "csharp-build", "csharp-set"}
+
+
+def recipes() -> dict:
+    return {m["name"]: m["body"] for m in RECIPE.finditer((ROOT / "docs" / "clients.md").read_text())}
+
+
+def recipe(name: str, server) -> str:
+    return recipes()[name].replace(DOC_HOST, f"127.0.0.1:{server.port}")
+
+
+def shell_env() -> dict:
+    """The shell a user has after `make test`: .venv's bin (websocat) first on PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def run(script: str, cwd=None, timeout=20, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", "-c", script], cwd=cwd, env=shell_env(), capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool, path=shell_env()["PATH"])
+    assert path, f"{tool} is missing: `make test` installs it (see the Makefile)"
+    return path
+
+
+def test_every_recipe_in_the_document_has_a_test():
+    assert set(recipes()) == TESTED_RECIPES
+
+
+def test_interactive_session(server):
+    require("websocat")
+    session = subprocess.Popen(["sh", "-c", recipe("interactive", server)], env=shell_env(), text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 50, "seq": 0}
+        session.stdin.write("80\n")
+        session.stdin.flush()
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 80, "seq": 1}
+        session.stdin.write('{"level": 81}\n')
+        session.stdin.flush()
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 81, "seq": 2}
+        session.stdin.close()  # Ctrl+D
+        assert session.wait(10) == 0
+    finally:
+        session.kill()
+    assert server.get("/led") == {"level": 81, "seq": 2}
+
+
+def test_one_shot_set_prints_the_reply_and_exits_0(server):
+    require("websocat")
+    result = run(recipe("one-shot", server))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['{"type":"state","level":50,"seq":0}',
+                                          '{"type":"state","level":80,"seq":1}']
+
+
+def test_watch_prints_every_change_one_line_each(server):
+    require("websocat"), require("jq")
+    watcher = subprocess.Popen(["sh", "-c", recipe("watch", server)], env=shell_env(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        assert watcher.stdout.readline() == "50\n"
+        for level in (33, 34, 0):
+            server.post("/led", f'{{"level": {level}}}')
+            assert watcher.stdout.readline() == f"{level}\n"
+    finally:
+        os.killpg(watcher.pid, 9)
+        watcher.wait()
+
+
+@pytest.fixture
+def led_script(tmp_path, server):
+    (tmp_path / "led.sh").write_text(recipe("led-script", server))
+    require("websocat"), require("jq")
+    return tmp_path
+
+
+def test_led_script_sets_and_reads(led_script, server):
+    result = run(recipe("led-script-use", server), cwd=led_script)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "80\n80\n", "")
+    assert server.get("/led")["level"] == 80
+
+
+def test_led_script_exits_1_with_the_reason_on_an_error_reply(led_script, server):
+    for level, code in (("150", "out_of_range"), ("abc", "invalid_message"), ("\u00b2", "invalid_message")):
+        result = run(f"sh led.sh '{level}'", cwd=led_script)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert result.stderr.startswith(f"led.sh: {code}: level must be an integer from 0 to 100")
+    assert run("sh led.sh 150", cwd=led_script).stderr == (
+        'led.sh: out_of_range: level must be an integer from 0 to 100, got "150"\n')
+    assert server.get("/led") == {"level": 50, "seq": 0}
+
+
+def test_led_script_exits_2_when_nothing_answers(led_script):
+    url = f"ws://127.0.0.1:{free_port()}/ws"  # nothing listens here
+    result = subprocess.run(["sh", "led.sh", "10"], cwd=led_script, capture_output=True, text=True, timeout=20,
+                            env={**shell_env(), "LED_URL": url})
+    assert result.returncode == 2 and "no answer" in result.stderr
+    with socket.socket() as silent:  # accepts the connection, never answers the handshake
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        started = time.monotonic()
+        result = subprocess.run(["sh", "led.sh"], cwd=led_script, capture_output=True, text=True, timeout=20,
+                                env={**shell_env(), "LED_URL": f"ws://127.0.0.1:{silent.getsockname()[1]}/ws"})
+        assert result.returncode == 2 and "no answer" in result.stderr
+        assert 4 < time.monotonic() - started < 15
+
+
+def test_curl_recipes(server):
+    require("curl")
+    get = run(recipe("curl-get", server))
+    assert get.stdout == '{"level":50,"seq":0}\n'
+    with Client(server.ws_url) as client:
+        client.recv()
+        assert run(recipe("curl-set-form", server)).stdout == '{"level":42,"seq":1}\n'
+        assert client.recv() == {"type": "state", "level": 42, "seq": 1}
+        assert run(recipe("curl-set-json", server)).stdout == '{"level":43,"seq":2}\n'
+        assert client.recv() == {"type": "state", "level": 43, "seq": 2}
+        error = run(recipe("curl-error", server))
+        assert error.stdout == ('{"type":"error","code":"out_of_range","message":'
+                                '"level must be an integer from 0 to 100, got \\"150\\""}\nHTTP 400\n')
+        assert client.nothing_pending()
+
+
+# ------------------------------------------------------------------ C#
+
+
+@pytest.fixture(scope="session")
+def mono():
+    """The tools the C# tests need; missing ones are a failure, never a skip."""
+    for tool in ("mcs", "mono"):
+        assert shutil.which(tool), f"{tool} is missing: `make test` installs Debian's mono-mcs"
+    assert Path("/usr/lib/mono/4.5/System.Runtime.Serialization.dll").exists(), (
+        "System.Runtime.Serialization is missing: `make test` installs Debian's "
+        "libmono-system-runtime-serialization4.0-cil")
+
+
+@pytest.fixture(scope="session")
+def led_client(mono, tmp_path_factory):
+    """Build clients/csharp/LedClient.cs with the documented command, from a copy of the tree."""
+    work = tmp_path_factory.mktemp("csharp")
+    (work / "clients" / "csharp").mkdir(parents=True)
+    shutil.copy(ROOT / "clients" / "csharp" / "LedClient.cs", work / "clients" / "csharp")
+    build = recipes()["csharp-build"]
+    result = subprocess.run(["sh", "-c", build], cwd=work, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return work
+
+
+def led_client_run(work, *args, timeout=30):
+    return subprocess.run(["mono", str(work / "LedClient.exe"), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_csharp_set_is_seen_by_a_python_client(led_client, server):
+    with Client(server.ws_url) as python:
+        python.recv()
+        result = subprocess.run(["sh", "-c", recipe("csharp-set", server)], cwd=led_client,
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"type": "state", "level": 80, "seq": 1, "id": "ledclient"}
+        assert python.recv() == {"type": "state", "level": 80, "seq": 1}
+    result = led_client_run(led_client, "--url", server.ws_url, "get")
+    assert (result.returncode, json.loads(result.stdout)) == (0, {"type": "state", "level": 80, "seq": 1})
+
+
+def test_csharp_watch_sees_a_rest_change(led_client, server):
+    watch = subprocess.Popen(["mono", str(led_client / "LedClient.exe"), "--url", server.ws_url, "watch", "--count", "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(watch.stdout.readline()) == {"type": "state", "level": 50, "seq": 0}
+        server.post("/led", "level=11", "application/x-www-form-urlencoded")
+        server.post("/led", "level=12", "application/x-www-form-urlencoded")
+        assert json.loads(watch.stdout.readline())["level"] == 11
+        assert json.loads(watch.stdout.readline())["level"] == 12
+        assert watch.wait(15) == 0
+    finally:
+        watch.kill()
+
+
+def test_csharp_invalid_level_exits_1_with_the_server_message(led_client, server):
+    result = led_client_run(led_client, "--url", server.ws_url, "set", "150")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "ledclient: out_of_range: level must be an integer from 0 to 100, got 150"
+    result = led_client_run(led_client, "--url", server.ws_url, "set", "\uff14\uff12")
+    assert result.returncode == 1 and "invalid_message" in result.stderr
+    assert server.get("/led") == {"level": 50, "seq": 0}
+
+
+def test_csharp_cannot_connect_exits_2(led_client):
+    result = led_client_run(led_client, "--url", f"ws://127.0.0.1:{free_port()}/ws", "get")
+    assert result.returncode == 2 and "cannot connect" in result.stderr
+
+
+def test_csharp_closes_cleanly(led_client, server):
+    for _ in range(5):
+        result = led_client_run(led_client, "--url", server.ws_url, "set", "60")
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+    server.wait_for(lambda h: h["clients"] == 0, what="C# clients gone")
+    log = server.log()
+    assert log.count("disconnected: client closed") == 5, log
+
+
+def test_csharp_watch_ends_with_0_when_the_server_shuts_down(led_client, server):
+    watch = subprocess.Popen(["mono", str(led_client / "LedClient.exe"), "--url", server.ws_url, "watch"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        watch.stdout.readline()
+        server.stop()
+        assert watch.wait(15) == 0, watch.stderr.read()
+    finally:
+        watch.kill()
+
+
+# ------------------------------------------------------------------ Unity
+
+
+def compile_cs(out: Path, *sources, target="exe"):
+    result = subprocess.run(["mcs", f"-target:{target}", "-r:System.Runtime.Serialization", "-r:System.Xml",
+                             f"-out:{out}", *map(str, sources)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_unity_led_message_reads_every_kind_of_server_message(mono, server, tmp_path):
+    harness = compile_cs(tmp_path / "harness.exe", ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
+                         ROOT / "clients" / "unity" / "LedMessage.cs")
+    with Client(server.ws_url) as client:
+        messages = [client.conn.recv(5)]
+        for request in ({"level": 70, "id": "u1"}, {"level": 500, "id": "u2"}, {"type": "ping", "id": "u3"},
+                        {"type": "ping"}, '{"level": "\u00b2"}'):
+            client.send(request)
+            messages.append(client.conn.recv(5))
+    result = subprocess.run(["mono", str(harness)], input="\n".join(messages) + "\n", capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = []
+    for text in messages:
+        m = json.loads(text)
+        expected.append("type={}|level={}|seq={}|id={}|code={}|message={}".format(
+            m["type"], m.get("level", 0), m.get("seq", 0), m.get("id", ""), m.get("code", ""), m.get("message", "")))
+    assert result.stdout.splitlines() == expected
+    kinds = [json.loads(t)["type"] for t in messages]
+    assert kinds == ["state", "state", "error", "pong", "pong", "error"]
+
+
+def test_the_harness_refuses_what_jsonutility_could_not_read(mono, tmp_path):
+    harness = compile_cs(tmp_path / "harness.exe", ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
+                         ROOT / "clients" / "unity" / "LedMessage.cs")
+    for bad in ('{"type":"state","level":"50"}', '{"type":"state","nested":{"a":1}}', '{"type":"state","seq":[1]}'):
+        result = subprocess.run(["mono", str(harness)], input=bad + "\n", capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and result.stdout.startswith("FAILED"), result.stdout
+
+
+def test_unity_led_socket_compiles_against_unity_and_websocketsharp_shapes(mono, tmp_path):
+    compile_cs(tmp_path / "LedSocket.dll", ROOT / "tests" / "csharp" / "UnityStandIns.cs",
+               ROOT / "clients" / "unity" / "LedSocket.cs", ROOT / "clients" / "unity" / "LedMessage.cs",
+               target="library")
