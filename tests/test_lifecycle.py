@@ -44,29 +44,23 @@ def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
     window = threading.Semaphore(32)  # requests in flight, so the server's inbox stays short
     done = threading.Event()
 
-    def read_replies():
+    def drain(client, handle):
         while not done.is_set():
             try:
-                message = flooder.recv(timeout=0.5)
+                message = client.recv(timeout=0.5)
             except TimeoutError:
                 continue
             except ConnectionClosed:
                 return
-            if "id" in message:
-                seq_of[message["seq"]] = sent_at[message["id"]]
-                window.release()
+            handle(message)
 
-    def watch():
-        while not done.is_set():
-            try:
-                message = watcher.recv(timeout=0.5)
-            except TimeoutError:
-                continue
-            except ConnectionClosed:
-                return
-            seen.append((time.monotonic(), message["seq"]))
+    def on_reply(message):
+        if "id" in message:
+            seq_of[message["seq"]] = sent_at[message["id"]]
+            window.release()
 
-    readers = [threading.Thread(target=read_replies), threading.Thread(target=watch)]
+    readers = [threading.Thread(target=drain, args=(flooder, on_reply)),
+               threading.Thread(target=drain, args=(watcher, lambda m: seen.append((time.monotonic(), m["seq"]))))]
     for t in readers:
         t.start()
     started = time.monotonic()
