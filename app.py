@@ -342,8 +342,8 @@ def create_app(config=None, led=None) -> Flask:
     app.config["SOCK_SERVER_OPTIONS"] = dict(DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"])
     if config:
         app.config.from_mapping(config)
-    max_size = app.config["SOCK_SERVER_OPTIONS"].get("max_message_size") or 4096
-    app.config.setdefault("MAX_CONTENT_LENGTH", max_size)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # REST bodies get the WebSocket's limit
+        app.config["MAX_CONTENT_LENGTH"] = app.config["SOCK_SERVER_OPTIONS"].get("max_message_size") or 4096
 
     if led is None:
         factory = choose_pin_factory(app.config["LED_PIN_FACTORY"])

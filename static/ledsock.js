@@ -136,7 +136,14 @@
   }
 
   // Exponential backoff from 0.5 s to 10 s, each wait drawn from its upper half (jitter).
+  // While the device is offline there is nothing to try: wait for it to come back.
   function scheduleReconnect() {
+    if (navigator.onLine === false) {
+      setConnection("disconnected", "Disconnected (offline)");
+      clearInterval(countdown);
+      countdown = setInterval(() => { if (navigator.onLine !== false) connect(); }, 1000);
+      return;
+    }
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** attempt);
     const wait = ceiling / 2 + Math.random() * ceiling / 2;
     attempt += 1;
@@ -174,6 +181,10 @@
   $("plus").addEventListener("click", () => want(current() + 1));
   $("off").addEventListener("click", () => want(0));
   $("full").addEventListener("click", () => want(100));
+
+  window.addEventListener("online", () => {
+    if (connection.dataset.state === "disconnected") connect();
+  });
 
   connect();
 })();

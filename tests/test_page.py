@@ -217,3 +217,16 @@ def test_the_page_is_served_with_a_strict_content_security_policy(server):
         body = response.read().decode()
     assert "default-src 'self'" in policy and f"ws://127.0.0.1:{server.port}" in policy
     assert "<script>" not in body and "style=" not in body and "innerHTML" not in Path("static/ledsock.js").read_text()
+
+
+def test_offline_shows_disconnected_and_reconnects_when_back_online(server, open_tab):
+    tab = open_tab(server)
+    tab.context.set_offline(True)
+    tab.page.evaluate("window.__ws.sockets.at(-1).close()")  # offline: the socket drops
+    expect(tab.page.locator("#connection")).to_have_attribute("data-state", "disconnected")
+    expect(tab.page.locator("#connection")).to_have_text("Disconnected (offline)")
+    expect(tab.page.locator("#level")).to_be_disabled()
+    server.post("/led", '{"level": 64}')
+    tab.context.set_offline(False)
+    expect(tab.page.locator("#connection")).to_have_text("Connected")
+    expect(tab.page.locator("#value")).to_have_text("64")

@@ -198,3 +198,24 @@ def test_health_reports_the_simulated_led(server):
     assert (health["level"], health["seq"]) == (50, 0)
     assert isinstance(health["uptime_s"], (int, float))
     assert "SIMULATED" in server.log()
+
+
+def test_rest_rejects_bad_input_with_the_same_error_objects(server):
+    with Client(server.ws_url) as client:
+        client.recv()
+        cases = [
+            ('{"level": true}', "application/json", 400, "invalid_message"),
+            ('{"level": 101}', "application/json", 400, "out_of_range"),
+            ('{"type": "ping"}', "application/json", 400, "invalid_message"),
+            ('{"level": 5', "application/json", 400, "invalid_json"),
+            ("level=\u00b2", "application/x-www-form-urlencoded", 400, "invalid_message"),
+            ("level=", "application/x-www-form-urlencoded", 400, "invalid_message"),
+            ('{"level": 5, "pad": "' + "x" * 5000 + '"}', "application/json", 413, "invalid_message"),
+        ]
+        for body, content_type, status, code in cases:
+            got_status, reply = server.post("/led", body, content_type)
+            assert (got_status, reply["type"], reply["code"]) == (status, "error", code), body[:40]
+            assert reply["message"]
+        assert client.nothing_pending()
+    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert server.post("/led", "80", "application/json") == (200, {"level": 80, "seq": 1})
