@@ -9,6 +9,7 @@ connection), because the subscriber set and the GPIO live in one process.
 from __future__ import annotations
 
 import argparse
+import hmac
 import logging
 import os
 import signal
@@ -17,8 +18,9 @@ import sys
 import threading
 import time
 from collections import deque
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, g, render_template, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
@@ -42,6 +44,16 @@ DEFAULT_CONFIG = {
     # How long shutdown waits for close frames to go out before cutting sockets.
     "SHUTDOWN_GRACE": 2.0,
     "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 4096},
+    # WebSocket clients served at once; more get HTTP 503 at once. Keep it below the
+    # server's thread count so that HTTP requests always find a thread.
+    "MAX_CLIENTS": 80,
+    # Per-connection message rate: on average RATE_LIMIT a second, bursts up to RATE_BURST.
+    "RATE_LIMIT": 100.0,
+    "RATE_BURST": 200,
+    # Browser origins other than the service's own that may use /ws and POST /led.
+    "ALLOWED_ORIGINS": (),
+    # When set, /ws and POST /led need it (Authorization: Bearer, or ?token= on /ws).
+    "LED_TOKEN": None,
 }
 
 
@@ -154,6 +166,24 @@ class Subscriber:
                 self._sending_since = None
 
 
+class RateLimit:
+    """A token bucket: ``rate`` messages a second on average, bursts of up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
 class Subscribers:
     """The set of connected clients that every state change is sent to."""
 
@@ -200,6 +230,7 @@ class LedService:
         self.hardware_error: str | None = None
         self._lock = threading.Lock()
         self._closing = False
+        self._slots = 0  # WebSocket connections admitted, including ones still in their handshake
         self.seq = 0
         self.level = protocol.parse_level(initial_level)
         led.set_level(self.level)
@@ -219,6 +250,18 @@ class LedService:
 
     def unsubscribe(self, subscriber: Subscriber) -> int:
         return self.subscribers.discard(subscriber)
+
+    def reserve_slot(self, limit: int) -> bool:
+        """Admit one more WebSocket connection if fewer than ``limit`` are open."""
+        with self._lock:
+            if self._slots >= limit:
+                return False
+            self._slots += 1
+            return True
+
+    def release_slot(self) -> None:
+        with self._lock:
+            self._slots -= 1
 
     def set_level(self, level: int, *, origin: str, requester: Subscriber | None = None,
                   request_id: protocol.RequestId = None) -> tuple[int, int]:
@@ -323,6 +366,21 @@ def _rest_state(level: int, seq: int) -> str:
     return f'{{"level":{level},"seq":{seq}}}'
 
 
+def _origin_allowed(origin: str, host: str, allowed) -> bool:
+    """A browser's Origin may act here if it is this service's own host or is listed."""
+    if origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def _presented_token(req, *, allow_query: bool) -> str | None:
+    header = req.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return req.args.get("token") if allow_query else None
+
+
 def _level_from_post(req) -> int:
     """Read the level of ``POST /led`` from a form field ``level`` or a JSON body."""
     if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") \
@@ -355,7 +413,50 @@ def create_app(config=None, led=None) -> Flask:
 
     send_timeout = float(app.config["SEND_TIMEOUT"])
     check_every = min(1.0, send_timeout / 4)
+    max_clients = int(app.config["MAX_CLIENTS"])
+    allowed_origins = frozenset(app.config["ALLOWED_ORIGINS"])
+    token = app.config["LED_TOKEN"] or None
     sock = Sock(app)
+
+    @app.before_request
+    def admit():
+        """Refuse, before any upgrade or change: foreign browser origins, a missing token, a full house."""
+        is_ws = request.path == "/ws"
+        if not (is_ws or (request.path == "/led" and request.method == "POST")):
+            return None
+        peer = _peer(request.environ)
+        origin = request.headers.get("Origin")
+        if origin is not None and not _origin_allowed(origin, request.host, allowed_origins):
+            log.warning("refused %s %s from %s: Origin %s is not allowed", request.method, request.path, peer, origin)
+            return _json(protocol.error_message(
+                protocol.FORBIDDEN_ORIGIN,
+                f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins"), 403)
+        if token is not None:
+            presented = _presented_token(request, allow_query=is_ws)
+            if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
+                log.warning("refused %s %s from %s: %s token", request.method, request.path, peer,
+                            "no" if presented is None else "wrong")
+                refusal = _json(protocol.error_message(
+                    protocol.UNAUTHORIZED,
+                    "this service needs its token: send 'Authorization: Bearer TOKEN'"
+                    + (" or add ?token=TOKEN to the URL" if is_ws else "")), 401)
+                refusal.headers["WWW-Authenticate"] = 'Bearer realm="ledsock"'
+                return refusal
+        if is_ws:
+            if not service.reserve_slot(max_clients):
+                log.warning("refused a WebSocket from %s: all %d client slots are taken", peer, max_clients)
+                refusal = _json(protocol.error_message(
+                    protocol.TOO_MANY_CLIENTS,
+                    f"the server already has its maximum of {max_clients} WebSocket clients; try again later"), 503)
+                refusal.headers["Retry-After"] = "5"
+                return refusal
+            g.ledsock_slot = True
+        return None
+
+    @app.teardown_request
+    def release_slot(_error):
+        if g.pop("ledsock_slot", False):
+            service.release_slot()
 
     @app.get("/")
     def index():
@@ -374,6 +475,7 @@ def create_app(config=None, led=None) -> Flask:
         subscriber = Subscriber(ws, _peer(request.environ),
                                 max_pending_replies=app.config["MAX_PENDING_REPLIES"])
         subscriber.start()
+        rate = RateLimit(float(app.config["RATE_LIMIT"]), int(app.config["RATE_BURST"]))
         count = service.subscribe(subscriber)
         log.info("client %s connected (%d clients)", subscriber.peer, count)
         why = "client closed"
@@ -390,6 +492,11 @@ def create_app(config=None, led=None) -> Flask:
                     why = f"not reading its replies for over {send_timeout:g} s"
                     subscriber.abort()
                     break
+                if not rate.allow():
+                    subscriber.push_reply(protocol.error_message(
+                        protocol.RATE_LIMITED,
+                        f"over {rate.rate:g} messages a second (bursts of {rate.burst}); this one was dropped"))
+                    continue
                 service.handle_message(subscriber, message)
         except ConnectionClosed:
             if ws.close_reason not in (1000, 1005):
@@ -477,9 +584,26 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
         help="drop a client that cannot be written to for this many seconds (SEND_TIMEOUT, default 10)")
     add("--max-message-size", type=positive(int), default=_env(environ, "MAX_MESSAGE_SIZE", "4096"),
         help="largest WebSocket message in bytes; larger ones close with 1009 (MAX_MESSAGE_SIZE, default 4096)")
+    add("--max-clients", type=positive(int), default=environ.get("MAX_CLIENTS") or None,
+        help="WebSocket clients at once; more get HTTP 503 (MAX_CLIENTS, default 80%% of --threads)")
+    add("--rate-limit", type=positive(float), default=_env(environ, "RATE_LIMIT", "100"),
+        help="messages a second one connection may send on average (RATE_LIMIT, default 100)")
+    add("--rate-burst", type=positive(int), default=_env(environ, "RATE_BURST", "200"),
+        help="messages one connection may send in a burst (RATE_BURST, default 200)")
+    add("--allowed-origins", default=_env(environ, "ALLOWED_ORIGINS", ""),
+        help="comma-separated browser origins besides the service's own, e.g. https://dash.example "
+             "(ALLOWED_ORIGINS)")
     add("--log-level", default=_env(environ, "LOG_LEVEL", "info"),
         choices=("debug", "info", "warning", "error"), help="(LOG_LEVEL, default info)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.max_clients is None:
+        args.max_clients = max(1, args.threads * 4 // 5)
+    if args.max_clients >= args.threads:
+        parser.error(f"--max-clients ({args.max_clients}) must be below --threads ({args.threads}), "
+                     "so that HTTP requests always find a thread")
+    args.allowed_origins = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
+    args.token = environ.get("LED_TOKEN") or None  # not a flag: command lines are visible to every user
+    return args
 
 
 def _install_shutdown(worker) -> None:
@@ -520,6 +644,11 @@ def main(argv=None) -> int:
         "LED_PIN_FACTORY": factory,
         "INITIAL_LEVEL": args.initial_level,
         "SEND_TIMEOUT": args.send_timeout,
+        "MAX_CLIENTS": args.max_clients,
+        "RATE_LIMIT": args.rate_limit,
+        "RATE_BURST": args.rate_burst,
+        "ALLOWED_ORIGINS": args.allowed_origins,
+        "LED_TOKEN": args.token,
         "SOCK_SERVER_OPTIONS": {
             "ping_interval": args.ping_interval,
             "max_message_size": args.max_message_size,
@@ -549,8 +678,8 @@ def main(argv=None) -> int:
         def load(self):
             return create_app(config)
 
-    log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d connections",
-             args.host, args.port, args.threads)
+    log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s",
+             args.host, args.port, args.max_clients, "token required" if args.token else "no token")
     Server().run()
     return 0
 

@@ -25,6 +25,11 @@ INVALID_MESSAGE = "invalid_message"
 OUT_OF_RANGE = "out_of_range"
 UNKNOWN_TYPE = "unknown_type"
 HARDWARE_ERROR = "hardware_error"
+RATE_LIMITED = "rate_limited"
+# Refusals before a WebSocket upgrade or a REST change, sent as HTTP error bodies.
+FORBIDDEN_ORIGIN = "forbidden_origin"
+UNAUTHORIZED = "unauthorized"
+TOO_MANY_CLIENTS = "too_many_clients"
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _LEVEL_RULE = f"level must be an integer from {LEVEL_MIN} to {LEVEL_MAX}"

@@ -95,7 +95,7 @@ def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
 
 
 def test_churn_leaves_no_subscribers_or_threads_behind(start_server):
-    server = start_server("--threads", "60")
+    server = start_server("--threads", "60", "--max-clients", "55")
 
     def open_and_close(count):
         clients = [Client(server.ws_url) for _ in range(count)]

@@ -230,3 +230,13 @@ def test_offline_shows_disconnected_and_reconnects_when_back_online(server, open
     tab.context.set_offline(False)
     expect(tab.page.locator("#connection")).to_have_text("Connected")
     expect(tab.page.locator("#value")).to_have_text("64")
+
+
+def test_the_page_forwards_the_token_it_was_opened_with(start_server, browser):
+    server = start_server(env={"LED_TOKEN": "s3cret"})
+    tab = Tab(browser, server.http + "/?token=s3cret")
+    tab.page.locator("#level").fill("12")
+    expect(tab.page.locator("#value")).to_have_text("12")
+    assert server.get("/led")["level"] == 12
+    assert tab.console_errors == []
+    tab.context.close()

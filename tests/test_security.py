@@ -1,0 +1,125 @@
+"""Hostile pages, tokens, floods and too many clients, against a real server process."""
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from support import Client
+
+
+def refused(url, **kwargs):
+    """Open a WebSocket that the server must refuse; return (HTTP status, JSON body)."""
+    with pytest.raises(InvalidStatus) as caught:
+        Client(url, **kwargs)
+    response = caught.value.response
+    return response.status_code, json.loads(response.body)
+
+
+def post(server, body, headers):
+    request = urllib.request.Request(server.http + "/led", data=body.encode(), method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_a_foreign_page_cannot_open_the_websocket(server):
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{server.port}.evil.example",
+                   "file://", f"ftp://127.0.0.1:{server.port}"):
+        status, body = refused(server.ws_url, origin=origin)
+        assert (status, body["code"]) == (403, "forbidden_origin"), origin
+    assert server.get("/healthz")["clients"] == 0
+    assert "Origin http://evil.example is not allowed" in server.log()
+
+
+def test_the_own_page_and_non_browser_clients_may(server):
+    with Client(server.ws_url, origin=f"http://127.0.0.1:{server.port}") as page, Client(server.ws_url) as script:
+        assert page.recv()["type"] == script.recv()["type"] == "state"
+
+
+def test_listed_origins_may(start_server):
+    server = start_server(env={"ALLOWED_ORIGINS": "https://dash.example, http://kiosk.lan:8080"})
+    with Client(server.ws_url, origin="https://dash.example") as a, Client(server.ws_url, origin="http://kiosk.lan:8080") as b:
+        a.recv(), b.recv()
+    assert refused(server.ws_url, origin="https://dash.example.evil")[0] == 403
+    assert post(server, "level=9", {**FORM, "Origin": "https://dash.example"}) == (200, {"level": 9, "seq": 1})
+
+
+def test_a_cross_site_form_post_changes_nothing(server):
+    with Client(server.ws_url) as watcher:
+        watcher.recv()
+        status, body = post(server, "level=99", {**FORM, "Origin": "http://evil.example"})
+        assert (status, body["code"]) == (403, "forbidden_origin")
+        assert watcher.nothing_pending()
+    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert post(server, "level=99", FORM) == (200, {"level": 99, "seq": 1})  # curl sends no Origin
+    assert post(server, "level=98", {**FORM, "Origin": f"http://127.0.0.1:{server.port}"}) == (200, {"level": 98, "seq": 2})
+
+
+@pytest.fixture
+def token_server(start_server):
+    return start_server(env={"LED_TOKEN": "correct horse"})
+
+
+def test_with_a_token_set_the_websocket_needs_it(token_server):
+    server = token_server
+    for url, headers in ((server.ws_url, None), (server.ws_url + "?token=wrong", None),
+                         (server.ws_url, {"Authorization": "Bearer wrong"})):
+        status, body = refused(url, additional_headers=headers)
+        assert (status, body["code"]) == (401, "unauthorized")
+    with Client(server.ws_url + "?token=correct%20horse") as by_query, \
+            Client(server.ws_url, additional_headers={"Authorization": "Bearer correct horse"}) as by_header:
+        assert by_query.recv()["type"] == by_header.recv()["type"] == "state"
+    assert "correct horse" not in server.log()
+
+
+def test_with_a_token_set_post_needs_the_bearer_header(token_server):
+    server = token_server
+    assert post(server, "level=5", FORM)[0] == 401
+    assert post(server, "level=5", {**FORM, "Authorization": "Bearer nope"})[0] == 401
+    assert post(server, "level=5", {**FORM, "Authorization": "Bearer correct horse"}) == (200, {"level": 5, "seq": 1})
+    assert server.get("/led") == {"level": 5, "seq": 1}  # reading stays open
+
+
+def test_a_flood_is_rate_limited_and_the_connection_survives(start_server):
+    server = start_server("--rate-limit", "50", "--rate-burst", "100")
+    with Client(server.ws_url) as flooder, Client(server.ws_url) as other:
+        flooder.recv(), other.recv()
+        for i in range(400):
+            flooder.send({"type": "ping", "id": i})
+        replies = [flooder.recv() for _ in range(400)]
+        pongs = [r for r in replies if r["type"] == "pong"]
+        limited = [r for r in replies if r.get("code") == "rate_limited"]
+        assert len(pongs) + len(limited) == 400
+        assert 100 <= len(pongs) < 200, len(pongs)  # the burst, plus what refilled meanwhile
+        assert "over 50 messages a second" in limited[0]["message"]
+        time.sleep(1.0)  # the bucket refills
+        assert flooder.request({"type": "ping", "id": "after"})[0] == {"type": "pong", "id": "after"}
+        assert other.nothing_pending()
+
+
+def test_extra_clients_get_503_at_once_and_never_hang(start_server):
+    server = start_server("--threads", "10", "--max-clients", "3")
+    clients = [Client(server.ws_url) for _ in range(3)]
+    for client in clients:
+        client.recv()
+    for _ in range(5):
+        started = time.monotonic()
+        status, body = refused(server.ws_url)
+        assert (status, body["code"]) == (503, "too_many_clients")
+        assert "maximum of 3" in body["message"]
+        assert time.monotonic() - started < 2
+    assert server.get("/led")["level"] == 50  # HTTP still has threads
+    clients.pop().close()
+    server.wait_for(lambda h: h["clients"] == 2, what="a free slot")
+    with Client(server.ws_url) as late:
+        assert late.recv()["type"] == "state"
+    for client in clients:
+        client.close()
