@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, render_template, request
@@ -25,6 +26,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 import protocol
+import state
 from led import PIN_FACTORIES, HardwareError, PigpioUnavailable, choose_pin_factory, open_led
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,10 @@ DEFAULT_CONFIG = {
     "ALLOWED_ORIGINS": (),
     # When set, /ws and POST /led need it (Authorization: Bearer, or ?token= on /ws).
     "LED_TOKEN": None,
+    # Where the level is kept across restarts (None: not kept), and what to do at start:
+    # "last" (the saved level, else INITIAL_LEVEL), "off", or a level.
+    "STATE_FILE": None,
+    "POWER_ON": "last",
 }
 
 
@@ -223,8 +229,9 @@ class LedService:
     broadcast, so every client receives the changes in the same order.
     """
 
-    def __init__(self, led, *, initial_level: int = 50):
+    def __init__(self, led, *, initial_level: int = 50, state_file: state.StateFile | None = None):
         self.led = led
+        self.state_file = state_file
         self.subscribers = Subscribers()
         self.started = time.monotonic()
         self.hardware_error: str | None = None
@@ -271,7 +278,7 @@ class LedService:
         """
         with self._lock:
             old = self.level
-            if level != old:
+            if level != old and not self._closing:  # after shutdown began, nothing changes
                 try:
                     self.led.set_level(level)
                 except HardwareError as exc:
@@ -280,12 +287,14 @@ class LedService:
                 self.hardware_error = None
                 self.level = level
                 self.seq += 1
+                if self.state_file is not None:
+                    self.state_file.save_soon(level)
                 self.subscribers.broadcast(
                     protocol.state_message(level, self.seq), skip=requester
                 )
             if requester is not None:
                 requester.push_reply(protocol.state_message(self.level, self.seq, request_id))
-            seq = self.seq
+            level, seq = self.level, self.seq
         if level != old:
             log.info("level %d -> %d (seq %d) by %s", old, level, seq, origin)
         return level, seq
@@ -325,6 +334,8 @@ class LedService:
         log.info("shutting down: closing %d WebSocket(s) with %d", len(members), GOING_AWAY)
         for subscriber in members:
             subscriber.close(GOING_AWAY, "server shutting down")
+        if self.state_file is not None:
+            self.state_file.flush()  # no change can follow: the level saved is the last one sent
         deadline = time.monotonic() + grace
         for subscriber in members:
             if not subscriber.join(max(0.0, deadline - time.monotonic())):
@@ -346,6 +357,7 @@ class LedService:
             "seq": seq,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "threads": threading.active_count(),
+            "state_file": str(self.state_file.path) if self.state_file else None,
             "hardware_error": self.hardware_error,
         }
 
@@ -393,6 +405,20 @@ def _level_from_post(req) -> int:
     return command.level
 
 
+def _power_on_level(config, state_file) -> int:
+    """The level at start: POWER_ON "last" (the saved level, else INITIAL_LEVEL), "off", or a level."""
+    power_on = state.parse_power_on(config["POWER_ON"])
+    if power_on == "off":
+        return 0
+    if power_on == "last":
+        saved = state_file.load() if state_file else None
+        if saved is not None:
+            log.info("restoring level %d from %s", saved, state_file.path)
+            return saved
+        return protocol.parse_level(config["INITIAL_LEVEL"])
+    return power_on
+
+
 def create_app(config=None, led=None) -> Flask:
     """Build the service around ``led`` (opened from the config when not given)."""
     app = Flask(__name__)
@@ -406,7 +432,8 @@ def create_app(config=None, led=None) -> Flask:
     if led is None:
         factory = choose_pin_factory(app.config["LED_PIN_FACTORY"])
         led = open_led(int(app.config["LED_PIN"]), pin_factory=factory)
-    service = LedService(led, initial_level=app.config["INITIAL_LEVEL"])
+    state_file = state.StateFile(app.config["STATE_FILE"]) if app.config["STATE_FILE"] else None
+    service = LedService(led, initial_level=_power_on_level(app.config, state_file), state_file=state_file)
     app.extensions["ledsock"] = service
     log.info("LED on GPIO%d via %s%s, level %d", led.pin, led.factory_name,
              " (SIMULATED)" if led.simulated else "", service.level)
@@ -564,6 +591,12 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
         check.__name__ = kind.__name__
         return check
 
+    def power_on(text):
+        try:
+            return state.parse_power_on(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
     gpiozero_factory = environ.get("GPIOZERO_PIN_FACTORY", "")
     default_factory = gpiozero_factory if gpiozero_factory in ("pigpio", "mock") else "auto"
     parser = argparse.ArgumentParser(
@@ -593,6 +626,11 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
     add("--allowed-origins", default=_env(environ, "ALLOWED_ORIGINS", ""),
         help="comma-separated browser origins besides the service's own, e.g. https://dash.example "
              "(ALLOWED_ORIGINS)")
+    add("--state-file", type=Path, default=str(state.default_path(environ)),
+        help="where the level is kept across restarts (STATE_FILE; default $STATE_DIRECTORY/state.json "
+             "under systemd, else ~/.local/state/ledsock/state.json)")
+    add("--power-on", type=power_on, default=_env(environ, "POWER_ON", "last"),
+        help="level at start: last (saved level, else --initial-level), off, or 0..100 (POWER_ON, default last)")
     add("--log-level", default=_env(environ, "LOG_LEVEL", "info"),
         choices=("debug", "info", "warning", "error"), help="(LOG_LEVEL, default info)")
     args = parser.parse_args(argv)
@@ -649,6 +687,8 @@ def main(argv=None) -> int:
         "RATE_BURST": args.rate_burst,
         "ALLOWED_ORIGINS": args.allowed_origins,
         "LED_TOKEN": args.token,
+        "STATE_FILE": args.state_file,
+        "POWER_ON": args.power_on,
         "SOCK_SERVER_OPTIONS": {
             "ping_interval": args.ping_interval,
             "max_message_size": args.max_message_size,

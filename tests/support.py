@@ -30,7 +30,9 @@ class ServerProcess:
     def __init__(self, log_dir: Path, *args: str, env: dict | None = None, port: int | None = None):
         self.port = port or free_port()
         self.args = list(args)
-        self.env = {**os.environ, "LED_PIN_FACTORY": "mock", **(env or {})}
+        # Each server keeps its level in the test's own folder, never in the user's home.
+        self.env = {**os.environ, "LED_PIN_FACTORY": "mock", "STATE_FILE": str(log_dir / f"state-{self.port}.json"),
+                    **(env or {})}
         self.log_path = log_dir / f"server-{self.port}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen | None = None
 

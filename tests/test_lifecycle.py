@@ -34,7 +34,7 @@ def raw_websocket(port: int, rcvbuf: int | None = None) -> socket.socket:
 def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
     """Fill the stuck client's socket buffers for real (tens of thousands of messages), keep
     measuring the others, and see the stuck one cut off after SEND_TIMEOUT."""
-    server = start_server("--send-timeout", "2")
+    server = start_server("--send-timeout", "2", "--rate-limit", "1000000", "--rate-burst", "1000000")
     watcher, flooder = Client(server.ws_url), Client(server.ws_url)
     watcher.recv(), flooder.recv()
     stuck = raw_websocket(server.port, rcvbuf=4096)

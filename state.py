@@ -1,0 +1,129 @@
+"""The LED level kept on disk, so that a restart or a power cut comes back where it was.
+
+Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most
+one a second, because SD cards wear out. A corrupt file is moved aside with one
+warning; an unwritable folder gives one warning and the service keeps serving.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import protocol
+
+log = logging.getLogger(__name__)
+
+POWER_ON_CHOICES = "last, off, or a level from 0 to 100"
+
+
+def default_path(environ=os.environ) -> Path:
+    """$STATE_FILE, else systemd's $STATE_DIRECTORY, else ~/.local/state/ledsock/state.json."""
+    if environ.get("STATE_FILE"):
+        return Path(environ["STATE_FILE"])
+    if environ.get("STATE_DIRECTORY"):  # systemd's StateDirectory=; may list several, ':'-separated
+        return Path(environ["STATE_DIRECTORY"].split(":")[0]) / "state.json"
+    base = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(base) / "ledsock" / "state.json"
+
+
+def parse_power_on(text: str) -> str | int:
+    """``last``, ``off`` (0) or a level: what the LED does when the service starts."""
+    text = str(text).strip().lower()
+    if text in ("last", "off"):
+        return text
+    try:
+        return protocol.parse_level(text)
+    except protocol.ProtocolError:
+        raise ValueError(f"POWER_ON must be {POWER_ON_CHOICES}, got {text!r}") from None
+
+
+class StateFile:
+    """The last level on disk, saved at most once per ``min_interval`` seconds."""
+
+    def __init__(self, path: Path, *, min_interval: float = 1.0):
+        self.path = Path(path)
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._pending: int | None = None
+        self._timer: threading.Timer | None = None
+        self._last_write = float("-inf")
+        self._failing = False
+
+    def load(self) -> int | None:
+        """The saved level, or None when there is none (a corrupt file is moved aside)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            return self._set_aside(f"cannot be read ({exc})")
+        try:
+            return protocol.parse_level(json.loads(text, parse_int=int)["level"])
+        except (ValueError, KeyError, TypeError, protocol.ProtocolError) as exc:
+            return self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
+
+    def _set_aside(self, problem: str) -> None:
+        aside = self.path.with_name(f"{self.path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(self.path, aside)
+            moved = f"moved it to {aside}"
+        except OSError as exc:
+            moved = f"could not move it aside ({exc})"
+        log.warning("state file %s %s; starting without it and %s", self.path, problem, moved)
+        return None
+
+    def save_soon(self, level: int) -> None:
+        """Remember ``level``; it reaches the disk within ``min_interval`` seconds."""
+        with self._lock:
+            self._pending = level
+            if self._timer is None:
+                delay = max(0.0, self._last_write + self.min_interval - time.monotonic())
+                self._timer = threading.Timer(delay, self._write_pending)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Write what is pending now (at shutdown)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._pending is not None:
+                self._write(self._pending)
+                self._pending = None
+
+    def _write_pending(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._pending is not None:
+                self._write(self._pending)
+                self._pending = None
+
+    def _write(self, level: int) -> None:
+        self._last_write = time.monotonic()
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "w", encoding="utf-8") as out:
+                out.write(json.dumps({"level": level}) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, self.path)
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError as exc:
+            if not self._failing:
+                log.warning("cannot write the state file %s (%s); the level will not survive a restart",
+                            self.path, exc)
+                self._failing = True
+            return
+        if self._failing:
+            log.info("the state file %s is writable again", self.path)
+            self._failing = False
