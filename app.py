@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
 CLOSE_REPLY_WAIT = 1.0  # seconds a finished connection waits for its close handshake
+CONNECTION_THREAD = "ledsock-connection"  # name prefix of the threads a connection owns
 
 DEFAULT_CONFIG = {
     "LED_PIN": 21,
@@ -83,7 +84,7 @@ class Subscriber:
         self._stopped = False
         self._sending_since: float | None = None
         self._writer = threading.Thread(
-            target=self._write_loop, name=f"ledsock-writer {peer}", daemon=True
+            target=self._write_loop, name=f"{CONNECTION_THREAD} writer {peer}", daemon=True
         )
 
     def start(self) -> None:
@@ -357,6 +358,9 @@ class LedService:
             "seq": seq,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "threads": threading.active_count(),
+            # Threads that belong to connections (our writers, simple-websocket's readers):
+            # zero when no client is connected. The rest is the server's pool, capped at THREADS.
+            "connection_threads": sum(1 for t in threading.enumerate() if t.name.startswith(CONNECTION_THREAD)),
             "state_file": str(self.state_file.path) if self.state_file else None,
             "hardware_error": self.hardware_error,
         }
@@ -725,8 +729,11 @@ def main(argv=None) -> int:
 
 
 class _DaemonThread(threading.Thread):
+    """simple-websocket's reader thread: a daemon, and named as a connection's thread."""
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("daemon", True)
+        kwargs.setdefault("name", f"{CONNECTION_THREAD} reader")
         super().__init__(*args, **kwargs)
 
 

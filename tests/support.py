@@ -1,6 +1,7 @@
 """Run the real service as a process (the way `make run` does) and talk to it like a client would."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -152,3 +153,51 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def raw_websocket(port: int, rcvbuf: int | None = None) -> socket.socket:
+    """Open a WebSocket by hand and return the bare socket, so the test decides when (if ever) to read."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One masked, final WebSocket frame as a client must send it (RFC 6455 section 5.2)."""
+    mask = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        header = bytes([0x80 | opcode, 0x80 | size])
+    elif size < 65536:
+        header = bytes([0x80 | opcode, 0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        header = bytes([0x80 | opcode, 0x80 | 127]) + size.to_bytes(8, "big")
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def read_until_closed(sock: socket.socket, timeout: float = 5) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def worker_pid(server: "ServerProcess") -> int:
+    """The gunicorn worker (the one child of the server process), where the sockets live."""
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])

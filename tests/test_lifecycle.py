@@ -1,5 +1,4 @@
 """Connections coming and going, stuck and dead peers, shutdown, hardware failure, websocat."""
-import base64
 import os
 import signal
 import socket
@@ -12,23 +11,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import Client, free_port
-
-
-def raw_websocket(port: int, rcvbuf: int | None = None) -> socket.socket:
-    """Open a WebSocket by hand and return the bare socket, so the test decides when (if ever) to read."""
-    sock = socket.socket()
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
+from support import Client, free_port, raw_websocket
 
 
 def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
