@@ -235,7 +235,6 @@ class LedService:
         self.state_file = state_file
         self.subscribers = Subscribers()
         self.started = time.monotonic()
-        self.hardware_error: str | None = None
         self._lock = threading.Lock()
         self._closing = False
         self._slots = 0  # WebSocket connections admitted, including ones still in their handshake
@@ -280,12 +279,7 @@ class LedService:
         with self._lock:
             old = self.level
             if level != old and not self._closing:  # after shutdown began, nothing changes
-                try:
-                    self.led.set_level(level)
-                except HardwareError as exc:
-                    self.hardware_error = str(exc)
-                    raise
-                self.hardware_error = None
+                self.led.set_level(level)  # raises HardwareError: nothing changes then
                 self.level = level
                 self.seq += 1
                 if self.state_file is not None:
@@ -349,7 +343,7 @@ class LedService:
     def health(self) -> dict:
         level, seq = self.state()
         return {
-            "status": "degraded" if self.hardware_error else "ok",
+            "status": "degraded" if self.led.error else "ok",
             "clients": len(self.subscribers),
             "pin": self.led.pin,
             "pin_factory": self.led.factory_name,
@@ -362,7 +356,7 @@ class LedService:
             # zero when no client is connected. The rest is the server's pool, capped at THREADS.
             "connection_threads": sum(1 for t in threading.enumerate() if t.name.startswith(CONNECTION_THREAD)),
             "state_file": str(self.state_file.path) if self.state_file else None,
-            "hardware_error": self.hardware_error,
+            "hardware_error": self.led.error,
         }
 
 

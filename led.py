@@ -93,16 +93,33 @@ def make_pin_factory(name: str, environ=os.environ):
 
 
 class Led:
-    """One PWM LED as a level from 0 to 100, mapped to gpiozero's ``value = level / 100``."""
+    """One PWM LED as a level from 0 to 100, mapped to gpiozero's ``value = level / 100``.
 
-    def __init__(self, pin: int = 21, *, pin_factory, factory_name: str | None = None):
-        from gpiozero import PWMLED
+    With ``reconnect`` (a callable returning a fresh pin factory; given for pigpio), a
+    watcher checks the daemon every ``check_interval`` seconds. When it is gone, the
+    LED reports the error, and as soon as the daemon answers again it is reopened and
+    the last level re-applied.
+    """
 
+    def __init__(self, pin: int = 21, *, pin_factory, factory_name: str | None = None,
+                 reconnect=None, check_interval: float = 1.0):
         self.pin = pin
         self.pin_factory = pin_factory
         self.factory_name = factory_name or _factory_name(pin_factory)
-        self._device = PWMLED(pin, pin_factory=pin_factory)
+        self.level = 0
+        self.error: str | None = None  # why the LED cannot be driven now; None when it can
         self._lock = threading.Lock()
+        self._device = self._open(pin_factory)
+        self._reconnect = reconnect
+        self._stopped = threading.Event()
+        if reconnect is not None:
+            threading.Thread(target=self._watch, args=(check_interval,), name="ledsock-pigpio-watch",
+                             daemon=True).start()
+
+    def _open(self, pin_factory):
+        from gpiozero import PWMLED
+
+        return PWMLED(self.pin, pin_factory=pin_factory)
 
     @property
     def simulated(self) -> bool:
@@ -111,16 +128,58 @@ class Led:
     def set_level(self, level: int) -> None:
         """Drive the LED to ``level``; raise HardwareError if the pin cannot be written."""
         with self._lock:
+            if self._device is None:
+                raise HardwareError(f"{self.error}; reconnecting")
             try:
                 self._device.value = level / 100
-            except Exception as exc:  # pigpio raises socket errors, gpiozero its own
-                raise HardwareError(f"could not write GPIO{self.pin}: {exc or type(exc).__name__}") from exc
+            except Exception as exc:  # pigpio raises socket and struct errors, gpiozero its own
+                self._lost(exc)
+                raise HardwareError(self.error) from exc
+            self.level = level
+            self.error = None
+
+    def _lost(self, exc: Exception) -> None:
+        """Note the failure; with a reconnect, drop the dead connection (the lock is held)."""
+        self.error = f"could not write GPIO{self.pin}: {exc or type(exc).__name__}"
+        if self._reconnect is None or self._device is None:
+            return
+        log.error("lost the pigpio daemon (%s); retrying every second", exc or type(exc).__name__)
+        # pigpio's notification thread spins on a dead socket until its connection is
+        # stopped, and gpiozero's close() talks to the daemon first: stop the connection here.
+        try:
+            self.pin_factory.connection.stop()
+        except Exception:
+            pass
+        self._device = None
+
+    def _watch(self, interval: float) -> None:
+        while not self._stopped.wait(interval):
+            with self._lock:
+                if self._device is not None:
+                    try:
+                        self.pin_factory.connection.get_current_tick()  # a cheap "are you there?"
+                    except Exception as exc:
+                        self._lost(exc)
+                    continue
+                try:
+                    factory = self._reconnect()
+                    device = self._open(factory)
+                    device.value = self.level / 100
+                except Exception as exc:
+                    log.debug("pigpio still unavailable: %s", exc)
+                    continue
+                self.pin_factory, self._device, self.error = factory, device, None
+                log.warning("the pigpio daemon is back: GPIO%d at level %d again", self.pin, self.level)
 
     def close(self) -> None:
         """Release the pin (the LED goes dark) and the factory's resources."""
+        self._stopped.set()
         with self._lock:
             try:
-                self._device.close()
+                if self._device is not None:
+                    self._device.close()
+            except Exception:
+                log.debug("closing the LED failed", exc_info=True)
             finally:
                 try:
                     self.pin_factory.close()
@@ -135,8 +194,15 @@ def _factory_name(pin_factory) -> str:
 def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ) -> Led:
     """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``)."""
     factory = make_pin_factory(pin_factory, environ)
+    reconnect = None
+    if pin_factory == "pigpio":
+        def reconnect():
+            host, port = pigpio_address(environ)
+            if not pigpio_answers(host, port, timeout=0.5):  # spares the log pigpio's banner
+                raise PigpioUnavailable(f"no pigpio daemon at {host}:{port}")
+            return make_pin_factory("pigpio", environ)
     try:
-        return Led(pin, pin_factory=factory, factory_name=pin_factory)
+        return Led(pin, pin_factory=factory, factory_name=pin_factory, reconnect=reconnect)
     except Exception:
         factory.close()
         raise

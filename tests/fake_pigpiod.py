@@ -1,0 +1,161 @@
+"""A stand-in for the pigpio daemon on loopback, to test the real pigpio path without a Pi.
+
+It speaks pigpio's socket protocol: each command is 16 bytes (cmd, p1, p2, p3 as
+little-endian uint32, then p3 bytes of extension), and each answer is 16 bytes
+(the command's first 12 bytes and a uint32 result). A connection that sends NOIB
+becomes a notification socket and just stays open. It answers what gpiozero's
+PiGPIOFactory and PWMLED send at start and on every write, keeps the GPIO modes,
+PWM frequency, range and duty cycle, and records every PWM command it receives.
+
+Run by itself for a manual try: `python tests/fake_pigpiod.py 8888`.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+import threading
+
+MODES, MODEG, PUD, READ, WRITE, PWM, PRS, PFS = 0, 1, 2, 3, 4, 5, 6, 7
+BR1, TICK, HWVER, NB, NC, PRG, PFG, PRRG, GDC, FG, NOIB = 10, 16, 17, 19, 21, 22, 23, 24, 83, 97, 99
+NAMES = {MODES: "MODES", MODEG: "MODEG", PUD: "PUD", READ: "READ", WRITE: "WRITE", PWM: "PWM", PRS: "PRS",
+         PFS: "PFS", BR1: "BR1", TICK: "TICK", HWVER: "HWVER", NB: "NB", NC: "NC", PRG: "PRG", PFG: "PFG",
+         PRRG: "PRRG", GDC: "GDC", FG: "FG", NOIB: "NOIB"}
+PWM_COMMANDS = {PWM, PRS, PFS}
+PI_3B_REVISION = 0xA02082
+PI_BAD_USER_GPIO = -2
+
+
+class FakePigpiod:
+    """A loopback pigpio daemon; ``pwm_log`` holds (command, gpio, value) for PWM, PRS and PFS."""
+
+    def __init__(self, port: int = 0):
+        self.port = port
+        self.pwm_log: list[tuple[str, int, int]] = []
+        self.unknown: list[int] = []
+        self.duty: dict[int, int] = {}
+        self.range: dict[int, int] = {}
+        self.frequency: dict[int, int] = {}
+        self.mode: dict[int, int] = {}
+        self.level: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._connections: set[socket.socket] = set()
+
+    def start(self) -> "FakePigpiod":
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Go away like a killed daemon: stop listening and drop every connection."""
+        listener, self._listener = self._listener, None
+        if listener:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone leaves the port open
+            except OSError:
+                pass
+            listener.close()
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+    def duty_cycles(self, gpio: int) -> list[int]:
+        with self._lock:
+            return [value for name, pin, value in self.pwm_log if name == "PWM" and pin == gpio]
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._connections.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            while True:
+                command = _read_exactly(conn, 16)
+                if command is None:
+                    return
+                cmd, p1, p2, p3 = struct.unpack("<IIII", command)
+                if p3 and _read_exactly(conn, p3) is None:
+                    return
+                result = self._answer(cmd, p1, p2)
+                conn.sendall(command[:12] + struct.pack("<I", result & 0xFFFFFFFF))
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._connections.discard(conn)
+            conn.close()
+
+    def _answer(self, cmd: int, gpio: int, value: int) -> int:
+        with self._lock:
+            if cmd in PWM_COMMANDS:
+                self.pwm_log.append((NAMES[cmd], gpio, value))
+            if cmd in (MODES, MODEG, PUD, READ, WRITE, PWM, PRS, PFS, PRG, PFG, PRRG, GDC, FG) and gpio > 53:
+                return PI_BAD_USER_GPIO
+            if cmd == HWVER:
+                return PI_3B_REVISION
+            if cmd == MODES:
+                self.mode[gpio] = value
+            elif cmd == MODEG:
+                return self.mode.get(gpio, 0)
+            elif cmd == WRITE:
+                self.level[gpio] = value
+                self.duty[gpio] = 0
+            elif cmd == READ:
+                return self.level.get(gpio, 0)
+            elif cmd == PWM:
+                self.duty[gpio] = value
+            elif cmd == GDC:
+                return self.duty.get(gpio, 0)
+            elif cmd == PRS:
+                self.range[gpio] = value
+                return value  # the real range at this frequency
+            elif cmd in (PRG, PRRG):
+                return self.range.get(gpio, 255)
+            elif cmd == PFS:
+                self.frequency[gpio] = value
+                return value
+            elif cmd == PFG:
+                return self.frequency.get(gpio, 800)
+            elif cmd == TICK:
+                return 123456
+            elif cmd in (BR1, PUD, FG, NB, NC, NOIB):
+                return 0
+            else:
+                self.unknown.append(cmd)
+            return 0
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+if __name__ == "__main__":
+    daemon = FakePigpiod(int(sys.argv[1]) if len(sys.argv) > 1 else 8888).start()
+    print(f"fake pigpiod on 127.0.0.1:{daemon.port}; Ctrl+C to stop", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        daemon.stop()

@@ -1,0 +1,83 @@
+"""The real pigpio path without a Pi: the service process drives tests/fake_pigpiod.py over TCP."""
+import time
+
+import pytest
+
+from fake_pigpiod import FakePigpiod
+from support import Client
+
+
+@pytest.fixture
+def pigpiod():
+    daemon = FakePigpiod().start()
+    yield daemon
+    daemon.stop()
+
+
+def pigpio_env(daemon, factory="pigpio"):
+    return {"LED_PIN_FACTORY": factory, "PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(daemon.port)}
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not within {timeout} s"
+        time.sleep(0.05)
+
+
+def test_levels_reach_the_daemon_as_duty_cycles_on_the_right_pin(start_server, pigpiod):
+    server = start_server("--initial-level", "40", env=pigpio_env(pigpiod))
+    health = server.get("/healthz")
+    assert (health["pin_factory"], health["simulated"], health["status"]) == ("pigpio", False, "ok")
+    with Client(server.ws_url) as client:
+        client.recv()
+        client.send({"level": 73})
+        assert client.recv()["level"] == 73
+        server.post("/led", "level=12", "application/x-www-form-urlencoded")
+        assert client.recv()["level"] == 12
+    assert pigpiod.duty_cycles(21) == [0, 4000, 7300, 1200]  # gpiozero's range is 10000
+    assert ("PFS", 21, 100) in pigpiod.pwm_log and ("PRS", 21, 10000) in pigpiod.pwm_log
+    assert pigpiod.unknown == []
+    assert server.stop() == 0
+    # Released: PWM stopped with the pin written low, and the pin back to an input.
+    assert (pigpiod.level.get(21), pigpiod.duty.get(21), pigpiod.mode.get(21)) == (0, 0, 0)
+
+
+def test_another_pin_and_auto_detection(start_server, pigpiod):
+    server = start_server("--pin", "18", env=pigpio_env(pigpiod, factory="auto"))
+    assert server.get("/healthz")["pin_factory"] == "pigpio"
+    server.post("/led", '{"level": 99}')
+    assert pigpiod.duty_cycles(18)[-1] == 9900 and pigpiod.duty_cycles(21) == []
+
+
+def test_when_the_daemon_goes_away_and_comes_back(start_server, pigpiod):
+    server = start_server(env=pigpio_env(pigpiod))
+    with Client(server.ws_url) as client, Client(server.ws_url) as other:
+        client.recv(), other.recv()
+        assert client.request({"level": 66, "id": "a"})[0]["level"] == 66
+        other.recv()
+        pigpiod.stop()
+
+        reply = client.request({"level": 10, "id": "b"})[0]
+        assert (reply["type"], reply["code"], reply["id"]) == ("error", "hardware_error", "b")
+        assert server.post("/led", '{"level": 11}')[0] == 503
+        health = server.get("/healthz")
+        assert health["status"] == "degraded" and health["hardware_error"]
+        assert server.get("/led") == {"level": 66, "seq": 1}  # unchanged, and still serving
+        assert client.request({"type": "ping", "id": "c"})[0] == {"type": "pong", "id": "c"}
+        assert other.nothing_pending()  # nothing was broadcast
+
+        back = FakePigpiod(pigpiod.port).start()
+        try:
+            started = time.monotonic()
+            server.wait_for(lambda h: h["status"] == "ok", timeout=5, what="reconnect")
+            wait_until(lambda: back.duty_cycles(21)[-1:] == [6600], 1, "the level re-applied")
+            print(f"reconnected and re-applied in {time.monotonic() - started:.1f} s")
+            assert client.request({"level": 20, "id": "d"})[0]["level"] == 20
+            assert other.recv() == {"type": "state", "level": 20, "seq": 2}
+            assert back.duty_cycles(21)[-1] == 2000
+        finally:
+            back.stop()
+    log = server.log()
+    assert "lost the pigpio daemon" in log and "the pigpio daemon is back: GPIO21 at level 66" in log
+    assert "Can't connect to pigpio" not in log  # pigpio's banner stays out of the log
