@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import json
 import logging
 import os
 import signal
@@ -553,8 +554,6 @@ def create_app(config=None, led=None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        import json
-
         return _json(json.dumps(service.health(), separators=(",", ":")))
 
     @app.errorhandler(413)

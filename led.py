@@ -194,15 +194,16 @@ def _factory_name(pin_factory) -> str:
 def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ) -> Led:
     """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``)."""
     factory = make_pin_factory(pin_factory, environ)
-    reconnect = None
-    if pin_factory == "pigpio":
-        def reconnect():
-            host, port = pigpio_address(environ)
-            if not pigpio_answers(host, port, timeout=0.5):  # spares the log pigpio's banner
-                raise PigpioUnavailable(f"no pigpio daemon at {host}:{port}")
-            return make_pin_factory("pigpio", environ)
+
+    def reconnect_pigpio():
+        host, port = pigpio_address(environ)
+        if not pigpio_answers(host, port, timeout=0.5):  # spares the log pigpio's banner
+            raise PigpioUnavailable(f"no pigpio daemon at {host}:{port}")
+        return make_pin_factory("pigpio", environ)
+
     try:
-        return Led(pin, pin_factory=factory, factory_name=pin_factory, reconnect=reconnect)
+        return Led(pin, pin_factory=factory, factory_name=pin_factory,
+                   reconnect=reconnect_pigpio if pin_factory == "pigpio" else None)
     except Exception:
         factory.close()
         raise

@@ -5,7 +5,6 @@ import random
 import socket
 import threading
 import time
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

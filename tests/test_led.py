@@ -7,7 +7,6 @@ import sys
 import pytest
 from gpiozero.pins.mock import MockPWMPin
 
-import led as led_module
 from led import HardwareError, Led, PigpioUnavailable, choose_pin_factory
 from support import ROOT, free_port
 

@@ -1,5 +1,4 @@
 """Protocol v1 over real WebSocket connections to a real server process."""
-import json
 import random
 import threading
 
