@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, g, render_template, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
+from wsproto.events import CloseConnection
 
 import protocol
 import state
@@ -148,6 +149,16 @@ class Subscriber:
         self._writer.join(timeout)
         return not self._writer.is_alive()
 
+    def _start_closing(self, code: int, reason: str) -> None:
+        """Send a close frame, and keep reading until the client answers it.
+
+        simple-websocket's own close() stops its reader at once, and closing a socket
+        with the client's data still unread makes the kernel send a TCP reset, which
+        can destroy the close frame before the client reads it. Here the reader goes
+        on until the client's close frame arrives, then closes the socket cleanly.
+        """
+        self.ws.sock.sendall(self.ws.ws.send(CloseConnection(code=code, reason=reason)))
+
     def _write_loop(self) -> None:
         while True:
             with self._cond:
@@ -165,7 +176,7 @@ class Subscriber:
             self._sending_since = time.monotonic()
             try:
                 if close is not None:
-                    self.ws.close(reason=close[0], message=close[1])
+                    self._start_closing(*close)
                     return
                 self.ws.send(text)
             except (ConnectionClosed, OSError):
@@ -333,9 +344,10 @@ class LedService:
         if self.state_file is not None:
             self.state_file.flush()  # no change can follow: the level saved is the last one sent
         deadline = time.monotonic() + grace
-        for subscriber in members:
-            if not subscriber.join(max(0.0, deadline - time.monotonic())):
-                subscriber.abort()
+        while len(self.subscribers) and time.monotonic() < deadline:
+            time.sleep(0.02)  # each connection leaves once its client has answered the close
+        for subscriber in self.subscribers.snapshot():
+            subscriber.abort()  # no answer within the grace period
 
     def close(self) -> None:
         """Release the GPIO."""

@@ -148,7 +148,8 @@ def test_sigterm_during_a_storm_persists_the_last_broadcast_level(start_server, 
         try:  # anything still buffered before the close frame
             while True:
                 message = client.recv(timeout=0.5)
-                states.append((message["seq"], message["level"]))
+                if message["type"] == "state":
+                    states.append((message["seq"], message["level"]))
         except (ConnectionClosed, TimeoutError):
             pass
         results[n] = (code, states)
