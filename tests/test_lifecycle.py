@@ -51,7 +51,7 @@ def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
     i = 0
     try:
         while time.monotonic() - started < 150:
-            assert window.acquire(timeout=5), "the writer's own replies stalled"
+            assert window.acquire(timeout=5), f"the writer's own replies stalled after {i} changes"
             sent_at[i] = time.monotonic()
             flooder.send({"level": i % 2 * 99 + 1, "id": i})  # alternate 1 and 100: every set is a change
             i += 1
@@ -65,15 +65,16 @@ def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
             t.join()
     stuck.close()
     assert dropped_after is not None, f"stuck client not dropped after {i} changes"
-    assert "not reading for over 2 s" in server.log()
+    assert "not reading for over 2 s" in server.log(), server.log()[-2000:]
     # Latency: time from the set being sent to the watcher holding that state.
     latencies = [t - seq_of[seq] for t, seq in seen if seq in seq_of]
     gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:])]
-    print(f"changes sent: {i}, stuck client dropped after ~{dropped_after}; watcher saw {len(seen)} states, "
-          f"max latency {max(latencies):.3f} s, max gap {max(gaps):.3f} s")
-    assert len(latencies) > 1000
-    assert max(latencies) < 1.0
-    assert max(gaps) < 1.0
+    figures = (f"changes sent: {i}, stuck client dropped after ~{dropped_after}; watcher saw {len(seen)} states, "
+               f"max latency {max(latencies):.3f} s, max gap {max(gaps):.3f} s")
+    print(figures)
+    assert len(latencies) > 1000, figures
+    assert max(latencies) < 1.0, figures
+    assert max(gaps) < 1.0, figures
     watcher.close(), flooder.close()
 
 
