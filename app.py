@@ -95,7 +95,7 @@ class Subscriber:
     def push_state(self, text: str) -> None:
         """Queue a broadcast state, replacing a state still waiting at the tail."""
         with self._cond:
-            if self._stopped:
+            if self._stopped or self._close:  # closing: only what was queued before goes out
                 return
             if self._outbox and self._outbox[-1][0]:
                 self._outbox[-1] = (True, text)
@@ -106,7 +106,7 @@ class Subscriber:
     def push_reply(self, text: str) -> None:
         """Queue a reply to this client's own request; replies are never dropped."""
         with self._cond:
-            if self._stopped:
+            if self._stopped or self._close:
                 return
             self._outbox.append((False, text))
             self._replies += 1
@@ -144,10 +144,6 @@ class Subscriber:
         """Seconds the current send has been blocked (0 when not sending)."""
         since = self._sending_since
         return time.monotonic() - since if since is not None else 0.0
-
-    def join(self, timeout: float) -> bool:
-        self._writer.join(timeout)
-        return not self._writer.is_alive()
 
     def _start_closing(self, code: int, reason: str) -> None:
         """Send a close frame, and keep reading until the client answers it.
@@ -657,10 +653,18 @@ def _install_shutdown(worker) -> None:
     """In the gunicorn worker: on SIGTERM/SIGINT/SIGQUIT, close every WebSocket with 1001 first."""
     service = worker.wsgi.extensions["ledsock"]
     grace = worker.wsgi.config["SHUTDOWN_GRACE"]
+    closing = []  # non-empty once a shutdown has begun in this (the main) thread
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         previous = signal.getsignal(signum)
 
         def on_signal(sig, frame, previous=previous):
+            # Ctrl+C sends SIGINT to the worker and, through the master, SIGQUIT too. Only
+            # the first signal acts: a second one must neither cut the close handshakes short
+            # nor run gunicorn's exit again while the worker is already exiting.
+            if closing:
+                return
+            closing.append(sig)
             service.shutdown(grace)
             if callable(previous):
                 previous(sig, frame)
