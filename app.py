@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, Response, g, render_template, request
 from flask_sock import Sock
@@ -401,11 +401,19 @@ def _presented_token(req, *, allow_query: bool) -> str | None:
 
 
 def _level_from_post(req) -> int:
-    """Read the level of ``POST /led`` from a form field ``level`` or a JSON body."""
-    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") \
-            and "level" in req.form:
+    """Read the level of ``POST /led`` from a form field ``level`` or a JSON body.
+
+    The body is read once, as text: ``curl -d '{"level": 5}'`` labels JSON as a form,
+    and Flask's form parser would consume it before it could be read as JSON.
+    """
+    if req.mimetype == "multipart/form-data" and "level" in req.form:
         return protocol.parse_level(req.form["level"])
-    command = protocol.parse_command(req.get_data(as_text=True))
+    body = req.get_data(as_text=True)
+    if req.mimetype == "application/x-www-form-urlencoded":
+        fields = parse_qs(body, keep_blank_values=True)
+        if "level" in fields:
+            return protocol.parse_level(fields["level"][-1])
+    command = protocol.parse_command(body)
     if not isinstance(command, protocol.SetLevel):
         raise protocol.ProtocolError(
             protocol.INVALID_MESSAGE, "POST /led takes {\"level\": N} or the form field level=N")

@@ -218,3 +218,12 @@ def test_rest_rejects_bad_input_with_the_same_error_objects(server):
         assert client.nothing_pending()
     assert server.get("/led") == {"level": 50, "seq": 0}
     assert server.post("/led", "80", "application/json") == (200, {"level": 80, "seq": 1})
+
+
+def test_rest_takes_json_sent_with_curls_default_form_type(server):
+    form = "application/x-www-form-urlencoded"
+    assert server.post("/led", '{"level": 5}', form) == (200, {"level": 5, "seq": 1})
+    assert server.post("/led", "level=6&level=7", form) == (200, {"level": 7, "seq": 2})
+    status, reply = server.post("/led", "lvl=8", form)
+    assert (status, reply["code"]) == (400, "invalid_json")
+    assert server.get("/led") == {"level": 7, "seq": 2}
