@@ -46,7 +46,7 @@ DEFAULT_CONFIG = {
     "SEND_TIMEOUT": 10.0,
     # Replies a client may have waiting before the server stops reading its requests.
     "MAX_PENDING_REPLIES": 64,
-    # How long shutdown waits for close frames to go out before cutting sockets.
+    # How long shutdown waits for clients to answer its close frames before cutting sockets.
     "SHUTDOWN_GRACE": 2.0,
     "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 4096},
     # WebSocket clients served at once; more get HTTP 503 at once. Keep it below the
@@ -328,7 +328,7 @@ class LedService:
                 protocol.HARDWARE_ERROR, f"the LED could not be set: {exc}", request_id))
 
     def shutdown(self, grace: float = 2.0) -> None:
-        """Close every WebSocket with 1001, waiting up to ``grace`` s for the frames to go out."""
+        """Close every WebSocket with 1001, waiting up to ``grace`` s for clients to answer."""
         with self._lock:
             if self._closing:
                 return

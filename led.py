@@ -161,15 +161,26 @@ class Led:
                     except Exception as exc:
                         self._lost(exc)
                     continue
+            # Reconnecting (a TCP probe, a new connection) happens outside the lock, so
+            # sets, which fail at once while the daemon is gone, are never held up by it.
+            factory = None
+            try:
+                factory = self._reconnect()
+                device = self._open(factory)
+            except Exception as exc:
+                log.debug("pigpio still unavailable: %s", exc)
+                _close_quietly(factory)
+                continue
+            with self._lock:
                 try:
-                    factory = self._reconnect()
-                    device = self._open(factory)
                     device.value = self.level / 100
                 except Exception as exc:
-                    log.debug("pigpio still unavailable: %s", exc)
+                    log.debug("pigpio went away again: %s", exc)
+                    _close_quietly(factory)
                     continue
                 self.pin_factory, self._device, self.error = factory, device, None
-                log.warning("the pigpio daemon is back: GPIO%d at level %d again", self.pin, self.level)
+                level = self.level
+            log.warning("the pigpio daemon is back: GPIO%d at level %d again", self.pin, level)
 
     def close(self) -> None:
         """Release the pin (the LED goes dark) and the factory's resources."""
@@ -181,10 +192,15 @@ class Led:
             except Exception:
                 log.debug("closing the LED failed", exc_info=True)
             finally:
-                try:
-                    self.pin_factory.close()
-                except Exception:  # closing a dead pigpio connection may fail; nothing to do
-                    log.debug("closing the pin factory failed", exc_info=True)
+                _close_quietly(self.pin_factory)  # closing a dead pigpio connection may fail
+
+
+def _close_quietly(pin_factory) -> None:
+    try:
+        if pin_factory is not None:
+            pin_factory.close()
+    except Exception:
+        log.debug("closing a pin factory failed", exc_info=True)
 
 
 def _factory_name(pin_factory) -> str:
