@@ -546,10 +546,10 @@ def create_app(config=None, led=None) -> Flask:
         finally:
             count = service.unsubscribe(subscriber)
             subscriber.stop()
+            log.info("client %s disconnected: %s (%d clients)", subscriber.peer, why, count)
             # simple-websocket's reader thread marks the connection closed before it sends
             # its close reply; let it finish, or the server's socket may close first.
             ws.thread.join(CLOSE_REPLY_WAIT)
-        log.info("client %s disconnected: %s (%d clients)", subscriber.peer, why, count)
 
     @app.get("/led")
     def get_led():
