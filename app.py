@@ -3,8 +3,9 @@
 ``create_app`` builds the Flask app (page, ``/ws``, ``/led``, ``/healthz``) around
 one :class:`LedService`, which owns the level and the :class:`Subscribers`.
 ``main`` is what ``make run`` starts: it reads the configuration, picks the pin
-factory, and serves the app from gunicorn (one worker process, one thread per
-connection), because the subscriber set and the GPIO live in one process.
+factory, and serves the app from gunicorn: one worker process, because the
+subscriber set and the GPIO live in one process, with gevent greenlets by default
+(``--worker gthread`` for OS threads; docs/performance.md has the comparison).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 GOING_AWAY = 1001
 CLOSE_REPLY_WAIT = 1.0  # seconds a finished connection waits for its close handshake
 CONNECTION_THREAD = "ledsock-connection"  # name prefix of the threads a connection owns
+WORKERS = ("gevent", "gthread")  # gunicorn worker classes main() can serve from
+GEVENT_MAX_CLIENTS = 2000  # default MAX_CLIENTS under gevent (measured in docs/performance.md)
+HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS under gevent
 
 DEFAULT_CONFIG = {
     "LED_PIN": 21,
@@ -66,25 +71,49 @@ DEFAULT_CONFIG = {
 }
 
 
-class Subscriber:
-    """One WebSocket client's outbox, drained by its own writer thread.
+STATE, REPLY, REST = "state", "reply", "rest"  # kinds of outbox entry: REST is a frame's unsent tail
 
-    Nothing that happens to this client's socket can hold up anyone else: the
-    broadcast only queues. States are snapshots, so of the states waiting to go
-    out only the newest is kept; replies to the client's own requests are kept in
-    order and never dropped.
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, uncompressed WebSocket text frame (RFC 6455 5.2), as a server sends it.
+
+    A broadcast builds its frame once and hands the same bytes to every subscriber.
+    The server accepts no extensions, so these bytes are exactly what goes on the wire.
+    """
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
+
+
+class Subscriber:
+    """One WebSocket client's outbox, and the writer thread that drains it.
+
+    Nothing that happens to this client's socket can hold up anyone else. A frame is
+    written at once by whoever produced it (usually the broadcast) only when nothing
+    is waiting and the socket takes it without waiting; otherwise it is queued, and
+    this client's writer thread sends it, blocking on this client alone. States are
+    snapshots, so of the states waiting to go out only the newest is kept; replies to
+    the client's own requests are kept in order and never dropped.
     """
 
     def __init__(self, ws, peer: str, *, max_pending_replies: int = 64):
         self.ws = ws
         self.peer = peer
         self._max_replies = max_pending_replies
-        self._cond = threading.Condition()
-        self._outbox: deque[tuple[bool, str]] = deque()  # (is_droppable_state, text)
+        self._cond = threading.Condition(threading.Lock())
+        self._outbox: deque[tuple[str, bytes]] = deque()  # (STATE | REPLY | REST, frame)
         self._replies = 0
         self._close: tuple[int, str] | None = None
         self._stopped = False
+        self._writing = False  # the writer is sending, outside the lock
         self._sending_since: float | None = None
+        # Under gevent the connection's socket wraps a non-blocking OS socket: a send on
+        # that one returns at once instead of switching to another greenlet.
+        self._os_socket = getattr(ws.sock, "_sock", ws.sock)
         self._writer = threading.Thread(
             target=self._write_loop, name=f"{CONNECTION_THREAD} writer {peer}", daemon=True
         )
@@ -92,25 +121,44 @@ class Subscriber:
     def start(self) -> None:
         self._writer.start()
 
-    def push_state(self, text: str) -> None:
-        """Queue a broadcast state, replacing a state still waiting at the tail."""
+    def push_state(self, frame: bytes) -> None:
+        """Send a state frame (see :func:`text_frame`), or replace a state still waiting."""
         with self._cond:
             if self._stopped or self._close:  # closing: only what was queued before goes out
                 return
-            if self._outbox and self._outbox[-1][0]:
-                self._outbox[-1] = (True, text)
+            if self._outbox and self._outbox[-1][0] is STATE:
+                self._outbox[-1] = (STATE, frame)
             else:
-                self._outbox.append((True, text))
-            self._cond.notify_all()
+                self._send_or_queue(STATE, frame)
 
     def push_reply(self, text: str) -> None:
-        """Queue a reply to this client's own request; replies are never dropped."""
+        """Send a reply to this client's own request; replies are never dropped."""
         with self._cond:
             if self._stopped or self._close:
                 return
-            self._outbox.append((False, text))
+            self._send_or_queue(REPLY, text_frame(text))
+
+    def _send_or_queue(self, kind: str, frame: bytes) -> None:
+        """Write ``frame`` now if the socket takes it without waiting; queue what is left.
+
+        Called with the lock held. The send never blocks, so a full socket costs the
+        caller one system call, and the frame's unsent tail goes first in the queue.
+        """
+        if not self._outbox and not self._writing and self.ws.connected:
+            try:
+                sent = self._os_socket.send(frame, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return  # the connection is gone; its handler cleans up
+            if sent == len(frame):
+                return
+            if sent:
+                kind, frame = REST, frame[sent:]
+        self._outbox.append((kind, frame))
+        if kind is REPLY:
             self._replies += 1
-            self._cond.notify_all()
+        self._cond.notify_all()
 
     def wait_for_room(self, timeout: float) -> bool:
         """Wait until another reply may be queued; False if the client stays backed up."""
@@ -162,23 +210,28 @@ class Subscriber:
                 if self._stopped:
                     return
                 if self._outbox:
-                    droppable, text = self._outbox.popleft()
-                    if not droppable:
+                    kind, frame = self._outbox.popleft()
+                    if kind is REPLY:
                         self._replies -= 1
                         self._cond.notify_all()
                     close = None
                 else:
-                    text, close = None, self._close
+                    frame, close = None, self._close
+                self._writing = True
             self._sending_since = time.monotonic()
             try:
                 if close is not None:
                     self._start_closing(*close)
                     return
-                self.ws.send(text)
-            except (ConnectionClosed, OSError):
+                if not self.ws.connected:
+                    return  # the client closed: nothing may follow its close frame
+                self.ws.sock.sendall(frame)
+            except OSError:
                 return  # the handler sees the connection end and cleans up
             finally:
                 self._sending_since = None
+                with self._cond:
+                    self._writing = False
 
 
 class RateLimit:
@@ -225,10 +278,11 @@ class Subscribers:
             return len(self._members)
 
     def broadcast(self, text: str, *, skip: Subscriber | None = None) -> None:
-        """Queue a state for every subscriber but ``skip``; never blocks on a client."""
+        """Send a state to every subscriber but ``skip``; never blocks on a client."""
+        frame = text_frame(text)
         for subscriber in self.snapshot():
             if subscriber is not skip:
-                subscriber.push_state(text)
+                subscriber.push_state(frame)
 
 
 class LedService:
@@ -260,7 +314,7 @@ class LedService:
             if self._closing:
                 subscriber.close(GOING_AWAY, "server shutting down")
             else:
-                subscriber.push_state(protocol.state_message(self.level, self.seq))
+                subscriber.push_state(text_frame(protocol.state_message(self.level, self.seq)))
             return self.subscribers.add(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> int:
@@ -360,13 +414,21 @@ class LedService:
             "level": level,
             "seq": seq,
             "uptime_s": round(time.monotonic() - self.started, 1),
-            "threads": threading.active_count(),
-            # Threads that belong to connections (our writers, simple-websocket's readers):
-            # zero when no client is connected. The rest is the server's pool, capped at THREADS.
+            "threads": _os_threads(),
+            # Threads that belong to connections (our writers, simple-websocket's readers; under
+            # gevent they are greenlets): zero when no client is connected.
             "connection_threads": sum(1 for t in threading.enumerate() if t.name.startswith(CONNECTION_THREAD)),
             "state_file": str(self.state_file.path) if self.state_file else None,
             "hardware_error": self.led.error,
         }
+
+
+def _os_threads() -> int:
+    """The process's OS threads (under gevent, threading also counts greenlets)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 def _peer(environ) -> str:
@@ -493,6 +555,12 @@ def create_app(config=None, led=None) -> Flask:
                 refusal.headers["Retry-After"] = "5"
                 return refusal
             g.ledsock_slot = True
+            # No permessage-deflate, whatever the client offers: every message is under 100
+            # bytes, so compressing saves nothing, and each connection would keep zlib streams
+            # (hundreds of KB) and spend CPU on every broadcast. simple-websocket accepts only
+            # what the request offers, so the offer is dropped here; it also lets one broadcast
+            # frame be shared by all subscribers (see text_frame).
+            request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         return None
 
     @app.teardown_request
@@ -622,8 +690,11 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
         help="auto, pigpio or mock (LED_PIN_FACTORY, default auto)")
     add("--initial-level", type=level, default=_env(environ, "INITIAL_LEVEL", "50"),
         help="level at start, 0..100 (INITIAL_LEVEL, default 50)")
+    add("--worker", choices=WORKERS, default=_env(environ, "WORKER", "gevent"),
+        help="how connections are served: gevent (greenlets, the default) or gthread (one OS thread "
+             "each) (WORKER; docs/performance.md compares them)")
     add("--threads", type=positive(int), default=_env(environ, "THREADS", "100"),
-        help="connections served at once: each WebSocket holds one thread (THREADS, default 100)")
+        help="gthread only: connections served at once; each WebSocket holds one thread (THREADS, default 100)")
     add("--ping-interval", type=positive(float), default=_env(environ, "PING_INTERVAL", "25"),
         help="seconds between WebSocket pings that find dead peers (PING_INTERVAL, default 25)")
     add("--send-timeout", type=positive(float), default=_env(environ, "SEND_TIMEOUT", "10"),
@@ -631,7 +702,8 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
     add("--max-message-size", type=positive(int), default=_env(environ, "MAX_MESSAGE_SIZE", "4096"),
         help="largest WebSocket message in bytes; larger ones close with 1009 (MAX_MESSAGE_SIZE, default 4096)")
     add("--max-clients", type=positive(int), default=environ.get("MAX_CLIENTS") or None,
-        help="WebSocket clients at once; more get HTTP 503 (MAX_CLIENTS, default 80%% of --threads)")
+        help="WebSocket clients at once; more get HTTP 503 (MAX_CLIENTS, default 2000 under gevent, "
+             "80%% of --threads under gthread)")
     add("--rate-limit", type=positive(float), default=_env(environ, "RATE_LIMIT", "100"),
         help="messages a second one connection may send on average (RATE_LIMIT, default 100)")
     add("--rate-burst", type=positive(int), default=_env(environ, "RATE_BURST", "200"),
@@ -648,8 +720,8 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
         choices=("debug", "info", "warning", "error"), help="(LOG_LEVEL, default info)")
     args = parser.parse_args(argv)
     if args.max_clients is None:
-        args.max_clients = max(1, args.threads * 4 // 5)
-    if args.max_clients >= args.threads:
+        args.max_clients = GEVENT_MAX_CLIENTS if args.worker == "gevent" else max(1, args.threads * 4 // 5)
+    if args.worker == "gthread" and args.max_clients >= args.threads:
         parser.error(f"--max-clients ({args.max_clients}) must be below --threads ({args.threads}), "
                      "so that HTTP requests always find a thread")
     args.allowed_origins = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
@@ -663,8 +735,15 @@ def _install_shutdown(worker) -> None:
     grace = worker.wsgi.config["SHUTDOWN_GRACE"]
     closing = []  # non-empty once a shutdown has begun in this (the main) thread
 
+    cooperative = worker.cfg.worker_class_str == "gevent"
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         previous = signal.getsignal(signum)
+
+        def close_then_exit(sig, frame, previous):
+            service.shutdown(grace)
+            if callable(previous):
+                previous(sig, frame)
 
         def on_signal(sig, frame, previous=previous):
             # Ctrl+C sends SIGINT to the worker and, through the master, SIGQUIT too. Only
@@ -673,9 +752,11 @@ def _install_shutdown(worker) -> None:
             if closing:
                 return
             closing.append(sig)
-            service.shutdown(grace)
-            if callable(previous):
-                previous(sig, frame)
+            if cooperative:  # gevent runs signal handlers in its hub, which must never wait
+                import gevent
+                gevent.spawn(close_then_exit, sig, frame, previous)
+            else:
+                close_then_exit(sig, frame, previous)
 
         signal.signal(signum, on_signal)
 
@@ -714,9 +795,10 @@ def main(argv=None) -> int:
             "ping_interval": args.ping_interval,
             "max_message_size": args.max_message_size,
             # Daemon threads: a reader blocked on a silent peer never holds up exit.
-            "thread_class": _DaemonThread,
+            "thread_class": _reader_thread,
         },
     }
+    _raise_open_files_limit(args.max_clients)
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
@@ -724,8 +806,12 @@ def main(argv=None) -> int:
             for key, value in {
                 "bind": f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}",
                 "workers": 1,  # the subscriber set and the GPIO live in one process
-                "worker_class": "gthread",
+                "worker_class": args.worker,
                 "threads": args.threads,
+                # gevent: connections at once. The headroom above MAX_CLIENTS keeps HTTP
+                # requests (and the 503 for one client too many) served when /ws is full.
+                "worker_connections": args.max_clients + HTTP_HEADROOM,
+                "backlog": 2048,
                 "graceful_timeout": 10,
                 "loglevel": args.log_level,
                 "proc_name": "ledsock",
@@ -739,19 +825,36 @@ def main(argv=None) -> int:
         def load(self):
             return create_app(config)
 
-    log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s",
-             args.host, args.port, args.max_clients, "token required" if args.token else "no token")
+    log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",
+             args.host, args.port, args.max_clients, args.worker, "token required" if args.token else "no token")
     Server().run()
     return 0
 
 
-class _DaemonThread(threading.Thread):
-    """simple-websocket's reader thread: a daemon, and named as a connection's thread."""
+def _raise_open_files_limit(max_clients: int) -> None:
+    """Let the process hold a socket per client: the usual soft limit of 1024 is too low."""
+    import resource
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("daemon", True)
-        kwargs.setdefault("name", f"{CONNECTION_THREAD} reader")
-        super().__init__(*args, **kwargs)
+    wanted = max_clients + HTTP_HEADROOM + 256  # listeners, log files, pigpio, state file
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+        if new_soft < wanted:
+            log.warning("open files are limited to %d (ulimit -n), too few for %d clients; "
+                        "raise LimitNOFILE or lower MAX_CLIENTS", new_soft, max_clients)
+
+
+def _reader_thread(*args, **kwargs) -> threading.Thread:
+    """simple-websocket's reader thread: a daemon, and named as a connection's thread.
+
+    A function rather than a Thread subclass: gevent patches the threading module in
+    the worker, after this module is imported, and a subclass made before that would
+    never report its end to join().
+    """
+    kwargs.setdefault("daemon", True)
+    kwargs.setdefault("name", f"{CONNECTION_THREAD} reader")
+    return threading.Thread(*args, **kwargs)
 
 
 if __name__ == "__main__":

@@ -86,10 +86,28 @@ def make_pin_factory(name: str, environ=os.environ):
 
         host, port = pigpio_address(environ)
         try:
-            return PiGPIOFactory(host=host, port=port)
+            factory = PiGPIOFactory(host=host, port=port)
         except OSError as exc:
             raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
+        _stop_notifications(factory.connection)
+        return factory
     raise ValueError(f"unknown pin factory {name!r}")
+
+
+def _stop_notifications(connection) -> None:
+    """End pigpio's notification thread: an LED is an output and needs no edge events.
+
+    When the daemon goes away, that thread loops on its dead socket without ever
+    blocking; with threads it burns a core, and under gevent, where it never yields,
+    it would stop the whole service. Once stopped, it ends as soon as its socket does.
+    pigpio has no public way to do this, hence its private ``_notify``.
+    """
+    notify = getattr(connection, "_notify", None)
+    if notify is not None:
+        try:
+            notify.stop()
+        except OSError:
+            pass
 
 
 class Led:
