@@ -8,7 +8,7 @@ TEST_TOOLS := chromium=chromium mcs=mono-mcs mono=mono-runtime \
   /usr/lib/mono/4.5/System.Runtime.Serialization.dll=libmono-system-runtime-serialization4.0-cil \
   jq=jq curl=curl
 
-.PHONY: run test test-tools screenshot clean
+.PHONY: run test test-tools bench screenshot clean
 
 run: $(VENV)/.run-deps
 	$(PY) app.py
@@ -23,6 +23,12 @@ test-tools:
 	if [ -n "$$missing" ]; then \
 	  echo "make: the tests need Debian packages that are missing:$$missing"; \
 	  $(call apt_install,$$missing); fi
+
+# The fan-out benchmark against the textbook and asyncio reference servers (about 10 min;
+# not part of make test). Figures: bench/results/latest.json and docs/performance.png.
+bench: $(VENV)/.bench-deps
+	cd bench && ../$(PY) fanout.py
+	cd bench && ../$(PY) plot.py
 
 screenshot: $(VENV)/.test-deps test-tools
 	$(PY) tools/screenshot.py
@@ -42,6 +48,10 @@ $(VENV)/.run-deps: requirements.txt | $(PY)
 
 $(VENV)/.test-deps: requirements-test.txt requirements.txt | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-test.txt
+	@touch $@ $(VENV)/.run-deps
+
+$(VENV)/.bench-deps: requirements-bench.txt requirements-test.txt requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-test.txt -r requirements-bench.txt
 	@touch $@ $(VENV)/.run-deps
 
 # $(call apt_install,PACKAGE): install a Debian package as root or with passwordless sudo,

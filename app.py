@@ -24,14 +24,17 @@ from collections import deque
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Flask, Response, g, render_template, request
-from flask_sock import Sock
-from simple_websocket import ConnectionClosed
-from wsproto.events import CloseConnection
+from typing import TYPE_CHECKING
 
 import protocol
 import state
 from led import PIN_FACTORIES, HardwareError, PigpioUnavailable, choose_pin_factory, open_led
+
+# Flask and the WebSocket stack are imported where the app is built, not here: main()
+# runs in gunicorn's master, which only supervises the worker, and without them it
+# needs about 16 MB less memory (docs/performance.md).
+if TYPE_CHECKING:
+    from flask import Flask, Response
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,11 @@ DEFAULT_CONFIG = {
     "MAX_PENDING_REPLIES": 64,
     # How long shutdown waits for clients to answer its close frames before cutting sockets.
     "SHUTDOWN_GRACE": 2.0,
-    "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 4096},
+    # Seconds between the server's pings; a client that has not answered one by the next is
+    # dropped. The handler sends them itself: simple-websocket's own pinging would keep a
+    # selector per connection, which costs memory that thousands of clients add up.
+    "PING_INTERVAL": 25.0,
+    "SOCK_SERVER_OPTIONS": {"max_message_size": 4096},
     # WebSocket clients served at once; more get HTTP 503 at once. Keep it below the
     # server's thread count so that HTTP requests always find a thread.
     "MAX_CLIENTS": 80,
@@ -71,7 +78,10 @@ DEFAULT_CONFIG = {
 }
 
 
-STATE, REPLY, REST = "state", "reply", "rest"  # kinds of outbox entry: REST is a frame's unsent tail
+# Kinds of outbox entry. Only a STATE may be replaced by a newer one, only REPLYs count
+# towards MAX_PENDING_REPLIES; REST is the unsent tail of a frame, PING a keep-alive.
+STATE, REPLY, REST, PING = "state", "reply", "rest", "ping"
+PING_FRAME = b"\x89\x00"  # an empty WebSocket ping
 
 
 def text_frame(text: str) -> bytes:
@@ -114,12 +124,7 @@ class Subscriber:
         # Under gevent the connection's socket wraps a non-blocking OS socket: a send on
         # that one returns at once instead of switching to another greenlet.
         self._os_socket = getattr(ws.sock, "_sock", ws.sock)
-        self._writer = threading.Thread(
-            target=self._write_loop, name=f"{CONNECTION_THREAD} writer {peer}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._writer.start()
+        self._writer: threading.Thread | None = None  # started the first time a frame must wait
 
     def push_state(self, frame: bytes) -> None:
         """Send a state frame (see :func:`text_frame`), or replace a state still waiting."""
@@ -137,6 +142,14 @@ class Subscriber:
             if self._stopped or self._close:
                 return
             self._send_or_queue(REPLY, text_frame(text))
+
+    def push_ping(self) -> None:
+        """Send a keep-alive ping; the client's pong shows in ``ws.pong_received``."""
+        with self._cond:
+            if self._stopped or self._close:
+                return
+            self.ws.pong_received = False
+            self._send_or_queue(PING, PING_FRAME)
 
     def _send_or_queue(self, kind: str, frame: bytes) -> None:
         """Write ``frame`` now if the socket takes it without waiting; queue what is left.
@@ -158,7 +171,20 @@ class Subscriber:
         self._outbox.append((kind, frame))
         if kind is REPLY:
             self._replies += 1
-        self._cond.notify_all()
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        """Start the writer if this client never needed one, else wake it (lock held).
+
+        Most clients read as fast as states arrive and never need a writer, which
+        saves each of them a thread (under gevent, a greenlet and its stack).
+        """
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name=f"{CONNECTION_THREAD} writer {self.peer}", daemon=True)
+            self._writer.start()
+        else:
+            self._cond.notify_all()
 
     def wait_for_room(self, timeout: float) -> bool:
         """Wait until another reply may be queued; False if the client stays backed up."""
@@ -172,7 +198,7 @@ class Subscriber:
         with self._cond:
             if self._close is None:
                 self._close = (code, reason)
-                self._cond.notify_all()
+                self._wake_writer()
 
     def stop(self) -> None:
         """End the writer without sending anything more (the connection is over)."""
@@ -201,6 +227,8 @@ class Subscriber:
         can destroy the close frame before the client reads it. Here the reader goes
         on until the client's close frame arrives, then closes the socket cleanly.
         """
+        from wsproto.events import CloseConnection
+
         self.ws.sock.sendall(self.ws.ws.send(CloseConnection(code=code, reason=reason)))
 
     def _write_loop(self) -> None:
@@ -440,6 +468,8 @@ def _peer(environ) -> str:
 
 
 def _json(text: str, status: int = 200) -> Response:
+    from flask import Response
+
     return Response(text + "\n", status=status, mimetype="application/json")
 
 
@@ -498,6 +528,10 @@ def _power_on_level(config, state_file) -> int:
 
 def create_app(config=None, led=None) -> Flask:
     """Build the service around ``led`` (opened from the config when not given)."""
+    from flask import Flask, Response, g, render_template, request
+    from flask_sock import Sock
+    from simple_websocket import ConnectionClosed
+
     app = Flask(__name__)
     app.config.from_mapping(DEFAULT_CONFIG)
     app.config["SOCK_SERVER_OPTIONS"] = dict(DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"])
@@ -516,7 +550,8 @@ def create_app(config=None, led=None) -> Flask:
              " (SIMULATED)" if led.simulated else "", service.level)
 
     send_timeout = float(app.config["SEND_TIMEOUT"])
-    check_every = min(1.0, send_timeout / 4)
+    ping_interval = float(app.config["PING_INTERVAL"])
+    check_every = min(1.0, send_timeout / 4, ping_interval / 4)
     max_clients = int(app.config["MAX_CLIENTS"])
     allowed_origins = frozenset(app.config["ALLOWED_ORIGINS"])
     token = app.config["LED_TOKEN"] or None
@@ -584,11 +619,11 @@ def create_app(config=None, led=None) -> Flask:
     def websocket(ws):
         subscriber = Subscriber(ws, _peer(request.environ),
                                 max_pending_replies=app.config["MAX_PENDING_REPLIES"])
-        subscriber.start()
         rate = RateLimit(float(app.config["RATE_LIMIT"]), int(app.config["RATE_BURST"]))
         count = service.subscribe(subscriber)
         log.info("client %s connected (%d clients)", subscriber.peer, count)
         why = "client closed"
+        next_ping = time.monotonic() + ping_interval
         try:
             while True:
                 message = ws.receive(timeout=check_every)
@@ -596,6 +631,13 @@ def create_app(config=None, led=None) -> Flask:
                     why = f"not reading for over {send_timeout:g} s"
                     subscriber.abort()
                     break
+                if time.monotonic() >= next_ping:
+                    if not ws.pong_received:
+                        why = f"no answer to a ping within {ping_interval:g} s"
+                        subscriber.abort()
+                        break
+                    subscriber.push_ping()
+                    next_ping = time.monotonic() + ping_interval
                 if message is None:
                     continue
                 if not subscriber.wait_for_room(send_timeout):
@@ -784,6 +826,7 @@ def main(argv=None) -> int:
         "LED_PIN_FACTORY": factory,
         "INITIAL_LEVEL": args.initial_level,
         "SEND_TIMEOUT": args.send_timeout,
+        "PING_INTERVAL": args.ping_interval,
         "MAX_CLIENTS": args.max_clients,
         "RATE_LIMIT": args.rate_limit,
         "RATE_BURST": args.rate_burst,
@@ -792,7 +835,6 @@ def main(argv=None) -> int:
         "STATE_FILE": args.state_file,
         "POWER_ON": args.power_on,
         "SOCK_SERVER_OPTIONS": {
-            "ping_interval": args.ping_interval,
             "max_message_size": args.max_message_size,
             # Daemon threads: a reader blocked on a silent peer never holds up exit.
             "thread_class": _reader_thread,
