@@ -12,7 +12,8 @@ Workloads:
              N = 500 once more with clients that offer permessage-deflate, as Chrome does.
   capacity   connections held while ramping to 5,000; RSS and threads on the way, and
              the time for one broadcast to reach everyone at each step.
-  stuck      one subscriber that never reads while 50,000+ changes go to the others.
+  stuck      one subscriber that never reads while 50,000+ changes go to 10 others
+             (before the capacity ramp, which leaves the servers a lot to clean up).
   idle       the serving processes' RSS with no client.
 """
 from __future__ import annotations
@@ -457,9 +458,6 @@ async def run(args) -> dict:
             results["fanout"][f"N={n}, clients offer permessage-deflate"] = await fan_out(
                 chosen, n, changes, args.rounds, deflate=True)
         for server in chosen:
-            results["capacity"][server.name] = await capacity(server, args.capacity)
-            save(results, args.out)
-        for server in chosen:
             if server.name in args.stuck_servers:
                 await wait_until_idle(server)
                 try:
@@ -469,6 +467,9 @@ async def run(args) -> dict:
                     log.warning("stuck %s: could not run: %r", server.name, exc)
                     results["stuck"][server.name] = {"error": repr(exc)}
                 save(results, args.out)
+        for server in chosen:
+            results["capacity"][server.name] = await capacity(server, args.capacity)
+            save(results, args.out)
     finally:
         for server in chosen:
             server.stop()
