@@ -61,8 +61,8 @@ DEFAULT_CONFIG = {
     # selector per connection, which costs memory that thousands of clients add up.
     "PING_INTERVAL": 25.0,
     "SOCK_SERVER_OPTIONS": {"max_message_size": 4096},
-    # WebSocket clients served at once; more get HTTP 503 at once. Keep it below the
-    # server's thread count so that HTTP requests always find a thread.
+    # WebSocket clients served at once; more get HTTP 503 at once. main() sets it from
+    # --max-clients (2000 under gevent; under gthread, below the thread count).
     "MAX_CLIENTS": 80,
     # Per-connection message rate: on average RATE_LIMIT a second, bursts up to RATE_BURST.
     "RATE_LIMIT": 100.0,

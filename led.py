@@ -162,8 +162,8 @@ class Led:
         if self._reconnect is None or self._device is None:
             return
         log.error("lost the pigpio daemon (%s); retrying every second", exc or type(exc).__name__)
-        # pigpio's notification thread spins on a dead socket until its connection is
-        # stopped, and gpiozero's close() talks to the daemon first: stop the connection here.
+        # gpiozero's close() would talk to the dead daemon first: close pigpio's connection
+        # directly (its notification thread was already stopped at connect).
         try:
             self.pin_factory.connection.stop()
         except Exception:
