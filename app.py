@@ -56,11 +56,12 @@ DEFAULT_CONFIG = {
     "MAX_PENDING_REPLIES": 64,
     # How long shutdown waits for clients to answer its close frames before cutting sockets.
     "SHUTDOWN_GRACE": 2.0,
-    # Seconds between the server's pings; a client that has not answered one by the next is
-    # dropped. The handler sends them itself: simple-websocket's own pinging would keep a
-    # selector per connection, which costs memory that thousands of clients add up.
-    "PING_INTERVAL": 25.0,
-    "SOCK_SERVER_OPTIONS": {"max_message_size": 4096},
+    # flask-sock's options for each connection. ping_interval is the seconds between the
+    # server's pings (None: no pings); a client that has not answered one by the next is
+    # dropped. The handler sends them itself and takes ping_interval out of what
+    # simple-websocket sees: its own pinging keeps a selector per connection, which costs
+    # memory that thousands of clients add up.
+    "SOCK_SERVER_OPTIONS": {"max_message_size": 4096, "ping_interval": 25.0},
     # WebSocket clients served at once; more get HTTP 503 at once. main() sets it from
     # --max-clients (2000 under gevent; under gthread, below the thread count).
     "MAX_CLIENTS": 80,
@@ -534,11 +535,13 @@ def create_app(config=None, led=None) -> Flask:
 
     app = Flask(__name__)
     app.config.from_mapping(DEFAULT_CONFIG)
-    app.config["SOCK_SERVER_OPTIONS"] = dict(DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"])
     if config:
         app.config.from_mapping(config)
+    options = app.config["SOCK_SERVER_OPTIONS"] = dict(app.config["SOCK_SERVER_OPTIONS"])
+    ping_interval = options.pop("ping_interval", DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"]["ping_interval"])
+    ping_interval = float("inf") if ping_interval is None else float(ping_interval)
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # REST bodies get the WebSocket's limit
-        app.config["MAX_CONTENT_LENGTH"] = app.config["SOCK_SERVER_OPTIONS"].get("max_message_size") or 4096
+        app.config["MAX_CONTENT_LENGTH"] = options.get("max_message_size") or 4096
 
     if led is None:
         factory = choose_pin_factory(app.config["LED_PIN_FACTORY"])
@@ -550,7 +553,6 @@ def create_app(config=None, led=None) -> Flask:
              " (SIMULATED)" if led.simulated else "", service.level)
 
     send_timeout = float(app.config["SEND_TIMEOUT"])
-    ping_interval = float(app.config["PING_INTERVAL"])
     check_every = min(1.0, send_timeout / 4, ping_interval / 4)
     max_clients = int(app.config["MAX_CLIENTS"])
     allowed_origins = frozenset(app.config["ALLOWED_ORIGINS"])
@@ -826,7 +828,6 @@ def main(argv=None) -> int:
         "LED_PIN_FACTORY": factory,
         "INITIAL_LEVEL": args.initial_level,
         "SEND_TIMEOUT": args.send_timeout,
-        "PING_INTERVAL": args.ping_interval,
         "MAX_CLIENTS": args.max_clients,
         "RATE_LIMIT": args.rate_limit,
         "RATE_BURST": args.rate_burst,
@@ -836,6 +837,7 @@ def main(argv=None) -> int:
         "POWER_ON": args.power_on,
         "SOCK_SERVER_OPTIONS": {
             "max_message_size": args.max_message_size,
+            "ping_interval": args.ping_interval,
             # Daemon threads: a reader blocked on a silent peer never holds up exit.
             "thread_class": _reader_thread,
         },

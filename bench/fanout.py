@@ -1,6 +1,6 @@
 """Fan-out benchmark: ledsock (gevent and gthread) against the textbook server and the asyncio ceiling.
 
-Run it with ``make bench`` (about 10 minutes). Every server runs at once, each in its
+Run it with ``make bench`` (about 7 minutes). Every server runs at once, each in its
 own processes, and the workloads take turns round by round, so each ratio compares
 figures taken side by side on the same machine in the same minutes. It prints tables,
 writes ``bench/results/latest.json``, and ``bench/plot.py`` draws the figure for

@@ -14,6 +14,23 @@ def mock_factory():
 
 
 @pytest.fixture
+def app(mock_factory):
+    """An isolated app around a simulated LED on GPIO21, with no state file."""
+    from app import create_app
+    from led import Led
+
+    led = Led(21, pin_factory=mock_factory)
+    flask_app = create_app({"TESTING": True}, led=led)
+    yield flask_app
+    led.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
 def start_server(tmp_path):
     """Start `python app.py ...` with extra flags/env; every server is stopped afterwards."""
     servers = []

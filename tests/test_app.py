@@ -1,0 +1,49 @@
+"""The app factory in process: isolation, the injected LED, configuration, and the REST twin."""
+import pytest
+
+from app import DEFAULT_CONFIG, create_app
+from led import Led
+
+
+def test_the_injected_led_follows_rest_sets(app, client, mock_factory):
+    assert client.get("/led").get_json() == {"level": 50, "seq": 0}
+    response = client.post("/led", json={"level": 73})
+    assert response.status_code == 200 and response.get_json() == {"level": 73, "seq": 1}
+    assert mock_factory.pin(21).state == pytest.approx(0.73)
+    assert client.post("/led", data={"level": "5"}).get_json() == {"level": 5, "seq": 2}
+    assert mock_factory.pin(21).state == pytest.approx(0.05)
+
+
+def test_a_bad_post_changes_nothing(client, mock_factory):
+    response = client.post("/led", json={"level": "５"})
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_message"
+    assert client.get("/led").get_json() == {"level": 50, "seq": 0}
+    assert mock_factory.pin(21).state == pytest.approx(0.5)
+
+
+def test_apps_share_no_state(mock_factory):
+    first = create_app({"TESTING": True, "INITIAL_LEVEL": 10}, led=Led(18, pin_factory=mock_factory))
+    second = create_app({"TESTING": True}, led=Led(19, pin_factory=mock_factory))
+    first.test_client().post("/led", json={"level": 90})
+    assert first.test_client().get("/led").get_json() == {"level": 90, "seq": 1}
+    assert second.test_client().get("/led").get_json() == {"level": 50, "seq": 0}
+    assert mock_factory.pin(18).state == pytest.approx(0.9)
+    assert mock_factory.pin(19).state == pytest.approx(0.5)
+
+
+def test_health_names_the_pin_and_the_simulated_factory(client):
+    health = client.get("/healthz").get_json()
+    assert {k: health[k] for k in ("status", "clients", "pin", "pin_factory", "simulated", "level", "seq")} == {
+        "status": "ok", "clients": 0, "pin": 21, "pin_factory": "mock", "simulated": True, "level": 50, "seq": 0}
+    assert health["uptime_s"] >= 0
+
+
+def test_ping_interval_is_the_handlers_own_and_never_reaches_simple_websocket(mock_factory):
+    flask_app = create_app({"SOCK_SERVER_OPTIONS": {"max_message_size": 100, "ping_interval": 3}},
+                           led=Led(21, pin_factory=mock_factory))
+    # flask-sock passes these options to simple-websocket on every connection; its own
+    # pinging would keep a selector per connection, so the handler pings instead.
+    assert flask_app.config["SOCK_SERVER_OPTIONS"] == {"max_message_size": 100}
+    assert flask_app.config["MAX_CONTENT_LENGTH"] == 100
+    assert DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"] == {"max_message_size": 4096, "ping_interval": 25.0}
+
