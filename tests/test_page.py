@@ -232,6 +232,23 @@ def test_offline_shows_disconnected_and_reconnects_when_back_online(server, open
     expect(tab.page.locator("#value")).to_have_text("64")
 
 
+def test_the_page_works_behind_a_tls_proxy_under_a_path_prefix(server, browser):
+    from tls_proxy import TlsPrefixProxy
+
+    proxy = TlsPrefixProxy(server.port, "/lamp")
+    tab = Tab(browser, proxy.url, ignore_https_errors=True)  # waits for "Connected"
+    sockets = tab.page.evaluate("window.__ws.sockets.map(s => s.url)")
+    assert sockets == [f"wss://127.0.0.1:{proxy.port}/lamp/ws"]
+    tab.page.locator("#level").fill("21")
+    server.wait_for(lambda h: h["level"] == 21, what="the set through the proxy")
+    server.post("/led", '{"level": 84}')
+    expect(tab.page.locator("#value")).to_have_text("84")
+    assert all(path.startswith("/lamp/") for path in proxy.paths), proxy.paths
+    assert tab.console_errors == []
+    tab.context.close()
+    proxy.close()
+
+
 def test_the_page_forwards_the_token_it_was_opened_with(start_server, browser):
     server = start_server(env={"LED_TOKEN": "s3cret"})
     tab = Tab(browser, server.http + "/?token=s3cret")
