@@ -256,3 +256,18 @@ def test_the_page_forwards_the_token_it_was_opened_with(start_server, browser):
     server.wait_for(lambda h: h["level"] == 12, what="the page's set to arrive")
     assert tab.console_errors == []
     tab.context.close()
+
+
+def test_make_screenshot_photographs_a_phone_and_a_desktop(tmp_path):
+    import struct
+    import subprocess
+    import sys
+
+    out = tmp_path / "shot.png"
+    result = subprocess.run([sys.executable, "tools/screenshot.py", str(out)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    png = out.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack("!II", png[16:24]) == (1464, 780)  # a 360 px phone and a 1024 px desktop
+    assert len(png) > 50_000  # two photographed pages, not an empty sheet

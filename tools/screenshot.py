@@ -2,7 +2,7 @@
 
 Starts the service with a simulated LED on a free loopback port, sets a level,
 and photographs the page with the same headless Chromium the tests use.
-Run it with `make screenshot`.
+Run it with `make screenshot`; `python tools/screenshot.py OUT.png` writes elsewhere.
 """
 import base64
 import json
@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,11 +28,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def main():
+def main(out: Path = OUT):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    state_dir = tempfile.TemporaryDirectory()  # never the user's saved level
     server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
-                               "--pin-factory", "mock", "--initial-level", "70"],
+                               "--pin-factory", "mock", "--power-on", "70",
+                               "--state-file", str(Path(state_dir.name) / "state.json")],
                               cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):
@@ -58,13 +61,14 @@ def main():
                 "<body style='margin:0;padding:20px;background:#888;display:flex;gap:20px;align-items:flex-start'>"
                 f"<img width=360 height=740 src='data:image/png;base64,{shots['phone']}'>"
                 f"<img width=1024 height=740 src='data:image/png;base64,{shots['desktop']}'></body>")
-            sheet.screenshot(path=str(OUT))
+            sheet.screenshot(path=str(out))
             browser.close()
     finally:
         server.terminate()
         server.wait(20)
-    print(json.dumps({"wrote": str(OUT.relative_to(ROOT))}))
+        state_dir.cleanup()
+    print(json.dumps({"wrote": str(out)}))
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
