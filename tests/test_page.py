@@ -154,7 +154,7 @@ def test_a_drag_across_100_values_is_coalesced_and_ends_on_the_final_value(serve
     assert 1 <= len(sets) <= 50
     assert len(sets) / took <= 25
     assert sets[-1].startswith('{"level":100,')
-    assert server.get("/led")["level"] == 100
+    server.wait_for(lambda h: h["level"] == 100, what="the final value at the server")
     expect(slider).to_have_value("100")
 
 
@@ -174,8 +174,7 @@ def test_the_thumb_is_not_pulled_from_under_a_finger(server, open_tab):
     final = slider.input_value()
     tab.page.mouse.up()
     expect(tab.page.locator("#value")).to_have_text(final)
-    time.sleep(0.3)
-    assert server.get("/led")["level"] == int(final)
+    server.wait_for(lambda h: h["level"] == int(final), what="the released value at the server")
     expect(slider).to_have_value(final)
 
 
@@ -205,8 +204,7 @@ def test_fits_a_phone_and_follows_the_dark_theme(server, open_tab):
     expect(phone.page.locator("#value")).not_to_have_text("50")
     tapped = int(phone.level())
     assert 70 <= tapped <= 90
-    time.sleep(0.3)
-    assert server.get("/led")["level"] == tapped
+    server.wait_for(lambda h: h["level"] == tapped, what="the tapped value at the server")
 
 
 def test_the_page_is_served_with_a_strict_content_security_policy(server):
