@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -42,15 +43,23 @@ def parse_power_on(text: str) -> str | int:
 
 
 class StateFile:
-    """The last level on disk, saved at most once per ``min_interval`` seconds."""
+    """The last level on disk, saved at most once per ``min_interval`` seconds.
+
+    ``save_soon`` is called on every change, under the service's lock, so it only
+    notes the level; the disk is written later, without that lock. An fsync on an SD
+    card can take a tenth of a second, and no change or broadcast waits for it.
+    """
 
     def __init__(self, path: Path, *, min_interval: float = 1.0):
         self.path = Path(path)
         self.min_interval = min_interval
-        self._lock = threading.Lock()
-        self._pending: int | None = None
+        self._lock = threading.Lock()  # guards the fields below; never held during disk I/O
+        self._latest: int | None = None  # the newest level given to save_soon
+        self._version = 0  # counts save_soon calls: the version of _latest
         self._timer: threading.Timer | None = None
         self._last_write = float("-inf")
+        self._write_lock = threading.Lock()  # one write at a time, the newest version last
+        self._written = 0  # the version on disk
         self._failing = False
 
     def load(self) -> int | None:
@@ -79,7 +88,8 @@ class StateFile:
     def save_soon(self, level: int) -> None:
         """Remember ``level``; it reaches the disk within ``min_interval`` seconds."""
         with self._lock:
-            self._pending = level
+            self._latest = level
+            self._version += 1
             if self._timer is None:
                 delay = max(0.0, self._last_write + self.min_interval - time.monotonic())
                 self._timer = threading.Timer(delay, self._write_pending)
@@ -87,24 +97,27 @@ class StateFile:
                 self._timer.start()
 
     def flush(self) -> None:
-        """Write what is pending now (at shutdown)."""
+        """Write the newest level now, if it is not on disk yet (at shutdown)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            if self._pending is not None:
-                self._write(self._pending)
-                self._pending = None
+        self._write_pending()
 
     def _write_pending(self) -> None:
         with self._lock:
             self._timer = None
-            if self._pending is not None:
-                self._write(self._pending)
-                self._pending = None
+            self._last_write = time.monotonic()
+        # After any write already under way, write the newest level unless it is on disk:
+        # when this returns, every level given before the call has been written or replaced.
+        with self._write_lock:
+            with self._lock:
+                level, version = self._latest, self._version
+            if version > self._written:
+                _off_the_event_loop(self._write, level)
+                self._written = version
 
     def _write(self, level: int) -> None:
-        self._last_write = time.monotonic()
         temporary = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,3 +140,18 @@ class StateFile:
         if self._failing:
             log.info("the state file %s is writable again", self.path)
             self._failing = False
+
+
+def _off_the_event_loop(function, *args):
+    """Run blocking disk I/O where it stalls no one.
+
+    With OS threads that is the calling thread. Under gevent (the service's default
+    worker) every connection shares one OS thread, and an fsync there would stall them
+    all, so the call goes to gevent's pool of real threads while its greenlet waits.
+    """
+    if "gevent" in sys.modules:
+        from gevent import get_hub, monkey
+
+        if monkey.is_module_patched("threading"):
+            return get_hub().threadpool.apply(function, args)
+    return function(*args)

@@ -166,3 +166,56 @@ def test_sigterm_during_a_storm_persists_the_last_broadcast_level(start_server, 
     assert last_seq > 50, "the storm made too few changes to prove anything"
     assert json.loads(path.read_text()) == {"level": last_level}
     assert all(max(states) == (last_seq, last_level) for _, states in results.values())
+
+
+SLOW_DISK_UNDER_GEVENT = """
+from gevent import monkey; monkey.patch_all()
+import os, sys, time
+import gevent
+from state import StateFile
+
+blocking_sleep = monkey.get_original("time", "sleep")
+real_fsync = os.fsync
+os.fsync = lambda fd: (blocking_sleep(0.3), real_fsync(fd))  # an SD card on a bad day
+saved = StateFile(sys.argv[1], min_interval=0)
+ticks = []
+ticker = gevent.spawn(lambda: [ticks.append(time.monotonic()) or gevent.sleep(0.01) for _ in iter(int, 1)])
+gevent.sleep(0.05)
+started = time.monotonic()
+saved.save_soon(61)
+saved.flush()  # waits for the write, as shutdown does
+took = time.monotonic() - started
+during = [t for t in ticks if started <= t]
+gaps = [b - a for a, b in zip(during, during[1:])]
+print(f"{took:.2f} {max(gaps, default=took):.3f}")
+"""
+
+
+def test_under_gevent_a_slow_disk_write_stalls_no_other_greenlet(tmp_path):
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    path = tmp_path / "state.json"
+    result = subprocess.run([sys.executable, "-c", SLOW_DISK_UNDER_GEVENT, str(path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    took, longest_gap = map(float, result.stdout.split())
+    assert took >= 0.6  # two fsyncs (file, folder) of 0.3 s each really happened
+    assert longest_gap < 0.25, f"the event loop stood still for {longest_gap:.3f} s during the write"
+    assert json.loads(path.read_text()) == {"level": 61}
+
+
+def test_a_slow_disk_write_never_holds_up_save_soon(tmp_path, monkeypatch):
+    saved = StateFile(tmp_path / "state.json", min_interval=0)
+    writing = threading.Event()
+    real_write = saved._write
+    monkeypatch.setattr(saved, "_write", lambda level: (writing.set(), time.sleep(0.5), real_write(level)))
+    saved.save_soon(1)
+    assert writing.wait(5)
+    started = time.monotonic()
+    saved.save_soon(2)  # called under the service's lock on every change
+    assert time.monotonic() - started < 0.1
+    saved.flush()
+    assert StateFile(tmp_path / "state.json").load() == 2
