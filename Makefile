@@ -24,7 +24,7 @@ test-tools:
 	  echo "make: the tests need Debian packages that are missing:$$missing"; \
 	  $(call apt_install,$$missing); fi
 
-# The fan-out benchmark against the textbook and asyncio reference servers (about 7 min;
+# The fan-out benchmark against the textbook and asyncio reference servers (about 8 min;
 # not part of make test). Figures: bench/results/latest.json and docs/performance.png.
 bench: $(VENV)/.bench-deps
 	cd bench && ../$(PY) fanout.py

@@ -58,9 +58,9 @@ DEFAULT_CONFIG = {
     "SHUTDOWN_GRACE": 2.0,
     # flask-sock's options for each connection. ping_interval is the seconds between the
     # server's pings (None: no pings); a client that has not answered one by the next is
-    # dropped. The handler sends them itself and takes ping_interval out of what
-    # simple-websocket sees: its own pinging keeps a selector per connection, which costs
-    # memory that thousands of clients add up.
+    # dropped. One keep-alive loop pings every client (see Subscribers), and ping_interval
+    # is kept from simple-websocket: its own pinging keeps a selector per connection,
+    # which costs memory that thousands of clients add up.
     "SOCK_SERVER_OPTIONS": {"max_message_size": 4096, "ping_interval": 25.0},
     # WebSocket clients served at once; more get HTTP 503 at once. main() sets it from
     # --max-clients (2000 under gevent; under gthread, below the thread count).
@@ -126,6 +126,8 @@ class Subscriber:
         # that one returns at once instead of switching to another greenlet.
         self._os_socket = getattr(ws.sock, "_sock", ws.sock)
         self._writer: threading.Thread | None = None  # started the first time a frame must wait
+        self.next_ping = float("inf")  # when the keep-alive pings it next (set when it subscribes)
+        self.dropped: str | None = None  # why the server cut this client off, if it did
 
     def push_state(self, frame: bytes) -> None:
         """Send a state frame (see :func:`text_frame`), or replace a state still waiting."""
@@ -208,6 +210,11 @@ class Subscriber:
             self._outbox.clear()
             self._cond.notify_all()
 
+    def drop(self, why: str) -> None:
+        """Cut this client off (its handler logs ``why``)."""
+        self.dropped = why
+        self.abort()
+
     def abort(self) -> None:
         """Cut the TCP connection at once; unblocks a send stuck on a full buffer."""
         try:
@@ -282,16 +289,54 @@ class RateLimit:
 
 
 class Subscribers:
-    """The set of connected clients that every state change is sent to."""
+    """The set of connected clients that every state change is sent to.
 
-    def __init__(self):
+    One keep-alive loop serves them all, started with the first: every ``check_every``
+    seconds it drops clients whose socket has taken nothing for ``send_timeout`` s or
+    who left a ping unanswered for ``ping_interval`` s, and pings the others when due.
+    One loop instead of a timer per connection keeps thousands of idle clients cheap.
+    """
+
+    def __init__(self, *, send_timeout: float = 10.0, ping_interval: float = 25.0):
         self._lock = threading.Lock()
         self._members: set[Subscriber] = set()
+        self.send_timeout = send_timeout
+        self.ping_interval = ping_interval
+        self.check_every = min(1.0, send_timeout / 4, ping_interval / 4)
+        self._keepalive: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     def add(self, subscriber: Subscriber) -> int:
+        subscriber.next_ping = time.monotonic() + self.ping_interval
         with self._lock:
             self._members.add(subscriber)
+            if self._keepalive is None:
+                self._keepalive = threading.Thread(target=self._keep_alive, name="ledsock-keepalive", daemon=True)
+                self._keepalive.start()
             return len(self._members)
+
+    def stop(self) -> None:
+        """End the keep-alive loop (the service is closing)."""
+        self._stopped.set()
+
+    def _keep_alive(self) -> None:
+        while not self._stopped.wait(self.check_every):
+            self.check()
+
+    def check(self) -> None:
+        """Drop clients that stopped reading or answering pings; ping the others when due."""
+        now = time.monotonic()
+        for subscriber in self.snapshot():
+            if subscriber.dropped:
+                continue
+            if subscriber.stalled_for() > self.send_timeout:
+                subscriber.drop(f"not reading for over {self.send_timeout:g} s")
+            elif now >= subscriber.next_ping:
+                if not subscriber.ws.pong_received:
+                    subscriber.drop(f"no answer to a ping within {self.ping_interval:g} s")
+                else:
+                    subscriber.next_ping = now + self.ping_interval
+                    subscriber.push_ping()
 
     def discard(self, subscriber: Subscriber) -> int:
         with self._lock:
@@ -321,10 +366,11 @@ class LedService:
     broadcast, so every client receives the changes in the same order.
     """
 
-    def __init__(self, led, *, initial_level: int = 50, state_file: state.StateFile | None = None):
+    def __init__(self, led, *, initial_level: int = 50, state_file: state.StateFile | None = None,
+                 subscribers: Subscribers | None = None):
         self.led = led
         self.state_file = state_file
-        self.subscribers = Subscribers()
+        self.subscribers = subscribers if subscribers is not None else Subscribers()
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._closing = False
@@ -430,6 +476,7 @@ class LedService:
 
     def close(self) -> None:
         """Release the GPIO."""
+        self.subscribers.stop()
         self.led.close()
 
     def health(self) -> dict:
@@ -547,13 +594,14 @@ def create_app(config=None, led=None) -> Flask:
         factory = choose_pin_factory(app.config["LED_PIN_FACTORY"])
         led = open_led(int(app.config["LED_PIN"]), pin_factory=factory)
     state_file = state.StateFile(app.config["STATE_FILE"]) if app.config["STATE_FILE"] else None
-    service = LedService(led, initial_level=_power_on_level(app.config, state_file), state_file=state_file)
+    send_timeout = float(app.config["SEND_TIMEOUT"])
+    subscribers = Subscribers(send_timeout=send_timeout, ping_interval=ping_interval)
+    service = LedService(led, initial_level=_power_on_level(app.config, state_file), state_file=state_file,
+                         subscribers=subscribers)
     app.extensions["ledsock"] = service
     log.info("LED on GPIO%d via %s%s, level %d", led.pin, led.factory_name,
              " (SIMULATED)" if led.simulated else "", service.level)
 
-    send_timeout = float(app.config["SEND_TIMEOUT"])
-    check_every = min(1.0, send_timeout / 4, ping_interval / 4)
     max_clients = int(app.config["MAX_CLIENTS"])
     allowed_origins = frozenset(app.config["ALLOWED_ORIGINS"])
     token = app.config["LED_TOKEN"] or None
@@ -625,26 +673,13 @@ def create_app(config=None, led=None) -> Flask:
         count = service.subscribe(subscriber)
         log.info("client %s connected (%d clients)", subscriber.peer, count)
         why = "client closed"
-        next_ping = time.monotonic() + ping_interval
         try:
             while True:
-                message = ws.receive(timeout=check_every)
-                if subscriber.stalled_for() > send_timeout:
-                    why = f"not reading for over {send_timeout:g} s"
-                    subscriber.abort()
-                    break
-                if time.monotonic() >= next_ping:
-                    if not ws.pong_received:
-                        why = f"no answer to a ping within {ping_interval:g} s"
-                        subscriber.abort()
-                        break
-                    subscriber.push_ping()
-                    next_ping = time.monotonic() + ping_interval
+                message = ws.receive()  # the keep-alive loop cuts off a client gone silent
                 if message is None:
                     continue
                 if not subscriber.wait_for_room(send_timeout):
-                    why = f"not reading its replies for over {send_timeout:g} s"
-                    subscriber.abort()
+                    subscriber.drop(f"not reading its replies for over {send_timeout:g} s")
                     break
                 if not rate.allow():
                     subscriber.push_reply(protocol.error_message(
@@ -658,7 +693,7 @@ def create_app(config=None, led=None) -> Flask:
         finally:
             count = service.unsubscribe(subscriber)
             subscriber.stop()
-            log.info("client %s disconnected: %s (%d clients)", subscriber.peer, why, count)
+            log.info("client %s disconnected: %s (%d clients)", subscriber.peer, subscriber.dropped or why, count)
             # simple-websocket's reader thread marks the connection closed before it sends
             # its close reply; let it finish, or the server's socket may close first.
             ws.thread.join(CLOSE_REPLY_WAIT)

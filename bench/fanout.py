@@ -1,6 +1,6 @@
 """Fan-out benchmark: ledsock (gevent and gthread) against the textbook server and the asyncio ceiling.
 
-Run it with ``make bench`` (about 7 minutes). Every server runs at once, each in its
+Run it with ``make bench`` (about 8 minutes). Every server runs at once, each in its
 own processes, and the workloads take turns round by round, so each ratio compares
 figures taken side by side on the same machine in the same minutes. It prints tables,
 writes ``bench/results/latest.json``, and ``bench/plot.py`` draws the figure for
@@ -10,8 +10,9 @@ Workloads:
   fan-out    N subscribers and one writer; M level changes, one in flight: each is
              timed until all N subscribers hold it. N = 10, 100, 500, 1000, and at
              N = 500 once more with clients that offer permessage-deflate, as Chrome does.
-  capacity   connections held while ramping to 5,000; RSS and threads on the way, and
-             the time for one broadcast to reach everyone at each step.
+  capacity   connections held while ramping to 5,000; RSS and threads on the way, the
+             time for one broadcast to reach everyone at each step, and the CPU the
+             server then spends over 4 s while they sit idle (its keep-alive work).
   stuck      one subscriber that never reads while 50,000+ changes go to 10 others
              (before the capacity ramp, which leaves the servers a lot to clean up).
   idle       the serving processes' RSS with no client.
@@ -42,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 HOST = "127.0.0.1"
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+IDLE_CPU_WINDOW = 4.0  # seconds of idle CPU measured at each capacity step
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -302,7 +304,8 @@ async def fan_out(all_servers: list[Server], n: int, changes: int, rounds: int, 
 
 
 async def capacity(server: Server, steps: list[int]) -> dict:
-    """Ramp subscribers up to the last step; at each step, RSS, threads and one broadcast's time."""
+    """Ramp subscribers up to the last step; at each step, RSS, threads, one broadcast's time,
+    and the CPU the server spends while they sit idle (keep-alive work) over IDLE_CPU_WINDOW s."""
     fan = FanOut(server)
     fan.writer = await connect(HOST, server.port, server.dialect)
     started = time.perf_counter()
@@ -322,12 +325,16 @@ async def capacity(server: Server, steps: list[int]) -> dict:
             await asyncio.sleep(0.5)
             broadcast = await fan.change_once(timeout=30)
             rss, threads = server.memory()
+            cpu_before, idle_started = server.cpu_seconds(), time.perf_counter()
+            await asyncio.sleep(IDLE_CPU_WINDOW)
+            idle_cpu = (server.cpu_seconds() - cpu_before) / (time.perf_counter() - idle_started) * 100
             result["steps"].append({"clients": target, "rss_mb": rss, "threads": threads,
-                                    "broadcast_ms": broadcast * 1000 if broadcast is not None else None})
+                                    "broadcast_ms": broadcast * 1000 if broadcast is not None else None,
+                                    "idle_cpu_pct": idle_cpu})
             result["held"] = target
-            log.info("capacity %-16s %5d clients: RSS %6.1f MB, %5d threads, one broadcast %s ms",
+            log.info("capacity %-16s %5d clients: RSS %6.1f MB, %5d threads, one broadcast %s ms, idle CPU %.1f%%",
                      server.name, target, rss, threads,
-                     f"{broadcast * 1000:.0f}" if broadcast is not None else "LOST")
+                     f"{broadcast * 1000:.0f}" if broadcast is not None else "LOST", idle_cpu)
             if broadcast is None:
                 break
     finally:
@@ -413,7 +420,8 @@ def print_report(results: dict) -> None:
     print("\n== capacity (ramp to the last step)")
     for name, cap in results["capacity"].items():
         steps = ", ".join(f"{s['clients']}: {s['rss_mb']:.0f} MB/{s['threads']} thr/"
-                          f"{s['broadcast_ms']:.0f} ms" if s["broadcast_ms"] is not None else
+                          f"{s['broadcast_ms']:.0f} ms/idle {s.get('idle_cpu_pct', 0):.1f}% CPU"
+                          if s["broadcast_ms"] is not None else
                           f"{s['clients']}: LOST" for s in cap["steps"])
         print(f"{name:16} held {cap['held']}: {steps}" + (f"  [{cap['failed_at']}]" if "failed_at" in cap else ""))
     print("\n== stuck client (one subscriber never reads)")
