@@ -31,13 +31,6 @@ def test_apps_share_no_state(mock_factory):
     assert mock_factory.pin(19).state == pytest.approx(0.5)
 
 
-def test_health_names_the_pin_and_the_simulated_factory(client):
-    health = client.get("/healthz").get_json()
-    assert {k: health[k] for k in ("status", "clients", "pin", "pin_factory", "simulated", "level", "seq")} == {
-        "status": "ok", "clients": 0, "pin": 21, "pin_factory": "mock", "simulated": True, "level": 50, "seq": 0}
-    assert health["uptime_s"] >= 0
-
-
 def test_ping_interval_is_the_handlers_own_and_never_reaches_simple_websocket(mock_factory):
     flask_app = create_app({"SOCK_SERVER_OPTIONS": {"max_message_size": 100, "ping_interval": 3}},
                            led=Led(21, pin_factory=mock_factory))
