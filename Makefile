@@ -2,13 +2,17 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+LOCK_VENV  := .venv-lock
+UV_VERSION := 0.13.9
+UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+  --generate-hashes --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 
 # What the tests run besides Python, as CHECK=DEBIAN_PACKAGE (CHECK: a command or a file).
 TEST_TOOLS := chromium=chromium mcs=mono-mcs mono=mono-runtime \
   /usr/lib/mono/4.5/System.Runtime.Serialization.dll=libmono-system-runtime-serialization4.0-cil \
   jq=jq curl=curl
 
-.PHONY: run test test-tools bench screenshot clean
+.PHONY: run test test-tools bench screenshot lock clean
 
 run: $(VENV)/.run-deps
 	$(PY) app.py
@@ -34,7 +38,7 @@ screenshot: $(VENV)/.test-deps test-tools
 	$(PY) tools/screenshot.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache
 
 $(PY):
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
@@ -42,17 +46,39 @@ $(PY):
 	  $(call apt_install, python3-venv); }
 	$(PYTHON) -m venv $(VENV)
 
+# Each lock is a whole closure, pinned and hashed: pip installs exactly it or stops.
 $(VENV)/.run-deps: requirements.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(call pip_install_lock,requirements.txt)
 	@touch $@
 
 $(VENV)/.test-deps: requirements-test.txt requirements.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-test.txt
+	$(call pip_install_lock,requirements-test.txt)
 	@touch $@ $(VENV)/.run-deps
 
 $(VENV)/.bench-deps: requirements-bench.txt requirements-test.txt requirements.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-test.txt -r requirements-bench.txt
+	$(call pip_install_lock,requirements-bench.txt)
 	@touch $@ $(VENV)/.run-deps
+
+# The locks, made from the *.in files by uv (pinned here, in a venv of its own). Pins already
+# in a lock are kept unless an .in file asks otherwise; `make lock UPGRADE=1` takes the newest.
+lock: $(LOCK_VENV)/bin/uv
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-test.in -o requirements-test.txt
+	$(UV_COMPILE) requirements-bench.in -o requirements-bench.txt
+
+$(LOCK_VENV)/bin/uv:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --disable-pip-version-check -q uv==$(UV_VERSION)
+
+# $(call pip_install_lock,LOCK): install a lock into .venv with its hashes, then check that
+# every installed package has what it declares; either failing stops make, saying why.
+define pip_install_lock
+	@echo "make: installing $(1) into $(VENV) (pinned, hash-checked)"
+	@$(PY) -m pip install --disable-pip-version-check -q --require-hashes -r $(1) \
+	  || { echo "make: could not install $(1) into $(VENV) (see pip's message above); if a lock is stale, run 'make lock'" >&2; exit 1; }
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; \
+	  echo "make: $(VENV) has broken or missing dependencies (above); run 'make clean' and try again, or 'make lock' if a lock is stale" >&2; exit 1; }
+endef
 
 # $(call apt_install,PACKAGE): install a Debian package as root or with passwordless sudo,
 # or stop with the command a person should run.

@@ -28,9 +28,13 @@ def free_port() -> int:
 class ServerProcess:
     """`python app.py` on a free loopback port with a simulated LED, its log kept in a file."""
 
-    def __init__(self, log_dir: Path, *args: str, env: dict | None = None, port: int | None = None):
+    def __init__(self, log_dir: Path, *args: str, env: dict | None = None, port: int | None = None,
+                 command: list[str] | None = None, cwd: Path = ROOT):
         self.port = port or free_port()
         self.args = list(args)
+        # What starts the service; by default this interpreter runs app.py on the port.
+        self.command = command or [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.cwd = cwd
         # Each server keeps its level in the test's own folder, never in the user's home.
         self.env = {**os.environ, "LED_PIN_FACTORY": "mock", "STATE_FILE": str(log_dir / f"state-{self.port}.json"),
                     **(env or {})}
@@ -48,8 +52,7 @@ class ServerProcess:
     def start(self, wait: bool = True) -> "ServerProcess":
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            [*self.command, *self.args], cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         if wait:
@@ -57,6 +60,7 @@ class ServerProcess:
         return self
 
     def wait_ready(self, timeout: float = 20) -> None:
+        """Wait until /healthz answers; fail at once, with the log, if the process ends."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
