@@ -1,9 +1,9 @@
 """Protocol v1 of ledsock: turn client text into commands and state into server text.
 
-Pure functions, no I/O: the WebSocket route and the REST route in ``app.py`` both
-call these, so the two front doors accept exactly the same input. Every way a
-message can be wrong is raised as :class:`ProtocolError`, which the edge turns
-into one ``{"type":"error",...}`` reply. See ``docs/protocol.md``.
+Pure functions, no I/O: every door (the WebSocket and the REST route in ``web.py``)
+calls these, so all of them accept exactly the same input. Every way a message can
+be wrong is raised as :class:`ProtocolError`, which the edge turns into one
+``{"type":"error",...}`` reply. See ``docs/protocol.md``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Union
+from typing import NamedTuple, Union
 
 LEVEL_MIN = 0
 LEVEL_MAX = 100
@@ -69,6 +69,21 @@ class Ping:
 
 
 Command = Union[SetLevel, GetState, Ping]
+
+
+class State(NamedTuple):
+    """What the light is doing: its level, and how many changes led there."""
+
+    level: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Pong:
+    """The answer to :class:`Ping`."""
+
+
+Reply = Union[State, Pong]
 
 
 def _reject_constant(name: str):
@@ -223,6 +238,13 @@ def error_message(code: str, message: str, request_id: RequestId = None) -> str:
     if request_id is not None:
         reply["id"] = request_id
     return _dump(reply)
+
+
+def reply_message(reply: Reply, request_id: RequestId = None) -> str:
+    """The text of the answer to one request (a state or a pong), carrying its id."""
+    if isinstance(reply, State):
+        return state_message(reply.level, reply.seq, request_id)
+    return pong_message(request_id)
 
 
 def pong_message(request_id: RequestId = None) -> str:

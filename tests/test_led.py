@@ -99,12 +99,12 @@ def test_service_exits_2_with_one_line_when_pigpio_is_required_but_absent():
 
 
 def test_gpiozero_pin_factory_variable_is_honoured():
-    import app
+    import settings
 
-    assert app.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "mock"}).pin_factory == "mock"
-    assert app.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "pigpio"
-    assert app.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "lgpio"}).pin_factory == "auto"
-    assert app.parse_args([], environ={"LED_PIN_FACTORY": "mock", "GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "mock"
+    assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "mock"}).pin_factory == "mock"
+    assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "pigpio"
+    assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "lgpio"}).pin_factory == "auto"
+    assert settings.parse_args([], environ={"LED_PIN_FACTORY": "mock", "GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "mock"
 
 
 def test_nothing_is_opened_at_import():

@@ -1,0 +1,176 @@
+"""Every setting of the service, written once: its config key, flag, variable, type, default and help.
+
+The table makes all three ways in: ``DEFAULT_CONFIG`` (what ``create_app`` starts
+from), the command-line flags, and the environment variables that default them. A
+flag wins over its variable; an empty variable counts as unset.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import protocol
+import state
+from led import PIN_FACTORIES
+
+WORKERS = ("gevent", "gthread")  # gunicorn worker classes the service can be served from
+GEVENT_MAX_CLIENTS = 2000  # default MAX_CLIENTS under gevent (measured in docs/performance.md)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _level(text):
+    try:
+        return protocol.parse_level(text)
+    except protocol.ProtocolError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _positive(kind):
+    def check(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    check.__name__ = kind.__name__
+    return check
+
+
+def _power_on(text):
+    try:
+        return state.parse_power_on(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _names(text):
+    return tuple(part.strip() for part in str(text).split(",") if part.strip())
+
+
+def _factory_from_gpiozero(environ) -> str:
+    """gpiozero's own GPIOZERO_PIN_FACTORY is honoured when it names a factory we have."""
+    named = environ.get("GPIOZERO_PIN_FACTORY", "")
+    return named if named in ("pigpio", "mock") else "auto"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting. ``key`` is its Flask config key (``A.b``: key ``b`` of the dict ``A``)."""
+
+    key: str
+    flag: Optional[str]  # None: not on the command line (a secret, or in-process only)
+    env: Optional[str]  # the environment variable; None: not read from the environment
+    type: Callable
+    default: object  # the default in create_app's config
+    help: str
+    choices: Optional[tuple] = None
+    server: bool = False  # a setting of the serving process, not of the app
+    cli_default: Optional[Callable[[dict], object]] = None  # the default when run from main()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOST", "--host", "HOST", str, "0.0.0.0", "address to listen on", server=True),
+    Setting("PORT", "--port", "PORT", _positive(int), 5000, "TCP port", server=True),
+    Setting("LED_PIN", "--pin", "LED_PIN", _positive(int), 21, "BCM pin of the LED"),
+    Setting("LED_PIN_FACTORY", "--pin-factory", "LED_PIN_FACTORY", str, "auto",
+            "auto (pigpio if its daemon answers, else simulated), pigpio or mock; "
+            "GPIOZERO_PIN_FACTORY=pigpio|mock is honoured when this is unset",
+            choices=PIN_FACTORIES, cli_default=_factory_from_gpiozero),
+    Setting("INITIAL_LEVEL", "--initial-level", "INITIAL_LEVEL", _level, 50,
+            "level at start when no level was saved, 0..100"),
+    Setting("POWER_ON", "--power-on", "POWER_ON", _power_on, "last",
+            "level at start: last (the saved level, else --initial-level), off, or 0..100"),
+    Setting("STATE_FILE", "--state-file", "STATE_FILE", Path, None,
+            "where the level is kept across restarts ($STATE_DIRECTORY/state.json under systemd, "
+            "else ~/.local/state/ledsock/state.json; in-process, none unless given)",
+            cli_default=lambda environ: state.default_path(environ)),
+    Setting("WORKER", "--worker", "WORKER", str, "gevent",
+            "how connections are served: gevent (greenlets) or gthread (one OS thread each); "
+            "docs/performance.md compares them", choices=WORKERS, server=True),
+    Setting("THREADS", "--threads", "THREADS", _positive(int), 100,
+            "gthread only: connections served at once; each WebSocket holds one thread", server=True),
+    Setting("MAX_CLIENTS", "--max-clients", "MAX_CLIENTS", _positive(int), GEVENT_MAX_CLIENTS,
+            f"WebSocket clients at once; more get HTTP 503 (default {GEVENT_MAX_CLIENTS} under gevent, "
+            "80%% of --threads under gthread)", cli_default=lambda environ: None),
+    Setting("SOCK_SERVER_OPTIONS.ping_interval", "--ping-interval", "PING_INTERVAL", _positive(float), 25.0,
+            "seconds between WebSocket pings; a client that has not answered one by the next is dropped"),
+    Setting("SEND_TIMEOUT", "--send-timeout", "SEND_TIMEOUT", _positive(float), 10.0,
+            "drop a client whose socket takes nothing for this many seconds"),
+    Setting("SOCK_SERVER_OPTIONS.max_message_size", "--max-message-size", "MAX_MESSAGE_SIZE", _positive(int), 4096,
+            "largest WebSocket message in bytes; larger ones close with 1009"),
+    Setting("RATE_LIMIT", "--rate-limit", "RATE_LIMIT", _positive(float), 100.0,
+            "messages a second one connection may send on average"),
+    Setting("RATE_BURST", "--rate-burst", "RATE_BURST", _positive(int), 200,
+            "messages one connection may send in a burst"),
+    Setting("ALLOWED_ORIGINS", "--allowed-origins", "ALLOWED_ORIGINS", _names, (),
+            "comma-separated browser origins besides the service's own, e.g. https://dash.example"),
+    # Not a flag: command lines are visible to every user of the machine.
+    Setting("LED_TOKEN", None, "LED_TOKEN", str, None,
+            "when set, /ws and POST /led need it (Authorization: Bearer, or ?token= on /ws)"),
+    Setting("MAX_PENDING_REPLIES", None, None, int, 64,
+            "replies a client may have waiting before the server stops reading its requests"),
+    Setting("SHUTDOWN_GRACE", None, None, float, 2.0,
+            "seconds shutdown waits for clients to answer its close frames before cutting sockets"),
+    Setting("LOG_LEVEL", "--log-level", "LOG_LEVEL", str, "info", "", choices=LOG_LEVELS, server=True),
+)
+
+
+def _put(config: dict, key: str, value) -> None:
+    outer, _, inner = key.partition(".")
+    if inner:
+        config[outer] = {**config.get(outer, {}), inner: value}
+    else:
+        config[outer] = value
+
+
+def _defaults() -> dict:
+    config: dict = {}
+    for setting in SETTINGS:
+        if not setting.server:
+            _put(config, setting.key, setting.default)
+    return config
+
+
+# What create_app starts from; app.config keys, as flaskr's create_app(test_config) takes them.
+DEFAULT_CONFIG = _defaults()
+
+
+def _dest(setting: Setting) -> str:
+    return setting.flag.lstrip("-").replace("-", "_")
+
+
+def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
+    """Read the flags; each defaults to its environment variable, then to the table."""
+    parser = argparse.ArgumentParser(
+        prog="ledsock", description="Serve an LED's brightness over a WebSocket (see README.md).")
+    for setting in SETTINGS:
+        if setting.flag is None:
+            continue
+        default = environ.get(setting.env) or (
+            setting.cli_default(environ) if setting.cli_default else setting.default)
+        if isinstance(default, Path):
+            default = str(default)
+        shown = "" if default is None else f", default {default}"
+        parser.add_argument(setting.flag, type=setting.type, default=default, choices=setting.choices,
+                            help=f"{setting.help} ({setting.env}{shown})".lstrip())
+    args = parser.parse_args(argv)
+    if args.max_clients is None:  # derived from the worker: see MAX_CLIENTS's help
+        args.max_clients = GEVENT_MAX_CLIENTS if args.worker == "gevent" else max(1, args.threads * 4 // 5)
+    if args.worker == "gthread" and args.max_clients >= args.threads:
+        parser.error(f"--max-clients ({args.max_clients}) must be below --threads ({args.threads}), "
+                     "so that HTTP requests always find a thread")
+    args.led_token = environ.get("LED_TOKEN") or None
+    return args
+
+
+def app_config(args: argparse.Namespace) -> dict:
+    """The create_app config that the parsed flags (and LED_TOKEN) give."""
+    config: dict = {}
+    for setting in SETTINGS:
+        if setting.server or (setting.flag is None and setting.key != "LED_TOKEN"):
+            continue
+        name = "led_token" if setting.flag is None else _dest(setting)
+        _put(config, setting.key, getattr(args, name))
+    return config

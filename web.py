@@ -1,0 +1,264 @@
+"""The HTTP edge: the page, the WebSocket at /ws, the REST twin at /led, /healthz, and who may use them.
+
+A Blueprint (registered by ``app.create_app``) around the light and the hub it finds
+in the app's extensions. Both doors that change the light, /ws and POST /led, parse
+with :mod:`protocol`, act through the light, and map failures to one error object
+with :func:`error_reply`.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Blueprint, Response, current_app, g, render_template, request
+from flask_sock import Sock
+
+import protocol
+from hub import Client, ClientGone, CloseCode, Hub, connection_threads, decline_extensions
+from led import HardwareError
+from light import Light
+
+log = logging.getLogger(__name__)
+
+web = Blueprint("ledsock", __name__)
+sock = Sock()  # routes only: the WebSocket options come from each app's SOCK_SERVER_OPTIONS
+
+
+def the_light() -> Light:
+    return current_app.extensions["ledsock"]
+
+
+def the_hub() -> Hub:
+    return current_app.extensions["ledsock_hub"]
+
+
+def error_reply(exc: Exception, request_id: protocol.RequestId = None) -> tuple[str, int]:
+    """The error object and HTTP status for a rejected request, the same at every door."""
+    if isinstance(exc, HardwareError):
+        return protocol.error_message(protocol.HARDWARE_ERROR, f"the LED could not be set: {exc}", request_id), 503
+    if isinstance(exc, protocol.ProtocolError):
+        return protocol.error_message(exc.code, exc.message, request_id), 400
+    raise TypeError(f"no error reply for {type(exc).__name__}") from exc
+
+
+class RateLimit:
+    """A token bucket: ``rate`` messages a second on average, bursts of up to ``burst``."""
+
+    __slots__ = ("rate", "burst", "_tokens", "_stamp")
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+def peer(environ) -> str:
+    host = environ.get("REMOTE_ADDR", "?")
+    port = environ.get("REMOTE_PORT")
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
+
+
+def json_response(text: str, status: int = 200) -> Response:
+    return Response(text + "\n", status=status, mimetype="application/json")
+
+
+def rest_state(state: protocol.State) -> str:
+    return f'{{"level":{state.level},"seq":{state.seq}}}'
+
+
+def origin_allowed(origin: str, host: str, allowed) -> bool:
+    """A browser's Origin may act here if it is this service's own host or is listed."""
+    if origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def presented_token(req, *, allow_query: bool) -> str | None:
+    header = req.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return req.args.get("token") if allow_query else None
+
+
+def level_from_post(req) -> int:
+    """Read the level of ``POST /led`` from a form field ``level`` or a JSON body.
+
+    The body is read once, as text: ``curl -d '{"level": 5}'`` labels JSON as a form,
+    and Flask's form parser would consume it before it could be read as JSON.
+    """
+    if req.mimetype == "multipart/form-data" and "level" in req.form:
+        return protocol.parse_level(req.form["level"])
+    body = req.get_data(as_text=True)
+    if req.mimetype == "application/x-www-form-urlencoded":
+        fields = parse_qs(body, keep_blank_values=True)
+        if "level" in fields:
+            return protocol.parse_level(fields["level"][-1])
+    command = protocol.parse_command(body)
+    if not isinstance(command, protocol.SetLevel):
+        raise protocol.ProtocolError(
+            protocol.INVALID_MESSAGE, "POST /led takes {\"level\": N} or the form field level=N")
+    return command.level
+
+
+@web.before_request
+def admit():
+    """Refuse, before any upgrade or change: foreign browser origins, a missing token, a full house."""
+    is_ws = request.path == "/ws"
+    if not (is_ws or (request.path == "/led" and request.method == "POST")):
+        return None
+    config = current_app.config
+    client = peer(request.environ)
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_allowed(origin, request.host, config["ALLOWED_ORIGINS"]):
+        log.warning("refused %s %s from %s: Origin %s is not allowed", request.method, request.path, client, origin)
+        return json_response(protocol.error_message(
+            protocol.FORBIDDEN_ORIGIN,
+            f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins"), 403)
+    token = config["LED_TOKEN"] or None
+    if token is not None:
+        presented = presented_token(request, allow_query=is_ws)
+        if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
+            log.warning("refused %s %s from %s: %s token", request.method, request.path, client,
+                        "no" if presented is None else "wrong")
+            refusal = json_response(protocol.error_message(
+                protocol.UNAUTHORIZED,
+                "this service needs its token: send 'Authorization: Bearer TOKEN'"
+                + (" or add ?token=TOKEN to the URL" if is_ws else "")), 401)
+            refusal.headers["WWW-Authenticate"] = 'Bearer realm="ledsock"'
+            return refusal
+    if is_ws:
+        hub = the_hub()
+        if not hub.reserve_slot():
+            log.warning("refused a WebSocket from %s: all %d client slots are taken", client, hub.max_clients)
+            refusal = json_response(protocol.error_message(
+                protocol.TOO_MANY_CLIENTS,
+                f"the server already has its maximum of {hub.max_clients} WebSocket clients; try again later"), 503)
+            refusal.headers["Retry-After"] = "5"
+            return refusal
+        g.ledsock_slot = True
+        decline_extensions(request.environ)
+    return None
+
+
+@web.teardown_request
+def release_slot(_error):
+    if g.pop("ledsock_slot", False):
+        the_hub().release_slot()
+
+
+@web.get("/")
+def index():
+    led = the_light().led
+    page = Response(render_template("index.html", pin=led.pin, simulated=led.simulated))
+    # Everything the page loads comes from here; its only connection is its own WebSocket.
+    host = request.host
+    page.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; connect-src 'self' ws://{host} wss://{host}; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    page.headers["Referrer-Policy"] = "no-referrer"
+    return page
+
+
+@sock.route("/ws", bp=web)
+def websocket(ws):
+    config = current_app.config
+    light, hub = the_light(), the_hub()
+    client = Client(ws, peer(request.environ), max_pending_replies=config["MAX_PENDING_REPLIES"])
+    rate = RateLimit(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
+    # The first state is sent under the light's lock: no change comes between it and the join.
+    count = light.read(lambda state: hub.add(client, protocol.state_message(*state)))
+    log.info("client %s connected (%d clients)", client.peer, count)
+    why = "client closed"
+    try:
+        while True:
+            message = client.receive()  # the hub's keep-alive cuts off a client gone silent
+            if message is None:
+                continue
+            if not client.wait_for_room(hub.send_timeout):
+                client.disconnect(f"not reading its replies for over {hub.send_timeout:g} s")
+                break
+            if not rate.allow():
+                client.send_reply(protocol.error_message(
+                    protocol.RATE_LIMITED,
+                    f"over {rate.rate:g} messages a second (bursts of {rate.burst}); this one was dropped"))
+                continue
+            handle_message(light, client, message)
+    except ClientGone as gone:
+        if gone.code not in (CloseCode.NORMAL, CloseCode.NO_STATUS):
+            why = f"closed with code {gone.code}"
+    finally:
+        count = hub.remove(client)
+        log.info("client %s disconnected: %s (%d clients)", client.peer, client.dropped or why, count)
+        client.finish()
+
+
+def handle_message(light: Light, client: Client, message) -> None:
+    """Answer one WebSocket message; every failure becomes one typed error reply."""
+    request_id = None
+    try:
+        command = protocol.parse_command(message)
+        request_id = command.request_id
+        light.execute(command, origin=f"ws {client.peer}", requester=client,
+                      reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id)))
+    except protocol.ProtocolError as exc:
+        log.debug("rejected from %s: %s", client.peer, exc.message)
+        client.send_reply(error_reply(exc, exc.request_id)[0])
+    except HardwareError as exc:
+        log.error("%s (set from %s); level stays %d", exc, client.peer, light.state().level)
+        client.send_reply(error_reply(exc, request_id)[0])
+
+
+@web.get("/led")
+def get_led():
+    return json_response(rest_state(the_light().state()))
+
+
+@web.post("/led")
+def post_led():
+    client = peer(request.environ)
+    try:
+        state = the_light().set_level(level_from_post(request), origin=f"http {client}")
+    except (protocol.ProtocolError, HardwareError) as exc:
+        if isinstance(exc, HardwareError):
+            log.error("%s (POST from %s)", exc, client)
+        return json_response(*error_reply(exc))
+    return json_response(rest_state(state))
+
+
+@web.get("/healthz")
+def healthz():
+    health = the_light().health()
+    health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads())
+    return json_response(json.dumps(health, separators=(",", ":")))
+
+
+@web.app_errorhandler(413)
+def too_large(_error):
+    return json_response(protocol.error_message(
+        protocol.INVALID_MESSAGE, f"request body over {current_app.config['MAX_CONTENT_LENGTH']} bytes"), 413)
+
+
+def os_threads() -> int:
+    """The process's OS threads (under gevent, threading also counts greenlets)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
