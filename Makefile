@@ -17,7 +17,9 @@ TEST_TOOLS := chromium=chromium mcs=mono-mcs mono=mono-runtime \
 run: $(VENV)/.run-deps
 	$(PY) app.py
 
+# The import contracts (.importlinter: the arrows between modules), then every test.
 test: $(VENV)/.test-deps test-tools
+	$(PY) tools/lint_imports.py
 	$(PY) -m pytest
 
 # Installs the missing ones (as root or with passwordless sudo), or stops saying how to.

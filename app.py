@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 import protocol
 import settings
 import state
-from hub import Hub, reader_thread
+from connection import reader_thread
+from hub import Hub
 from led import PigpioUnavailable, choose_pin_factory, open_led
 from light import Light, power_on_level
-from serve import serve
+from serve import off_the_event_loop, serve
 
 # Flask and the WebSocket stack are imported where the app is built, not here: main()
 # runs in gunicorn's master, which only supervises the worker, and without them it
@@ -51,7 +52,8 @@ def create_app(config=None, led=None) -> Flask:
     if led is None:
         factory = choose_pin_factory(app.config["LED_PIN_FACTORY"])
         led = open_led(int(app.config["LED_PIN"]), pin_factory=factory)
-    state_file = state.StateFile(app.config["STATE_FILE"]) if app.config["STATE_FILE"] else None
+    state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop)
+                  if app.config["STATE_FILE"] else None)
     level = power_on_level(app.config["POWER_ON"], app.config["INITIAL_LEVEL"], state_file)
     light = Light(led, initial_level=level, state_file=state_file)
     hub = Hub(send_timeout=float(app.config["SEND_TIMEOUT"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -102,3 +103,18 @@ def raise_open_files_limit(max_clients: int) -> None:
         if new_soft < wanted:
             log.warning("open files are limited to %d (ulimit -n), too few for %d clients; "
                         "raise LimitNOFILE or lower MAX_CLIENTS", new_soft, max_clients)
+
+
+def off_the_event_loop(function, *args):
+    """Run blocking I/O (the state file's fsync) where it stalls no one.
+
+    With OS threads that is the calling thread. Under gevent (the default worker) every
+    connection shares one OS thread, and an fsync there would stall them all, so the
+    call goes to gevent's pool of real threads while its greenlet waits.
+    """
+    if "gevent" in sys.modules:
+        from gevent import get_hub, monkey
+
+        if monkey.is_module_patched("threading"):
+            return get_hub().threadpool.apply(function, args)
+    return function(*args)

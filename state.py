@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -48,11 +47,14 @@ class StateFile:
     ``save_soon`` is called on every change, under the service's lock, so it only
     notes the level; the disk is written later, without that lock. An fsync on an SD
     card can take a tenth of a second, and no change or broadcast waits for it.
+    ``run_blocking(function, *args)`` runs each disk write: by default in the calling
+    thread; the server passes one that keeps the write off its event loop.
     """
 
-    def __init__(self, path: Path, *, min_interval: float = 1.0):
+    def __init__(self, path: Path, *, min_interval: float = 1.0, run_blocking=None):
         self.path = Path(path)
         self.min_interval = min_interval
+        self._run_blocking = run_blocking or (lambda function, *args: function(*args))
         self._lock = threading.Lock()  # guards the fields below; never held during disk I/O
         self._latest: int | None = None  # the newest level given to save_soon
         self._version = 0  # counts save_soon calls: the version of _latest
@@ -114,7 +116,7 @@ class StateFile:
             with self._lock:
                 level, version = self._latest, self._version
             if version > self._written:
-                _off_the_event_loop(self._write, level)
+                self._run_blocking(self._write, level)
                 self._written = version
 
     def _write(self, level: int) -> None:
@@ -140,18 +142,3 @@ class StateFile:
         if self._failing:
             log.info("the state file %s is writable again", self.path)
             self._failing = False
-
-
-def _off_the_event_loop(function, *args):
-    """Run blocking disk I/O where it stalls no one.
-
-    With OS threads that is the calling thread. Under gevent (the service's default
-    worker) every connection shares one OS thread, and an fsync there would stall them
-    all, so the call goes to gevent's pool of real threads while its greenlet waits.
-    """
-    if "gevent" in sys.modules:
-        from gevent import get_hub, monkey
-
-        if monkey.is_module_patched("threading"):
-            return get_hub().threadpool.apply(function, args)
-    return function(*args)

@@ -19,7 +19,8 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
 
 import protocol
-from hub import Client, ClientGone, CloseCode, Hub, connection_threads, decline_extensions
+from connection import Client, ClientGone, CloseCode, connection_threads, decline_extensions
+from hub import Hub
 from led import HardwareError
 from light import Light
 

@@ -172,12 +172,13 @@ SLOW_DISK_UNDER_GEVENT = """
 from gevent import monkey; monkey.patch_all()
 import os, sys, time
 import gevent
+from serve import off_the_event_loop
 from state import StateFile
 
 blocking_sleep = monkey.get_original("time", "sleep")
 real_fsync = os.fsync
 os.fsync = lambda fd: (blocking_sleep(0.3), real_fsync(fd))  # an SD card on a bad day
-saved = StateFile(sys.argv[1], min_interval=0)
+saved = StateFile(sys.argv[1], min_interval=0, run_blocking=off_the_event_loop)  # as create_app makes it
 ticks = []
 ticker = gevent.spawn(lambda: [ticks.append(time.monotonic()) or gevent.sleep(0.01) for _ in iter(int, 1)])
 gevent.sleep(0.05)
