@@ -24,7 +24,9 @@ class Hub:
     due. One loop instead of a timer per connection keeps thousands of idle clients cheap.
     """
 
-    def __init__(self, *, send_timeout: float, ping_interval: float, max_clients: int):
+    def __init__(self, *, send_timeout: float, ping_interval: float, max_clients: int,
+                 clock=time.monotonic):
+        self._clock = clock
         self._lock = threading.Lock()
         self._members: set[Client] = set()
         self._slots = 0  # connections admitted, including ones still in their handshake
@@ -50,7 +52,7 @@ class Hub:
 
     def add(self, client: Client, first_state: str) -> int:
         """Send a new client ``first_state`` and count it in (closing it if shutdown began)."""
-        client.next_ping = time.monotonic() + self.ping_interval
+        client.next_ping = self._clock() + self.ping_interval
         with self._lock:
             if self._closing:
                 client.close(CloseCode.GOING_AWAY, "server shutting down")
@@ -88,7 +90,7 @@ class Hub:
 
     def check(self) -> None:
         """Cut off clients that stopped reading or answering pings; ping the others when due."""
-        now = time.monotonic()
+        now = self._clock()
         for client in self.snapshot():
             if client.dropped:
                 continue

@@ -30,14 +30,25 @@ messages = st.one_of(
 
 
 def check_parse(text):
+    """A message is either the protocol's own error or one of the commands it documents."""
     try:
         command = protocol.parse_command(text)
     except ProtocolError as error:
         assert error.code in ERROR_CODES and error.message
         json.loads(protocol.error_message(error.code, error.message, error.request_id))
         return
+    assert isinstance(text, str), f"bytes were accepted as {command!r}"
+    message = json.loads(text)
     if isinstance(command, SetLevel):
         assert type(command.level) is int and 0 <= command.level <= 100
+        given = message.get("level") if isinstance(message, dict) else message
+        assert message is given or message.get("type", "set") == "set", (text, command)
+        given = int(given) if isinstance(given, str) else given
+        assert given == command.level and not isinstance(given, bool), (text, command)
+    elif isinstance(command, protocol.GetState):
+        assert message.get("type") == "get", (text, command)
+    else:
+        assert isinstance(command, protocol.Ping) and message.get("type") == "ping", (text, command)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -185,8 +196,9 @@ def test_churn_with_resets_leaves_fds_threads_and_subscribers_at_baseline(server
     deadline = time.monotonic() + 10
     while fds() > base_fds and time.monotonic() < deadline:
         time.sleep(0.1)
-    print(f"after 2000 connections: fds {fds()} (baseline {base_fds}); threads {health['threads']} "
-          f"(baseline {base['threads']}; the difference is gunicorn's pool, capped at --threads)")
+    print(f"after 2000 connections: fds {fds()} (baseline {base_fds}); OS threads {health['threads']} "
+          f"(baseline {base['threads']}: under gevent, gevent's small pool for disk writes and DNS)")
     assert fds() <= base_fds
-    assert health["threads"] <= base["threads"] + 100  # the pool grows to at most --threads (100), never more
+    # Connections are greenlets: 2000 of them may not have left OS threads behind.
+    assert health["threads"] < base["threads"] + 10, (base, health)
     assert "Traceback" not in server.log()

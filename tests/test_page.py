@@ -13,10 +13,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 # Counts what the page sends by wrapping its WebSocket (the page itself is not changed).
 WRAP_WEBSOCKET = """
-window.__ws = { sockets: [], sent: [] };
+window.__ws = { sockets: [], sent: [], received: [] };
 const NativeWebSocket = window.WebSocket;
 window.WebSocket = class extends NativeWebSocket {
-  constructor(...args) { super(...args); window.__ws.sockets.push(this); }
+  constructor(...args) {
+    super(...args);
+    window.__ws.sockets.push(this);
+    // Registered before the page's own handler, which runs next in the same event.
+    this.addEventListener("message", (e) => window.__ws.received.push(String(e.data)));
+  }
   send(data) { window.__ws.sent.push(String(data)); return super.send(data); }
 };
 """
@@ -167,8 +172,11 @@ def test_the_thumb_is_not_pulled_from_under_a_finger(server, open_tab):
     tab.page.mouse.down()
     tab.page.mouse.move(slider_x(box, 60), y, steps=5)
     held = slider.input_value()
-    server.post("/led", '{"level": 5}')  # someone else moves it meanwhile
-    time.sleep(0.5)
+    status, body = server.post("/led", '{"level": 5}')  # someone else moves it meanwhile
+    assert (status, body["level"]) == (200, 5)
+    # The page has handled that state once it has received it (its handler runs in the same event).
+    tab.page.wait_for_function(
+        "window.__ws.received.some(m => { const s = JSON.parse(m); return s.type === 'state' && s.level === 5; })")
     assert slider.input_value() == held
     tab.page.mouse.move(slider_x(box, 70), y, steps=5)
     final = slider.input_value()

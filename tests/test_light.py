@@ -1,0 +1,136 @@
+"""The light core in process: commands in, states to a recording listener, the real mock pin's duty."""
+import threading
+from dataclasses import dataclass
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+import protocol
+from led import HardwareError, Led
+from light import Light, power_on_level
+from protocol import Ping, Pong, SetLevel, State
+from state import StateFile
+from test_led import BrokenPWMPin
+
+
+class Recorder:
+    """A listener that keeps every (state, requester) it is told, in order."""
+
+    def __init__(self):
+        self.heard = []
+
+    def __call__(self, state, requester):
+        self.heard.append((state, requester))
+
+
+class FakeClock:
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def light(mock_factory):
+    light = Light(Led(21, pin_factory=mock_factory), initial_level=50, clock=FakeClock())
+    yield light
+    light.release()
+
+
+def test_a_set_drives_the_pin_tells_the_listeners_and_answers_the_requester(light, mock_factory):
+    heard, replies, me = Recorder(), [], object()
+    light.add_listener(heard)
+    answer = light.execute(SetLevel(73), origin="test", requester=me, reply=replies.append)
+    assert answer == replies[-1] == State(73, 1)
+    assert heard.heard == [(State(73, 1), me)]
+    pin = mock_factory.pin(21)
+    assert pin.state == pytest.approx(0.73)
+    assert [round(s, 2) for _, s in pin.states] == [0.0, 0.5, 0.73]  # the pin's whole history
+
+
+def test_an_unchanged_level_tells_no_one_and_keeps_seq(light):
+    heard, replies = Recorder(), []
+    light.add_listener(heard)
+    assert light.execute(SetLevel(50), origin="test", reply=replies.append) == State(50, 0)
+    assert heard.heard == [] and replies == [State(50, 0)]
+
+
+def test_get_and_ping_answer_only_the_requester(light):
+    heard, replies = Recorder(), []
+    light.add_listener(heard)
+    light.execute(protocol.GetState(), origin="test", reply=replies.append)
+    light.execute(Ping(), origin="test", reply=replies.append)
+    assert replies == [State(50, 0), Pong()] and heard.heard == []
+
+
+def test_a_command_the_light_does_not_handle_is_an_error_never_a_pong(light):
+    @dataclass(frozen=True)
+    class Dim:  # a command a newer protocol might add before the light learns it
+        request_id: protocol.RequestId = "d1"
+
+    replies = []
+    with pytest.raises(protocol.ProtocolError) as rejected:
+        light.execute(Dim(), origin="test", reply=replies.append)
+    assert rejected.value.code == protocol.UNKNOWN_TYPE and rejected.value.request_id == "d1"
+    assert replies == [] and light.state() == State(50, 0)
+
+
+def test_a_failed_write_changes_nothing_and_tells_no_one():
+    factory = MockFactory(pin_class=BrokenPWMPin)
+    light = Light(Led(21, pin_factory=factory), initial_level=50)
+    heard = Recorder()
+    light.add_listener(heard)
+    factory.pin(21).broken = True
+    with pytest.raises(HardwareError):
+        light.execute(SetLevel(10), origin="test")
+    assert light.state() == State(50, 0) and heard.heard == []
+    assert factory.pin(21).state == pytest.approx(0.5)
+    factory.close()
+
+
+def test_after_stop_changes_nothing_changes_and_the_last_level_is_on_disk(mock_factory, tmp_path):
+    saved = StateFile(tmp_path / "state.json", min_interval=3600)  # only the flush can write
+    light = Light(Led(21, pin_factory=mock_factory), initial_level=50, state_file=saved)
+    light.execute(SetLevel(64), origin="test")
+    light.stop_changes()
+    assert StateFile(tmp_path / "state.json").load() == 64
+    assert light.execute(SetLevel(5), origin="test") == State(64, 1)
+    assert mock_factory.pin(21).state == pytest.approx(0.64)
+
+
+def test_many_writers_are_heard_in_one_order_with_seq_counting_up(light):
+    heard = Recorder()
+    light.add_listener(heard)
+
+    def writer(n):
+        for i in range(200):
+            light.execute(SetLevel((n * 37 + i) % 101), origin=f"writer {n}", requester=n)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seqs = [state.seq for state, _ in heard.heard]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert heard.heard[-1][0] == light.state()
+
+
+def test_health_tells_the_uptime_by_the_lights_clock(mock_factory):
+    clock = FakeClock()
+    light = Light(Led(21, pin_factory=mock_factory), clock=clock)
+    clock.now += 12.34
+    health = light.health()
+    assert health["uptime_s"] == 12.3 and health["status"] == "ok" and health["level"] == 50
+
+
+def test_power_on_policies(tmp_path):
+    saved = StateFile(tmp_path / "state.json", min_interval=0)
+    assert power_on_level("last", 40, saved) == 40  # nothing saved yet
+    saved.save_soon(77)
+    saved.flush()
+    assert power_on_level("last", 40, saved) == 77
+    assert power_on_level("off", 40, saved) == 0
+    assert power_on_level("12", 40, saved) == 12
+    assert power_on_level("last", 40, None) == 40
