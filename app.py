@@ -50,8 +50,9 @@ def create_app(config=None, led=None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = options.get("max_message_size") or 4096
 
     if led is None:
-        factory = choose_pin_factory(app.config["LED_PIN_FACTORY"])
-        led = open_led(int(app.config["LED_PIN"]), pin_factory=factory)
+        timeout = float(app.config["PIGPIO_TIMEOUT"])
+        factory = choose_pin_factory(app.config["LED_PIN_FACTORY"], timeout=timeout)
+        led = open_led(int(app.config["LED_PIN"]), pin_factory=factory, timeout=timeout)
     state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop)
                   if app.config["STATE_FILE"] else None)
     level = power_on_level(app.config["POWER_ON"], app.config["INITIAL_LEVEL"], state_file)
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        args.pin_factory = choose_pin_factory(args.pin_factory)
+        args.pin_factory = choose_pin_factory(args.pin_factory, timeout=args.pigpio_timeout)
     except PigpioUnavailable as exc:
         log.error("%s", exc)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import struct
 import threading
 
 log = logging.getLogger(__name__)
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 PIN_FACTORIES = ("auto", "pigpio", "mock")
 DEFAULT_PIGPIO_ADDR = "localhost"
 DEFAULT_PIGPIO_PORT = 8888
+DEFAULT_PIGPIO_TIMEOUT = 1.0  # seconds any one call to the daemon may take
+_PIGPIO_TICK = 16  # pigpio's TICK command: the cheapest question that needs an answer
 
 
 class HardwareError(Exception):
@@ -37,16 +40,28 @@ def pigpio_address(environ=os.environ) -> tuple[str, int]:
     return host, port
 
 
-def pigpio_answers(host: str, port: int, timeout: float = 1.0) -> bool:
-    """Whether something accepts TCP connections where pigpiod should be."""
+def pigpio_answers(host: str, port: int, timeout: float = DEFAULT_PIGPIO_TIMEOUT) -> bool:
+    """Whether a pigpio daemon answers a command (TICK) within ``timeout`` seconds.
+
+    Accepting the TCP connection is not enough: a wedged or stopped daemon still
+    accepts (the kernel does that for it) and then never answers.
+    """
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout) as probe:
+            probe.sendall(struct.pack("<IIII", _PIGPIO_TICK, 0, 0, 0))
+            answer = b""
+            while len(answer) < 16:
+                chunk = probe.recv(16 - len(answer))
+                if not chunk:
+                    return False
+                answer += chunk
             return True
-    except OSError:
+    except OSError:  # refused, unreachable, or timed out
         return False
 
 
-def choose_pin_factory(requested: str = "auto", environ=os.environ) -> str:
+def choose_pin_factory(requested: str = "auto", environ=os.environ, *,
+                       timeout: float = DEFAULT_PIGPIO_TIMEOUT) -> str:
     """Resolve ``auto``/``pigpio``/``mock`` to the factory to use: ``pigpio`` or ``mock``.
 
     Raises PigpioUnavailable when ``pigpio`` is requested and its daemon does not
@@ -57,7 +72,7 @@ def choose_pin_factory(requested: str = "auto", environ=os.environ) -> str:
     if requested == "mock":
         return "mock"
     host, port = pigpio_address(environ)
-    if pigpio_answers(host, port):
+    if pigpio_answers(host, port, timeout):
         return "pigpio"
     if requested == "pigpio":
         raise PigpioUnavailable(
@@ -75,8 +90,12 @@ def choose_pin_factory(requested: str = "auto", environ=os.environ) -> str:
     return "mock"
 
 
-def make_pin_factory(name: str, environ=os.environ):
-    """Build the gpiozero pin factory called ``name`` (``pigpio`` or ``mock``)."""
+def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT):
+    """Build the gpiozero pin factory called ``name`` (``pigpio`` or ``mock``).
+
+    pigpio's calls have no timeout of their own; each call on the factory's connection
+    gets ``timeout`` seconds, so a hung daemon costs a failed write, never a stall.
+    """
     if name == "mock":
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
@@ -90,6 +109,7 @@ def make_pin_factory(name: str, environ=os.environ):
         except OSError as exc:
             raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
         _stop_notifications(factory.connection)
+        _set_deadline(factory.connection, timeout)
         return factory
     raise ValueError(f"unknown pin factory {name!r}")
 
@@ -108,6 +128,18 @@ def _stop_notifications(connection) -> None:
             notify.stop()
         except OSError:
             pass
+
+
+def _set_deadline(connection, timeout: float) -> None:
+    """Give every command on pigpio's command socket a deadline (pigpio opens it with none).
+
+    pigpio has no public way to do this, hence its private ``sl.s``. A call past the
+    deadline raises ``TimeoutError``; the Led then drops the connection, whose late
+    answers would otherwise be read as the answers to later commands.
+    """
+    command_socket = getattr(getattr(connection, "sl", None), "s", None)
+    if command_socket is not None:
+        command_socket.settimeout(timeout)
 
 
 class Led:
@@ -162,13 +194,17 @@ class Led:
         if self._reconnect is None or self._device is None:
             return
         log.error("lost the pigpio daemon (%s); retrying every second", exc or type(exc).__name__)
-        # gpiozero's close() would talk to the dead daemon first: close pigpio's connection
-        # directly (its notification thread was already stopped at connect).
+        self._drop_connection()
+        self._device = None
+
+    def _drop_connection(self) -> None:
+        """Close pigpio's connection directly: gpiozero's close() would talk to the daemon
+        first, and a dead or hung one makes each such call fail slowly (its notification
+        thread was already stopped at connect)."""
         try:
             self.pin_factory.connection.stop()
         except Exception:
             pass
-        self._device = None
 
     def _watch(self, interval: float) -> None:
         while not self._stopped.wait(interval):
@@ -209,6 +245,8 @@ class Led:
                     self._device.close()
             except Exception:
                 log.debug("closing the LED failed", exc_info=True)
+                if self._reconnect is not None:
+                    self._drop_connection()  # a hung daemon: one deadline, not one per call
             finally:
                 _close_quietly(self.pin_factory)  # closing a dead pigpio connection may fail
 
@@ -225,15 +263,19 @@ def _factory_name(pin_factory) -> str:
     return "pigpio" if type(pin_factory).__name__ == "PiGPIOFactory" else "mock"
 
 
-def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ) -> Led:
-    """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``)."""
-    factory = make_pin_factory(pin_factory, environ)
+def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
+             timeout: float = DEFAULT_PIGPIO_TIMEOUT) -> Led:
+    """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``);
+    each call to the pigpio daemon gets ``timeout`` seconds."""
+    factory = make_pin_factory(pin_factory, environ, timeout=timeout)
 
     def reconnect_pigpio():
         host, port = pigpio_address(environ)
-        if not pigpio_answers(host, port, timeout=0.5):  # spares the log pigpio's banner
-            raise PigpioUnavailable(f"no pigpio daemon at {host}:{port}")
-        return make_pin_factory("pigpio", environ)
+        # Only a daemon that answers is reconnected to: it spares the log pigpio's banner,
+        # and building a factory on a hung daemon would wait for it with no deadline.
+        if not pigpio_answers(host, port, timeout=min(0.5, timeout)):
+            raise PigpioUnavailable(f"no pigpio daemon answers at {host}:{port}")
+        return make_pin_factory("pigpio", environ, timeout=timeout)
 
     try:
         return Led(pin, pin_factory=factory, factory_name=pin_factory,

@@ -2,8 +2,9 @@
 
 Transport-free. Commands come in as :mod:`protocol`'s parsed objects; the new state
 goes out to the listeners it is given (the WebSocket hub is one), and the answer to
-a request goes to the ``reply`` callable its caller passes. One lock orders every
-change, so every listener and every requester sees the changes in the same order.
+a request goes to the ``reply`` callable its caller passes. Changes are made one at
+a time, and each is published under one lock, so every listener and every requester
+sees the changes in the same order; a read never waits for a slow LED write.
 Nothing here knows of Flask, sockets, gevent or the hub.
 """
 from __future__ import annotations
@@ -38,6 +39,10 @@ class Light:
         self.state_file = state_file
         self._clock = clock
         self.started = clock()
+        # Two locks: _changing makes changes one at a time (it is held across the LED write,
+        # which a hung pigpio daemon can make last its whole deadline); _lock is held only to
+        # publish or read the state, so readers and new clients never wait on the hardware.
+        self._changing = threading.Lock()
         self._lock = threading.Lock()
         self._listeners: list[StateListener] = []
         self._frozen = False  # set by stop_changes(): shutdown has begun
@@ -92,25 +97,31 @@ class Light:
     def set_level(self, level: int, *, origin: str, requester: object = None,
                   reply: Optional[Replier] = None) -> State:
         """Apply a valid level; tell the listeners if it changed. Raises HardwareError."""
-        with self._lock:
-            old = self._state
-            if level != old.level and not self._frozen:  # after shutdown began, nothing changes
+        with self._changing:
+            old = self.state()  # only changes move it, and they wait for this one
+            changed = level != old.level and not self._frozen  # after shutdown began, nothing changes
+            if changed:
                 self.led.set_level(level)  # raises HardwareError: nothing changes then
-                self._state = State(level, old.seq + 1)
-                if self.state_file is not None:
-                    self.state_file.save_soon(level)
-                for listener in self._listeners:
-                    listener(self._state, requester)
-            new = self._state
-            if reply is not None:
-                reply(new)
+            with self._lock:
+                if changed:
+                    self._state = State(level, old.seq + 1)
+                    if self.state_file is not None:
+                        self.state_file.save_soon(level)
+                    for listener in self._listeners:
+                        listener(self._state, requester)
+                new = self._state
+                if reply is not None:
+                    reply(new)
         if new.level != old.level:
             log.info("level %d -> %d (seq %d) by %s", old.level, new.level, new.seq, origin)
         return new
 
     def stop_changes(self) -> None:
-        """Accept no more changes (shutdown has begun) and put the last state on disk."""
-        with self._lock:
+        """Accept no more changes (shutdown has begun) and put the last state on disk.
+
+        Waits for a change under way: at most one LED write, bounded by the pigpio deadline.
+        """
+        with self._changing:
             if self._frozen:
                 return
             self._frozen = True

@@ -28,6 +28,7 @@ HARDWARE_ERROR = "hardware_error"
 RATE_LIMITED = "rate_limited"
 # Refusals before a WebSocket upgrade or a REST change, sent as HTTP error bodies.
 FORBIDDEN_ORIGIN = "forbidden_origin"
+FORBIDDEN_HOST = "forbidden_host"
 UNAUTHORIZED = "unauthorized"
 TOO_MANY_CLIENTS = "too_many_clients"
 

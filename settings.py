@@ -78,6 +78,9 @@ SETTINGS: tuple[Setting, ...] = (
             "auto (pigpio if its daemon answers, else simulated), pigpio or mock; "
             "GPIOZERO_PIN_FACTORY=pigpio|mock is honoured when this is unset",
             choices=PIN_FACTORIES, cli_default=_factory_from_gpiozero),
+    Setting("PIGPIO_TIMEOUT", "--pigpio-timeout", "PIGPIO_TIMEOUT", _positive(float), 1.0,
+            "seconds any one call to the pigpio daemon may take; past it the set answers hardware_error "
+            "and the service reconnects when the daemon answers again"),
     Setting("INITIAL_LEVEL", "--initial-level", "INITIAL_LEVEL", _level, 50,
             "level at start when no level was saved, 0..100"),
     Setting("POWER_ON", "--power-on", "POWER_ON", _power_on, "last",
@@ -106,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
             "messages one connection may send in a burst"),
     Setting("ALLOWED_ORIGINS", "--allowed-origins", "ALLOWED_ORIGINS", _names, (),
             "comma-separated browser origins besides the service's own, e.g. https://dash.example"),
+    Setting("ALLOWED_HOSTS", "--allowed-hosts", "ALLOWED_HOSTS", _names, (),
+            "comma-separated host names this service may be reached by, besides IP addresses, localhost, "
+            "this machine's name and NAME.local (e.g. a reverse proxy's name); * allows any (unsafe: "
+            "DNS rebinding)"),
     # Not a flag: command lines are visible to every user of the machine.
     Setting("LED_TOKEN", None, "LED_TOKEN", str, None,
             "when set, /ws and POST /led need it (Authorization: Bearer, or ?token= on /ws)"),

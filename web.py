@@ -1,4 +1,4 @@
-"""The HTTP edge: the page, the WebSocket at /ws, the REST twin at /led, /healthz, and who may use them.
+"""The HTTP edge: the page, the WebSocket at /ws, the REST twin at /led, /healthz, and admission.
 
 A Blueprint (registered by ``app.create_app``) around the light and the hub it finds
 in the app's extensions. Both doors that change the light, /ws and POST /led, parse
@@ -13,12 +13,13 @@ import logging
 import os
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
 
 import protocol
+from admission import host_allowed, origin_allowed, own_host_names, presented_token
 from connection import Client, ClientGone, CloseCode, connection_threads, decline_extensions
 from hub import Hub
 from led import HardwareError
@@ -83,21 +84,6 @@ def rest_state(state: protocol.State) -> str:
     return f'{{"level":{state.level},"seq":{state.seq}}}'
 
 
-def origin_allowed(origin: str, host: str, allowed) -> bool:
-    """A browser's Origin may act here if it is this service's own host or is listed."""
-    if origin in allowed:
-        return True
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
-
-
-def presented_token(req, *, allow_query: bool) -> str | None:
-    header = req.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return req.args.get("token") if allow_query else None
-
-
 def level_from_post(req) -> int:
     """Read the level of ``POST /led`` from a form field ``level`` or a JSON body.
 
@@ -118,6 +104,26 @@ def level_from_post(req) -> int:
     return command.level
 
 
+@web.record_once
+def _allowed_hosts(state):
+    """The names each app answers to: its own, and ALLOWED_HOSTS (worked out once, at registration)."""
+    listed = {name.strip().lower().rstrip(".") for name in state.app.config["ALLOWED_HOSTS"]}
+    state.app.extensions["ledsock_hosts"] = own_host_names() | listed
+
+
+@web.before_app_request
+def admit_host():
+    """Refuse a Host this service was not given (DNS rebinding), for every path, reads included."""
+    if host_allowed(request.host, current_app.extensions["ledsock_hosts"]):
+        return None
+    log.warning("refused %s %s from %s: Host %s is not this service's (ALLOWED_HOSTS adds names)",
+                request.method, request.path, peer(request.environ), request.host)
+    return json_response(protocol.error_message(
+        protocol.FORBIDDEN_HOST,
+        f"this service is not {request.host!r}; reach it by its IP address or name, "
+        "or add the name to ALLOWED_HOSTS"), 403)
+
+
 @web.before_request
 def admit():
     """Refuse, before any upgrade or change: foreign browser origins, a missing token, a full house."""
@@ -134,7 +140,7 @@ def admit():
             f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins"), 403)
     token = config["LED_TOKEN"] or None
     if token is not None:
-        presented = presented_token(request, allow_query=is_ws)
+        presented = presented_token(request.headers, request.args, allow_query=is_ws)
         if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
             log.warning("refused %s %s from %s: %s token", request.method, request.path, client,
                         "no" if presented is None else "wrong")

@@ -39,6 +39,9 @@ class FakePigpiod:
         self.mode: dict[int, int] = {}
         self.level: dict[int, int] = {}
         self._lock = threading.Lock()
+        self._answering = threading.Event()  # cleared by hang(): commands are read, never answered
+        self._answering.set()
+        self.held = 0  # commands read while hung, not (yet) answered
         self._listener: socket.socket | None = None
         self._connections: set[socket.socket] = set()
 
@@ -70,6 +73,15 @@ class FakePigpiod:
                 pass
             conn.close()
 
+    def hang(self) -> None:
+        """Stop answering, like a wedged or SIGSTOPped daemon: connections are still accepted
+        (the kernel does that), commands are read, and no answer comes."""
+        self._answering.clear()
+
+    def resume(self) -> None:
+        """Answer again (what was asked meanwhile is answered now, as after SIGCONT)."""
+        self._answering.set()
+
     def duty_cycles(self, gpio: int) -> list[int]:
         with self._lock:
             return [value for name, pin, value in self.pwm_log if name == "PWM" and pin == gpio]
@@ -93,6 +105,10 @@ class FakePigpiod:
                 cmd, p1, p2, p3 = struct.unpack("<IIII", command)
                 if p3 and _read_exactly(conn, p3) is None:
                     return
+                if not self._answering.is_set():
+                    with self._lock:
+                        self.held += 1
+                    self._answering.wait()
                 result = self._answer(cmd, p1, p2)
                 conn.sendall(command[:12] + struct.pack("<I", result & 0xFFFFFFFF))
         except OSError:

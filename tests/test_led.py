@@ -64,13 +64,26 @@ def test_auto_falls_back_to_mock_with_a_warning_that_says_how_to_get_pwm(caplog)
 
 
 def test_auto_picks_pigpio_when_its_daemon_answers():
+    from fake_pigpiod import FakePigpiod
+
+    daemon = FakePigpiod().start()
+    try:
+        env = {"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(daemon.port)}
+        assert choose_pin_factory("auto", environ=env) == "pigpio"
+        assert choose_pin_factory("pigpio", environ=env) == "pigpio"
+    finally:
+        daemon.stop()
+
+
+def test_a_daemon_that_accepts_but_never_answers_is_not_used():
+    """A wedged pigpiod (or anything else on its port) accepts connections and stays silent."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        port = listener.getsockname()[1]
-        env = {"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(port)}
-        assert choose_pin_factory("auto", environ=env) == "pigpio"
-        assert choose_pin_factory("pigpio", environ=env) == "pigpio"
+        env = {"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(listener.getsockname()[1])}
+        assert choose_pin_factory("auto", environ=env, timeout=0.3) == "mock"
+        with pytest.raises(PigpioUnavailable):
+            choose_pin_factory("pigpio", environ=env, timeout=0.3)
 
 
 def test_explicit_pigpio_unreachable_names_the_address():

@@ -1,4 +1,5 @@
 """The real pigpio path without a Pi: the service process drives tests/fake_pigpiod.py over TCP."""
+import json
 import time
 
 import pytest
@@ -81,3 +82,62 @@ def test_when_the_daemon_goes_away_and_comes_back(start_server, pigpiod):
     log = server.log()
     assert "lost the pigpio daemon" in log and "the pigpio daemon is back: GPIO21 at level 66" in log
     assert "Can't connect to pigpio" not in log  # pigpio's banner stays out of the log
+
+
+def test_a_hung_daemon_costs_one_hardware_error_per_set_and_stalls_no_one(start_server, pigpiod):
+    server = start_server("--pigpio-timeout", "2", env=pigpio_env(pigpiod))
+    with Client(server.ws_url) as setter, Client(server.ws_url) as reader:
+        setter.recv(), reader.recv()
+        assert setter.request({"level": 66, "id": "a"})[0]["level"] == 66
+        reader.recv()
+        pigpiod.hang()  # accepts and reads, never answers: a wedged or SIGSTOPped daemon
+        started = time.monotonic()
+        setter.send({"level": 10, "id": "b"})
+        wait_until(lambda: pigpiod.held >= 1, 2, "the set waiting at the daemon")
+        # While that set waits for its deadline, everyone else is served.
+        get_started = time.monotonic()
+        reply = reader.request({"type": "get", "id": "g"})[0]
+        get_took = time.monotonic() - get_started
+        assert reply == {"type": "state", "level": 66, "seq": 1, "id": "g"}
+        with Client(server.ws_url) as newcomer:
+            assert newcomer.recv() == {"type": "state", "level": 66, "seq": 1}
+        others_done = time.monotonic() - started
+        failed = setter.recv_until(lambda m: m.get("id") == "b")[0]
+        set_took = time.monotonic() - started
+        # The get and the newcomer were served well before the set's 2 s deadline ran out.
+        assert others_done < set_took - 1, (others_done, set_took)
+        assert (failed["type"], failed["code"]) == ("error", "hardware_error"), failed
+        assert "timed out" in failed["message"]
+        health = server.get("/healthz")
+        assert health["status"] == "degraded" and health["level"] == 66
+        assert server.get("/led") == {"level": 66, "seq": 1}
+        again = time.monotonic()
+        assert setter.request({"level": 11, "id": "c"})[0]["code"] == "hardware_error"
+        again_took = time.monotonic() - again
+        print(f"hung daemon: the set failed after {set_took:.2f} s (deadline 2 s); another client's get took "
+              f"{get_took * 1000:.1f} ms meanwhile; the next set failed in {again_took * 1000:.1f} ms")
+        assert set_took < 5 and again_took < 1, (set_took, again_took)
+        assert reader.nothing_pending()  # no failed set was broadcast
+
+        pigpiod.resume()
+        server.wait_for(lambda h: h["status"] == "ok", timeout=10, what="back once the daemon answers")
+        wait_until(lambda: pigpiod.duty_cycles(21)[-1:] == [6600], 2, "the level re-applied")
+        assert setter.request({"level": 20, "id": "d"})[0]["level"] == 20
+        assert reader.recv() == {"type": "state", "level": 20, "seq": 2}
+        assert pigpiod.duty_cycles(21)[-1] == 2000
+
+
+def test_shutdown_does_not_wait_on_a_hung_daemon(start_server, pigpiod):
+    server = start_server("--pigpio-timeout", "1", env=pigpio_env(pigpiod))
+    with Client(server.ws_url) as client:
+        client.recv()
+        assert client.request({"level": 33, "id": "a"})[0]["level"] == 33
+        pigpiod.hang()
+        started = time.monotonic()
+        code = server.stop()
+        took = time.monotonic() - started
+    print(f"shutdown with a hung daemon took {took:.2f} s")
+    assert code == 0, server.log()
+    assert took < 6, server.log()  # the close handshakes, then one deadline for the GPIO
+    assert "GPIO21 released" in server.log() and "Traceback" not in server.log()
+    assert json.loads((server.log_path.parent / f"state-{server.port}.json").read_text()) == {"level": 33}

@@ -123,3 +123,67 @@ def test_extra_clients_get_503_at_once_and_never_hang(start_server):
         assert late.recv()["type"] == "state"
     for client in clients:
         client.close()
+
+
+# ---------------------------------------------------------------- DNS rebinding: the Host check
+
+REBOUND = {"Host": "attacker.example", "Origin": "http://attacker.example"}
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+def raw_request(server, method, path, headers, body=None):
+    """One HTTP request with exactly these headers (Host included); returns (status, body)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body.encode() if body is not None else None)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_rebinding_page_can_neither_change_nor_read_the_led(server):
+    # What the attacker's page makes the visitor's browser send: `curl -H 'Host: attacker.example'
+    # -H 'Origin: http://attacker.example' -d level=7 http://PI:5000/led`, and the same for /ws.
+    for method, path, extra, body in [("POST", "/led", FORM, "level=7"), ("GET", "/ws", UPGRADE, None),
+                                      ("GET", "/led", {}, None), ("GET", "/healthz", {}, None),
+                                      ("GET", "/", {}, None), ("GET", "/static/ledsock.js", {}, None)]:
+        status, text = raw_request(server, method, path, {**REBOUND, **extra}, body)
+        assert status == 403, (path, status, text)
+        assert json.loads(text)["code"] == "forbidden_host", (path, text)
+    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert "Host attacker.example is not this service's" in server.log()
+
+
+def test_every_default_name_of_the_service_is_accepted(server):
+    import socket
+
+    hostname = socket.gethostname()
+    short = hostname.split(".")[0]
+    for host in (f"127.0.0.1:{server.port}", "127.0.0.1", f"[::1]:{server.port}", "[::1]",
+                 f"localhost:{server.port}", "LOCALHOST", hostname, f"{short}.local:{server.port}",
+                 f"{short}.local.", "192.168.1.20:5000", "[fe80::1]:5000"):
+        status, text = raw_request(server, "GET", "/led", {"Host": host})
+        assert (status, json.loads(text)) == (200, {"level": 50, "seq": 0}), host
+    status, _ = raw_request(server, "POST", "/led", {"Host": f"{short}.local:{server.port}",
+                                                    "Origin": f"http://{short}.local:{server.port}", **FORM}, "level=9")
+    assert status == 200
+    status, _ = raw_request(server, "GET", "/ws", {"Host": f"localhost:{server.port}", **UPGRADE})
+    assert status == 101
+
+
+def test_allowed_hosts_adds_names_and_star_turns_the_check_off(start_server):
+    named = start_server(env={"ALLOWED_HOSTS": "lamp.example, Kiosk.Lan"})
+    for host in ("lamp.example", "kiosk.lan:8080"):
+        assert raw_request(named, "GET", "/led", {"Host": host})[0] == 200, host
+    assert raw_request(named, "GET", "/led", {"Host": "lamp.example.evil"})[0] == 403
+    anything = start_server("--allowed-hosts", "*")
+    assert raw_request(anything, "GET", "/led", REBOUND)[0] == 200
