@@ -105,7 +105,7 @@ def state(seq):
 
 def test_a_broadcast_is_one_frame_to_every_client_but_the_requester(connect):
     hub = Hub(send_timeout=10, ping_interval=25, max_clients=10)
-    (a, peer_a), (b, peer_b), (c, peer_c) = connect(hub), connect(hub), connect(hub)
+    (_, peer_a), (b, peer_b), (_, peer_c) = connect(hub), connect(hub), connect(hub)
     for peer in (peer_a, peer_b, peer_c):
         assert peer.frames(until=lambda f: True) == [(0x1, b'{"type":"state","level":50,"seq":0}')]
     hub.broadcast(state(1), skip=b)
