@@ -16,8 +16,9 @@ import settings
 import state
 from connection import reader_thread
 from hub import Hub
+from brightness import parse_curve
 from led import PigpioUnavailable, choose_pin_factory, open_led
-from light import Light, power_on_level
+from light import Light, power_on_state
 from serve import off_the_event_loop, serve
 
 # Flask and the WebSocket stack are imported where the app is built, not here: main()
@@ -52,21 +53,28 @@ def create_app(config=None, led=None) -> Flask:
     if led is None:
         timeout = float(app.config["PIGPIO_TIMEOUT"])
         factory = choose_pin_factory(app.config["LED_PIN_FACTORY"], timeout=timeout)
-        led = open_led(int(app.config["LED_PIN"]), pin_factory=factory, timeout=timeout)
+        led = open_led(int(app.config["LED_PIN"]), pin_factory=factory, timeout=timeout,
+                       curve=parse_curve(app.config["BRIGHTNESS_CURVE"]))
     state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop)
                   if app.config["STATE_FILE"] else None)
-    level = power_on_level(app.config["POWER_ON"], app.config["INITIAL_LEVEL"], state_file)
-    light = Light(led, initial_level=level, state_file=state_file)
+    saved = state_file.load() if state_file else None
+    brightness, on = power_on_state(app.config["POWER_ON"], app.config["INITIAL_LEVEL"], saved)
+    if saved:
+        log.info("restoring level %d (brightness %s, %s) from %s", saved[0] if saved[1] else 0,
+                 saved[0], "on" if saved[1] else "off", state_file.path)
+    light = Light(led, brightness=brightness, on=on, state_file=state_file,
+                  default_transition=float(app.config["DEFAULT_TRANSITION"]))
     hub = Hub(send_timeout=float(app.config["SEND_TIMEOUT"]),
               ping_interval=float("inf") if ping_interval is None else float(ping_interval),
               max_clients=int(app.config["MAX_CLIENTS"]))
     # Every change, from any door, goes to every WebSocket client but the one that asked.
-    light.add_listener(lambda new, requester: hub.broadcast(protocol.state_message(*new), skip=requester))
+    light.add_listener(lambda new, requester: hub.broadcast(protocol.state_message(new), skip=requester))
     app.extensions["ledsock"] = light
     app.extensions["ledsock_hub"] = hub
     app.register_blueprint(web)
-    log.info("LED on GPIO%d via %s%s, level %d", led.pin, led.factory_name,
-             " (SIMULATED)" if led.simulated else "", light.state().level)
+    log.info("LED on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve", led.pin, led.factory_name,
+             " (SIMULATED)" if led.simulated else "", light.state().level, brightness,
+             "on" if on else "off", led.curve)
     return app
 
 

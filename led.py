@@ -11,6 +11,9 @@ import os
 import socket
 import struct
 import threading
+import time
+
+from brightness import Curve, Fade
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,7 @@ PIN_FACTORIES = ("auto", "pigpio", "mock")
 DEFAULT_PIGPIO_ADDR = "localhost"
 DEFAULT_PIGPIO_PORT = 8888
 DEFAULT_PIGPIO_TIMEOUT = 1.0  # seconds any one call to the daemon may take
+FADE_RATE = 60  # fade steps a second: smooth to the eye, one short pigpio command each
 _PIGPIO_TICK = 16  # pigpio's TICK command: the cheapest question that needs an answer
 
 
@@ -143,7 +147,12 @@ def _set_deadline(connection, timeout: float) -> None:
 
 
 class Led:
-    """One PWM LED as a level from 0 to 100, mapped to gpiozero's ``value = level / 100``.
+    """One PWM LED as a level from 0 to 100, through a brightness curve to a duty cycle.
+
+    ``set_level`` jumps, or fades over ``transition`` seconds: a fader thread (a
+    greenlet under gevent) writes ``fade_rate`` steps a second along an ease curve, and
+    a new level mid-fade starts from the level shown at that instant. ``clock`` and
+    ``sleep`` are the fader's time (tests pass a fake pair that needs no waiting).
 
     With ``reconnect`` (a callable returning a fresh pin factory; given for pigpio), a
     watcher checks the daemon every ``check_interval`` seconds. When it is gone, the
@@ -152,13 +161,23 @@ class Led:
     """
 
     def __init__(self, pin: int = 21, *, pin_factory, factory_name: str | None = None,
-                 reconnect=None, check_interval: float = 1.0):
+                 reconnect=None, check_interval: float = 1.0, curve: Curve = Curve("cie"),
+                 fade_rate: float = FADE_RATE, clock=time.monotonic, sleep=None):
         self.pin = pin
         self.pin_factory = pin_factory
         self.factory_name = factory_name or _factory_name(pin_factory)
-        self.level = 0
+        self.curve = curve
+        self.level = 0  # the level asked for: where a fade is going
+        self._shown = 0.0  # the level written last: where a fade is now
         self.error: str | None = None  # why the LED cannot be driven now; None when it can
         self._lock = threading.Lock()
+        self._fading = threading.Condition(self._lock)
+        self._fade: Fade | None = None
+        self._fader: threading.Thread | None = None
+        # time.sleep is looked up at each call: under gevent it is patched in the worker, after
+        # this module was imported, and the unpatched one would stall every connection.
+        self._fade_rate, self._clock = fade_rate, clock
+        self._sleep = sleep or (lambda seconds: time.sleep(seconds))
         self._device = self._open(pin_factory)
         self._reconnect = reconnect
         self._stopped = threading.Event()
@@ -175,18 +194,69 @@ class Led:
     def simulated(self) -> bool:
         return self.factory_name != "pigpio"
 
-    def set_level(self, level: int) -> None:
-        """Drive the LED to ``level``; raise HardwareError if the pin cannot be written."""
+    def shown(self) -> float:
+        """The level the LED shows at this instant (between two levels during a fade)."""
+        return self._shown
+
+    def set_level(self, level: int, transition: float = 0.0) -> None:
+        """Drive the LED to ``level``, at once or fading over ``transition`` s.
+
+        Raises HardwareError if the pin cannot be written: the first step is written
+        here, so a dead or hung daemon fails the call itself.
+        """
         with self._lock:
             if self._device is None:
                 raise HardwareError(f"{self.error}; reconnecting")
-            try:
-                self._device.value = level / 100
-            except Exception as exc:  # pigpio raises socket and struct errors, gpiozero its own
-                self._lost(exc)
-                raise HardwareError(self.error) from exc
+            if transition > 0 and self._shown != level:
+                fade = Fade(self._shown, level, self._clock(), transition)
+                self._write(fade.level_at(fade.began))
+                self._fade = fade
+                if self._fader is None:
+                    self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
+                    self._fader.start()
+                self._fading.notify_all()
+            else:
+                self._fade = None
+                self._write(level)
             self.level = level
-            self.error = None
+
+    def _write(self, level: float) -> None:
+        """Write one level through the curve (lock held); a failure becomes HardwareError."""
+        try:
+            self._device.value = self.curve.duty(level)
+        except Exception as exc:  # pigpio raises socket and struct errors, gpiozero its own
+            self._fade = None
+            self._lost(exc)
+            raise HardwareError(self.error) from exc
+        self._shown = level
+        self.error = None
+
+    def fade_remaining(self) -> float:
+        """Seconds until the fade under way reaches its level (0 when none)."""
+        fade = self._fade
+        return fade.remaining(self._clock()) if fade is not None else 0.0
+
+    def _fade_loop(self) -> None:
+        step = 1 / self._fade_rate
+        while not self._stopped.is_set():
+            with self._lock:
+                while self._fade is None and not self._stopped.is_set():
+                    self._fading.wait()
+                fade = self._fade
+                if fade is None:
+                    continue
+                if self._device is None:  # the daemon went away mid-fade: the reconnect re-applies
+                    self._fade = None
+                    continue
+                now = self._clock()
+                try:
+                    self._write(fade.target if fade.done_at(now) else fade.level_at(now))
+                except HardwareError:
+                    log.error("a fade stopped: %s", self.error)
+                    continue
+                if fade.done_at(now) and self._fade is fade:
+                    self._fade = None
+            self._sleep(step)
 
     def _lost(self, exc: Exception) -> None:
         """Note the failure; with a reconnect, drop the dead connection (the lock is held)."""
@@ -227,19 +297,21 @@ class Led:
                 continue
             with self._lock:
                 try:
-                    device.value = self.level / 100
+                    device.value = self.curve.duty(self.level)
                 except Exception as exc:
                     log.debug("pigpio went away again: %s", exc)
                     _close_quietly(factory)
                     continue
                 self.pin_factory, self._device, self.error = factory, device, None
-                level = self.level
+                level = self._shown = self.level
             log.warning("the pigpio daemon is back: GPIO%d at level %d again", self.pin, level)
 
     def close(self) -> None:
         """Release the pin (the LED goes dark) and the factory's resources."""
         self._stopped.set()
         with self._lock:
+            self._fade = None
+            self._fading.notify_all()
             try:
                 if self._device is not None:
                     self._device.close()
@@ -264,7 +336,7 @@ def _factory_name(pin_factory) -> str:
 
 
 def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
-             timeout: float = DEFAULT_PIGPIO_TIMEOUT) -> Led:
+             timeout: float = DEFAULT_PIGPIO_TIMEOUT, curve: Curve = Curve("cie")) -> Led:
     """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``);
     each call to the pigpio daemon gets ``timeout`` seconds."""
     factory = make_pin_factory(pin_factory, environ, timeout=timeout)
@@ -278,7 +350,7 @@ def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
         return make_pin_factory("pigpio", environ, timeout=timeout)
 
     try:
-        return Led(pin, pin_factory=factory, factory_name=pin_factory,
+        return Led(pin, pin_factory=factory, factory_name=pin_factory, curve=curve,
                    reconnect=reconnect_pigpio if pin_factory == "pigpio" else None)
     except Exception:
         factory.close()

@@ -33,9 +33,10 @@ class Light:
     told who it was (the hub skips that client, which gets the ``reply`` instead).
     """
 
-    def __init__(self, led, *, initial_level: int = 50, state_file: state.StateFile | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, led, *, brightness: int = 50, on: bool = True, state_file: state.StateFile | None = None,
+                 default_transition: float = 0.0, clock: Callable[[], float] = time.monotonic):
         self.led = led
+        self.default_transition = default_transition
         self.state_file = state_file
         self._clock = clock
         self.started = clock()
@@ -46,7 +47,10 @@ class Light:
         self._lock = threading.Lock()
         self._listeners: list[StateListener] = []
         self._frozen = False  # set by stop_changes(): shutdown has begun
-        self._state = State(protocol.parse_level(initial_level), 0)
+        brightness = protocol.parse_level(brightness)
+        if brightness == 0:
+            raise ValueError("brightness is what 'on' shows: 1..100 (use on=False for off)")
+        self._state = State(brightness, bool(on), 0)
         led.set_level(self._state.level)
 
     def add_listener(self, listener: StateListener) -> None:
@@ -54,8 +58,9 @@ class Light:
             self._listeners.append(listener)
 
     def state(self) -> State:
+        """The state, its ``transition`` being what is left of the fade to it."""
         with self._lock:
-            return self._state
+            return self._state._replace(transition=round(self.led.fade_remaining(), 3))
 
     def read(self, use: Callable[[State], object]):
         """Call ``use(state)`` under the ordering lock: no change can come between.
@@ -64,7 +69,7 @@ class Light:
         it reads here first, so the client misses no change and sees none twice.
         """
         with self._lock:
-            return use(self._state)
+            return use(self._state._replace(transition=round(self.led.fade_remaining(), 3)))
 
     def execute(self, command: protocol.Command, *, origin: str, requester: object = None,
                 reply: Optional[Replier] = None) -> protocol.Reply:
@@ -75,11 +80,11 @@ class Light:
         set; nothing changes then, and no listener is told.
         """
         match command:
-            case protocol.SetLevel(level=level):
-                return self.set_level(level, origin=origin, requester=requester, reply=reply)
+            case protocol.SetLevel() | protocol.SetPower() | protocol.Toggle() | protocol.Step():
+                return self.change(command, origin=origin, requester=requester, reply=reply)
             case protocol.GetState():
                 with self._lock:
-                    answer = self._state
+                    answer = self._state._replace(transition=round(self.led.fade_remaining(), 3))
                     if reply is not None:
                         reply(answer)
                 return answer
@@ -96,24 +101,35 @@ class Light:
 
     def set_level(self, level: int, *, origin: str, requester: object = None,
                   reply: Optional[Replier] = None) -> State:
-        """Apply a valid level; tell the listeners if it changed. Raises HardwareError."""
+        """Show ``level`` (0: off, keeping the brightness), with the default transition."""
+        return self.change(protocol.SetLevel(level), origin=origin, requester=requester, reply=reply)
+
+    def change(self, command, *, origin: str, requester: object = None,
+               reply: Optional[Replier] = None) -> State:
+        """Apply a level, power, toggle or step command; tell the listeners if anything
+        changed. Raises HardwareError (nothing changes then, and no one is told)."""
         with self._changing:
-            old = self.state()  # only changes move it, and they wait for this one
-            changed = level != old.level and not self._frozen  # after shutdown began, nothing changes
+            old = self._state
+            target = next_state(old, command)
+            changed = target[:2] != old[:2] and not self._frozen  # after shutdown began, nothing changes
             if changed:
-                self.led.set_level(level)  # raises HardwareError: nothing changes then
+                transition = self.default_transition if command.transition is None else command.transition
+                self.led.set_level(target.level, transition)  # raises HardwareError
             with self._lock:
                 if changed:
-                    self._state = State(level, old.seq + 1)
+                    self._state = State(target.brightness, target.on, old.seq + 1)
+                    new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
                     if self.state_file is not None:
-                        self.state_file.save_soon(level)
+                        self.state_file.save_soon(new.brightness, new.on)
                     for listener in self._listeners:
-                        listener(self._state, requester)
-                new = self._state
+                        listener(new, requester)
+                else:
+                    new = self._state._replace(transition=round(self.led.fade_remaining(), 3))
                 if reply is not None:
                     reply(new)
-        if new.level != old.level:
-            log.info("level %d -> %d (seq %d) by %s", old.level, new.level, new.seq, origin)
+        if changed:
+            log.info("level %d -> %d%s (seq %d) by %s", old.level, new.level,
+                     f" over {new.transition:g} s" if new.transition else "", new.seq, origin)
         return new
 
     def stop_changes(self) -> None:
@@ -136,27 +152,50 @@ class Light:
         """What /healthz tells of the light: the LED, the state, the state file."""
         current = self.state()
         return {
+            **protocol.state_fields(current),
+            "shown": round(self.led.shown(), 2),
             "status": "degraded" if self.led.error else "ok",
             "pin": self.led.pin,
             "pin_factory": self.led.factory_name,
             "simulated": self.led.simulated,
-            "level": current.level,
-            "seq": current.seq,
             "uptime_s": round(self._clock() - self.started, 1),
             "state_file": str(self.state_file.path) if self.state_file else None,
             "hardware_error": self.led.error,
         }
 
 
-def power_on_level(power_on: str | int, initial_level: int, state_file: state.StateFile | None) -> int:
-    """The level at start: POWER_ON "last" (the saved level, else ``initial_level``), "off", or a level."""
+def next_state(current: State, command) -> State:
+    """Where a command takes the light (brightness and power; seq is the light's to count).
+
+    A level above 0 is the brightness and turns the light on; level 0, ``on: false`` and
+    a step down to 0 turn it off and keep the brightness to come back to; a step moves
+    from the level shown (0 when off) and clamps to 0..100.
+    """
+    match command:
+        case protocol.SetLevel(level=level):
+            return current._replace(brightness=level or current.brightness, on=level > 0)
+        case protocol.SetPower(on=on):
+            return current._replace(on=on)
+        case protocol.Toggle():
+            return current._replace(on=not current.on)
+        case protocol.Step(delta=delta):
+            level = min(protocol.LEVEL_MAX, max(protocol.LEVEL_MIN, current.level + delta))
+            return current._replace(brightness=level or current.brightness, on=level > 0)
+    raise TypeError(f"not a light command: {command!r}")
+
+
+def power_on_state(power_on: str | int, initial_level: int,
+                   saved: tuple[int | None, bool] | None) -> tuple[int, bool]:
+    """Brightness and power at start, by POWER_ON: "last" (as saved, else on at
+    ``initial_level``), "on" or "off" (at the saved brightness), or a level (0: off).
+
+    Where no brightness was saved, it is ``initial_level`` (100 when that is 0).
+    """
     policy = state.parse_power_on(power_on)
-    if policy == "off":
-        return 0
+    initial = protocol.parse_level(initial_level)
+    brightness = (saved[0] if saved else None) or initial or 100
     if policy == "last":
-        saved = state_file.load() if state_file else None
-        if saved is not None:
-            log.info("restoring level %d from %s", saved, state_file.path)
-            return saved
-        return protocol.parse_level(initial_level)
-    return policy
+        return (brightness, saved[1]) if saved else (brightness, initial > 0)
+    if policy in ("on", "off"):
+        return brightness, policy == "on"
+    return (policy or brightness), policy > 0

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple, Union
+from typing import NamedTuple, Optional, Union
 
 LEVEL_MIN = 0
 LEVEL_MAX = 100
@@ -49,10 +49,37 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class SetLevel:
-    """Set the brightness to ``level`` (0..100)."""
+    """Show ``level`` (0..100): above 0 it is the brightness and turns the light on; 0 turns it off."""
 
     level: int
     request_id: RequestId = None
+    transition: Optional[float] = None  # seconds to fade there; None: the service's default
+
+
+@dataclass(frozen=True)
+class SetPower:
+    """Turn the light on (at the brightness it keeps) or off (keeping that brightness)."""
+
+    on: bool
+    request_id: RequestId = None
+    transition: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Toggle:
+    """Turn the light off if it is on, else on at the brightness it keeps."""
+
+    request_id: RequestId = None
+    transition: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """Move the shown level by ``delta`` (-100..100), clamped to 0..100: at 0 the light is off."""
+
+    delta: int
+    request_id: RequestId = None
+    transition: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -69,14 +96,23 @@ class Ping:
     request_id: RequestId = None
 
 
-Command = Union[SetLevel, GetState, Ping]
+Command = Union[SetLevel, SetPower, Toggle, Step, GetState, Ping]
+LightCommand = (SetLevel, SetPower, Toggle, Step)  # the commands that can change the light
 
 
 class State(NamedTuple):
-    """What the light is doing: its level, and how many changes led there."""
+    """What the light is doing: on or off, the brightness it shows when on, how many
+    changes led here, and how long the fade to this state takes (0: none)."""
 
-    level: int
+    brightness: int  # 1..100: what "on" shows
+    on: bool
     seq: int
+    transition: float = 0.0
+
+    @property
+    def level(self) -> int:
+        """What the LED shows once any fade is over: the brightness when on, else 0."""
+        return self.brightness if self.on else 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +181,73 @@ def parse_level(value) -> int:
     raise ProtocolError(INVALID_MESSAGE, f"{_LEVEL_RULE}, got {_describe(value)}")
 
 
+TRANSITION_MAX = 3600  # seconds: the longest fade a message may ask for
+STEP_MAX = 100
+_SIGNED_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def parse_transition(value) -> float:
+    """A fade's length in seconds: a JSON number from 0 to TRANSITION_MAX."""
+    rule = f"transition must be a number of seconds from 0 to {TRANSITION_MAX}"
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
+        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {_describe(value)}")
+    value = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not value.is_finite():
+        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {_describe(value)}")
+    if value < 0 or value > TRANSITION_MAX:
+        raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {_describe(value)}")
+    return float(value)
+
+
+def parse_step(value) -> int:
+    """A relative step: an integer from -STEP_MAX to STEP_MAX (or such a string, from a form)."""
+    rule = f"step must be an integer from {-STEP_MAX} to {STEP_MAX}"
+    if isinstance(value, str) and _SIGNED_DIGITS.fullmatch(value) and len(value) <= 5:
+        value = Decimal(value)
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {_describe(value)}")
+    value = Decimal(value)
+    if not value.is_finite() or value != value.to_integral_value():
+        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {_describe(value)}")
+    if abs(value) > STEP_MAX:
+        raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {_describe(value)}")
+    return int(value)
+
+
+def parse_on(value) -> bool:
+    """Power: a JSON boolean, nothing else (not 1, "yes" or null)."""
+    if not isinstance(value, bool):
+        raise ProtocolError(INVALID_MESSAGE, f"on must be true or false, got {_describe(value)}")
+    return value
+
+
+def _set_command(message: dict, request_id: RequestId) -> Command:
+    """A set message: one of level, on and step, and perhaps a transition.
+
+    ``level`` may come with an ``on`` that agrees with it (true above 0, false at 0), as
+    in a state sent back; any other pair is a conflict.
+    """
+    given = [field for field in ("level", "on", "step") if field in message]
+    if not given:
+        raise ProtocolError(
+            INVALID_MESSAGE, "missing \"level\"; send e.g. {\"level\": 80}, {\"on\": false} or {\"step\": 10}")
+    transition = parse_transition(message["transition"]) if "transition" in message else None
+    if given == ["level", "on"]:
+        level, on = parse_level(message["level"]), parse_on(message["on"])
+        if on != (level > 0):
+            raise ProtocolError(INVALID_MESSAGE, f"level {level} and on {str(on).lower()} disagree: "
+                                "level 0 is off, any other level is on")
+        return SetLevel(level, request_id, transition)
+    if len(given) > 1:
+        raise ProtocolError(
+            INVALID_MESSAGE, f"send one of level, on and step in a message, got {' and '.join(given)}")
+    if given == ["level"]:
+        return SetLevel(parse_level(message["level"]), request_id, transition)
+    if given == ["on"]:
+        return SetPower(parse_on(message["on"]), request_id, transition)
+    return Step(parse_step(message["step"]), request_id, transition)
+
+
 def _parse_id(message: dict) -> RequestId:
     if "id" not in message:
         return None
@@ -186,7 +289,8 @@ def parse_json(text: Union[str, bytes]):
 def parse_command(text: Union[str, bytes]) -> Command:
     """Turn one client message into a Command; raise ProtocolError if it is not one.
 
-    Accepted: ``{"level": N}``, a bare integer ``N``, ``{"type": "set", "level": N}``,
+    Accepted: ``{"level": N}``, a bare integer ``N``, ``{"on": true|false}``, ``{"step": N}``
+    (each also with ``"type": "set"`` and a ``"transition"``), ``{"type": "toggle"}``,
     ``{"type": "get"}`` and ``{"type": "ping"}``, each optionally with an ``"id"``.
     """
     message = parse_json(text)
@@ -203,18 +307,17 @@ def parse_command(text: Union[str, bytes]) -> Command:
         if not isinstance(kind, str):
             raise ProtocolError(INVALID_MESSAGE, f"type must be a string, got {_describe(kind)}")
         if kind == "set":
-            if "level" not in message:
-                raise ProtocolError(
-                    INVALID_MESSAGE, "missing \"level\"; send e.g. {\"level\": 80}"
-                )
-            return SetLevel(parse_level(message["level"]), request_id)
+            return _set_command(message, request_id)
+        if kind == "toggle":
+            transition = parse_transition(message["transition"]) if "transition" in message else None
+            return Toggle(request_id, transition)
         if kind == "get":
             return GetState(request_id)
         if kind == "ping":
             return Ping(request_id)
         raise ProtocolError(
             UNKNOWN_TYPE,
-            f"unknown type {_describe(kind)}; the types are \"set\", \"get\" and \"ping\"",
+            f"unknown type {_describe(kind)}; the types are \"set\", \"toggle\", \"get\" and \"ping\"",
         )
     except ProtocolError as exc:
         exc.request_id = request_id
@@ -225,9 +328,17 @@ def _dump(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-def state_message(level: int, seq: int, request_id: RequestId = None) -> str:
+def state_fields(state: State) -> dict:
+    """The state as flat JSON fields, the same on every door (WebSocket, REST, MQTT)."""
+    fields = {"level": state.level, "on": state.on, "brightness": state.brightness, "seq": state.seq}
+    if state.transition:
+        fields["transition"] = state.transition
+    return fields
+
+
+def state_message(state: State, request_id: RequestId = None) -> str:
     """The state every client gets on connect, on ``get`` and after each change."""
-    message = {"type": "state", "level": level, "seq": seq}
+    message = {"type": "state", **state_fields(state)}
     if request_id is not None:
         message["id"] = request_id
     return _dump(message)
@@ -244,7 +355,7 @@ def error_message(code: str, message: str, request_id: RequestId = None) -> str:
 def reply_message(reply: Reply, request_id: RequestId = None) -> str:
     """The text of the answer to one request (a state or a pong), carrying its id."""
     if isinstance(reply, State):
-        return state_message(reply.level, reply.seq, request_id)
+        return state_message(reply, request_id)
     return pong_message(request_id)
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import protocol
 import state
+from brightness import parse_curve
 from led import PIN_FACTORIES
 
 WORKERS = ("gevent", "gthread")  # gunicorn worker classes the service can be served from
@@ -43,6 +44,21 @@ def _power_on(text):
         return state.parse_power_on(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text):
+    try:
+        return protocol.parse_transition(float(text))
+    except (ValueError, protocol.ProtocolError) as exc:
+        raise argparse.ArgumentTypeError(getattr(exc, "message", str(exc))) from None
+
+
+def _curve(text):
+    try:
+        parse_curve(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return str(text).strip().lower()
 
 
 def _names(text):
@@ -84,7 +100,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INITIAL_LEVEL", "--initial-level", "INITIAL_LEVEL", _level, 50,
             "level at start when no level was saved, 0..100"),
     Setting("POWER_ON", "--power-on", "POWER_ON", _power_on, "last",
-            "level at start: last (the saved level, else --initial-level), off, or 0..100"),
+            "at start: last (as saved, else on at --initial-level), on or off (at the saved "
+            "brightness), or a level 0..100"),
+    Setting("DEFAULT_TRANSITION", "--default-transition", "DEFAULT_TRANSITION", _seconds, 0.0,
+            "seconds a change fades for when its message gives no transition (the page sends its own)"),
+    Setting("BRIGHTNESS_CURVE", "--brightness-curve", "BRIGHTNESS_CURVE", _curve, "cie",
+            "level to PWM duty: cie (perceived lightness, CIE 1931), linear, or gamma:G (docs/brightness.md)"),
     Setting("STATE_FILE", "--state-file", "STATE_FILE", Path, None,
             "where the level is kept across restarts ($STATE_DIRECTORY/state.json under systemd, "
             "else ~/.local/state/ledsock/state.json; in-process, none unless given)",

@@ -1,4 +1,4 @@
-"""The LED level kept on disk, so that a restart or a power cut comes back where it was.
+"""The light's state kept on disk, so that a restart or a power cut comes back where it was.
 
 Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most
 one a second, because SD cards wear out. A corrupt file is moved aside with one
@@ -17,7 +17,7 @@ import protocol
 
 log = logging.getLogger(__name__)
 
-POWER_ON_CHOICES = "last, off, or a level from 0 to 100"
+POWER_ON_CHOICES = "last, on, off, or a level from 0 to 100"
 
 
 def default_path(environ=os.environ) -> Path:
@@ -31,9 +31,9 @@ def default_path(environ=os.environ) -> Path:
 
 
 def parse_power_on(text: str) -> str | int:
-    """``last``, ``off`` (0) or a level: what the LED does when the service starts."""
+    """``last``, ``on``, ``off`` or a level: what the LED does when the service starts."""
     text = str(text).strip().lower()
-    if text in ("last", "off"):
+    if text in ("last", "on", "off"):
         return text
     try:
         return protocol.parse_level(text)
@@ -56,7 +56,7 @@ class StateFile:
         self.min_interval = min_interval
         self._run_blocking = run_blocking or (lambda function, *args: function(*args))
         self._lock = threading.Lock()  # guards the fields below; never held during disk I/O
-        self._latest: int | None = None  # the newest level given to save_soon
+        self._latest: tuple[int, bool] | None = None  # the newest state given to save_soon
         self._version = 0  # counts save_soon calls: the version of _latest
         self._timer: threading.Timer | None = None
         self._last_write = float("-inf")
@@ -64,8 +64,12 @@ class StateFile:
         self._written = 0  # the version on disk
         self._failing = False
 
-    def load(self) -> int | None:
-        """The saved level, or None when there is none (a corrupt file is moved aside)."""
+    def load(self) -> tuple[int | None, bool] | None:
+        """The saved (brightness, on), or None when there is none (a corrupt file is moved aside).
+
+        A file of an older version, ``{"level": N}``, reads as on at N, or as off with no
+        brightness known (None) when N is 0.
+        """
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -73,7 +77,14 @@ class StateFile:
         except (OSError, UnicodeDecodeError) as exc:
             return self._set_aside(f"cannot be read ({exc})")
         try:
-            return protocol.parse_level(json.loads(text, parse_int=int)["level"])
+            saved = json.loads(text, parse_int=int)
+            if "brightness" not in saved:  # an older file: the level alone
+                level = protocol.parse_level(saved["level"])
+                return (level, True) if level else (None, False)
+            brightness, on = protocol.parse_level(saved["brightness"]), saved["on"]
+            if brightness == 0 or not isinstance(on, bool):
+                raise ValueError(f"brightness {brightness} and on {on!r} are not a state")
+            return brightness, on
         except (ValueError, KeyError, TypeError, protocol.ProtocolError) as exc:
             return self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
 
@@ -87,10 +98,10 @@ class StateFile:
         log.warning("state file %s %s; starting without it and %s", self.path, problem, moved)
         return None
 
-    def save_soon(self, level: int) -> None:
-        """Remember ``level``; it reaches the disk within ``min_interval`` seconds."""
+    def save_soon(self, brightness: int, on: bool) -> None:
+        """Remember the state; it reaches the disk within ``min_interval`` seconds."""
         with self._lock:
-            self._latest = level
+            self._latest = (brightness, on)
             self._version += 1
             if self._timer is None:
                 delay = max(0.0, self._last_write + self.min_interval - time.monotonic())
@@ -114,17 +125,17 @@ class StateFile:
         # when this returns, every level given before the call has been written or replaced.
         with self._write_lock:
             with self._lock:
-                level, version = self._latest, self._version
+                latest, version = self._latest, self._version
             if version > self._written:
-                self._run_blocking(self._write, level)
+                self._run_blocking(self._write, *latest)
                 self._written = version
 
-    def _write(self, level: int) -> None:
+    def _write(self, brightness: int, on: bool) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(temporary, "w", encoding="utf-8") as out:
-                out.write(json.dumps({"level": level}) + "\n")
+                out.write(json.dumps({"brightness": brightness, "on": on, "level": brightness if on else 0}) + "\n")
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)

@@ -80,28 +80,54 @@ def json_response(text: str, status: int = 200) -> Response:
     return Response(text + "\n", status=status, mimetype="application/json")
 
 
-def rest_state(state: protocol.State) -> str:
-    return f'{{"level":{state.level},"seq":{state.seq}}}'
+def rest_state(state: protocol.State, shown: float | None = None) -> str:
+    """The REST body: the state's fields (as on the WebSocket, without "type"), and on
+    GET the level the LED shows at this instant."""
+    fields = protocol.state_fields(state)
+    if shown is not None:
+        fields["shown"] = round(shown, 2)
+    return json.dumps(fields, separators=(",", ":"))
 
 
-def level_from_post(req) -> int:
-    """Read the level of ``POST /led`` from a form field ``level`` or a JSON body.
+FORM_FIELDS = ("level", "on", "step", "transition")
+
+
+def command_from_post(req) -> protocol.Command:
+    """Read ``POST /led``: the form fields level, on, step and transition, or a JSON body.
 
     The body is read once, as text: ``curl -d '{"level": 5}'`` labels JSON as a form,
-    and Flask's form parser would consume it before it could be read as JSON.
+    and Flask's form parser would consume it before it could be read as JSON. A form
+    is turned into the JSON message it stands for, so both follow the same rules.
     """
-    if req.mimetype == "multipart/form-data" and "level" in req.form:
-        return protocol.parse_level(req.form["level"])
-    body = req.get_data(as_text=True)
-    if req.mimetype == "application/x-www-form-urlencoded":
-        fields = parse_qs(body, keep_blank_values=True)
-        if "level" in fields:
-            return protocol.parse_level(fields["level"][-1])
-    command = protocol.parse_command(body)
-    if not isinstance(command, protocol.SetLevel):
-        raise protocol.ProtocolError(
-            protocol.INVALID_MESSAGE, "POST /led takes {\"level\": N} or the form field level=N")
-    return command.level
+    if req.mimetype == "multipart/form-data":
+        fields = {name: req.form.getlist(name) for name in FORM_FIELDS if name in req.form}
+    else:
+        body = req.get_data(as_text=True)
+        fields = {}
+        if req.mimetype == "application/x-www-form-urlencoded":
+            fields = {name: values for name, values in parse_qs(body, keep_blank_values=True).items()
+                      if name in FORM_FIELDS}
+        if not fields:
+            command = protocol.parse_command(body)
+            if not isinstance(command, protocol.LightCommand):
+                raise protocol.ProtocolError(
+                    protocol.INVALID_MESSAGE,
+                    "POST /led takes {\"level\": N}, {\"on\": true|false}, {\"step\": N} or "
+                    "{\"type\": \"toggle\"}, or the same as form fields")
+            return command
+    return protocol.parse_command(json.dumps({name: _form_value(name, values[-1]) for name, values in fields.items()}))
+
+
+def _form_value(name: str, text: str):
+    """A form field as its JSON value: on=true|false, transition as a number, the rest as text."""
+    if name == "on":
+        return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower(), text)
+    if name == "transition":
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
 
 
 @web.record_once
@@ -191,7 +217,7 @@ def websocket(ws):
     client = Client(ws, peer(request.environ), max_pending_replies=config["MAX_PENDING_REPLIES"])
     rate = RateLimit(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
     # The first state is sent under the light's lock: no change comes between it and the join.
-    count = light.read(lambda state: hub.add(client, protocol.state_message(*state)))
+    count = light.read(lambda state: hub.add(client, protocol.state_message(state)))
     log.info("client %s connected (%d clients)", client.peer, count)
     why = "client closed"
     try:
@@ -235,14 +261,15 @@ def handle_message(light: Light, client: Client, message) -> None:
 
 @web.get("/led")
 def get_led():
-    return json_response(rest_state(the_light().state()))
+    light = the_light()
+    return json_response(rest_state(light.state(), shown=light.led.shown()))
 
 
 @web.post("/led")
 def post_led():
     client = peer(request.environ)
     try:
-        state = the_light().set_level(level_from_post(request), origin=f"http {client}")
+        state = the_light().change(command_from_post(request), origin=f"http {client}")
     except (protocol.ProtocolError, HardwareError) as exc:
         if isinstance(exc, HardwareError):
             log.error("%s (POST from %s)", exc, client)

@@ -92,6 +92,13 @@ class ServerProcess:
         with urllib.request.urlopen(self.http + path, timeout=10) as response:
             return json.loads(response.read())
 
+    def led(self) -> dict:
+        """GET /led without "shown" (the level the LED shows this instant, checked here)."""
+        state = self.get("/led")
+        shown = state.pop("shown")
+        assert isinstance(shown, (int, float)) and 0 <= shown <= 100, state
+        return state
+
     def post(self, path: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, dict]:
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(self.http + path, data=data, method="POST",

@@ -142,7 +142,7 @@ def test_invalid_utf8_closes_only_that_connection(server):
         close_frames = [received[i:] for i in range(len(received)) if received[i] == 0x88]
         assert close_frames and int.from_bytes(close_frames[-1][2:4], "big") == 1007, received
         other.send({"level": 3})
-        assert other.recv() == {"type": "state", "level": 3, "seq": 1}
+        assert other.recv() == {"type": "state", "level": 3, "on": True, "brightness": 3, "seq": 1}
 
 
 def test_random_bytes_after_the_handshake_close_only_that_connection(start_server):
@@ -162,7 +162,7 @@ def test_random_bytes_after_the_handshake_close_only_that_connection(start_serve
             sock.close()
         assert other.nothing_pending()
         server.wait_for(lambda h: h["clients"] == 1, what="the garbage connections gone")
-    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
 def test_churn_with_resets_leaves_fds_threads_and_subscribers_at_baseline(server):

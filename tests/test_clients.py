@@ -52,26 +52,26 @@ def test_interactive_session(server):
     session = subprocess.Popen(["sh", "-c", recipe("interactive", server)], env=shell_env(), text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 50, "seq": 0}
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0}
         session.stdin.write("80\n")
         session.stdin.flush()
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 80, "seq": 1}
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1}
         session.stdin.write('{"level": 81}\n')
         session.stdin.flush()
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 81, "seq": 2}
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 81, "on": True, "brightness": 81, "seq": 2}
         session.stdin.close()  # Ctrl+D
         assert session.wait(10) == 0
     finally:
         session.kill()
-    assert server.get("/led") == {"level": 81, "seq": 2}
+    assert server.led() == {"level": 81, "on": True, "brightness": 81, "seq": 2}
 
 
 def test_one_shot_set_prints_the_reply_and_exits_0(server):
     require("websocat")
     result = run(recipe("one-shot", server))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ['{"type":"state","level":50,"seq":0}',
-                                          '{"type":"state","level":80,"seq":1}']
+    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+                                          '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}']
 
 
 def test_watch_prints_every_change_one_line_each(server):
@@ -110,7 +110,7 @@ def test_led_script_exits_1_with_the_reason_on_an_error_reply(led_script, server
         assert result.stderr.startswith(f"led.sh: {code}: level must be an integer from 0 to 100")
     assert run("sh led.sh 150", cwd=led_script).stderr == (
         'led.sh: out_of_range: level must be an integer from 0 to 100, got "150"\n')
-    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
 def test_led_script_exits_2_when_nothing_answers(led_script):
@@ -131,13 +131,13 @@ def test_led_script_exits_2_when_nothing_answers(led_script):
 def test_curl_recipes(server):
     require("curl")
     get = run(recipe("curl-get", server))
-    assert get.stdout == '{"level":50,"seq":0}\n'
+    assert get.stdout == '{"level":50,"on":true,"brightness":50,"seq":0}\n'
     with Client(server.ws_url) as client:
         client.recv()
-        assert run(recipe("curl-set-form", server)).stdout == '{"level":42,"seq":1}\n'
-        assert client.recv() == {"type": "state", "level": 42, "seq": 1}
-        assert run(recipe("curl-set-json", server)).stdout == '{"level":43,"seq":2}\n'
-        assert client.recv() == {"type": "state", "level": 43, "seq": 2}
+        assert run(recipe("curl-set-form", server)).stdout == '{"level":42,"on":true,"brightness":42,"seq":1}\n'
+        assert client.recv() == {"type": "state", "level": 42, "on": True, "brightness": 42, "seq": 1}
+        assert run(recipe("curl-set-json", server)).stdout == '{"level":43,"on":true,"brightness":43,"seq":2}\n'
+        assert client.recv() == {"type": "state", "level": 43, "on": True, "brightness": 43, "seq": 2}
         error = run(recipe("curl-error", server))
         assert error.stdout == ('{"type":"error","code":"out_of_range","message":'
                                 '"level must be an integer from 0 to 100, got \\"150\\""}\nHTTP 400\n')
@@ -180,17 +180,17 @@ def test_csharp_set_is_seen_by_a_python_client(led_client, server):
         result = subprocess.run(["sh", "-c", recipe("csharp-set", server)], cwd=led_client,
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout) == {"type": "state", "level": 80, "seq": 1, "id": "ledclient"}
-        assert python.recv() == {"type": "state", "level": 80, "seq": 1}
+        assert json.loads(result.stdout) == {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1, "id": "ledclient"}
+        assert python.recv() == {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1}
     result = led_client_run(led_client, "--url", server.ws_url, "get")
-    assert (result.returncode, json.loads(result.stdout)) == (0, {"type": "state", "level": 80, "seq": 1})
+    assert (result.returncode, json.loads(result.stdout)) == (0, {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1})
 
 
 def test_csharp_watch_sees_a_rest_change(led_client, server):
     watch = subprocess.Popen(["mono", str(led_client / "LedClient.exe"), "--url", server.ws_url, "watch", "--count", "3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert json.loads(watch.stdout.readline()) == {"type": "state", "level": 50, "seq": 0}
+        assert json.loads(watch.stdout.readline()) == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0}
         server.post("/led", "level=11", "application/x-www-form-urlencoded")
         server.post("/led", "level=12", "application/x-www-form-urlencoded")
         assert json.loads(watch.stdout.readline())["level"] == 11
@@ -206,7 +206,7 @@ def test_csharp_invalid_level_exits_1_with_the_server_message(led_client, server
     assert result.stderr.strip() == "ledclient: out_of_range: level must be an integer from 0 to 100, got 150"
     result = led_client_run(led_client, "--url", server.ws_url, "set", "\uff14\uff12")
     assert result.returncode == 1 and "invalid_message" in result.stderr
-    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
 def test_csharp_cannot_connect_exits_2(led_client):

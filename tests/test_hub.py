@@ -84,7 +84,7 @@ def connect():
     """connect(hub, small_buffers=False) -> (Client, Peer), joined to the hub with a first state."""
     sockets = []
 
-    def connect(hub, *, small_buffers=False, first='{"type":"state","level":50,"seq":0}'):
+    def connect(hub, *, small_buffers=False, first='{"type":"state","level":50,"on":true,"brightness":50,"seq":0}'):
         ours, theirs = socket.socketpair()
         if small_buffers:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -107,7 +107,7 @@ def test_a_broadcast_is_one_frame_to_every_client_but_the_requester(connect):
     hub = Hub(send_timeout=10, ping_interval=25, max_clients=10)
     (_, peer_a), (b, peer_b), (_, peer_c) = connect(hub), connect(hub), connect(hub)
     for peer in (peer_a, peer_b, peer_c):
-        assert peer.frames(until=lambda f: True) == [(0x1, b'{"type":"state","level":50,"seq":0}')]
+        assert peer.frames(until=lambda f: True) == [(0x1, b'{"type":"state","level":50,"on":true,"brightness":50,"seq":0}')]
     hub.broadcast(state(1), skip=b)
     assert peer_a.frames(until=lambda f: True) == [(0x1, state(1).encode())]
     assert peer_c.frames(until=lambda f: True) == [(0x1, state(1).encode())]

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from brightness import Curve
+from protocol import State
 from support import Client, free_port, raw_websocket
 
 
@@ -153,9 +155,9 @@ def test_websocat_sets_a_level_and_reads_it_back(server):
         [str(websocat), "-n", "--max-messages-rev", "2", server.ws_url],
         input='{"level":9}\n', capture_output=True, text=True, timeout=10)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ['{"type":"state","level":50,"seq":0}',
-                                          '{"type":"state","level":9,"seq":1}']
-    assert server.get("/led") == {"level": 9, "seq": 1}
+    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+                                          '{"type":"state","level":9,"on":true,"brightness":9,"seq":1}']
+    assert server.led() == {"level": 9, "on": True, "brightness": 9, "seq": 1}
 
 
 class TestHardwareFailure:
@@ -194,7 +196,7 @@ class TestHardwareFailure:
             assert (reply["type"], reply["code"], reply["id"]) == ("error", "hardware_error", "h")
             assert "GPIO21" in reply["message"]
             assert other.nothing_pending()
-            assert service.state() == (50, 0) and pin.state == pytest.approx(0.5)
+            assert service.state() == State(50, True, 0) and pin.state == pytest.approx(Curve("cie").duty(50))
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
                 health = json.loads(response.read())
             assert health["status"] == "degraded" and "GPIO21" in health["hardware_error"]
@@ -205,6 +207,6 @@ class TestHardwareFailure:
             assert failed.value.code == 503
             assert json.loads(failed.value.read())["code"] == "hardware_error"
             pin.broken = False  # the daemon is back
-            assert sender.request({"level": 10, "id": "ok"})[0] == {"type": "state", "level": 10, "seq": 1, "id": "ok"}
-            assert other.recv() == {"type": "state", "level": 10, "seq": 1}
+            assert sender.request({"level": 10, "id": "ok"})[0] == {"type": "state", "level": 10, "on": True, "brightness": 10, "seq": 1, "id": "ok"}
+            assert other.recv() == {"type": "state", "level": 10, "on": True, "brightness": 10, "seq": 1}
             assert service.health()["status"] == "ok"

@@ -7,7 +7,8 @@ from gpiozero.pins.mock import MockFactory
 
 import protocol
 from led import HardwareError, Led
-from light import Light, power_on_level
+from brightness import Curve
+from light import Light, power_on_state
 from protocol import Ping, Pong, SetLevel, State
 from state import StateFile
 from test_led import BrokenPWMPin
@@ -33,7 +34,7 @@ class FakeClock:
 
 @pytest.fixture
 def light(mock_factory):
-    light = Light(Led(21, pin_factory=mock_factory), initial_level=50, clock=FakeClock())
+    light = Light(Led(21, pin_factory=mock_factory), brightness=50, clock=FakeClock())
     yield light
     light.release()
 
@@ -42,18 +43,18 @@ def test_a_set_drives_the_pin_tells_the_listeners_and_answers_the_requester(ligh
     heard, replies, me = Recorder(), [], object()
     light.add_listener(heard)
     answer = light.execute(SetLevel(73), origin="test", requester=me, reply=replies.append)
-    assert answer == replies[-1] == State(73, 1)
-    assert heard.heard == [(State(73, 1), me)]
-    pin = mock_factory.pin(21)
-    assert pin.state == pytest.approx(0.73)
-    assert [round(s, 2) for _, s in pin.states] == [0.0, 0.5, 0.73]  # the pin's whole history
+    assert answer == replies[-1] == State(73, True, 1)
+    assert heard.heard == [(State(73, True, 1), me)]
+    pin, cie = mock_factory.pin(21), Curve("cie")
+    assert pin.state == pytest.approx(cie.duty(73))
+    assert [round(s, 4) for _, s in pin.states] == [0.0, round(cie.duty(50), 4), round(cie.duty(73), 4)]
 
 
 def test_an_unchanged_level_tells_no_one_and_keeps_seq(light):
     heard, replies = Recorder(), []
     light.add_listener(heard)
-    assert light.execute(SetLevel(50), origin="test", reply=replies.append) == State(50, 0)
-    assert heard.heard == [] and replies == [State(50, 0)]
+    assert light.execute(SetLevel(50), origin="test", reply=replies.append) == State(50, True, 0)
+    assert heard.heard == [] and replies == [State(50, True, 0)]
 
 
 def test_get_and_ping_answer_only_the_requester(light):
@@ -61,7 +62,7 @@ def test_get_and_ping_answer_only_the_requester(light):
     light.add_listener(heard)
     light.execute(protocol.GetState(), origin="test", reply=replies.append)
     light.execute(Ping(), origin="test", reply=replies.append)
-    assert replies == [State(50, 0), Pong()] and heard.heard == []
+    assert replies == [State(50, True, 0), Pong()] and heard.heard == []
 
 
 def test_a_command_the_light_does_not_handle_is_an_error_never_a_pong(light):
@@ -73,30 +74,30 @@ def test_a_command_the_light_does_not_handle_is_an_error_never_a_pong(light):
     with pytest.raises(protocol.ProtocolError) as rejected:
         light.execute(Dim(), origin="test", reply=replies.append)
     assert rejected.value.code == protocol.UNKNOWN_TYPE and rejected.value.request_id == "d1"
-    assert replies == [] and light.state() == State(50, 0)
+    assert replies == [] and light.state() == State(50, True, 0)
 
 
 def test_a_failed_write_changes_nothing_and_tells_no_one():
     factory = MockFactory(pin_class=BrokenPWMPin)
-    light = Light(Led(21, pin_factory=factory), initial_level=50)
+    light = Light(Led(21, pin_factory=factory), brightness=50)
     heard = Recorder()
     light.add_listener(heard)
     factory.pin(21).broken = True
     with pytest.raises(HardwareError):
         light.execute(SetLevel(10), origin="test")
-    assert light.state() == State(50, 0) and heard.heard == []
-    assert factory.pin(21).state == pytest.approx(0.5)
+    assert light.state() == State(50, True, 0) and heard.heard == []
+    assert factory.pin(21).state == pytest.approx(Curve("cie").duty(50))
     factory.close()
 
 
 def test_after_stop_changes_nothing_changes_and_the_last_level_is_on_disk(mock_factory, tmp_path):
     saved = StateFile(tmp_path / "state.json", min_interval=3600)  # only the flush can write
-    light = Light(Led(21, pin_factory=mock_factory), initial_level=50, state_file=saved)
+    light = Light(Led(21, pin_factory=mock_factory), brightness=50, state_file=saved)
     light.execute(SetLevel(64), origin="test")
     light.stop_changes()
-    assert StateFile(tmp_path / "state.json").load() == 64
-    assert light.execute(SetLevel(5), origin="test") == State(64, 1)
-    assert mock_factory.pin(21).state == pytest.approx(0.64)
+    assert StateFile(tmp_path / "state.json").load() == (64, True)
+    assert light.execute(SetLevel(5), origin="test") == State(64, True, 1)
+    assert mock_factory.pin(21).state == pytest.approx(Curve("cie").duty(64))
 
 
 def test_many_writers_are_heard_in_one_order_with_seq_counting_up(light):
@@ -125,12 +126,12 @@ def test_health_tells_the_uptime_by_the_lights_clock(mock_factory):
     assert health["uptime_s"] == 12.3 and health["status"] == "ok" and health["level"] == 50
 
 
-def test_power_on_policies(tmp_path):
-    saved = StateFile(tmp_path / "state.json", min_interval=0)
-    assert power_on_level("last", 40, saved) == 40  # nothing saved yet
-    saved.save_soon(77)
-    saved.flush()
-    assert power_on_level("last", 40, saved) == 77
-    assert power_on_level("off", 40, saved) == 0
-    assert power_on_level("12", 40, saved) == 12
-    assert power_on_level("last", 40, None) == 40
+def test_power_on_policies():
+    assert power_on_state("last", 40, None) == (40, True)  # nothing saved yet
+    assert power_on_state("last", 0, None) == (100, False)
+    assert power_on_state("last", 40, (77, False)) == (77, False)
+    assert power_on_state("last", 40, (None, False)) == (40, False)  # an old file that said level 0
+    assert power_on_state("on", 40, (77, False)) == (77, True)
+    assert power_on_state("off", 40, (77, True)) == (77, False)
+    assert power_on_state("12", 40, (77, True)) == (12, True)
+    assert power_on_state("0", 40, (77, True)) == (77, False)

@@ -15,8 +15,17 @@ def pigpiod():
     daemon.stop()
 
 
-def pigpio_env(daemon, factory="pigpio"):
-    return {"LED_PIN_FACTORY": factory, "PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(daemon.port)}
+def pigpio_env(daemon, factory="pigpio", curve="linear"):
+    """Linear by default, so a level reads as its duty cycle (the curves are test_led.py's)."""
+    return {"LED_PIN_FACTORY": factory, "PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(daemon.port),
+            "BRIGHTNESS_CURVE": curve}
+
+
+def test_the_default_curve_reaches_the_daemon(start_server, pigpiod):
+    server = start_server("--initial-level", "50", env=pigpio_env(pigpiod, curve=""))
+    assert server.post("/led", '{"level": 1}')[0] == 200
+    # CIE 1931: level 50 is 18.42 % duty, level 1 is 0.11 % (of gpiozero's range of 10000).
+    assert pigpiod.duty_cycles(21)[-2:] == [1841, 11]  # gpiozero truncates 1841.8
 
 
 def wait_until(predicate, timeout, what):
@@ -64,7 +73,7 @@ def test_when_the_daemon_goes_away_and_comes_back(start_server, pigpiod):
         assert server.post("/led", '{"level": 11}')[0] == 503
         health = server.get("/healthz")
         assert health["status"] == "degraded" and health["hardware_error"]
-        assert server.get("/led") == {"level": 66, "seq": 1}  # unchanged, and still serving
+        assert server.led() == {"level": 66, "on": True, "brightness": 66, "seq": 1}  # unchanged, and still serving
         assert client.request({"type": "ping", "id": "c"})[0] == {"type": "pong", "id": "c"}
         assert other.nothing_pending()  # nothing was broadcast
 
@@ -75,7 +84,7 @@ def test_when_the_daemon_goes_away_and_comes_back(start_server, pigpiod):
             wait_until(lambda: back.duty_cycles(21)[-1:] == [6600], 1, "the level re-applied")
             print(f"reconnected and re-applied in {time.monotonic() - started:.1f} s")
             assert client.request({"level": 20, "id": "d"})[0]["level"] == 20
-            assert other.recv() == {"type": "state", "level": 20, "seq": 2}
+            assert other.recv() == {"type": "state", "level": 20, "on": True, "brightness": 20, "seq": 2}
             assert back.duty_cycles(21)[-1] == 2000
         finally:
             back.stop()
@@ -98,9 +107,9 @@ def test_a_hung_daemon_costs_one_hardware_error_per_set_and_stalls_no_one(start_
         get_started = time.monotonic()
         reply = reader.request({"type": "get", "id": "g"})[0]
         get_took = time.monotonic() - get_started
-        assert reply == {"type": "state", "level": 66, "seq": 1, "id": "g"}
+        assert reply == {"type": "state", "level": 66, "on": True, "brightness": 66, "seq": 1, "id": "g"}
         with Client(server.ws_url) as newcomer:
-            assert newcomer.recv() == {"type": "state", "level": 66, "seq": 1}
+            assert newcomer.recv() == {"type": "state", "level": 66, "on": True, "brightness": 66, "seq": 1}
         others_done = time.monotonic() - started
         failed = setter.recv_until(lambda m: m.get("id") == "b")[0]
         set_took = time.monotonic() - started
@@ -110,7 +119,7 @@ def test_a_hung_daemon_costs_one_hardware_error_per_set_and_stalls_no_one(start_
         assert "timed out" in failed["message"]
         health = server.get("/healthz")
         assert health["status"] == "degraded" and health["level"] == 66
-        assert server.get("/led") == {"level": 66, "seq": 1}
+        assert server.led() == {"level": 66, "on": True, "brightness": 66, "seq": 1}
         again = time.monotonic()
         assert setter.request({"level": 11, "id": "c"})[0]["code"] == "hardware_error"
         again_took = time.monotonic() - again
@@ -123,7 +132,7 @@ def test_a_hung_daemon_costs_one_hardware_error_per_set_and_stalls_no_one(start_
         server.wait_for(lambda h: h["status"] == "ok", timeout=10, what="back once the daemon answers")
         wait_until(lambda: pigpiod.duty_cycles(21)[-1:] == [6600], 2, "the level re-applied")
         assert setter.request({"level": 20, "id": "d"})[0]["level"] == 20
-        assert reader.recv() == {"type": "state", "level": 20, "seq": 2}
+        assert reader.recv() == {"type": "state", "level": 20, "on": True, "brightness": 20, "seq": 2}
         assert pigpiod.duty_cycles(21)[-1] == 2000
 
 
@@ -140,4 +149,4 @@ def test_shutdown_does_not_wait_on_a_hung_daemon(start_server, pigpiod):
     assert code == 0, server.log()
     assert took < 6, server.log()  # the close handshakes, then one deadline for the GPIO
     assert "GPIO21 released" in server.log() and "Traceback" not in server.log()
-    assert json.loads((server.log_path.parent / f"state-{server.port}.json").read_text()) == {"level": 33}
+    assert json.loads((server.log_path.parent / f"state-{server.port}.json").read_text())["level"] == 33

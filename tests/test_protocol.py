@@ -4,7 +4,7 @@ import json
 import pytest
 
 import protocol
-from protocol import GetState, Ping, ProtocolError, SetLevel
+from protocol import State, GetState, Ping, ProtocolError, SetLevel
 
 ACCEPTED = [
     ('{"level": 42}', SetLevel(42)),
@@ -128,9 +128,12 @@ def test_parse_level_from_form_strings_and_python_numbers():
 
 
 @pytest.mark.parametrize("message,expected", [
-    (protocol.state_message(50, 7), {"type": "state", "level": 50, "seq": 7}),
-    (protocol.state_message(0, 1, "x"), {"type": "state", "level": 0, "seq": 1, "id": "x"}),
-    (protocol.state_message(1, 2, 5), {"type": "state", "level": 1, "seq": 2, "id": 5}),
+    (protocol.state_message(State(50, True, 7)), {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 7}),
+    (protocol.state_message(State(60, False, 1), "x"),
+     {"type": "state", "level": 0, "on": False, "brightness": 60, "seq": 1, "id": "x"}),
+    (protocol.state_message(State(1, True, 2), 5), {"type": "state", "level": 1, "on": True, "brightness": 1, "seq": 2, "id": 5}),
+    (protocol.state_message(State(80, True, 3, 1.5)),
+     {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 3, "transition": 1.5}),
     (protocol.pong_message(), {"type": "pong"}),
     (protocol.pong_message("p"), {"type": "pong", "id": "p"}),
     (protocol.error_message("out_of_range", "no"), {"type": "error", "code": "out_of_range", "message": "no"}),
@@ -153,6 +156,6 @@ def test_error_text_is_ascii_json_even_for_unicode_input():
 
 def test_round_trip_a_state_reply_parses_back_into_the_same_level():
     for level in (0, 1, 50, 99, 100):
-        sent = protocol.state_message(level, 3, "id-1")
+        sent = protocol.state_message(State(level or 40, level > 0, 3), "id-1")
         command = protocol.parse_command(sent.replace('"type":"state"', '"type":"set"'))
         assert command == SetLevel(level, "id-1")

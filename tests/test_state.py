@@ -18,10 +18,10 @@ from support import Client
 def test_round_trip_and_atomic_write(tmp_path):
     path = tmp_path / "deep" / "state.json"
     saved = StateFile(path)
-    saved.save_soon(73)
+    saved.save_soon(73, True)
     saved.flush()
-    assert json.loads(path.read_text()) == {"level": 73}
-    assert StateFile(path).load() == 73
+    assert json.loads(path.read_text()) == {"brightness": 73, "on": True, "level": 73}
+    assert StateFile(path).load() == (73, True)
     assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temporary file left
 
 
@@ -29,16 +29,16 @@ def test_writes_are_debounced_to_one_per_interval(tmp_path, monkeypatch):
     saved = StateFile(tmp_path / "state.json", min_interval=0.3)
     writes = []
     real_write = saved._write
-    monkeypatch.setattr(saved, "_write", lambda level: (writes.append((time.monotonic(), level)), real_write(level)))
+    monkeypatch.setattr(saved, "_write", lambda *state: (writes.append((time.monotonic(), *state)), real_write(*state)))
     started = time.monotonic()
     while time.monotonic() - started < 1.0:
-        saved.save_soon(random.randrange(101))
+        saved.save_soon(random.randrange(1, 101), random.random() < 0.5)
         time.sleep(0.005)
-    saved.save_soon(42)
+    saved.save_soon(42, False)
     time.sleep(0.5)
     gaps = [b[0] - a[0] for a, b in zip(writes, writes[1:])]
     assert 3 <= len(writes) <= 5 and min(gaps) >= 0.29, writes
-    assert writes[-1][1] == 42 and StateFile(tmp_path / "state.json").load() == 42
+    assert writes[-1][1:] == (42, False) and StateFile(tmp_path / "state.json").load() == (42, False)
 
 
 @pytest.mark.parametrize("content", [b'{"lev', b"\x00\xff garbage \xfe", b'{"level": 150}', b'[]', b''])
@@ -58,7 +58,7 @@ def test_an_unwritable_folder_warns_once(tmp_path, caplog):
     saved = StateFile(blocker / "state.json", min_interval=0)
     with caplog.at_level(logging.WARNING):
         for level in (1, 2, 3):
-            saved.save_soon(level)
+            saved.save_soon(level, True)
             saved.flush()
     assert caplog.text.count("cannot write the state file") == 1
 
@@ -71,9 +71,9 @@ def test_default_locations():
 
 def test_power_on_choices():
     assert state.parse_power_on("last") == "last" and state.parse_power_on("OFF") == "off"
-    assert state.parse_power_on("30") == 30
-    for bad in ("on", "150", "-1", "\u00b2"):
-        with pytest.raises(ValueError, match="last, off, or a level"):
+    assert state.parse_power_on("30") == 30 and state.parse_power_on("On") == "on"
+    for bad in ("yes", "150", "-1", "\u00b2"):
+        with pytest.raises(ValueError, match="last, on, off, or a level"):
             state.parse_power_on(bad)
 
 
@@ -88,7 +88,7 @@ def test_kill_9_after_the_debounce_window_keeps_the_level(start_server, tmp_path
     os.killpg(server.proc.pid, signal.SIGKILL)  # a power cut, as far as the process can tell
     server.proc.wait(10)
     again = start_server(env={"STATE_FILE": str(path)}, port=server.port)
-    assert again.get("/led") == {"level": 73, "seq": 0}
+    assert again.led() == {"level": 73, "on": True, "brightness": 73, "seq": 0}
     assert "restoring level 73" in again.log()
 
 
@@ -105,12 +105,12 @@ def test_a_truncated_or_garbage_file_gives_a_clean_start(start_server, tmp_path,
     path = tmp_path / "s.json"
     path.write_bytes(content)
     server = start_server("--initial-level", "44", env={"STATE_FILE": str(path)})
-    assert server.get("/led") == {"level": 44, "seq": 0}
+    assert server.led() == {"level": 44, "on": True, "brightness": 44, "seq": 0}
     assert server.log().count(f"state file {path}") == 1
     assert list(tmp_path.glob("s.json.bad-*"))
     server.post("/led", '{"level": 45}')
     server.stop()
-    assert json.loads(path.read_text()) == {"level": 45}
+    assert json.loads(path.read_text()) == {"brightness": 45, "on": True, "level": 45}
 
 
 def test_an_unwritable_state_folder_warns_and_the_service_still_serves(start_server, tmp_path):
@@ -164,7 +164,7 @@ def test_sigterm_during_a_storm_persists_the_last_broadcast_level(start_server, 
     assert [results[n][0] for n in range(20)] == [1001] * 20
     last_seq, last_level = max(s for _, states in results.values() for s in states)
     assert last_seq > 50, "the storm made too few changes to prove anything"
-    assert json.loads(path.read_text()) == {"level": last_level}
+    assert json.loads(path.read_text())["level"] == last_level
     assert all(max(states) == (last_seq, last_level) for _, states in results.values())
 
 
@@ -183,7 +183,7 @@ ticks = []
 ticker = gevent.spawn(lambda: [ticks.append(time.monotonic()) or gevent.sleep(0.01) for _ in iter(int, 1)])
 gevent.sleep(0.05)
 started = time.monotonic()
-saved.save_soon(61)
+saved.save_soon(61, True)
 saved.flush()  # waits for the write, as shutdown does
 took = time.monotonic() - started
 during = [t for t in ticks if started <= t]
@@ -205,18 +205,18 @@ def test_under_gevent_a_slow_disk_write_stalls_no_other_greenlet(tmp_path):
     took, longest_gap = map(float, result.stdout.split())
     assert took >= 0.6  # two fsyncs (file, folder) of 0.3 s each really happened
     assert longest_gap < 0.25, f"the event loop stood still for {longest_gap:.3f} s during the write"
-    assert json.loads(path.read_text()) == {"level": 61}
+    assert json.loads(path.read_text())["level"] == 61
 
 
 def test_a_slow_disk_write_never_holds_up_save_soon(tmp_path, monkeypatch):
     saved = StateFile(tmp_path / "state.json", min_interval=0)
     writing = threading.Event()
     real_write = saved._write
-    monkeypatch.setattr(saved, "_write", lambda level: (writing.set(), time.sleep(0.5), real_write(level)))
-    saved.save_soon(1)
+    monkeypatch.setattr(saved, "_write", lambda *state: (writing.set(), time.sleep(0.5), real_write(*state)))
+    saved.save_soon(1, True)
     assert writing.wait(5)
     started = time.monotonic()
-    saved.save_soon(2)  # called under the service's lock on every change
+    saved.save_soon(2, True)  # called under the service's lock on every change
     assert time.monotonic() - started < 0.1
     saved.flush()
-    assert StateFile(tmp_path / "state.json").load() == 2
+    assert StateFile(tmp_path / "state.json").load() == (2, True)

@@ -11,8 +11,8 @@ from support import Client
 def test_a_new_client_gets_the_initial_state(start_server):
     server = start_server("--initial-level", "37")
     with Client(server.ws_url) as client:
-        assert client.recv() == {"type": "state", "level": 37, "seq": 0}
-    assert server.get("/led") == {"level": 37, "seq": 0}
+        assert client.recv() == {"type": "state", "level": 37, "on": True, "brightness": 37, "seq": 0}
+    assert server.led() == {"level": 37, "on": True, "brightness": 37, "seq": 0}
 
 
 def test_a_set_reaches_every_client_with_the_same_seq(server):
@@ -21,10 +21,10 @@ def test_a_set_reaches_every_client_with_the_same_seq(server):
         assert client.recv()["type"] == "state"
     clients[0].send({"level": 81})
     received = [client.recv() for client in clients]
-    assert received == [{"type": "state", "level": 81, "seq": 1}] * 4
+    assert received == [{"type": "state", "level": 81, "on": True, "brightness": 81, "seq": 1}] * 4
     clients[2].send("7\n")  # a terminal user types a bare number
-    assert [client.recv() for client in clients] == [{"type": "state", "level": 7, "seq": 2}] * 4
-    assert server.get("/led") == {"level": 7, "seq": 2}
+    assert [client.recv() for client in clients] == [{"type": "state", "level": 7, "on": True, "brightness": 7, "seq": 2}] * 4
+    assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
     for client in clients:
         client.close()
 
@@ -61,7 +61,7 @@ def test_bad_input_gets_a_typed_error_to_its_sender_only(server, message, code):
         assert reply["type"] == "error" and reply["code"] == code
         assert set(reply) == {"type", "code", "message"} and reply["message"]
         assert sender.nothing_pending() and other.nothing_pending()
-    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
 def test_an_error_names_what_was_wrong_and_what_is_accepted(server):
@@ -79,9 +79,9 @@ def test_get_ping_and_id_echo(server):
         assert client.request({"type": "ping", "id": "p1"})[0] == {"type": "pong", "id": "p1"}
         client.send({"type": "ping"})
         assert client.recv() == {"type": "pong"}
-        assert client.request({"type": "get", "id": 17})[0] == {"type": "state", "level": 50, "seq": 0, "id": 17}
-        assert client.request({"level": "64", "id": "s1"})[0] == {"type": "state", "level": 64, "seq": 1, "id": "s1"}
-        assert other.recv() == {"type": "state", "level": 64, "seq": 1}  # no id for the others
+        assert client.request({"type": "get", "id": 17})[0] == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0, "id": 17}
+        assert client.request({"level": "64", "id": "s1"})[0] == {"type": "state", "level": 64, "on": True, "brightness": 64, "seq": 1, "id": "s1"}
+        assert other.recv() == {"type": "state", "level": 64, "on": True, "brightness": 64, "seq": 1}  # no id for the others
         reply = client.request({"level": 500, "id": "bad"})[0]
         assert (reply["code"], reply["id"]) == ("out_of_range", "bad")
         assert client.request({"type": "nope", "id": 3})[0]["code"] == "unknown_type"
@@ -91,11 +91,11 @@ def test_get_ping_and_id_echo(server):
 def test_a_set_that_changes_nothing_is_answered_to_its_sender_only(server):
     with Client(server.ws_url) as client, Client(server.ws_url) as other:
         client.recv(), other.recv()
-        assert client.request({"level": 50, "id": "same"})[0] == {"type": "state", "level": 50, "seq": 0, "id": "same"}
+        assert client.request({"level": 50, "id": "same"})[0] == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0, "id": "same"}
         client.send({"level": 50})
-        assert client.recv() == {"type": "state", "level": 50, "seq": 0}
+        assert client.recv() == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0}
         assert other.nothing_pending()
-    assert server.get("/led") == {"level": 50, "seq": 0}
+    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
 def test_every_client_converges_after_concurrent_random_sets(start_server):
@@ -139,10 +139,10 @@ def test_every_client_converges_after_concurrent_random_sets(start_server):
 def test_rest_post_reaches_websocket_clients(server):
     with Client(server.ws_url) as a, Client(server.ws_url) as b:
         a.recv(), b.recv()
-        assert server.post("/led", '{"level": 12}') == (200, {"level": 12, "seq": 1})
-        assert a.recv() == b.recv() == {"type": "state", "level": 12, "seq": 1}
-        assert server.post("/led", "level=88", "application/x-www-form-urlencoded") == (200, {"level": 88, "seq": 2})
-        assert a.recv() == b.recv() == {"type": "state", "level": 88, "seq": 2}
+        assert server.post("/led", '{"level": 12}') == (200, {"level": 12, "on": True, "brightness": 12, "seq": 1})
+        assert a.recv() == b.recv() == {"type": "state", "level": 12, "on": True, "brightness": 12, "seq": 1}
+        assert server.post("/led", "level=88", "application/x-www-form-urlencoded") == (200, {"level": 88, "on": True, "brightness": 88, "seq": 2})
+        assert a.recv() == b.recv() == {"type": "state", "level": 88, "on": True, "brightness": 88, "seq": 2}
 
 
 def test_a_client_offering_permessage_deflate_as_browsers_do_is_served_uncompressed(server):
@@ -164,8 +164,8 @@ def test_a_message_over_the_size_limit_closes_that_connection_with_1009(server):
             big.recv()
         assert closed.value.rcvd.code == 1009
         other.send({"level": 6})
-        assert other.recv() == {"type": "state", "level": 6, "seq": 1}
-    assert server.get("/led") == {"level": 6, "seq": 1}
+        assert other.recv() == {"type": "state", "level": 6, "on": True, "brightness": 6, "seq": 1}
+    assert server.led() == {"level": 6, "on": True, "brightness": 6, "seq": 1}
 
 
 def test_a_message_just_under_the_limit_is_served(server):
@@ -174,7 +174,7 @@ def test_a_message_just_under_the_limit_is_served(server):
         message = '{"level": 9, "pad": "' + "x" * 4000 + '"}'
         assert len(message) < 4096
         client.send(message)
-        assert client.recv() == {"type": "state", "level": 9, "seq": 1}
+        assert client.recv() == {"type": "state", "level": 9, "on": True, "brightness": 9, "seq": 1}
 
 
 def test_the_log_has_a_line_per_connect_change_and_disconnect_with_the_address(server):
@@ -218,14 +218,14 @@ def test_rest_rejects_bad_input_with_the_same_error_objects(server):
             assert (got_status, reply["type"], reply["code"]) == (status, "error", code), body[:40]
             assert reply["message"]
         assert client.nothing_pending()
-    assert server.get("/led") == {"level": 50, "seq": 0}
-    assert server.post("/led", "80", "application/json") == (200, {"level": 80, "seq": 1})
+    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
+    assert server.post("/led", "80", "application/json") == (200, {"level": 80, "on": True, "brightness": 80, "seq": 1})
 
 
 def test_rest_takes_json_sent_with_curls_default_form_type(server):
     form = "application/x-www-form-urlencoded"
-    assert server.post("/led", '{"level": 5}', form) == (200, {"level": 5, "seq": 1})
-    assert server.post("/led", "level=6&level=7", form) == (200, {"level": 7, "seq": 2})
+    assert server.post("/led", '{"level": 5}', form) == (200, {"level": 5, "on": True, "brightness": 5, "seq": 1})
+    assert server.post("/led", "level=6&level=7", form) == (200, {"level": 7, "on": True, "brightness": 7, "seq": 2})
     status, reply = server.post("/led", "lvl=8", form)
     assert (status, reply["code"]) == (400, "invalid_json")
-    assert server.get("/led") == {"level": 7, "seq": 2}
+    assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
