@@ -1,4 +1,5 @@
-// ledsock page: one slider kept in sync with every other client over protocol v1 (docs/protocol.md).
+// ledsock page: a power button and a brightness slider kept in sync with every other client
+// over protocol v1 (docs/protocol.md).
 "use strict";
 
 (() => {
@@ -9,7 +10,8 @@
   const connection = $("connection");
   const led = $("led");
   const errorBox = $("error");
-  const controls = [slider, number, $("minus"), $("plus"), $("off"), $("full")];
+  const power = $("power");
+  const controls = [slider, number, power, $("minus"), $("plus"), $("off"), $("full")];
 
   const BACKOFF_START_MS = 500;
   const BACKOFF_MAX_MS = 10000;
@@ -17,6 +19,9 @@
   // A drag sends at most one set per 50 ms (20/s, whatever the screen's refresh rate),
   // aligned to an animation frame, and never while the previous set awaits its reply.
   const SEND_INTERVAL_MS = 50;
+  // Buttons fade (a short fade reads as a lamp, not a jump); the slider never does, so
+  // the LED follows a finger at once.
+  const BUTTON_FADE_S = 0.4;
 
   // The WebSocket lives next to the page: same host, same path prefix (works behind a proxy).
   function socketUrl() {
@@ -30,8 +35,11 @@
   let socket = null;
   let attempt = 0;          // reconnect attempts since the last successful connection
   let countdown = null;     // interval that updates "Reconnecting in N s"
-  let server = null;        // newest state from the server: {level, seq}
+  let server = null;        // newest state from the server: {level, on, brightness, seq}
   let desired = null;       // level the user wants; sent when nothing is in flight
+  let desiredFade = 0;      // seconds the wanted level fades in (0 from the slider)
+  let picture = 0;          // the level the LED picture shows now (animated during fades)
+  let animation = null;     // the picture's fade: {from, to, start, ms}
   let lastSent = null;      // level of the newest set sent
   let inFlight = null;      // id of the set awaiting its reply
   let sendQueued = false;
@@ -47,12 +55,43 @@
     for (const control of controls) control.disabled = !usable;
   }
 
-  function render(level) {
-    slider.value = String(level);
+  // The slider and the number show the brightness (kept while off); the readout and the
+  // picture show the level (0 while off).
+  function render(level, brightness = level, on = level > 0, fadeSeconds = 0) {
+    slider.value = String(brightness);
     shown.textContent = String(level);
-    if (document.activeElement !== number) number.value = String(level);
-    led.style.setProperty("--level", String(level / 100));
+    if (document.activeElement !== number) number.value = String(brightness);
+    power.setAttribute("aria-pressed", String(on));
+    power.textContent = on ? "On" : "Off";
     led.dataset.level = String(level);
+    fadePicture(level, fadeSeconds);
+  }
+
+  function showPicture(level) {
+    picture = level;
+    led.style.setProperty("--level", String(level / 100));
+  }
+
+  // The picture fades as the LED does: the same ease (smoothstep) over the state's transition.
+  // seconds: the fade's length; null keeps a fade already going to the same level.
+  function fadePicture(to, seconds) {
+    if (seconds === null && animation !== null && animation.to === to) return;
+    if (!(seconds > 0) || matchMedia("(prefers-reduced-motion: reduce)").matches) {
+      animation = null;
+      showPicture(to);
+      return;
+    }
+    const first = animation === null;
+    animation = { from: picture, to, start: performance.now(), ms: seconds * 1000 };
+    if (first) requestAnimationFrame(stepPicture);
+  }
+
+  function stepPicture(now) {
+    if (animation === null) return;
+    const t = Math.min(1, Math.max(0, (now - animation.start) / animation.ms));
+    showPicture(animation.from + (animation.to - animation.from) * t * t * (3 - 2 * t));
+    if (t >= 1) animation = null;
+    else requestAnimationFrame(stepPicture);
   }
 
   // The user holds the level while dragging or while their own sets are on the way.
@@ -68,8 +107,8 @@
 
   function onState(message) {
     if (server !== null && message.seq < server.seq) return; // stale
-    server = { level: message.level, seq: message.seq };
-    if (!userHolds()) render(server.level);
+    server = { level: message.level, on: message.on, brightness: message.brightness, seq: message.seq };
+    if (!userHolds()) render(server.level, server.brightness, server.on, message.transition || 0);
   }
 
   function onMessage(event) {
@@ -87,7 +126,7 @@
     else if (message.type === "error") showError(message.message);
     if (inFlight === null) {
       if (desired !== null && desired !== lastSent) queueSend();
-      else if (!dragging && server !== null) render(server.level);
+      else if (!dragging && server !== null) render(server.level, server.brightness, server.on, null);
     }
   }
 
@@ -107,14 +146,21 @@
     inFlight = `page-${nextId++}`;
     lastSent = desired;
     lastSendAt = performance.now();
-    socket.send(JSON.stringify({ level: desired, id: inFlight }));
+    socket.send(JSON.stringify({ level: desired, transition: desiredFade, id: inFlight }));
   }
 
-  function want(level) {
+  function want(level, fadeSeconds = 0) {
     const clamped = Math.max(0, Math.min(100, Math.round(level)));
     desired = clamped;
-    render(clamped);
+    desiredFade = fadeSeconds;
+    render(clamped, clamped || (server ? server.brightness : 0), clamped > 0, fadeSeconds);
     queueSend();
+  }
+
+  // Power and Off send a command of their own: the brightness stays where it is.
+  function sendCommand(command) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ ...command, transition: BUTTON_FADE_S, id: `page-${nextId++}` }));
   }
 
   function connect() {
@@ -171,16 +217,17 @@
     const value = Number(number.value);
     if (number.value === "" || !Number.isInteger(value) || value < 0 || value > 100) {
       showError("Enter a whole number from 0 to 100.");
-      if (server) number.value = String(server.level);
+      if (server) number.value = String(server.brightness);
       return;
     }
-    want(value);
+    want(value, BUTTON_FADE_S);
   });
   const current = () => (desired !== null ? desired : Number(slider.value));
-  $("minus").addEventListener("click", () => want(current() - 1));
-  $("plus").addEventListener("click", () => want(current() + 1));
-  $("off").addEventListener("click", () => want(0));
-  $("full").addEventListener("click", () => want(100));
+  $("minus").addEventListener("click", () => want(current() - 1, BUTTON_FADE_S));
+  $("plus").addEventListener("click", () => want(current() + 1, BUTTON_FADE_S));
+  $("off").addEventListener("click", () => sendCommand({ on: false }));
+  $("full").addEventListener("click", () => want(100, BUTTON_FADE_S));
+  power.addEventListener("click", () => sendCommand({ type: "toggle" }));
 
   window.addEventListener("online", () => {
     if (connection.dataset.state === "disconnected") connect();

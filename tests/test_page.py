@@ -1,4 +1,5 @@
 """The page in a real browser: headless Debian Chromium driven by Playwright."""
+import json
 import os
 import time
 from pathlib import Path
@@ -6,6 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from support import Client
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -159,6 +162,7 @@ def test_a_drag_across_100_values_is_coalesced_and_ends_on_the_final_value(serve
     assert 1 <= len(sets) <= 50
     assert len(sets) / took <= 25
     assert sets[-1].startswith('{"level":100,')
+    assert all(json.loads(m)["transition"] == 0 for m in sets), sets  # a drag never fades
     server.wait_for(lambda h: h["level"] == 100, what="the final value at the server")
     expect(slider).to_have_value("100")
 
@@ -277,3 +281,41 @@ def test_make_screenshot_photographs_a_phone_and_a_desktop(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack("!II", png[16:24]) == (1464, 780)  # a 360 px phone and a 1024 px desktop
     assert len(png) > 50_000  # two photographed pages, not an empty sheet
+
+
+def test_the_power_button_keeps_the_brightness(server, open_tab):
+    tab = open_tab(server)
+    server.post("/led", '{"level": 70}')
+    expect(tab.page.locator("#value")).to_have_text("70")
+    power = tab.page.get_by_role("button", name="Power")
+    expect(power).to_have_attribute("aria-pressed", "true")
+    power.click()
+    server.wait_for(lambda h: h["on"] is False and h["shown"] == 0, what="off, faded out")
+    assert server.led() == {"level": 0, "on": False, "brightness": 70, "seq": 2}
+    expect(power).to_have_attribute("aria-pressed", "false")
+    expect(tab.page.locator("#value")).to_have_text("0")
+    expect(tab.page.locator("#level")).to_have_value("70")  # the slider keeps the brightness
+    power.click()
+    server.wait_for(lambda h: h["on"] is True and h["shown"] == 70, what="on again at 70")
+    expect(tab.page.locator("#value")).to_have_text("70")
+    sent = [json.loads(m) for m in tab.page.evaluate("window.__ws.sent")]
+    assert [m.get("type") for m in sent if "level" not in m] == ["toggle", "toggle"]
+    assert tab.console_errors == []
+
+
+def test_a_fade_from_another_client_animates_the_picture_to_its_end(server, open_tab):
+    tab = open_tab(server)
+    expect(tab.page.locator("#value")).to_have_text("50")
+    picture = "() => Number(getComputedStyle(document.getElementById('led')).getPropertyValue('--level'))"
+    with Client(server.ws_url) as other:
+        other.recv()
+        other.send({"level": 100, "transition": 1.5})
+        samples = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (not samples or samples[-1] < 1):
+            samples.append(tab.page.evaluate(picture))
+            time.sleep(0.05)
+    assert samples[-1] == 1 and tab.page.locator("#led").get_attribute("data-level") == "100"
+    between = [v for v in samples if 0.5 < v < 1]
+    assert len(between) >= 5, samples  # it moved through the levels between, not in a jump
+    assert samples == sorted(samples), samples
