@@ -16,7 +16,8 @@ from support import ROOT, Client, free_port
 DOC_HOST = "raspberrypi.local:5000"
 RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
 TESTED_RECIPES = {"interactive", "one-shot", "watch", "led-script", "led-script-use", "curl-get",
-                  "curl-set-form", "curl-set-json", "curl-error", "csharp-build", "csharp-set"}
+                  "curl-set-form", "curl-set-json", "curl-error", "curl-power", "csharp-build", "csharp-set",
+                  "csharp-fade"}
 
 
 def recipes() -> dict:
@@ -59,11 +60,17 @@ def test_interactive_session(server):
         session.stdin.write('{"level": 81}\n')
         session.stdin.flush()
         assert json.loads(session.stdout.readline()) == {"type": "state", "level": 81, "on": True, "brightness": 81, "seq": 2}
+        session.stdin.write('{"on": false}\n{"type": "toggle", "transition": 2}\n')  # as the document shows
+        session.stdin.flush()
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 0, "on": False, "brightness": 81, "seq": 3}
+        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 81, "on": True, "brightness": 81,
+                                                         "seq": 4, "transition": 2.0}
         session.stdin.close()  # Ctrl+D
         assert session.wait(10) == 0
     finally:
         session.kill()
-    assert server.led() == {"level": 81, "on": True, "brightness": 81, "seq": 2}
+    led = server.led()  # the 2 s fade may still be under way: its transition is what is left of it
+    assert (led["level"], led["on"], led["brightness"], led["seq"]) == (81, True, 81, 4), led
 
 
 def test_one_shot_set_prints_the_reply_and_exits_0(server):
@@ -131,7 +138,7 @@ def test_led_script_exits_2_when_nothing_answers(led_script):
 def test_curl_recipes(server):
     require("curl")
     get = run(recipe("curl-get", server))
-    assert get.stdout == '{"level":50,"on":true,"brightness":50,"seq":0}\n'
+    assert get.stdout == '{"level":50,"on":true,"brightness":50,"seq":0,"shown":50}\n'
     with Client(server.ws_url) as client:
         client.recv()
         assert run(recipe("curl-set-form", server)).stdout == '{"level":42,"on":true,"brightness":42,"seq":1}\n'
@@ -142,6 +149,12 @@ def test_curl_recipes(server):
         assert error.stdout == ('{"type":"error","code":"out_of_range","message":'
                                 '"level must be an integer from 0 to 100, got \\"150\\""}\nHTTP 400\n')
         assert client.nothing_pending()
+        power = run(recipe("curl-power", server)).stdout.splitlines()
+        assert [json.loads(line) for line in power] == [
+            {"level": 0, "on": False, "brightness": 43, "seq": 3},
+            {"level": 43, "on": True, "brightness": 43, "seq": 4, "transition": 1.5},
+            {"level": 33, "on": True, "brightness": 33, "seq": 5}]
+        assert [client.recv()["seq"] for _ in range(3)] == [3, 4, 5]
 
 
 # ------------------------------------------------------------------ C#
@@ -209,6 +222,36 @@ def test_csharp_invalid_level_exits_1_with_the_server_message(led_client, server
     assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
+def test_csharp_power_toggle_step_and_fade(led_client, server):
+    def run(*args):
+        result = led_client_run(led_client, "--url", server.ws_url, *args)
+        assert result.returncode == 0, result.stderr
+        reply = json.loads(result.stdout)
+        assert reply.pop("id") == "ledclient"
+        return reply
+
+    assert run("off") == {"type": "state", "level": 0, "on": False, "brightness": 50, "seq": 1}
+    assert run("on") == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 2}
+    assert run("toggle")["on"] is False
+    assert run("step", "20") == {"type": "state", "level": 20, "on": True, "brightness": 20, "seq": 4}
+    assert run("step", "-5")["level"] == 15
+    assert run("--fade", "0.5", "set", "90") == {"type": "state", "level": 90, "on": True, "brightness": 90,
+                                                 "seq": 6, "transition": 0.5}
+    bad = led_client_run(led_client, "--url", server.ws_url, "--fade", "-1", "set", "10")
+    assert bad.returncode == 1 and "transition must be a number" in bad.stderr
+    bad = led_client_run(led_client, "--url", server.ws_url, "step", "1000")
+    assert bad.returncode == 1 and "out_of_range" in bad.stderr
+    assert led_client_run(led_client, "step").returncode == 64  # usage: step needs N
+
+
+def test_csharp_fade_recipe(led_client, server):
+    result = subprocess.run(["sh", "-c", recipe("csharp-fade", server)], cwd=led_client,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"type": "state", "level": 0, "on": False, "brightness": 50, "seq": 1,
+                                         "transition": 2.0, "id": "ledclient"}
+
+
 def test_csharp_cannot_connect_exits_2(led_client):
     result = led_client_run(led_client, "--url", f"ws://127.0.0.1:{free_port()}/ws", "get")
     assert result.returncode == 2 and "cannot connect" in result.stderr
@@ -250,7 +293,8 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, server, tmp_
     with Client(server.ws_url) as client:
         messages = [client.conn.recv(5)]
         for request in ({"level": 70, "id": "u1"}, {"level": 500, "id": "u2"}, {"type": "ping", "id": "u3"},
-                        {"type": "ping"}, '{"level": "\u00b2"}'):
+                        {"type": "ping"}, '{"level": "\u00b2"}', {"on": False, "id": "u4"},
+                        {"level": 60, "transition": 0.5, "id": "u5"}):
             client.send(request)
             messages.append(client.conn.recv(5))
     result = subprocess.run(["mono", str(harness)], input="\n".join(messages) + "\n", capture_output=True,
@@ -259,11 +303,13 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, server, tmp_
     expected = []
     for text in messages:
         m = json.loads(text)
-        expected.append("type={}|level={}|seq={}|id={}|code={}|message={}".format(
-            m["type"], m.get("level", 0), m.get("seq", 0), m.get("id", ""), m.get("code", ""), m.get("message", "")))
+        expected.append("type={}|level={}|on={}|brightness={}|seq={}|transition={:g}|id={}|code={}|message={}".format(
+            m["type"], m.get("level", 0), str(m.get("on", False)).lower(), m.get("brightness", 0), m.get("seq", 0),
+            m.get("transition", 0), m.get("id", ""), m.get("code", ""), m.get("message", "")))
     assert result.stdout.splitlines() == expected
     kinds = [json.loads(t)["type"] for t in messages]
-    assert kinds == ["state", "state", "error", "pong", "pong", "error"]
+    assert kinds == ["state", "state", "error", "pong", "pong", "error", "state", "state"]
+    assert "on=false|brightness=70" in result.stdout and "transition=0.5" in result.stdout
 
 
 def test_the_harness_refuses_what_jsonutility_could_not_read(mono, tmp_path):

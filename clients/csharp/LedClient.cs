@@ -1,7 +1,11 @@
 // LedClient: read, set or watch the ledsock LED from a terminal or a script.
 //
 //   mcs -r:System.Runtime.Serialization -out:LedClient.exe LedClient.cs     (Mono; or add to a .NET project)
-//   mono LedClient.exe [--url ws://HOST:5000/ws] [--timeout SECONDS] get | set N | watch [--count N]
+//   mono LedClient.exe [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS]
+//                      get | set N | on | off | toggle | step N | watch [--count N]
+//
+// set N shows level N (0 is off); on/off keep the brightness; step N moves by N (-100..100);
+// --fade fades the change over that many seconds.
 //
 // Prints server messages as they arrive (one JSON line each). Exit status: 0 on success,
 // 1 when the server answers with an error, 2 when it cannot connect or gets no answer in time.
@@ -20,7 +24,10 @@ public class ServerMessage
 {
     [DataMember] public string type;
     [DataMember] public int level;
+    [DataMember] public bool on;
+    [DataMember] public int brightness;
     [DataMember] public int seq;
+    [DataMember] public double transition;
     [DataMember] public string id;
     [DataMember] public string code;
     [DataMember] public string message;
@@ -56,7 +63,8 @@ public static class LedClient
 
     static void PrintUsage()
     {
-        Console.Error.WriteLine("usage: LedClient [--url ws://HOST:5000/ws] [--timeout SECONDS] get | set N | watch [--count N]");
+        Console.Error.WriteLine("usage: LedClient [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS] "
+            + "get | set N | on | off | toggle | step N | watch [--count N]");
     }
 
     static async Task<int> Run(string[] args)
@@ -64,18 +72,19 @@ public static class LedClient
         string url = Environment.GetEnvironmentVariable("LED_URL") ?? "ws://localhost:5000/ws";
         double timeout = 5;
         int count = -1;
-        string command = null, value = null;
+        string command = null, value = null, fade = null;
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
             if (arg == "--url" && i + 1 < args.Length) url = args[++i];
             else if (arg == "--timeout" && i + 1 < args.Length) timeout = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
             else if (arg == "--count" && i + 1 < args.Length) count = int.Parse(args[++i]);
+            else if (arg == "--fade" && i + 1 < args.Length) fade = args[++i];
             else if (command == null) command = arg;
-            else if (command == "set" && value == null) value = arg;
+            else if (TakesValue(command) && value == null) value = arg;
             else { PrintUsage(); return Usage; }
         }
-        if (command == null || (command == "set") != (value != null) || (command != "get" && command != "set" && command != "watch"))
+        if (command == null || TakesValue(command) != (value != null) || Array.IndexOf(Commands, command) < 0)
         {
             PrintUsage();
             return Usage;
@@ -98,21 +107,45 @@ public static class LedClient
             if (command == "watch")
                 result = await Watch(socket, count);
             else
-                result = await Request(socket, command, value, timeout);
+                result = await Request(socket, RequestText(command, value, fade), timeout);
             await CloseQuietly(socket);
             return result;
         }
     }
 
-    // get: the server sends its state on connect. set: send the level, wait for the reply to our id.
-    static async Task<int> Request(ClientWebSocket socket, string command, string value, double timeout)
+    static readonly string[] Commands = { "get", "set", "on", "off", "toggle", "step", "watch" };
+
+    static bool TakesValue(string command)
+    {
+        return command == "set" || command == "step";
+    }
+
+    // The message a command sends (null for get: the server sends its state on connect).
+    static string RequestText(string command, string value, string fade)
+    {
+        string fields;
+        switch (command)
+        {
+            case "set": fields = "\"level\":" + JsonValue(value); break;
+            case "step": fields = "\"step\":" + JsonValue(value); break;
+            case "on": fields = "\"on\":true"; break;
+            case "off": fields = "\"on\":false"; break;
+            case "toggle": fields = "\"type\":\"toggle\""; break;
+            default: return null;
+        }
+        if (fade != null) fields += ",\"transition\":" + JsonNumber(fade);
+        return "{" + fields + ",\"id\":\"" + RequestId + "\"}";
+    }
+
+    // Send the request (if any) and wait for the state or error that answers it.
+    static async Task<int> Request(ClientWebSocket socket, string request, double timeout)
     {
         using (var answering = new CancellationTokenSource(TimeSpan.FromSeconds(timeout)))
         {
             try
             {
-                if (command == "set")
-                    await SendText(socket, "{\"level\":" + JsonValue(value) + ",\"id\":\"" + RequestId + "\"}", answering.Token);
+                if (request != null)
+                    await SendText(socket, request, answering.Token);
                 while (true)
                 {
                     string text = await ReceiveText(socket, answering.Token);
@@ -122,7 +155,7 @@ public static class LedClient
                         return NoConnection;
                     }
                     ServerMessage message = ServerMessage.Parse(text);
-                    if (command == "get" && message.type == "state" || message.id == RequestId && message.type == "state")
+                    if (request == null && message.type == "state" || message.id == RequestId && message.type == "state")
                     {
                         Console.WriteLine(text);
                         return Ok;
@@ -171,6 +204,17 @@ public static class LedClient
             else escaped.Append(c);
         }
         return escaped.Append('"').ToString();
+    }
+
+    // Seconds from the command line go out as a JSON number if they are one, else as a string
+    // (which the server refuses with its own message).
+    static string JsonNumber(string value)
+    {
+        double number;
+        if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out number)
+            && !double.IsNaN(number) && !double.IsInfinity(number))
+            return number.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        return JsonValue(value);
     }
 
     static Task SendText(ClientWebSocket socket, string text, CancellationToken token)

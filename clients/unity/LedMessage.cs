@@ -6,8 +6,11 @@ using System;
 public class LedMessage
 {
     public string type;     // "state", "error" or "pong"
-    public int level;       // state: 0..100
+    public int level;       // state: what the LED shows once any fade is over, 0..100 (0 while off)
+    public bool on;         // state: whether the light is on
+    public int brightness;  // state: 1..100, what "on" shows; kept while off, so an On returns to it
     public int seq;         // state: counts changes since the server started; only increases
+    public float transition; // state: seconds the fade to this level takes (0: no fade; absent when 0)
     public string id;       // the id of your request, echoed in its reply (send string ids)
     public string code;     // error: invalid_json, invalid_message, out_of_range, unknown_type, hardware_error, rate_limited
     public string message;  // error: what was wrong, for people

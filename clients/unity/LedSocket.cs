@@ -28,7 +28,9 @@ public class LedSocket : MonoBehaviour
     [Tooltip("Raised on the main thread with each new level (0..100), from any client")]
     public LevelChangedEvent onLevelChanged = new LevelChangedEvent();
 
-    public int Level { get; private set; } = -1;
+    public int Level { get; private set; } = -1;     // what the LED shows (0 while off)
+    public bool On { get; private set; }
+    public int Brightness { get; private set; } = -1; // what On returns to; kept while off
     public bool IsConnected { get; private set; }
 
     private enum Kind { Opened, Message, Closed, Failed }
@@ -47,12 +49,43 @@ public class LedSocket : MonoBehaviour
     private float lastSendAt = float.NegativeInfinity;
     private int lastSeq = -1;
     private int wanted = -1;     // level asked for by SetLevel, not yet sent
+    private float wantedFade;    // seconds that level fades in
     private bool stopping;
 
-    /// <summary>Ask the service for a level (0..100). Coalesced: rapid calls send only the newest.</summary>
-    public void SetLevel(int level)
+    /// <summary>Ask the service for a level (0..100; 0 is off), fading over <paramref name="fadeSeconds"/>.
+    /// Coalesced: rapid calls send only the newest.</summary>
+    public void SetLevel(int level, float fadeSeconds = 0f)
     {
         wanted = Mathf.Clamp(level, 0, 100);
+        wantedFade = Mathf.Clamp(fadeSeconds, 0f, 3600f);
+    }
+
+    /// <summary>Turn the light on at the brightness it keeps.</summary>
+    public void TurnOn(float fadeSeconds = 0f) { SendCommand("\"on\":true", fadeSeconds); }
+
+    /// <summary>Turn the light off; its brightness is kept for the next TurnOn.</summary>
+    public void TurnOff(float fadeSeconds = 0f) { SendCommand("\"on\":false", fadeSeconds); }
+
+    public void Toggle(float fadeSeconds = 0f) { SendCommand("\"type\":\"toggle\"", fadeSeconds); }
+
+    /// <summary>Move the level by <paramref name="delta"/> (-100..100); at 0 the light is off.</summary>
+    public void Step(int delta, float fadeSeconds = 0f)
+    {
+        SendCommand("\"step\":" + Mathf.Clamp(delta, -100, 100), fadeSeconds);
+    }
+
+    private void SendCommand(string fields, float fadeSeconds)
+    {
+        if (socket == null || !IsConnected)
+            return;
+        socket.SendAsync("{" + fields + Fade(fadeSeconds) + "}", null);
+    }
+
+    private static string Fade(float seconds)
+    {
+        return seconds > 0f
+            ? ",\"transition\":" + Mathf.Clamp(seconds, 0f, 3600f).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)
+            : "";
     }
 
     /// <summary>For a UI Slider (0..100) On Value Changed.</summary>
@@ -78,7 +111,7 @@ public class LedSocket : MonoBehaviour
 
         if (wanted >= 0 && IsConnected && Time.realtimeSinceStartup - lastSendAt >= sendIntervalSeconds)
         {
-            socket.SendAsync("{\"level\":" + wanted + "}", null);
+            socket.SendAsync("{\"level\":" + wanted + Fade(wantedFade) + "}", null);
             lastSendAt = Time.realtimeSinceStartup;
             wanted = -1;
         }
@@ -133,6 +166,8 @@ public class LedSocket : MonoBehaviour
             if (message.seq < lastSeq)
                 return; // stale
             lastSeq = message.seq;
+            On = message.on;
+            Brightness = message.brightness;
             if (message.level != Level)
             {
                 Level = message.level;

@@ -22,8 +22,9 @@ public static class LedMessageHarness
             try
             {
                 LedMessage m = FromJson(line);
-                Console.WriteLine("type={0}|level={1}|seq={2}|id={3}|code={4}|message={5}",
-                    m.type, m.level, m.seq, m.id, m.code, m.message);
+                Console.WriteLine("type={0}|level={1}|on={2}|brightness={3}|seq={4}|transition={5}|id={6}|code={7}|message={8}",
+                    m.type, m.level, m.on ? "true" : "false", m.brightness, m.seq,
+                    m.transition.ToString("0.###", CultureInfo.InvariantCulture), m.id, m.code, m.message);
             }
             catch (Exception e)
             {
@@ -53,6 +54,10 @@ public static class LedMessageHarness
                     field.SetValue(message, text);
                 else if (field.FieldType == typeof(int) && jsonType == "number")
                     field.SetValue(message, int.Parse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
+                else if (field.FieldType == typeof(float) && jsonType == "number")
+                    field.SetValue(message, float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
+                else if (field.FieldType == typeof(bool) && jsonType == "boolean")
+                    field.SetValue(message, text == "true");
                 else
                     throw new Exception("member '" + name + "' is a JSON " + jsonType + " but the field is " + field.FieldType.Name);
             }

@@ -27,6 +27,7 @@ namespace UnityEngine
         public static int Clamp(int value, int min, int max) { return Math.Max(min, Math.Min(max, value)); }
         public static int RoundToInt(float f) { return (int)Math.Round(f); }
         public static float Min(float a, float b) { return Math.Min(a, b); }
+        public static float Clamp(float value, float min, float max) { return Math.Max(min, Math.Min(max, value)); }
         public static float Pow(float f, float p) { return (float)Math.Pow(f, p); }
     }
 
