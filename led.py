@@ -256,7 +256,7 @@ class Led:
                     continue
                 if fade.done_at(now) and self._fade is fade:
                     self._fade = None
-            self._sleep(step)
+            self._sleep(max(0.0, step - (self._clock() - now)))  # the write's own time counts
 
     def _lost(self, exc: Exception) -> None:
         """Note the failure; with a reconnect, drop the dead connection (the lock is held)."""

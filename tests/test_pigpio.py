@@ -150,3 +150,17 @@ def test_shutdown_does_not_wait_on_a_hung_daemon(start_server, pigpiod):
     assert took < 6, server.log()  # the close handshakes, then one deadline for the GPIO
     assert "GPIO21 released" in server.log() and "Traceback" not in server.log()
     assert json.loads((server.log_path.parent / f"state-{server.port}.json").read_text())["level"] == 33
+
+
+def test_a_fade_reaches_the_daemon_as_smooth_steps(start_server, pigpiod):
+    server = start_server("--initial-level", "10", env=pigpio_env(pigpiod))
+    before = len(pigpiod.duty_cycles(21))
+    started = time.monotonic()
+    assert server.post("/led", '{"level": 90, "transition": 1.0}')[1]["transition"] == 1.0
+    server.wait_for(lambda h: h["shown"] == 90, timeout=5, what="the end of the fade")
+    took = time.monotonic() - started
+    steps = pigpiod.duty_cycles(21)[before:]
+    print(f"a 1 s fade from 10 to 90 reached pigpiod as {len(steps)} PWM writes ({len(steps) / took:.0f}/s)")
+    assert steps[-1] == 9000 and steps == sorted(steps), steps
+    assert len(steps) >= 50, steps  # 60 a second by design; fewer would show as steps to the eye
+    assert max(b - a for a, b in zip(steps, steps[1:])) < 400  # no jump above 4 % of the range

@@ -220,3 +220,18 @@ def test_a_slow_disk_write_never_holds_up_save_soon(tmp_path, monkeypatch):
     assert time.monotonic() - started < 0.1
     saved.flush()
     assert StateFile(tmp_path / "state.json").load() == (2, True)
+
+
+@pytest.mark.parametrize("power_on,expected", [
+    ("last", (0, False, 64)), ("on", (64, True, 64)), ("off", (0, False, 64)), ("20", (20, True, 20)),
+    ("0", (0, False, 64))])
+def test_power_and_brightness_survive_a_restart_as_power_on_says(start_server, tmp_path, power_on, expected):
+    path = tmp_path / "kept.json"
+    first = start_server(env={"STATE_FILE": str(path)})
+    first.post("/led", '{"level": 64}')
+    first.post("/led", '{"on": false}')
+    assert first.stop() == 0
+    assert json.loads(path.read_text()) == {"brightness": 64, "on": False, "level": 0}
+    again = start_server(env={"STATE_FILE": str(path), "POWER_ON": power_on}, port=first.port)
+    state = again.led()
+    assert (state["level"], state["on"], state["brightness"]) == expected

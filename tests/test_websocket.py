@@ -98,7 +98,21 @@ def test_a_set_that_changes_nothing_is_answered_to_its_sender_only(server):
     assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
-def test_every_client_converges_after_concurrent_random_sets(start_server):
+def random_level(rng):
+    return {"level": rng.randrange(101)}
+
+
+def random_lamp_command(rng):
+    """Levels, power, toggles and steps, half of them fading (fades retarget one another)."""
+    command = rng.choice([{"level": rng.randrange(101)}, {"on": rng.random() < 0.5}, {"type": "toggle"},
+                          {"step": rng.randrange(-30, 31)}])
+    if rng.random() < 0.5:
+        command["transition"] = rng.choice([0, 0.05, 0.3, 1.0])
+    return command
+
+
+@pytest.mark.parametrize("command", [random_level, random_lamp_command])
+def test_every_client_converges_after_concurrent_random_sets(start_server, command):
     server = start_server("--threads", "80")
     clients = [Client(server.ws_url) for _ in range(50)]
     for client in clients:
@@ -110,7 +124,7 @@ def test_every_client_converges_after_concurrent_random_sets(start_server):
     def storm(n, client, rng):
         go.wait()
         for i in range(20):
-            client.send({"level": rng.randrange(101), "id": f"{n}-{i}"})
+            client.send({**command(rng), "id": f"{n}-{i}"})
         # The reply to its last set means the server has taken all of this client's sets.
         reply, before = client.recv_until(lambda m: m.get("id") == f"{n}-19", timeout=60)
         received[n] = before + [reply]
@@ -130,8 +144,10 @@ def test_every_client_converges_after_concurrent_random_sets(start_server):
         states = [m for m in received[n] + before if m["type"] == "state"]
         seqs = [m["seq"] for m in states]
         assert seqs == sorted(seqs), "states arrived out of order"
-        assert (states[-1]["level"], states[-1]["seq"]) == (final["level"], final["seq"])
-        assert (reply["level"], reply["seq"]) == (final["level"], final["seq"])
+        assert [states[-1][k] for k in ("level", "on", "brightness", "seq")] == [
+            final[k] for k in ("level", "on", "brightness", "seq")]
+        assert [reply[k] for k in ("level", "on", "brightness", "seq")] == [
+            final[k] for k in ("level", "on", "brightness", "seq")]
     for client in clients:
         client.close()
 
