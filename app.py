@@ -17,7 +17,8 @@ import state
 from connection import reader_thread
 from hub import Hub
 from brightness import parse_curve
-from led import PigpioUnavailable, choose_pin_factory, open_led
+from led import open_led
+from pins import PigpioUnavailable, choose_pin_factory
 from light import Light, power_on_state
 from serve import off_the_event_loop, serve
 

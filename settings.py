@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import protocol
 import state
 from brightness import parse_curve
-from led import PIN_FACTORIES
+from pins import PIN_FACTORIES
 
 WORKERS = ("gevent", "gthread")  # gunicorn worker classes the service can be served from
 GEVENT_MAX_CLIENTS = 2000  # default MAX_CLIENTS under gevent (measured in docs/performance.md)

@@ -8,7 +8,8 @@ import pytest
 from gpiozero.pins.mock import MockPWMPin
 
 from brightness import Curve, parse_curve
-from led import HardwareError, Led, PigpioUnavailable, choose_pin_factory
+from led import HardwareError, Led
+from pins import PigpioUnavailable, choose_pin_factory
 from support import ROOT, free_port
 
 
