@@ -10,7 +10,7 @@ UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-versi
 # What the tests run besides Python, as CHECK=DEBIAN_PACKAGE (CHECK: a command or a file).
 TEST_TOOLS := chromium=chromium mcs=mono-mcs mono=mono-runtime \
   /usr/lib/mono/4.5/System.Runtime.Serialization.dll=libmono-system-runtime-serialization4.0-cil \
-  jq=jq curl=curl
+  jq=jq curl=curl /usr/sbin/mosquitto=mosquitto mosquitto_sub=mosquitto-clients
 
 .PHONY: run test test-tools bench screenshot lock clean
 

@@ -8,6 +8,7 @@ starts: it reads :mod:`settings`, picks the pin factory, and serves (:mod:`serve
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -72,11 +73,28 @@ def create_app(config=None, led=None) -> Flask:
     light.add_listener(lambda new, requester: hub.broadcast(protocol.state_message(new), skip=requester))
     app.extensions["ledsock"] = light
     app.extensions["ledsock_hub"] = hub
+    if app.config.get("MQTT_URL"):
+        app.extensions["ledsock_mqtt"] = _start_mqtt(app.config, light)
     app.register_blueprint(web)
     log.info("LED on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve", led.pin, led.factory_name,
              " (SIMULATED)" if led.simulated else "", light.state().level, brightness,
              "on" if on else "off", led.curve)
     return app
+
+
+def _start_mqtt(config, light):
+    """The MQTT bridge, when MQTT_URL is set (paho-mqtt is imported only then)."""
+    import mqtt_bridge
+
+    broker = mqtt_bridge.BrokerAddress.parse(config["MQTT_URL"])
+    device_id = mqtt_bridge.check_topic_name(config.get("MQTT_DEVICE_ID") or mqtt_bridge.default_device_id(),
+                                             "MQTT_DEVICE_ID")
+    bridge = mqtt_bridge.MqttBridge(
+        light, broker, device_id=device_id, group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
+        discovery=bool(config["MQTT_DISCOVERY"]), ca_file=config.get("MQTT_CA_FILE"),
+        page_url=config.get("PAGE_URL") or "")
+    bridge.start()
+    return bridge
 
 
 def shutdown(app: Flask, grace: float | None = None) -> None:
@@ -95,6 +113,8 @@ def release(app: Flask) -> None:
     light, hub = app.extensions["ledsock"], app.extensions["ledsock_hub"]
     shutdown(app, grace=0.5)  # when no signal came first
     hub.stop()
+    if "ledsock_mqtt" in app.extensions:
+        app.extensions["ledsock_mqtt"].stop()  # retained "offline": a clean stop, not a death
     light.release()
     log.info("GPIO%d released", light.led.pin)
 
@@ -109,11 +129,21 @@ def main(argv=None) -> int:
         log.error("%s", exc)
         return 2
     config = settings.app_config(args)
+    host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
+    config["PAGE_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
     # Daemon threads: a reader blocked on a silent peer never holds up exit.
     config["SOCK_SERVER_OPTIONS"]["thread_class"] = reader_thread
     log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",
              args.host, args.port, args.max_clients, args.worker,
              "token required" if args.led_token else "no token")
+    if args.mqtt_url:
+        from mqtt_bridge import BrokerAddress  # paho itself is imported in the worker only
+
+        try:  # a bad MQTT_URL stops the start here, with one clear line, not in the worker
+            log.info("MQTT bridge to %s", BrokerAddress.parse(args.mqtt_url))
+        except ValueError as exc:
+            log.error("%s", exc)
+            return 2
     serve(args, lambda: create_app(config), shutdown=shutdown, release=release)
     return 0
 

@@ -61,6 +61,13 @@ def _curve(text):
     return str(text).strip().lower()
 
 
+def _flag(text):
+    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(str(text).strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+    return value
+
+
 def _names(text):
     return tuple(part.strip() for part in str(text).split(",") if part.strip())
 
@@ -137,6 +144,16 @@ SETTINGS: tuple[Setting, ...] = (
     # Not a flag: command lines are visible to every user of the machine.
     Setting("LED_TOKEN", None, "LED_TOKEN", str, None,
             "when set, /ws and POST /led need it (Authorization: Bearer, or ?token= on /ws)"),
+    # MQTT (docs/mqtt.md). The URL may hold a password: an environment variable only.
+    Setting("MQTT_URL", None, "MQTT_URL", str, None,
+            "mqtt://[user:pass@]host[:1883] or mqtts://host[:8883]: also join that broker (off when unset)"),
+    Setting("MQTT_CA_FILE", "--mqtt-ca-file", "MQTT_CA_FILE", str, None, "CA certificate for mqtts://"),
+    Setting("MQTT_DEVICE_ID", "--mqtt-device-id", "MQTT_DEVICE_ID", str, None,
+            "this lamp's topic name, ledsock/ID/... ([a-z0-9_-]; default: the host name)"),
+    Setting("MQTT_GROUP", "--mqtt-group", "MQTT_GROUP", str, "all",
+            "the fleet's group: ledsock/GROUP/set moves every lamp in it"),
+    Setting("MQTT_DISCOVERY", "--mqtt-discovery", "MQTT_DISCOVERY", _flag, True,
+            "publish Home Assistant discovery (true or false)"),
     Setting("MAX_PENDING_REPLIES", None, None, int, 64,
             "replies a client may have waiting before the server stops reading its requests"),
     Setting("SHUTDOWN_GRACE", None, None, float, 2.0,
@@ -165,6 +182,9 @@ def _defaults() -> dict:
 DEFAULT_CONFIG = _defaults()
 
 
+ENV_ONLY = ("LED_TOKEN", "MQTT_URL")
+
+
 def _dest(setting: Setting) -> str:
     return setting.flag.lstrip("-").replace("-", "_")
 
@@ -189,7 +209,8 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
     if args.worker == "gthread" and args.max_clients >= args.threads:
         parser.error(f"--max-clients ({args.max_clients}) must be below --threads ({args.threads}), "
                      "so that HTTP requests always find a thread")
-    args.led_token = environ.get("LED_TOKEN") or None
+    for key in ENV_ONLY:  # secrets: not flags, since command lines are visible to every user
+        setattr(args, key.lower(), environ.get(key) or None)
     return args
 
 
@@ -197,8 +218,8 @@ def app_config(args: argparse.Namespace) -> dict:
     """The create_app config that the parsed flags (and LED_TOKEN) give."""
     config: dict = {}
     for setting in SETTINGS:
-        if setting.server or (setting.flag is None and setting.key != "LED_TOKEN"):
+        if setting.server or (setting.flag is None and setting.key not in ENV_ONLY):
             continue
-        name = "led_token" if setting.flag is None else _dest(setting)
+        name = setting.key.lower() if setting.flag is None else _dest(setting)
         _put(config, setting.key, getattr(args, name))
     return config

@@ -281,6 +281,9 @@ def post_led():
 def healthz():
     health = the_light().health()
     health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads())
+    bridge = current_app.extensions.get("ledsock_mqtt")
+    if bridge is not None:
+        health.update(bridge.health())
     return json_response(json.dumps(health, separators=(",", ":")))
 
 

@@ -1,0 +1,207 @@
+"""The MQTT bridge against a real Mosquitto on loopback: topics, Home Assistant, faults, a fleet."""
+import os
+import signal
+import time
+
+import pytest
+
+from mqtt_bridge import BrokerAddress, default_device_id, ha_command
+from mqtt_support import Broker, Listener
+from support import Client
+
+
+@pytest.fixture
+def broker(tmp_path):
+    running = Broker(tmp_path).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def listeners():
+    made = []
+
+    def listen(broker, *topics):
+        made.append(Listener(broker, *topics))
+        return made[-1]
+
+    yield listen
+    for listener in made:
+        listener.close()
+
+
+def lamp(start_server, broker, device="lamp1", *args, **env):
+    return start_server(*args, env={"MQTT_URL": broker.url, "MQTT_DEVICE_ID": device, **env})
+
+
+def test_retained_state_status_and_discovery_greet_a_newcomer(start_server, broker, listeners):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/#", "homeassistant/light/#")  # after the fact: retained
+    assert hears.wait_for("ledsock/lamp1/state") == {"type": "state", "level": 50, "on": True, "brightness": 50,
+                                                     "seq": 0}
+    assert hears.wait_for("ledsock/lamp1/status") == "online"
+    config = hears.wait_for("homeassistant/light/ledsock_lamp1/config")
+    assert (config["schema"], config["brightness_scale"], config["supported_color_modes"]) == ("json", 100, ["brightness"])
+    assert config["availability_topic"] == "ledsock/lamp1/status" and config["unique_id"] == "ledsock_lamp1"
+    assert config["command_topic"] == "ledsock/lamp1/ha/set" and config["state_topic"] == "ledsock/lamp1/ha/state"
+    assert config["device"]["configuration_url"].endswith(f":{server.port}/") and config["origin"]["name"] == "ledsock"
+    assert hears.wait_for("ledsock/lamp1/ha/state") == {"state": "ON", "brightness": 50, "color_mode": "brightness"}
+    assert all(retained for topic, _, retained in hears.heard), hears.heard
+    health = server.get("/healthz")
+    assert health["mqtt_broker"] == f"mqtt://127.0.0.1:{broker.port}" and health["mqtt_error"] is None
+
+
+def test_every_door_reaches_every_other(start_server, broker, listeners):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/state")
+    with Client(server.ws_url) as browser:
+        browser.recv()
+        browser.send({"level": 33})
+        assert browser.recv()["level"] == 33
+        assert hears.wait_for("ledsock/lamp1/state", lambda s: s["seq"] == 1)["level"] == 33  # WebSocket -> MQTT
+        hears.publish("ledsock/lamp1/set", {"on": False, "transition": 0})
+        assert browser.recv() == {"type": "state", "level": 0, "on": False, "brightness": 33, "seq": 2}  # MQTT -> WS
+        hears.publish("ledsock/lamp1/set", "70")  # bare numbers, as on the WebSocket
+        assert browser.recv()["level"] == 70
+        server.post("/led", '{"step": -20}')  # REST -> both
+        assert browser.recv()["level"] == 50
+        assert hears.wait_for("ledsock/lamp1/state", lambda s: s["seq"] == 4)["level"] == 50
+    time.sleep(0.3)
+    seqs = [s["seq"] for s in hears.on("ledsock/lamp1/state")]
+    assert seqs == sorted(set(seqs)), seqs  # each change once, in order: no echo loop
+
+
+def test_home_assistant_commands_and_state(start_server, broker, listeners):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/ha/state", "homeassistant/light/#")
+    hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 40, "transition": 2.0})
+    assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["brightness"] == 40) == {
+        "state": "ON", "brightness": 40, "color_mode": "brightness"}
+    hears.publish("ledsock/lamp1/ha/set", {"state": "OFF"})
+    assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["state"] == "OFF")["brightness"] == 40
+    hears.publish("ledsock/lamp1/ha/set", {"state": "ON"})
+    hears.wait_for("ledsock/lamp1/ha/state", lambda s: s == {"state": "ON", "brightness": 40, "color_mode": "brightness"})
+    assert server.led()["seq"] == 3
+    before = len(hears.on("homeassistant/light/ledsock_lamp1/config"))
+    hears.publish("homeassistant/status", "online")  # Home Assistant restarted
+    hears.wait_for("homeassistant/light/ledsock_lamp1/config")
+    deadline = time.monotonic() + 5
+    while len(hears.on("homeassistant/light/ledsock_lamp1/config")) <= before:
+        assert time.monotonic() < deadline, "discovery was not published again"
+        time.sleep(0.05)
+
+
+def test_malformed_payloads_get_the_error_topic_and_change_nothing(start_server, broker, listeners):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/error", "ledsock/lamp1/state")
+    bad = [(b"\x00\xff\xfe junk", "invalid_message"), (b'{"level": 500, "id": "m1"}', "out_of_range"),
+           (b"x" * 5000, "invalid_message"), (b"\xc3\x28", "invalid_message"), (b"{", "invalid_json"),
+           (b'{"on": "yes"}', "invalid_message")]
+    for payload, _ in bad:
+        hears.publish("ledsock/lamp1/set", payload)
+    hears.publish("ledsock/lamp1/ha/set", b'{"state": "MAYBE"}')
+    deadline = time.monotonic() + 10
+    while len(hears.on("ledsock/lamp1/error")) < len(bad) + 1:
+        assert time.monotonic() < deadline, hears.on("ledsock/lamp1/error")
+        time.sleep(0.05)
+    errors = hears.on("ledsock/lamp1/error")
+    assert [e["code"] for e in errors[:len(bad)]] == [code for _, code in bad], errors
+    assert errors[1]["id"] == "m1" and errors[-1]["code"] == "invalid_message"
+    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
+    assert [s["seq"] for s in hears.on("ledsock/lamp1/state")] == [0]  # only the retained one
+
+
+def test_the_last_will_says_offline_when_the_service_is_killed(start_server, broker, listeners):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/status")
+    hears.wait_for("ledsock/lamp1/status", lambda s: s == "online")
+    os.killpg(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(10)
+    assert hears.wait_for("ledsock/lamp1/status", lambda s: s == "offline", timeout=60) == "offline"
+
+
+def test_a_broker_lost_and_back_stalls_no_one_and_gets_the_state_again(start_server, broker, listeners, tmp_path):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    with Client(server.ws_url) as browser:
+        browser.recv()
+        broker.stop()  # killed
+        server.wait_for(lambda h: not h["mqtt_connected"], what="the loss noticed")
+        started = time.monotonic()
+        for level in (11, 12, 13):  # WebSocket and REST go on meanwhile
+            browser.send({"level": level})
+            assert browser.recv()["level"] == level
+        assert server.post("/led", '{"level": 14}')[0] == 200
+        assert browser.recv()["level"] == 14
+        took = time.monotonic() - started
+        assert server.get("/healthz")["mqtt_error"]
+        back = Broker(tmp_path, port=broker.port).start()
+        try:
+            server.wait_for(lambda h: h["mqtt_connected"], timeout=40, what="reconnected")
+            hears = listeners(back, "ledsock/lamp1/state", "ledsock/lamp1/status")
+            assert hears.wait_for("ledsock/lamp1/state")["level"] == 14  # re-published, retained
+            assert hears.wait_for("ledsock/lamp1/status") == "online"
+        finally:
+            back.stop()
+    print(f"4 sets with the broker down took {took * 1000:.0f} ms in all")
+    assert "MQTT: lost" in server.log() and "Traceback" not in server.log()
+
+
+def test_broker_down_at_start_serves_anyway_with_one_clear_line(start_server, tmp_path):
+    down = Broker(tmp_path)  # a port with nothing on it
+    server = start_server(env={"MQTT_URL": down.url, "MQTT_DEVICE_ID": "lamp1"})
+    assert server.post("/led", '{"level": 5}')[0] == 200
+    time.sleep(2.5)  # a few retries
+    assert server.log().count("MQTT: cannot reach") == 1, server.log()
+    health = server.get("/healthz")
+    assert health["mqtt_connected"] is False and "cannot reach" in health["mqtt_error"]
+
+
+def test_two_lamps_on_one_broker_obey_one_group_command(start_server, broker, listeners):
+    kitchen, hall = lamp(start_server, broker, "kitchen"), lamp(start_server, broker, "hall")
+    for server in (kitchen, hall):
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/+/state")
+    hears.publish("ledsock/all/set", {"level": 20})
+    for device in ("kitchen", "hall"):
+        assert hears.wait_for(f"ledsock/{device}/state", lambda s: s["level"] == 20)["seq"] == 1
+    hears.publish("ledsock/kitchen/set", {"on": False})
+    assert hears.wait_for("ledsock/kitchen/state", lambda s: s["seq"] == 2)["on"] is False
+    assert kitchen.led()["on"] is False and hall.led() == {"level": 20, "on": True, "brightness": 20, "seq": 1}
+
+
+def test_the_password_stays_out_of_the_log_and_health(start_server, tmp_path):
+    down = Broker(tmp_path)
+    server = start_server(env={"MQTT_URL": f"mqtt://lamp:s3cr3t-pw@127.0.0.1:{down.port}", "MQTT_DEVICE_ID": "x"})
+    time.sleep(1)
+    assert "s3cr3t-pw" not in server.log() and "s3cr3t-pw" not in str(server.get("/healthz"))
+
+
+def test_without_mqtt_url_nothing_mqtt_is_imported(start_server):
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    code = "import app, sys; app.create_app({'TESTING': True, 'LED_PIN_FACTORY': 'mock'}); print('paho' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_urls_ids_and_ha_commands():
+    assert str(BrokerAddress.parse("mqtt://u:p%40ss@broker.lan")) == "mqtt://broker.lan:1883"
+    assert BrokerAddress.parse("mqtt://u:p%40ss@broker.lan").password == "p@ss"
+    assert BrokerAddress.parse("mqtts://b").port == 8883
+    for bad in ("http://b", "mqtt://", "mqtt://b:port"):
+        with pytest.raises(ValueError):
+            BrokerAddress.parse(bad)
+    assert default_device_id("Kitchen Pi.local") == "kitchen-pi"
+    assert ha_command({"state": "ON", "brightness": 40, "transition": 2.0}) == '{"level": 40, "transition": 2.0}'
+    from protocol import parse_json
+    assert ha_command(parse_json('{"state": "ON", "brightness": 40, "transition": 2.5}')) == '{"level": 40, "transition": 2.5}'
+    assert ha_command({"state": "OFF"}) == '{"on": false}'
