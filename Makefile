@@ -32,9 +32,10 @@ test-tools:
 
 # The fan-out benchmark against the textbook and asyncio reference servers (about 8 min;
 # not part of make test). Figures: bench/results/latest.json and docs/performance.png.
-bench: $(VENV)/.bench-deps
+bench: $(VENV)/.bench-deps test-tools
 	cd bench && ../$(PY) fanout.py
 	cd bench && ../$(PY) plot.py
+	cd bench && ../$(PY) fleet.py
 
 screenshot: $(VENV)/.test-deps test-tools
 	$(PY) tools/screenshot.py
