@@ -205,3 +205,12 @@ def test_urls_ids_and_ha_commands():
     from protocol import parse_json
     assert ha_command(parse_json('{"state": "ON", "brightness": 40, "transition": 2.5}')) == '{"level": 40, "transition": 2.5}'
     assert ha_command({"state": "OFF"}) == '{"on": false}'
+
+
+def test_discovery_can_be_turned_off(start_server, broker, listeners):
+    server = lamp(start_server, broker, "quiet", MQTT_DISCOVERY="false")
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/quiet/#", "homeassistant/#")
+    assert hears.wait_for("ledsock/quiet/state")["seq"] == 0
+    time.sleep(0.5)
+    assert [t for t, _, _ in hears.heard if t.startswith("homeassistant/") or "/ha/" in t] == []
