@@ -57,10 +57,14 @@ class Light:
         with self._lock:
             self._listeners.append(listener)
 
+    def _current(self) -> State:
+        """The state with what is left of its fade (lock held)."""
+        return self._state._replace(transition=round(self.led.fade_remaining(), 3))
+
     def state(self) -> State:
         """The state, its ``transition`` being what is left of the fade to it."""
         with self._lock:
-            return self._state._replace(transition=round(self.led.fade_remaining(), 3))
+            return self._current()
 
     def read(self, use: Callable[[State], object]):
         """Call ``use(state)`` under the ordering lock: no change can come between.
@@ -69,7 +73,7 @@ class Light:
         it reads here first, so the client misses no change and sees none twice.
         """
         with self._lock:
-            return use(self._state._replace(transition=round(self.led.fade_remaining(), 3)))
+            return use(self._current())
 
     def execute(self, command: protocol.Command, *, origin: str, requester: object = None,
                 reply: Optional[Replier] = None) -> protocol.Reply:
@@ -84,7 +88,7 @@ class Light:
                 return self.change(command, origin=origin, requester=requester, reply=reply)
             case protocol.GetState():
                 with self._lock:
-                    answer = self._state._replace(transition=round(self.led.fade_remaining(), 3))
+                    answer = self._current()
                     if reply is not None:
                         reply(answer)
                 return answer
@@ -98,11 +102,6 @@ class Light:
                 raise protocol.ProtocolError(
                     protocol.UNKNOWN_TYPE, f"{type(command).__name__} is not handled by this server",
                     getattr(command, "request_id", None))
-
-    def set_level(self, level: int, *, origin: str, requester: object = None,
-                  reply: Optional[Replier] = None) -> State:
-        """Show ``level`` (0: off, keeping the brightness), with the default transition."""
-        return self.change(protocol.SetLevel(level), origin=origin, requester=requester, reply=reply)
 
     def change(self, command, *, origin: str, requester: object = None,
                reply: Optional[Replier] = None) -> State:
@@ -124,7 +123,7 @@ class Light:
                     for listener in self._listeners:
                         listener(new, requester)
                 else:
-                    new = self._state._replace(transition=round(self.led.fade_remaining(), 3))
+                    new = self._current()
                 if reply is not None:
                     reply(new)
         if changed:
