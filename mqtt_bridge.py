@@ -30,6 +30,7 @@ ROOT = "ledsock"
 HA_STATUS = "homeassistant/status"
 ONLINE, OFFLINE = "online", "offline"
 MAX_PAYLOAD = 4096  # as the WebSocket's MAX_MESSAGE_SIZE default
+PUBLISH_WAIT = 5.0  # seconds the publisher waits for the broker's ack before sending the newest state
 
 
 def default_device_id(hostname: str | None = None) -> str:
@@ -222,6 +223,9 @@ class MqttBridge:
         self._state_changed(self.light.state(), None)
 
     def _publish_loop(self) -> None:
+        """Publish the newest state, one at a time: while the broker is slow or stalled,
+        newer states replace the waiting one instead of piling up in paho's queue.
+        While disconnected nothing is queued; the reconnect publishes the current state."""
         while True:
             with self._wake:
                 while self._pending is None and not self._stopped:
@@ -229,9 +233,16 @@ class MqttBridge:
                 if self._stopped:
                     return
                 state, self._pending = self._pending, None
-            self._client.publish(f"{self.base}/state", protocol.state_message(state), qos=1, retain=True)
+            if not self.connected:
+                continue
+            sent = [self._client.publish(f"{self.base}/state", protocol.state_message(state), qos=1, retain=True)]
             if self.discovery:
-                self._client.publish(f"{self.base}/ha/state", ha_state(state), qos=1, retain=True)
+                sent.append(self._client.publish(f"{self.base}/ha/state", ha_state(state), qos=1, retain=True))
+            for info in sent:
+                try:
+                    info.wait_for_publish(PUBLISH_WAIT)
+                except (RuntimeError, ValueError):  # lost meanwhile: the reconnect re-publishes
+                    break
 
     def _publish_error(self, code: str, text: str, request_id) -> None:
         self._client.publish(f"{self.base}/error", protocol.error_message(code, text, request_id), qos=1)

@@ -214,3 +214,28 @@ def test_discovery_can_be_turned_off(start_server, broker, listeners):
     assert hears.wait_for("ledsock/quiet/state")["seq"] == 0
     time.sleep(0.5)
     assert [t for t, _, _ in hears.heard if t.startswith("homeassistant/") or "/ha/" in t] == []
+
+
+def test_a_stalled_broker_stalls_no_browser_and_the_newest_state_wins(start_server, broker, listeners):
+    server = lamp(start_server, broker, "lamp1", "--rate-limit", "100000", "--rate-burst", "100000")
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/state")
+    hears.wait_for("ledsock/lamp1/state")
+    os.kill(broker.proc.pid, signal.SIGSTOP)  # wedged: the TCP connection stays, nothing is read
+    try:
+        with Client(server.ws_url) as browser:
+            browser.recv()
+            started = time.monotonic()
+            for n in range(300):  # one at a time: the publisher runs between any two of them
+                assert browser.request({"level": n % 100 + 1, "id": n})[0]["seq"] == n + 1
+            took = time.monotonic() - started
+    finally:
+        os.kill(broker.proc.pid, signal.SIGCONT)
+    print(f"300 WebSocket round trips with the broker stopped took {took:.2f} s")
+    assert took < 20, took  # the browser was served throughout (it would hang on a blocking publish)
+    final = server.led()
+    newest = hears.wait_for("ledsock/lamp1/state", lambda s: s["seq"] == final["seq"], timeout=20)
+    assert newest["level"] == final["level"] == 100
+    published = [s["seq"] for s in hears.on("ledsock/lamp1/state")]
+    # One state in flight while the broker stood still, the newest after it: not 300 queued in memory.
+    assert published == sorted(published) and len(published) <= 5, published
