@@ -179,8 +179,10 @@ def test_the_thumb_is_not_pulled_from_under_a_finger(server, open_tab):
     status, body = server.post("/led", '{"level": 5}')  # someone else moves it meanwhile
     assert (status, body["level"]) == (200, 5)
     # The page has handled that state once it has received it (its handler runs in the same event).
+    # A function, not a bare expression: Playwright would eval() an expression when it polls,
+    # and the page's Content-Security-Policy forbids eval.
     tab.page.wait_for_function(
-        "window.__ws.received.some(m => { const s = JSON.parse(m); return s.type === 'state' && s.level === 5; })")
+        "() => window.__ws.received.some(m => { const s = JSON.parse(m); return s.type === 'state' && s.level === 5; })")
     assert slider.input_value() == held
     tab.page.mouse.move(slider_x(box, 70), y, steps=5)
     final = slider.input_value()
