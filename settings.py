@@ -92,6 +92,16 @@ class Setting:
     server: bool = False  # a setting of the serving process, not of the app
     cli_default: Optional[Callable[[dict], object]] = None  # the default when run from main()
 
+    @property
+    def env_only(self) -> bool:
+        """Read from the environment, never a flag: a secret (command lines are visible to every user)."""
+        return self.flag is None and self.env is not None
+
+    @property
+    def dest(self) -> str:
+        """Its name in parse_args' namespace."""
+        return self.flag.lstrip("-").replace("-", "_") if self.flag else self.key.lower()
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "--host", "HOST", str, "0.0.0.0", "address to listen on", server=True),
@@ -182,13 +192,6 @@ def _defaults() -> dict:
 DEFAULT_CONFIG = _defaults()
 
 
-ENV_ONLY = ("LED_TOKEN", "MQTT_URL")
-
-
-def _dest(setting: Setting) -> str:
-    return setting.flag.lstrip("-").replace("-", "_")
-
-
 def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
     """Read the flags; each defaults to its environment variable, then to the table."""
     parser = argparse.ArgumentParser(
@@ -209,17 +212,16 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
     if args.worker == "gthread" and args.max_clients >= args.threads:
         parser.error(f"--max-clients ({args.max_clients}) must be below --threads ({args.threads}), "
                      "so that HTTP requests always find a thread")
-    for key in ENV_ONLY:  # secrets: not flags, since command lines are visible to every user
-        setattr(args, key.lower(), environ.get(key) or None)
+    for setting in SETTINGS:
+        if setting.env_only:
+            setattr(args, setting.dest, environ.get(setting.env) or None)
     return args
 
 
 def app_config(args: argparse.Namespace) -> dict:
-    """The create_app config that the parsed flags (and LED_TOKEN) give."""
+    """The create_app config that the parsed flags and environment-only settings give."""
     config: dict = {}
     for setting in SETTINGS:
-        if setting.server or (setting.flag is None and setting.key not in ENV_ONLY):
-            continue
-        name = setting.key.lower() if setting.flag is None else _dest(setting)
-        _put(config, setting.key, getattr(args, name))
+        if not setting.server and (setting.flag is not None or setting.env_only):
+            _put(config, setting.key, getattr(args, setting.dest))
     return config
