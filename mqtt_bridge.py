@@ -204,10 +204,10 @@ class MqttBridge:
             self.light.execute(command, origin=f"mqtt {message.topic}", requester=self)
         except protocol.ProtocolError as exc:
             log.debug("MQTT: rejected on %s: %s", message.topic, exc.message)
-            self._publish_error(exc.code, exc.message, exc.request_id)
+            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
         except HardwareError as exc:
             log.error("%s (set on %s)", exc, message.topic)
-            self._publish_error(protocol.HARDWARE_ERROR, f"the LED could not be set: {exc}", request_id)
+            self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
         except Exception:  # never into paho's network thread, which would stop with it
             log.exception("MQTT: a message on %s could not be handled", message.topic)
 
@@ -244,8 +244,8 @@ class MqttBridge:
                 except (RuntimeError, ValueError):  # lost meanwhile: the reconnect re-publishes
                     break
 
-    def _publish_error(self, code: str, text: str, request_id) -> None:
-        self._client.publish(f"{self.base}/error", protocol.error_message(code, text, request_id), qos=1)
+    def _publish(self, topic: str, text: str) -> None:
+        self._client.publish(topic, text, qos=1)
 
     def _announce(self) -> None:
         if self.discovery:

@@ -359,6 +359,11 @@ def reply_message(reply: Reply, request_id: RequestId = None) -> str:
     return pong_message(request_id)
 
 
+def hardware_error_message(detail, request_id: RequestId = None) -> str:
+    """The error reply when the LED could not be set (``detail``: the hardware's reason)."""
+    return error_message(HARDWARE_ERROR, f"the LED could not be set: {detail}", request_id)
+
+
 def pong_message(request_id: RequestId = None) -> str:
     """The reply to ``{"type": "ping"}``."""
     reply = {"type": "pong"}

@@ -42,7 +42,7 @@ def the_hub() -> Hub:
 def error_reply(exc: Exception, request_id: protocol.RequestId = None) -> tuple[str, int]:
     """The error object and HTTP status for a rejected request, the same at every door."""
     if isinstance(exc, HardwareError):
-        return protocol.error_message(protocol.HARDWARE_ERROR, f"the LED could not be set: {exc}", request_id), 503
+        return protocol.hardware_error_message(exc, request_id), 503
     if isinstance(exc, protocol.ProtocolError):
         return protocol.error_message(exc.code, exc.message, request_id), 400
     raise TypeError(f"no error reply for {type(exc).__name__}") from exc
