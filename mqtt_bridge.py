@@ -146,7 +146,10 @@ class MqttBridge:
             self._wake.notify_all()
         if self._client is not None:
             if self.connected:
-                self._client.publish(f"{self.base}/status", OFFLINE, qos=1, retain=True).wait_for_publish(1)
+                try:  # the broker may go in between; the GPIO release after this must still run
+                    self._client.publish(f"{self.base}/status", OFFLINE, qos=1, retain=True).wait_for_publish(1)
+                except (RuntimeError, ValueError) as exc:
+                    log.warning("MQTT: could not say offline (%s); the broker's last will will", exc)
             self._client.disconnect()
             self._client.loop_stop()
 
