@@ -1,14 +1,17 @@
-"""Serving: gunicorn with one worker process, shutdown signals, and the open-files limit.
+"""Serving: one process on gevent's WSGI server (or gunicorn for OS threads), shutdown signals,
+and the open-files limit.
 
-One worker, because the hub's clients and the GPIO live in one process; gevent
-greenlets by default (``--worker gthread`` for OS threads; docs/performance.md has
-the comparison). Flask's development server is never used: it writes stray bytes
-after a WebSocket close frame.
+The hub's clients and the GPIO live in one process. The default, gevent, serves from
+that process alone with gevent's own WSGI server: no master process to pay for (it
+cost 29 MB under gunicorn). ``--worker gthread`` serves OS threads from gunicorn's
+gthread worker, which needs its master. docs/performance.md has the figures. Flask's
+development server is never used: it writes stray bytes after a WebSocket close frame.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from typing import Callable
@@ -16,17 +19,71 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS under gevent
+HANDLER_GRACE = 5.0  # seconds the connections' handlers get to end after the close handshakes
+SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
 def serve(args: argparse.Namespace, load_app: Callable, *, shutdown: Callable, release: Callable) -> None:
     """Serve ``load_app()`` as ``args`` say until a signal ends it.
 
-    In the worker, the first SIGTERM/SIGINT/SIGQUIT calls ``shutdown(app)`` before
-    gunicorn's own exit, and ``release(app)`` runs as the worker exits.
+    The first SIGTERM/SIGINT/SIGQUIT calls ``shutdown(app)`` (every WebSocket closed
+    with 1001), then the server stops and ``release(app)`` runs.
     """
-    from gunicorn.app.base import BaseApplication
+    raise_open_files_limit(args.max_clients, sockets_per_client=2 if args.worker == "gevent" else 1)
+    if args.worker == "gevent":
+        _serve_gevent(args, load_app, shutdown=shutdown, release=release)
+    else:
+        _serve_gunicorn(args, load_app, shutdown=shutdown, release=release)
 
-    raise_open_files_limit(args.max_clients)
+
+def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Callable, release: Callable) -> None:
+    """Serve from this process: gevent's WSGI server, one greenlet per connection."""
+    from gevent import monkey
+
+    monkey.patch_all()  # before the app exists: its locks, threads and sockets become gevent's
+    import gevent
+    from gevent.event import Event
+    from gevent.pool import Pool
+    from gevent.pywsgi import WSGIHandler, WSGIServer
+
+    class Handler(WSGIHandler):
+        """gevent's handler, which never answers again on a connection a WebSocket took over.
+
+        flask-sock's response to a finished WebSocket is empty and starts no response;
+        the connection must then close, not wait for a next HTTP request on it.
+        """
+
+        def run_application(self):
+            try:
+                super().run_application()
+            finally:
+                if self.status is None and self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                    self.close_connection = True
+
+    app = load_app()
+    server = WSGIServer(
+        (args.host, args.port), app, handler_class=Handler,
+        # Connections at once. The headroom above MAX_CLIENTS keeps HTTP requests (and
+        # the 503 for one client too many) served when /ws is full.
+        spawn=Pool(args.max_clients + HTTP_HEADROOM), backlog=2048,
+        log=None, error_log=logging.getLogger("serve.http"))
+    server.start()
+    log.info("serving from one process (pid %d), gevent", os.getpid())
+    stopping = Event()
+    for signum in SHUTDOWN_SIGNALS:
+        gevent.signal_handler(signum, stopping.set)  # a second signal finds it set: no-op
+    stopping.wait()
+    log.info("shutting down")
+    try:
+        shutdown(app)
+        server.stop(timeout=HANDLER_GRACE)
+    finally:
+        release(app)
+
+
+def _serve_gunicorn(args: argparse.Namespace, load_app: Callable, *, shutdown: Callable, release: Callable) -> None:
+    """Serve from gunicorn's gthread worker: one worker process under gunicorn's master."""
+    from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
         def load_config(self):
@@ -35,9 +92,6 @@ def serve(args: argparse.Namespace, load_app: Callable, *, shutdown: Callable, r
                 "workers": 1,  # the hub's clients and the GPIO live in one process
                 "worker_class": args.worker,
                 "threads": args.threads,
-                # gevent: connections at once. The headroom above MAX_CLIENTS keeps HTTP
-                # requests (and the 503 for one client too many) served when /ws is full.
-                "worker_connections": args.max_clients + HTTP_HEADROOM,
                 "backlog": 2048,
                 "graceful_timeout": 10,
                 "loglevel": args.log_level,
@@ -59,9 +113,8 @@ def _install_shutdown(worker, shutdown: Callable) -> None:
     """In the gunicorn worker: on SIGTERM/SIGINT/SIGQUIT, close every WebSocket with 1001 first."""
     app = worker.wsgi
     closing = []  # non-empty once a shutdown has begun in this (the main) thread
-    cooperative = worker.cfg.worker_class_str == "gevent"
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+    for signum in SHUTDOWN_SIGNALS:
         previous = signal.getsignal(signum)
 
         def close_then_exit(sig, frame, previous):
@@ -76,11 +129,7 @@ def _install_shutdown(worker, shutdown: Callable) -> None:
             if closing:
                 return
             closing.append(sig)
-            if cooperative:  # gevent runs signal handlers in its hub, which must never wait
-                import gevent
-                gevent.spawn(close_then_exit, sig, frame, previous)
-            else:
-                close_then_exit(sig, frame, previous)
+            close_then_exit(sig, frame, previous)
 
         signal.signal(signum, on_signal)
 
@@ -91,11 +140,15 @@ def _worker_exit(worker, release: Callable) -> None:
         release(app)
 
 
-def raise_open_files_limit(max_clients: int) -> None:
-    """Let the process hold a socket per client: the usual soft limit of 1024 is too low."""
+def raise_open_files_limit(max_clients: int, sockets_per_client: int = 1) -> None:
+    """Let the process hold the sockets of every client: the usual soft limit of 1024 is too low.
+
+    Under gevent's server a WebSocket holds two descriptors: simple-websocket duplicates
+    the connection's socket.
+    """
     import resource
 
-    wanted = max_clients + HTTP_HEADROOM + 256  # listeners, log files, pigpio, state file
+    wanted = (max_clients + HTTP_HEADROOM) * sockets_per_client + 256  # listeners, logs, pigpio, state
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)

@@ -17,7 +17,7 @@ import state
 from brightness import parse_curve
 from pins import PIN_FACTORIES
 
-WORKERS = ("gevent", "gthread")  # gunicorn worker classes the service can be served from
+WORKERS = ("gevent", "gthread")  # how the service serves: see serve.py
 GEVENT_MAX_CLIENTS = 2000  # default MAX_CLIENTS under gevent (measured in docs/performance.md)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -208,7 +208,8 @@ def read_until_closed(sock: socket.socket, timeout: float = 5) -> bytes:
 
 
 def worker_pid(server: "ServerProcess") -> int:
-    """The gunicorn worker (the one child of the server process), where the sockets live."""
+    """The process where the sockets live: the server itself under gevent, gunicorn's one
+    worker (the server's one child) under gthread."""
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
-    assert len(children) == 1, children
-    return int(children[0])
+    assert len(children) <= 1, children
+    return int(children[0]) if children else server.proc.pid

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 
 from brightness import Curve
 from protocol import State
-from support import Client, free_port, raw_websocket
+from support import Client, client_frame, free_port, raw_websocket, read_until_closed
 
 
 def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
@@ -210,3 +210,59 @@ class TestHardwareFailure:
             assert sender.request({"level": 10, "id": "ok"})[0] == {"type": "state", "level": 10, "on": True, "brightness": 10, "seq": 1, "id": "ok"}
             assert other.recv() == {"type": "state", "level": 10, "on": True, "brightness": 10, "seq": 1}
             assert service.health()["status"] == "ok"
+
+
+def _frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split what a server sent into (opcode, payload) frames; unframed bytes fail the test."""
+    frames = []
+    while data:
+        assert len(data) >= 2, f"a stray byte after the frames: {data!r}"
+        opcode, size, data = data[0] & 0x0F, data[1] & 0x7F, data[2:]
+        if size == 126:
+            size, data = int.from_bytes(data[:2], "big"), data[2:]
+        assert len(data) >= size, f"a frame cut short or stray bytes: {data!r}"
+        frames.append((opcode, data[:size]))
+        data = data[size:]
+    return frames
+
+
+def test_a_client_closing_gets_one_close_frame_and_nothing_after_it(server):
+    """The fault of Werkzeug's server (bytes written after the close frame) is not ours."""
+    sock = raw_websocket(server.port)
+    sock.sendall(client_frame(0x8, (1000).to_bytes(2, "big")))
+    frames = _frames(read_until_closed(sock))
+    sock.close()
+    assert [opcode for opcode, _ in frames] == [0x1, 0x8], frames  # the state, then the close
+    assert frames[-1][1][:2] == (1000).to_bytes(2, "big")
+
+
+def test_shutdown_sends_1001_and_nothing_after_it(start_server):
+    server = start_server()
+    sock = raw_websocket(server.port)
+    server.wait_for(lambda h: h["clients"] == 1, what="the client")
+    server.proc.send_signal(signal.SIGTERM)
+    received = b""
+    sock.settimeout(5)
+    while not any(opcode == 0x8 for opcode, _ in _frames_so_far(received)):
+        received += sock.recv(4096)
+    sock.sendall(client_frame(0x8, (1001).to_bytes(2, "big")))  # the client answers the close
+    received += read_until_closed(sock)
+    sock.close()
+    frames = _frames(received)
+    assert [opcode for opcode, _ in frames] == [0x1, 0x8], frames
+    assert frames[-1][1][:2] == (1001).to_bytes(2, "big")
+    assert server.proc.wait(20) == 0, server.log()
+
+
+def _frames_so_far(data: bytes) -> list[tuple[int, bytes]]:
+    try:
+        return _frames(data)
+    except AssertionError:  # the last frame has not all arrived yet
+        return []
+
+
+def test_the_service_is_one_process(server):
+    """No master process beside the server under gevent (it cost 29 MB under gunicorn)."""
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+    assert children == [], children
+    assert server.get("/healthz")["status"] == "ok"
