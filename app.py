@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import protocol
 import settings
 import state
-from connection import reader_thread
+from connection import SERVER_OPTIONS
 from hub import Hub
 from brightness import parse_curve
 from led import open_led
@@ -49,6 +49,7 @@ def create_app(config=None, led=None) -> Flask:
     # whose own pinging keeps a selector per connection.
     options = app.config["SOCK_SERVER_OPTIONS"] = dict(app.config["SOCK_SERVER_OPTIONS"])
     ping_interval = options.pop("ping_interval", DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"]["ping_interval"])
+    options.update(SERVER_OPTIONS)  # the handler reads its own frames: no reader thread
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # REST bodies get the WebSocket's limit
         app.config["MAX_CONTENT_LENGTH"] = options.get("max_message_size") or 4096
 
@@ -131,8 +132,6 @@ def main(argv=None) -> int:
     config = settings.app_config(args)
     host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
     config["PAGE_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
-    # Daemon threads: a reader blocked on a silent peer never holds up exit.
-    config["SOCK_SERVER_OPTIONS"]["thread_class"] = reader_thread
     log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",
              args.host, args.port, args.max_clients, args.worker,
              "token required" if args.led_token else "no token")

@@ -1,8 +1,9 @@
 """One WebSocket connection as the hub drives it: its frames, its outbox, its writer, its close.
 
 Every reach into simple-websocket, wsproto or gevent internals lives in this file
-(``ws.sock._sock``, ``ws.ws``, ``ws.thread``, ``pong_received``, the handshake's
-environ, the reader's thread class), so an upgrade of those packages breaks here.
+(``ws.sock._sock``, ``ws.ws``, ``ws._handle_events``, ``input_buffer``,
+``pong_received``, the handshake's environ, the reader's thread and event classes),
+so an upgrade of those packages breaks here.
 """
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
 
 CONNECTION_THREAD = "ledsock-connection"  # name prefix of the threads a connection owns
-CLOSE_REPLY_WAIT = 1.0  # seconds a finished connection waits for its close handshake
 PING_FRAME = b"\x89\x00"  # an empty WebSocket ping
 
 
@@ -71,20 +70,41 @@ def decline_extensions(environ: dict) -> None:
     environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
-def reader_thread(*args, **kwargs) -> threading.Thread:
-    """simple-websocket's reader thread (its ``thread_class``): a daemon, named as a connection's.
+class _NoReaderThread:
+    """simple-websocket's reader thread (its ``thread_class``), which never runs: the
+    connection's handler reads its frames itself (:meth:`Client.receive`).
 
-    A function rather than a Thread subclass: gevent patches the threading module in
-    the worker, after this module is imported, and a subclass made before that would
-    never report its end to join().
+    One thread (under gevent, a greenlet with its stacks) per client fewer, and a client
+    that sends faster than its commands are handled is held back by TCP instead of
+    queueing without bound in simple-websocket's input buffer.
     """
-    kwargs.setdefault("daemon", True)
-    kwargs.setdefault("name", f"{CONNECTION_THREAD} reader")
-    return threading.Thread(*args, **kwargs)
+
+    __slots__ = ("name",)
+
+    def __init__(self, *args, **kwargs):
+        self.name = f"{CONNECTION_THREAD} reader"
+
+    def start(self) -> None:
+        pass
+
+
+class _NoEvent:
+    """simple-websocket's message event (its ``event_class``): nobody waits on it."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+SERVER_OPTIONS = {"thread_class": _NoReaderThread, "event_class": _NoEvent}  # for SOCK_SERVER_OPTIONS
 
 
 def connection_threads() -> int:
-    """Threads that belong to connections (writers, readers; greenlets under gevent)."""
+    """Threads that belong to connections (writers; greenlets under gevent)."""
     return sum(1 for t in threading.enumerate() if t.name.startswith(CONNECTION_THREAD))
 
 
@@ -108,10 +128,16 @@ class Client:
 
     def __init__(self, ws, peer: str, *, max_pending_replies: int = 64):
         self.ws = ws  # simple-websocket's Server
+        if getattr(ws.ws, "connection", None) is not None:
+            # The handshake is done: keep wsproto's frame connection alone, without the
+            # handshake's h11 state (a few KB per client for the connection's life).
+            ws.ws = ws.ws.connection
         self.peer = peer
         self._max_replies = max_pending_replies
         self._cond = threading.Condition(threading.Lock())
-        self._outbox: deque[tuple[Outgoing, bytes]] = deque()
+        # A list, not a deque: it is nearly always empty, never long (states replace each
+        # other, replies are capped), and a deque costs 600 bytes per client from the start.
+        self._outbox: list[tuple[Outgoing, bytes]] = []
         self._replies = 0
         self._close: tuple[int, str] | None = None
         self._finished = False
@@ -125,13 +151,27 @@ class Client:
         self.dropped: str | None = None  # why the server cut this client off, if it did
 
     def receive(self):
-        """The client's next message (text or bytes; None for nothing); raises ClientGone."""
-        from simple_websocket import ConnectionClosed
+        """The client's next message (text or bytes); raises ClientGone.
 
-        try:
-            return self.ws.receive()
-        except ConnectionClosed:
-            raise ClientGone(self.ws.close_reason) from None
+        Reads the socket in the caller, as simple-websocket's reader thread would (see
+        :data:`SERVER_OPTIONS`): wsproto answers pings and the client's close frame,
+        and a pong marks the keep-alive answered.
+        """
+        from wsproto.utilities import LocalProtocolError
+
+        ws = self.ws
+        while not ws.input_buffer:
+            if not ws.connected:
+                raise ClientGone(ws.close_reason)
+            try:
+                data = ws.sock.recv(ws.receive_bytes)
+                if not data:
+                    raise ConnectionResetError("the client's side is closed")
+                ws.ws.receive_data(data)
+                ws.connected = ws._handle_events()
+            except (OSError, LocalProtocolError):
+                ws.connected = False
+        return ws.input_buffer.pop(0)
 
     def send_state(self, frame: bytes) -> None:
         """Send a state frame (see :func:`text_frame`), or replace a state still waiting."""
@@ -220,15 +260,19 @@ class Client:
             pass
 
     def finish(self) -> None:
-        """The connection is over: end the writer, sending nothing more, and let
-        simple-websocket's reader finish its close reply before the socket goes."""
+        """The connection is over: end the writer, sending nothing more, and close the socket.
+
+        The close reply, if one was due, went out in :meth:`receive`.
+        """
         with self._cond:
             self._finished = True
             self._outbox.clear()
             self._cond.notify_all()
-        # The reader marks the connection closed before it sends its close reply; let it
-        # finish, or the server's socket may close first.
-        self.ws.thread.join(CLOSE_REPLY_WAIT)
+        self.ws.connected = False
+        try:
+            self.ws.sock.close()
+        except OSError:
+            pass
 
     def stalled_for(self) -> float:
         """Seconds the current send has been blocked (0 when not sending)."""
@@ -254,7 +298,7 @@ class Client:
                 if self._finished:
                     return
                 if self._outbox:
-                    kind, frame = self._outbox.popleft()
+                    kind, frame = self._outbox.pop(0)
                     if kind is Outgoing.REPLY:
                         self._replies -= 1
                         self._cond.notify_all()

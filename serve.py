@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS under gevent
 HANDLER_GRACE = 5.0  # seconds the connections' handlers get to end after the close handshakes
+REQUEST_BUFFER = 1024  # bytes of the HTTP request reader's buffer (longer lines still parse)
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
@@ -44,25 +45,11 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     import gevent
     from gevent.event import Event
     from gevent.pool import Pool
-    from gevent.pywsgi import WSGIHandler, WSGIServer
-
-    class Handler(WSGIHandler):
-        """gevent's handler, which never answers again on a connection a WebSocket took over.
-
-        flask-sock's response to a finished WebSocket is empty and starts no response;
-        the connection must then close, not wait for a next HTTP request on it.
-        """
-
-        def run_application(self):
-            try:
-                super().run_application()
-            finally:
-                if self.status is None and self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-                    self.close_connection = True
+    from gevent.pywsgi import WSGIServer
 
     app = load_app()
     server = WSGIServer(
-        (args.host, args.port), app, handler_class=Handler,
+        (args.host, args.port), app, handler_class=websocket_aware_handler(),
         # Connections at once. The headroom above MAX_CLIENTS keeps HTTP requests (and
         # the 503 for one client too many) served when /ws is full.
         spawn=Pool(args.max_clients + HTTP_HEADROOM), backlog=2048,
@@ -79,6 +66,33 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
         server.stop(timeout=HANDLER_GRACE)
     finally:
         release(app)
+
+
+def websocket_aware_handler():
+    """gevent's WSGI handler class, fitted for connections a WebSocket takes over
+    (made on first use: gevent must be imported after the monkey-patching)."""
+    from gevent.pywsgi import WSGIHandler
+
+    class Handler(WSGIHandler):
+        """gevent's handler, which never answers again on a connection a WebSocket took over.
+
+        flask-sock's response to a finished WebSocket is empty and starts no response;
+        the connection must then close, not wait for a next HTTP request on it.
+        """
+
+        def __init__(self, sock, address, server, rfile=None):
+            # The request's reader lives as long as the connection; a WebSocket never
+            # reads it again after the handshake, so it gets a small buffer (default 8 KiB).
+            super().__init__(sock, address, server, rfile or sock.makefile("rb", REQUEST_BUFFER))
+
+        def run_application(self):
+            try:
+                super().run_application()
+            finally:
+                if self.status is None and self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                    self.close_connection = True
+
+    return Handler
 
 
 def _serve_gunicorn(args: argparse.Namespace, load_app: Callable, *, shutdown: Callable, release: Callable) -> None:

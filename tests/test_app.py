@@ -1,6 +1,8 @@
 """The app factory in process: isolation, the injected LED, configuration, and the REST twin."""
 import pytest
 
+from connection import SERVER_OPTIONS
+
 from app import DEFAULT_CONFIG, create_app
 from brightness import Curve
 from led import Led
@@ -46,7 +48,7 @@ def test_ping_interval_is_the_handlers_own_and_never_reaches_simple_websocket(mo
                            led=Led(21, pin_factory=mock_factory))
     # flask-sock passes these options to simple-websocket on every connection; its own
     # pinging would keep a selector per connection, so the handler pings instead.
-    assert flask_app.config["SOCK_SERVER_OPTIONS"] == {"max_message_size": 100}
+    assert flask_app.config["SOCK_SERVER_OPTIONS"] == {"max_message_size": 100, **SERVER_OPTIONS}
     assert flask_app.config["MAX_CONTENT_LENGTH"] == 100
     assert DEFAULT_CONFIG["SOCK_SERVER_OPTIONS"] == {"max_message_size": 4096, "ping_interval": 25.0}
 
