@@ -86,7 +86,7 @@ def ha_command(payload: dict) -> str:
 
 
 def _exact_number(value):
-    """protocol.parse_json keeps numbers exact (Decimal); write them back as the numbers they are."""
+    """protocol.parse_json keeps fractions exact (Decimal); write them back as the numbers they are."""
     if isinstance(value, Decimal) and value.is_finite():
         return int(value) if value == value.to_integral_value() and abs(value) < 10**20 else float(value)
     raise TypeError(type(value).__name__)

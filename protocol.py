@@ -7,6 +7,7 @@ be wrong is raised as :class:`ProtocolError`, which the edge turns into one
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -164,8 +165,12 @@ def parse_level(value) -> int:
         if len(digits) > 3 or int(digits) > LEVEL_MAX:
             raise ProtocolError(OUT_OF_RANGE, f"{_LEVEL_RULE}, got {_describe(value)}")
         return int(digits)
-    if isinstance(value, (int, float)):  # only reached when called from outside parse_command
-        value = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if isinstance(value, int):  # the fast path: JSON integers arrive as exact ints
+        if value < LEVEL_MIN or value > LEVEL_MAX:
+            raise ProtocolError(OUT_OF_RANGE, f"{_LEVEL_RULE}, got {_describe(value)}")
+        return value
+    if isinstance(value, float):  # only reached when called from outside parse_command
+        value = Decimal(str(value))
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ProtocolError(INVALID_MESSAGE, f"{_LEVEL_RULE}, got {_describe(value)}")
@@ -254,6 +259,8 @@ def _parse_id(message: dict) -> RequestId:
     value = message["id"]
     if isinstance(value, str) and len(value) <= ID_MAX_CHARS:
         return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= ID_INT_LIMIT:
+        return value
     if isinstance(value, Decimal) and value.is_finite() and abs(value) <= ID_INT_LIMIT:
         if value == value.to_integral_value():
             return int(value)
@@ -264,18 +271,25 @@ def _parse_id(message: dict) -> RequestId:
 
 
 def parse_json(text: Union[str, bytes]):
-    """Decode one JSON text with numbers kept exact; raise ProtocolError for anything else."""
+    """Decode one JSON text with numbers kept exact; raise ProtocolError for anything else.
+
+    Integers become ints (exact, and fast: the level of nearly every message; Decimals
+    past int()'s 4,300 digits), numbers with a fraction or an exponent become Decimals,
+    so that ``50.0000000000000001`` is not taken for 50 nor ``1e400`` for infinity.
+    """
     if isinstance(text, (bytes, bytearray)):
         raise ProtocolError(
             INVALID_MESSAGE, "binary frames are not accepted; send JSON as a text message"
         )
     try:
-        return json.loads(
-            text,
-            parse_int=Decimal,
-            parse_float=Decimal,
-            parse_constant=_reject_constant,
-        )
+        try:
+            return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            # An integer too long for int() (over 4,300 digits), or NaN/Infinity: the
+            # slow path keeps every integer exact as a Decimal, and rejects the constants.
+            return json.loads(text, parse_int=Decimal, parse_float=Decimal, parse_constant=_reject_constant)
     except RecursionError:
         raise ProtocolError(INVALID_JSON, "message is not valid JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError is a ValueError
@@ -294,7 +308,7 @@ def parse_command(text: Union[str, bytes]) -> Command:
     ``{"type": "get"}`` and ``{"type": "ping"}``, each optionally with an ``"id"``.
     """
     message = parse_json(text)
-    if isinstance(message, Decimal):
+    if isinstance(message, Decimal) or (isinstance(message, int) and not isinstance(message, bool)):
         return SetLevel(parse_level(message))
     if not isinstance(message, dict):
         raise ProtocolError(
@@ -337,7 +351,15 @@ def state_fields(state: State) -> dict:
 
 
 def state_message(state: State, request_id: RequestId = None) -> str:
-    """The state every client gets on connect, on ``get`` and after each change."""
+    """The state every client gets on connect, on ``get`` and after each change.
+
+    Cached: a change's broadcast and its reply to a sender without an id are one text.
+    """
+    return _state_text(state, request_id)
+
+
+@functools.lru_cache(maxsize=16)
+def _state_text(state: State, request_id: RequestId) -> str:
     message = {"type": "state", **state_fields(state)}
     if request_id is not None:
         message["id"] = request_id

@@ -164,12 +164,19 @@ def raise_open_files_limit(max_clients: int, sockets_per_client: int = 1) -> Non
 
     wanted = (max_clients + HTTP_HEADROOM) * sockets_per_client + 256  # listeners, logs, pigpio, state
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
-        if new_soft < wanted:
-            log.warning("open files are limited to %d (ulimit -n), too few for %d clients; "
-                        "raise LimitNOFILE or lower MAX_CLIENTS", new_soft, max_clients)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:  # allowed to root (CAP_SYS_RESOURCE); the systemd unit sets LimitNOFILE instead
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return
+        except (ValueError, OSError):
+            pass
+    new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+    if new_soft < wanted:
+        log.warning("open files are limited to %d (ulimit -n), too few for %d clients; "
+                    "raise LimitNOFILE or lower MAX_CLIENTS", new_soft, max_clients)
 
 
 def off_the_event_loop(function, *args):

@@ -18,7 +18,7 @@ from brightness import parse_curve
 from pins import PIN_FACTORIES
 
 WORKERS = ("gevent", "gthread")  # how the service serves: see serve.py
-GEVENT_MAX_CLIENTS = 2000  # default MAX_CLIENTS under gevent (measured in docs/performance.md)
+GEVENT_MAX_CLIENTS = 4000  # default MAX_CLIENTS under gevent: ~25 KB each, ~100 MB in all (docs/performance.md)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
