@@ -15,6 +15,10 @@ import time
 
 CONNECTION_THREAD = "ledsock-connection"  # name prefix of the threads a connection owns
 PING_FRAME = b"\x89\x00"  # an empty WebSocket ping
+# Bytes of kernel send buffer per client (the kernel doubles it), about 900 states. Left
+# to autotuning it grows to megabytes for a client that stopped reading, which then
+# takes minutes to fill before SEND_TIMEOUT can start to count.
+SEND_BUFFER = 32 * 1024
 
 
 class CloseCode(enum.IntEnum):
@@ -147,6 +151,10 @@ class Client:
         # Under gevent the connection's socket wraps a non-blocking OS socket: a send on
         # that one returns at once instead of switching to another greenlet.
         self._os_socket = getattr(ws.sock, "_sock", ws.sock)
+        try:  # bound what the kernel holds for a client that stopped reading
+            self._os_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        except OSError:
+            pass
         self._writer: threading.Thread | None = None  # started the first time a frame must wait
         self.next_ping = float("inf")  # when the keep-alive pings it next (set when it joins)
         self.dropped: str | None = None  # why the server cut this client off, if it did

@@ -1,6 +1,6 @@
 """Fan-out benchmark: ledsock (gevent and gthread) against the textbook server and the asyncio ceiling.
 
-Run it with ``make bench`` (about 8 minutes). Every server runs at once, each in its
+Run it with ``make bench`` (about 12 minutes). Every server runs at once, each in its
 own processes, and the workloads take turns round by round, so each ratio compares
 figures taken side by side on the same machine in the same minutes. It prints tables,
 writes ``bench/results/latest.json``, and ``bench/plot.py`` draws the figure for
@@ -10,12 +10,16 @@ Workloads:
   fan-out    N subscribers and one writer; M level changes, one in flight: each is
              timed until all N subscribers hold it. N = 10, 100, 500, 1000, and at
              N = 500 once more with clients that offer permessage-deflate, as Chrome does.
-  capacity   connections held while ramping to 5,000; RSS and threads on the way, the
+             ledsock-1core is ledsock pinned to one core (taskset -c 0): a Pi-class profile.
+  capacity   connections held while ramping to 10,000; RSS and threads on the way, the
              time for one broadcast to reach everyone at each step, and the CPU the
              server then spends over 4 s while they sit idle (its keep-alive work).
-  stuck      one subscriber that never reads while 50,000+ changes go to 10 others
-             (before the capacity ramp, which leaves the servers a lot to clean up).
+  stuck      one subscriber with a 4 KiB receive buffer that never reads while 50,000+
+             changes go to 10 others (before the capacity ramp, which leaves the servers
+             a lot to clean up); for ledsock, when /healthz shows it dropped.
   idle       the serving processes' RSS with no client.
+
+The last screen is a summary: the targets of docs/performance.md, met or missed.
 """
 from __future__ import annotations
 
@@ -62,6 +66,8 @@ class Server:
     log_path: Path | None = None
     env: dict = field(default_factory=dict)
     levels_sent: int = 0  # over the whole run, so that no set repeats the server's level
+    fanout_only: bool = False  # a profile of another server: the fan-out only
+    health: bool = False  # serves /healthz (ledsock)
 
     def start(self, log_dir: Path) -> None:
         self.port = _free_port()
@@ -81,7 +87,11 @@ class Server:
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"{self.name} did not listen within 30 s; see {self.log_path}")
-        time.sleep(1.0)  # gunicorn's worker boots after the master listens
+        time.sleep(1.0)  # gunicorn's worker (gthread) boots after the master listens
+
+    def get_health(self) -> dict:
+        with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=5) as response:
+            return json.loads(response.read())
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -145,12 +155,16 @@ def servers(state_dir: Path) -> list[Server]:
     # fast as the fan-out completes (far above the 100 messages/s rate limit), and the
     # capacity ramp needs more clients than the default MAX_CLIENTS.
     ledsock = [py, "app.py", "--host", HOST, "--port", "{port}", "--pin-factory", "mock",
-               "--rate-limit", "1000000", "--rate-burst", "1000000", "--max-clients", "6000"]
+               "--rate-limit", "1000000", "--rate-burst", "1000000"]
+    gevent = ledsock + ["--worker", "gevent", "--max-clients", "10500"]
     return [
-        Server("ledsock-gevent", ledsock + ["--worker", "gevent", "--state-file", str(state_dir / "gevent.json")],
-               PROTOCOL_V1),
-        Server("ledsock-gthread", ledsock + ["--worker", "gthread", "--threads", "6100",
-                                             "--state-file", str(state_dir / "gthread.json")], PROTOCOL_V1),
+        Server("ledsock-gevent", gevent + ["--state-file", str(state_dir / "gevent.json")], PROTOCOL_V1,
+               health=True),
+        Server("ledsock-1core", ["taskset", "-c", "0"] + gevent + ["--state-file", str(state_dir / "1core.json")],
+               PROTOCOL_V1, fanout_only=True, health=True),
+        Server("ledsock-gthread", ledsock + ["--worker", "gthread", "--threads", "6100", "--max-clients", "6000",
+                                             "--state-file", str(state_dir / "gthread.json")], PROTOCOL_V1,
+               health=True),
         Server("textbook", [py, str(HERE / "baselines" / "textbook.py"), "--port", "{port}"], SOCKET_IO),
         Server("ceiling", [py, str(HERE / "baselines" / "ceiling.py"), "--port", "{port}"], PROTOCOL_V1),
     ]
@@ -345,12 +359,29 @@ async def capacity(server: Server, steps: list[int]) -> dict:
 
 
 async def stuck_client(server: Server, others: int, changes: int, baseline_changes: int) -> dict:
-    """The others' fan-out with and without a subscriber that never reads."""
+    """The others' fan-out with and without a subscriber that never reads (4 KiB receive
+    buffer); for ledsock, the seconds until /healthz shows the stuck one dropped."""
     fan = FanOut(server)
     await fan.open(others)
     baseline = await fan.run(baseline_changes)
-    stuck = await connect(HOST, server.port, server.dialect, read=False)
+    stuck = await connect(HOST, server.port, server.dialect, read=False, rcvbuf=4096)
+    stuck_at, dropped_after = time.perf_counter(), []
+
+    async def watch_for_the_drop():
+        while True:
+            await asyncio.sleep(0.2)
+            health = await asyncio.to_thread(server.get_health)
+            if health["clients"] <= others + 1:  # the others and the writer: the stuck one is gone
+                dropped_after.append(time.perf_counter() - stuck_at)
+                return
+
+    watcher = asyncio.create_task(watch_for_the_drop()) if server.health else None
     loaded = await fan.run(changes)
+    if watcher is not None:
+        try:
+            await asyncio.wait_for(watcher, 30)
+        except asyncio.TimeoutError:
+            pass
     stuck.close()
     checks = await fan.settle_and_check()
     fan.close()
@@ -362,6 +393,8 @@ async def stuck_client(server: Server, others: int, changes: int, baseline_chang
         "max_ms": max(loaded["latencies"]) * 1000 if loaded["latencies"] else None,
         "changes": loaded["changes"], "lost": loaded["lost"], "rss_mb_after": loaded["rss_mb"],
         "stalls_over_1s": sum(1 for x in loaded["latencies"] if x > 1.0), **checks,
+        "dropped_after_s": dropped_after[0] if dropped_after else None,
+        "loaded_s": loaded["elapsed"],
     }
     log.info("stuck %-16s %d changes: others p99 %.2f ms (baseline %.2f), max %.0f ms, stalls %d, lost %d",
              server.name, out["changes"], out["p99_ms"], out["baseline_p99_ms"], out["max_ms"] or -1,
@@ -412,7 +445,7 @@ def print_report(results: dict) -> None:
                   f"{row['cpu_ms_per_change']:10.3f} {row['rss_mb']:7.1f} {row['threads']:5.0f} "
                   f"{row['delivered']:>6}/{row['expected']:<6} {'yes' if row['converged'] else 'NO'}")
         if ours in table:
-            for ref in ("ceiling", "textbook", "ledsock-gthread"):
+            for ref in ("ceiling", "textbook", "ledsock-gthread", "ledsock-1core"):
                 if ref in table:
                     o, r = table[ours], table[ref]
                     print(f"   {ours} vs {ref:15}: CPU/change {ratio(o['cpu_ms_per_change'], r['cpu_ms_per_change'])}, "
@@ -432,18 +465,90 @@ def print_report(results: dict) -> None:
         print(f"{name:16} {s['changes']} changes: others p99 {s['p99_ms']:.2f} ms vs baseline "
               f"{s['baseline_p99_ms']:.2f} ({ratio(s['p99_ms'], s['baseline_p99_ms'])}), max {s['max_ms']:.0f} ms, "
               f"stalls >1 s: {s['stalls_over_1s']}, lost: {s['lost']}, delivered {s['delivered']}/{s['expected']}, "
-              f"RSS after {s['rss_mb_after']:.0f} MB")
+              f"RSS after {s['rss_mb_after']:.0f} MB"
+              + (f", dropped {s['dropped_after_s']:.1f} s after it connected" if s.get("dropped_after_s") else ""))
     print(f"\nhandshakes retried after a reset (full accept queue): {results.get('handshake_retries', 0)}")
     print("\n== idle (no clients)")
     for name, m in results["idle"].items():
         print(f"{name:16} RSS {m['rss_mb']:.1f} MB in {m['processes']} process(es), {m['threads']} threads")
 
 
+TARGETS_SEND_TIMEOUT = 10.0  # ledsock's SEND_TIMEOUT default, which the bench keeps
+CHECK_EVERY = 1.0  # the hub's keep-alive check interval at that default
+
+
+def rss_slope_kb(steps: list[dict], low: int = 1000, high: int = 5000) -> float | None:
+    """RSS per client, KB, from the ``low`` to the ``high`` capacity step."""
+    by = {s["clients"]: s["rss_mb"] for s in steps}
+    if low in by and high in by:
+        return (by[high] - by[low]) * 1024 / (high - low)
+    return None
+
+
+def summary_rows(results: dict) -> list[tuple[str, str, str, bool | None]]:
+    """(figure, measured, target, met) for the targets of docs/performance.md."""
+    ours, ref = "ledsock-gevent", "ceiling"
+    rows = []
+    idle = results["idle"].get(ours)
+    if idle:
+        rows.append(("idle RSS, all processes", f"{idle['rss_mb']:.1f} MB ({idle['processes']} process)",
+                     "<= 40 MB", idle["rss_mb"] <= 40))
+    cap = results["capacity"].get(ours)
+    if cap:
+        slope = rss_slope_kb(cap["steps"])
+        if slope is not None:
+            rows.append(("RSS per client, 1,000 to 5,000", f"{slope:.1f} KB", "<= 16 KB", slope <= 16))
+        top = max(cap["steps"], key=lambda s: s["clients"], default=None)
+        if top:
+            rows.append(("clients held at once", f"{cap['held']:,}", ">= 10,000", cap["held"] >= 10_000))
+            if top["clients"] >= 10_000 and top["broadcast_ms"] is not None:
+                rows.append(("one broadcast to 10,000", f"{top['broadcast_ms']:.0f} ms", "<= 150 ms",
+                             top["broadcast_ms"] <= 150))
+        ceiling_cap = results["capacity"].get(ref)
+        if ceiling_cap and (ceiling_slope := rss_slope_kb(ceiling_cap["steps"])) is not None:
+            rows.append(("  (ceiling's RSS per client)", f"{ceiling_slope:.1f} KB", "", None))
+    for n, limit in (("10", 1.2), ("1000", 0.75)):
+        table = results["fanout"].get(f"N={n}", {})
+        if ours in table and ref in table:
+            r = table[ours]["cpu_ms_per_change"] / table[ref]["cpu_ms_per_change"]
+            rows.append((f"CPU per change vs ceiling, N = {n}", f"{r:.2f}x", f"<= {limit}x", r <= limit))
+    for n in ("500", "1000"):
+        table = results["fanout"].get(f"N={n}", {})
+        if ours in table and ref in table:
+            r = table[ours]["p99_ms"] / table[ref]["p99_ms"]
+            rows.append((f"fan-out p99 vs ceiling, N = {n}", f"{r:.2f}x", "<= 1.0x", r <= 1.0))
+    stuck = results["stuck"].get(ours)
+    if stuck and "error" not in stuck:
+        r = stuck["p99_ms"] / stuck["baseline_p99_ms"]
+        rows.append(("stuck client: others' p99 vs baseline", f"{r:.2f}x", "<= 1.5x", r <= 1.5))
+        dropped = stuck.get("dropped_after_s")
+        limit = TARGETS_SEND_TIMEOUT + 2 * CHECK_EVERY  # the buffer fills in well under a check
+        rows.append(("stuck client dropped after it connected", f"{dropped:.1f} s" if dropped else "not seen",
+                     f"<= {limit:g} s (SEND_TIMEOUT+fill+check)", bool(dropped) and dropped <= limit))
+    for key, table in results["fanout"].items():
+        if "ledsock-1core" in table and ours in table and "deflate" not in key:
+            one, two = table["ledsock-1core"], table[ours]
+            rows.append((f"one core vs two, {key}", f"CPU/change {one['cpu_ms_per_change'] / two['cpu_ms_per_change']:.2f}x, "
+                         f"p99 {one['p99_ms']:.1f} vs {two['p99_ms']:.1f} ms", "(shown)", None))
+    return rows
+
+
+def print_summary(results: dict) -> None:
+    print("\n== summary: targets (ledsock-gevent; ratios against the ceiling in the same run)")
+    for figure, measured, target, met in summary_rows(results):
+        verdict = {True: "met", False: "MISSED", None: ""}[met]
+        print(f"{figure:42} {measured:>34}  {target:>22}  {verdict}")
+
+
 async def run(args) -> dict:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard < 3 * max(args.capacity) // 2 + 1000:
-        log.warning("open files are limited to %d; the capacity ramp may stop early", hard)
+    wanted = 3 * max(args.capacity) + 1000  # this process's clients; the servers raise their own
+    try:  # root may raise the hard limit too
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, wanted), max(hard, wanted)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if hard < wanted:
+            log.warning("open files are limited to %d; the capacity ramp may stop early", hard)
     state_dir = Path(tempfile.mkdtemp(prefix="ledsock-bench-"))
     chosen = [s for s in servers(state_dir) if s.name in args.servers]
     results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
@@ -466,7 +571,7 @@ async def run(args) -> dict:
             results["fanout"][f"N={n}, clients offer permessage-deflate"] = await fan_out(
                 chosen, n, changes, args.rounds, deflate=True)
         for server in chosen:
-            if server.name in args.stuck_servers:
+            if server.name in args.stuck_servers and not server.fanout_only:
                 await wait_until_idle(server)
                 try:
                     results["stuck"][server.name] = await stuck_client(
@@ -476,8 +581,9 @@ async def run(args) -> dict:
                     results["stuck"][server.name] = {"error": repr(exc)}
                 save(results, args.out)
         for server in chosen:
-            results["capacity"][server.name] = await capacity(server, args.capacity)
-            save(results, args.out)
+            if not server.fanout_only:
+                results["capacity"][server.name] = await capacity(server, args.capacity)
+                save(results, args.out)
     finally:
         for server in chosen:
             server.stop()
@@ -495,7 +601,7 @@ def main(argv=None) -> int:
                         help="subscriber counts to repeat with clients offering permessage-deflate")
     parser.add_argument("--changes", type=int, default=0, help="changes per round (default: by N)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--capacity", nargs="+", type=int, default=[500, 1000, 2000, 3000, 4000, 5000])
+    parser.add_argument("--capacity", nargs="+", type=int, default=[1000, 2000, 5000, 10000])
     parser.add_argument("--stuck-servers", nargs="*", default=names)
     parser.add_argument("--stuck-others", type=int, default=10)
     parser.add_argument("--stuck-changes", type=int, default=52_000)
@@ -505,6 +611,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     results = asyncio.run(run(args))
     print_report(results)
+    print_summary(results)
     save(results, args.out)
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
           f"in {results['duration_s']:.0f} s")
