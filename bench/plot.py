@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 HERE = Path(__file__).resolve().parent
 STYLE = {  # server: (label, colour, marker)
     "ledsock-gevent": ("ledsock, gevent (default)", "#d62728", "o"),
+    "ledsock-1core": ("ledsock, gevent, one core (taskset)", "#9467bd", "D"),
     "ledsock-gthread": ("ledsock, gthread", "#ff9896", "s"),
     "ceiling": ("asyncio ceiling (websockets.broadcast)", "#1f77b4", "^"),
     "textbook": ("textbook (Flask-SocketIO, threading)", "#7f7f7f", "v"),
