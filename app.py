@@ -124,10 +124,10 @@ def main(argv=None) -> int:
     args = settings.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The format names no source line, thread or process: don't look them up for every
+    # The formats name no source line or thread: don't look them up for every
     # record (the Logging HOWTO's "Optimization"); a line per change stays cheap.
     logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logThreads = logging.logMultiprocessing = False  # (gunicorn's lines name the process)
     try:
         args.pin_factory = choose_pin_factory(args.pin_factory, timeout=args.pigpio_timeout)
     except PigpioUnavailable as exc:

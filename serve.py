@@ -30,7 +30,7 @@ def serve(args: argparse.Namespace, load_app: Callable, *, shutdown: Callable, r
     The first SIGTERM/SIGINT/SIGQUIT calls ``shutdown(app)`` (every WebSocket closed
     with 1001), then the server stops and ``release(app)`` runs.
     """
-    raise_open_files_limit(args.max_clients, sockets_per_client=2 if args.worker == "gevent" else 1)
+    raise_open_files_limit(args.max_clients)
     if args.worker == "gevent":
         _serve_gevent(args, load_app, shutdown=shutdown, release=release)
     else:
@@ -73,11 +73,14 @@ def websocket_aware_handler():
     (made on first use: gevent must be imported after the monkey-patching)."""
     from gevent.pywsgi import WSGIHandler
 
-    class Handler(WSGIHandler):
-        """gevent's handler, which never answers again on a connection a WebSocket took over.
+    from connection import RAW_SOCKET_KEY, WebSocketOver
 
-        flask-sock's response to a finished WebSocket is empty and starts no response;
-        the connection must then close, not wait for a next HTTP request on it.
+    class Handler(WSGIHandler):
+        """gevent's handler, fitted for connections a WebSocket takes over.
+
+        simple-websocket gets the connection's own socket (not a duplicate), and once
+        the WebSocket is over the connection closes without another byte: no HTTP
+        response after the close frame, no wait for a next request on it.
         """
 
         def __init__(self, sock, address, server, rfile=None):
@@ -85,12 +88,17 @@ def websocket_aware_handler():
             # reads it again after the handshake, so it gets a small buffer (default 8 KiB).
             super().__init__(sock, address, server, rfile or sock.makefile("rb", REQUEST_BUFFER))
 
+        def get_environ(self):
+            environ = super().get_environ()
+            environ[RAW_SOCKET_KEY] = self.socket
+            return environ
+
         def run_application(self):
             try:
                 super().run_application()
-            finally:
-                if self.status is None and self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-                    self.close_connection = True
+            except WebSocketOver:
+                self.close_connection = True
+                self.result = None
 
     return Handler
 
@@ -154,15 +162,11 @@ def _worker_exit(worker, release: Callable) -> None:
         release(app)
 
 
-def raise_open_files_limit(max_clients: int, sockets_per_client: int = 1) -> None:
-    """Let the process hold the sockets of every client: the usual soft limit of 1024 is too low.
-
-    Under gevent's server a WebSocket holds two descriptors: simple-websocket duplicates
-    the connection's socket.
-    """
+def raise_open_files_limit(max_clients: int) -> None:
+    """Let the process hold a socket per client: the usual soft limit of 1024 is too low."""
     import resource
 
-    wanted = (max_clients + HTTP_HEADROOM) * sockets_per_client + 256  # listeners, logs, pigpio, state
+    wanted = max_clients + HTTP_HEADROOM + 256  # listeners, log files, pigpio, state file
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= wanted:
         return

@@ -262,8 +262,9 @@ def _frames_so_far(data: bytes) -> list[tuple[int, bytes]]:
         return []
 
 
-def test_the_service_is_one_process(server):
+def test_the_service_is_one_process(start_server):
     """No master process beside the server under gevent (it cost 29 MB under gunicorn)."""
+    server = start_server("--worker", "gevent")
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
     assert children == [], children
     assert server.get("/healthz")["status"] == "ok"
