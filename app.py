@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import protocol
 import settings
 import state
+import timers
 from connection import SERVER_OPTIONS
 from hub import Hub
 from brightness import parse_curve
@@ -66,7 +67,7 @@ def create_app(config=None, led=None) -> Flask:
         log.info("restoring level %d (brightness %s, %s) from %s", saved[0] if saved[1] else 0,
                  saved[0], "on" if saved[1] else "off", state_file.path)
     light = Light(led, brightness=brightness, on=on, state_file=state_file,
-                  default_transition=float(app.config["DEFAULT_TRANSITION"]))
+                  default_transition=float(app.config["DEFAULT_TRANSITION"]), scheduler=timers.Scheduler())
     hub = Hub(send_timeout=float(app.config["SEND_TIMEOUT"]),
               ping_interval=float("inf") if ping_interval is None else float(ping_interval),
               max_clients=int(app.config["MAX_CLIENTS"]))
@@ -116,6 +117,7 @@ def release(app: Flask) -> None:
     hub.stop()
     if "ledsock_mqtt" in app.extensions:
         app.extensions["ledsock_mqtt"].stop()  # retained "offline": a clean stop, not a death
+    light.scheduler.stop()
     light.release()
     log.info("GPIO%d released", light.led.pin)
 

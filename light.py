@@ -34,8 +34,14 @@ class Light:
     """
 
     def __init__(self, led, *, brightness: int = 50, on: bool = True, state_file: state.StateFile | None = None,
-                 default_transition: float = 0.0, clock: Callable[[], float] = time.monotonic):
+                 default_transition: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 scheduler=None, wall_clock: Callable[[], float] = time.time):
+        """``scheduler`` runs the sleep timer: ``call_at(unix_seconds, fn)`` returning a
+        handle with ``cancel()`` (timers.Scheduler; a fake one in tests)."""
         self.led = led
+        self.scheduler = scheduler
+        self._wall_clock = wall_clock
+        self._sleep: tuple[float, Optional[float], object] | None = None  # (fires at, fade, handle)
         self.default_transition = default_transition
         self.state_file = state_file
         self._clock = clock
@@ -58,8 +64,14 @@ class Light:
             self._listeners.append(listener)
 
     def _current(self) -> State:
-        """The state with what is left of its fade (lock held)."""
-        return self._state._replace(transition=round(self.led.fade_remaining(), 3))
+        """The state with what is left of its fade and of the sleep timer (lock held)."""
+        return self._with_sleep(self._state._replace(transition=round(self.led.fade_remaining(), 3)))
+
+    def _with_sleep(self, current: State) -> State:
+        if self._sleep is None:
+            return current
+        fires_at = self._sleep[0]
+        return current._replace(sleep_at=round(fires_at), sleep_in=max(0.0, fires_at - self._wall_clock()))
 
     def state(self) -> State:
         """The state, its ``transition`` being what is left of the fade to it."""
@@ -86,6 +98,8 @@ class Light:
         match command:
             case protocol.SetLevel() | protocol.SetPower() | protocol.Toggle() | protocol.Step():
                 return self.change(command, origin=origin, requester=requester, reply=reply)
+            case protocol.Sleep():
+                return self.set_sleep(command, origin=origin, requester=requester, reply=reply)
             case protocol.GetState():
                 with self._lock:
                     answer = self._current()
@@ -116,6 +130,7 @@ class Light:
                 self.led.set_level(target.level, transition)  # raises HardwareError
             with self._lock:
                 if changed:
+                    self._cancel_sleep()  # any change ends the sleep timer (and its own firing is one)
                     self._state = State(target.brightness, target.on, old.seq + 1)
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
                     if self.state_file is not None:
@@ -130,6 +145,61 @@ class Light:
             log.info("level %d -> %d%s (seq %d) by %s", old.level, new.level,
                      f" over {new.transition:g} s" if new.transition else "", new.seq, origin)
         return new
+
+    def set_sleep(self, command: protocol.Sleep, *, origin: str, requester: object = None,
+                  reply: Optional[Replier] = None) -> State:
+        """Start (or restart) the sleep timer, or cancel it (``after`` None); tell the listeners."""
+        if command.after is not None and self.scheduler is None:
+            raise protocol.ProtocolError(protocol.UNKNOWN_TYPE, "this server has no sleep timer",
+                                         command.request_id)
+        with self._changing:
+            with self._lock:
+                had = self._sleep is not None
+                self._cancel_sleep()
+                if command.after is not None and not self._frozen:
+                    fires_at = self._wall_clock() + command.after
+                    handle = self.scheduler.call_at(fires_at, self._sleep_fired)
+                    self._sleep = (fires_at, command.transition, handle)
+                changed = had or self._sleep is not None
+                if changed:
+                    self._state = self._state._replace(seq=self._state.seq + 1)
+                    new = self._current()
+                    for listener in self._listeners:
+                        listener(new, requester)
+                else:
+                    new = self._current()
+                if reply is not None:
+                    reply(new)
+        if command.after is not None:
+            log.info("sleep timer: off in %g s%s (seq %d) by %s", command.after,
+                     f", fading over {command.transition:g} s" if command.transition else "", new.seq, origin)
+        elif changed:
+            log.info("sleep timer cancelled (seq %d) by %s", new.seq, origin)
+        return new
+
+    def _cancel_sleep(self) -> None:
+        """End the sleep timer, if one runs (lock held)."""
+        if self._sleep is not None:
+            self._sleep[2].cancel()
+            self._sleep = None
+
+    def _sleep_fired(self) -> None:
+        """The sleep timer's time has come: off, fading as asked."""
+        sleep = self._sleep
+        if sleep is None:
+            return
+        try:
+            new = self.change(protocol.SetPower(False, transition=sleep[1]), origin="sleep timer")
+        except Exception:
+            log.exception("the sleep timer could not turn the light off")
+            return
+        with self._lock:  # already off: nothing changed, but the timer is over
+            if self._sleep is sleep:
+                self._sleep = None
+                self._state = self._state._replace(seq=self._state.seq + 1)
+                new = self._current()
+                for listener in self._listeners:
+                    listener(new, None)
 
     def stop_changes(self) -> None:
         """Accept no more changes (shutdown has begun) and put the last state on disk.

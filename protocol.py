@@ -84,6 +84,16 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Sleep:
+    """Turn the light off ``after`` seconds from now, fading over ``transition``;
+    ``after`` None cancels the sleep timer."""
+
+    after: Optional[float]
+    request_id: RequestId = None
+    transition: Optional[float] = None
+
+
+@dataclass(frozen=True)
 class GetState:
     """Reply with the current state to the requester only."""
 
@@ -97,8 +107,8 @@ class Ping:
     request_id: RequestId = None
 
 
-Command = Union[SetLevel, SetPower, Toggle, Step, GetState, Ping]
-LightCommand = (SetLevel, SetPower, Toggle, Step)  # the commands that can change the light
+Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, GetState, Ping]
+LightCommand = (SetLevel, SetPower, Toggle, Step, Sleep)  # the commands that can change the state
 
 
 class State(NamedTuple):
@@ -109,6 +119,8 @@ class State(NamedTuple):
     on: bool
     seq: int
     transition: float = 0.0
+    sleep_at: int = 0  # when the sleep timer turns the light off (Unix seconds); 0: no timer
+    sleep_in: float = 0.0  # seconds from now until then
 
     @property
     def level(self) -> int:
@@ -187,6 +199,7 @@ def parse_level(value) -> int:
 
 
 TRANSITION_MAX = 3600  # seconds: the longest fade a message may ask for
+SLEEP_MAX = 86400  # seconds: the longest sleep timer a message may set
 STEP_MAX = 100
 _SIGNED_DIGITS = re.compile(r"-?[0-9]+")
 
@@ -200,6 +213,21 @@ def parse_transition(value) -> float:
     if not value.is_finite():
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {_describe(value)}")
     if value < 0 or value > TRANSITION_MAX:
+        raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {_describe(value)}")
+    return float(value)
+
+
+def parse_sleep_after(value) -> Optional[float]:
+    """A sleep timer's delay: seconds from 1 to SLEEP_MAX, or null to cancel it."""
+    rule = f"after must be a number of seconds from 1 to {SLEEP_MAX}, or null to cancel the sleep timer"
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
+        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {_describe(value)}")
+    value = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not value.is_finite():
+        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {_describe(value)}")
+    if value < 1 or value > SLEEP_MAX:
         raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {_describe(value)}")
     return float(value)
 
@@ -325,13 +353,19 @@ def parse_command(text: Union[str, bytes]) -> Command:
         if kind == "toggle":
             transition = parse_transition(message["transition"]) if "transition" in message else None
             return Toggle(request_id, transition)
+        if kind == "sleep":
+            if "after" not in message:
+                raise ProtocolError(INVALID_MESSAGE, "missing \"after\"; send e.g. "
+                                    "{\"type\": \"sleep\", \"after\": 1800} or {\"type\": \"sleep\", \"after\": null}")
+            transition = parse_transition(message["transition"]) if "transition" in message else None
+            return Sleep(parse_sleep_after(message["after"]), request_id, transition)
         if kind == "get":
             return GetState(request_id)
         if kind == "ping":
             return Ping(request_id)
         raise ProtocolError(
             UNKNOWN_TYPE,
-            f"unknown type {_describe(kind)}; the types are \"set\", \"toggle\", \"get\" and \"ping\"",
+            f"unknown type {_describe(kind)}; the types are \"set\", \"toggle\", \"sleep\", \"get\" and \"ping\"",
         )
     except ProtocolError as exc:
         exc.request_id = request_id
@@ -347,6 +381,9 @@ def state_fields(state: State) -> dict:
     fields = {"level": state.level, "on": state.on, "brightness": state.brightness, "seq": state.seq}
     if state.transition:
         fields["transition"] = state.transition
+    if state.sleep_at:
+        fields["sleep_at"] = state.sleep_at
+        fields["sleep_in"] = round(state.sleep_in, 1)
     return fields
 
 

@@ -114,6 +114,8 @@ def _serve_gunicorn(args: argparse.Namespace, load_app: Callable, *, shutdown: C
                 "workers": 1,  # the hub's clients and the GPIO live in one process
                 "worker_class": args.worker,
                 "threads": args.threads,
+                # Connections the worker keeps at once (gunicorn's default is 1,000).
+                "worker_connections": args.max_clients + HTTP_HEADROOM,
                 "backlog": 2048,
                 "graceful_timeout": 10,
                 "loglevel": args.log_level,

@@ -112,7 +112,7 @@ def command_from_post(req) -> protocol.Command:
             if not isinstance(command, protocol.LightCommand):
                 raise protocol.ProtocolError(
                     protocol.INVALID_MESSAGE,
-                    "POST /led takes {\"level\": N}, {\"on\": true|false}, {\"step\": N} or "
+                    "POST /led takes {\"level\": N}, {\"on\": true|false}, {\"step\": N}, {\"type\": \"sleep\", \"after\": S} or "
                     "{\"type\": \"toggle\"}, or the same as form fields")
             return command
     return protocol.parse_command(json.dumps({name: _form_value(name, values[-1]) for name, values in fields.items()}))

@@ -11,7 +11,10 @@
   const led = $("led");
   const errorBox = $("error");
   const power = $("power");
-  const controls = [slider, number, power, $("minus"), $("plus"), $("off"), $("full")];
+  const sleepStatus = $("sleep-status");
+  const sleepCancel = $("sleep-cancel");
+  const sleepButtons = [...document.querySelectorAll(".sleep-after")];
+  const controls = [slider, number, power, $("minus"), $("plus"), $("off"), $("full"), sleepCancel, ...sleepButtons];
 
   const BACKOFF_START_MS = 500;
   const BACKOFF_MAX_MS = 10000;
@@ -22,6 +25,8 @@
   // Buttons fade (a short fade reads as a lamp, not a jump); the slider never does, so
   // the LED follows a finger at once.
   const BUTTON_FADE_S = 0.4;
+  // The sleep timer fades the light off over a minute: slow enough to notice and settle.
+  const SLEEP_FADE_S = 60;
 
   // The WebSocket lives next to the page: same host, same path prefix (works behind a proxy).
   function socketUrl() {
@@ -105,9 +110,22 @@
     errorTimer = setTimeout(() => { errorBox.textContent = ""; }, ERROR_SHOWN_MS);
   }
 
+  // "Off at 23:41" while a sleep timer runs (sleep_in: seconds left, counted on this clock).
+  function renderSleep(sleepIn) {
+    if (sleepIn > 0) {
+      const at = new Date(Date.now() + sleepIn * 1000);
+      sleepStatus.textContent = `Off at ${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+      sleepCancel.hidden = false;
+    } else {
+      sleepStatus.textContent = "";
+      sleepCancel.hidden = true;
+    }
+  }
+
   function onState(message) {
     if (server !== null && message.seq < server.seq) return; // stale
     server = { level: message.level, on: message.on, brightness: message.brightness, seq: message.seq };
+    renderSleep(message.sleep_in || 0);
     if (!userHolds()) render(server.level, server.brightness, server.on, message.transition || 0);
   }
 
@@ -161,6 +179,11 @@
   function sendCommand(command) {
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     socket.send(JSON.stringify({ ...command, transition: BUTTON_FADE_S, id: `page-${nextId++}` }));
+  }
+
+  function sendSleep(after) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ type: "sleep", after, transition: SLEEP_FADE_S, id: `page-${nextId++}` }));
   }
 
   function connect() {
@@ -228,6 +251,10 @@
   $("off").addEventListener("click", () => sendCommand({ on: false }));
   $("full").addEventListener("click", () => want(100, BUTTON_FADE_S));
   power.addEventListener("click", () => sendCommand({ type: "toggle" }));
+  for (const button of sleepButtons) {
+    button.addEventListener("click", () => sendSleep(Number(button.dataset.minutes) * 60));
+  }
+  sleepCancel.addEventListener("click", () => sendSleep(null));
 
   window.addEventListener("online", () => {
     if (connection.dataset.state === "disconnected") connect();

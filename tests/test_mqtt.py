@@ -239,3 +239,16 @@ def test_a_stalled_broker_stalls_no_browser_and_the_newest_state_wins(start_serv
     published = [s["seq"] for s in hears.on("ledsock/lamp1/state")]
     # One state in flight while the broker stood still, the newest after it: not 300 queued in memory.
     assert published == sorted(published) and len(published) <= 5, published
+
+
+def test_a_group_sleep_timer_turns_the_fleet_off(start_server, broker, listeners):
+    kitchen, hall = lamp(start_server, broker, "kitchen"), lamp(start_server, broker, "hall")
+    for server in (kitchen, hall):
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/+/state")
+    hears.publish("ledsock/all/set", {"type": "sleep", "after": 1, "transition": 0})
+    for device in ("kitchen", "hall"):
+        timer = hears.wait_for(f"ledsock/{device}/state", lambda s: "sleep_at" in s)
+        assert timer["sleep_in"] <= 1 and timer["on"] is True
+        off = hears.wait_for(f"ledsock/{device}/state", lambda s: s["seq"] > timer["seq"])
+        assert off["on"] is False and "sleep_at" not in off

@@ -1,6 +1,7 @@
 """The page in a real browser: headless Debian Chromium driven by Playwright."""
 import json
 import os
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -321,3 +322,23 @@ def test_a_fade_from_another_client_animates_the_picture_to_its_end(server, open
     between = [v for v in samples if 0.5 < v < 1]
     assert len(between) >= 5, samples  # it moved through the levels between, not in a jump
     assert samples == sorted(samples), samples
+
+
+def test_the_sleep_buttons_set_and_cancel_the_timer_on_every_page(server, open_tab):
+    a, b = open_tab(server), open_tab(server)
+    expect(b.page.locator("#sleep-status")).to_have_text("")
+    expect(b.page.get_by_role("button", name="Cancel")).to_be_hidden()
+    a.page.get_by_role("button", name="30 min").click()
+    for tab in (a, b):
+        expect(tab.page.locator("#sleep-status")).to_have_text(re.compile(r"^Off at \d"))
+        expect(tab.page.get_by_role("button", name="Cancel")).to_be_visible()
+    health = server.get("/healthz")
+    assert 1790 < health["sleep_in"] <= 1800 and health["on"] is True
+    b.page.get_by_role("button", name="Cancel").click()
+    for tab in (a, b):
+        expect(tab.page.locator("#sleep-status")).to_have_text("")
+        expect(tab.page.get_by_role("button", name="Cancel")).to_be_hidden()
+    assert "sleep_in" not in server.get("/healthz")
+    sent = [json.loads(m) for m in a.page.evaluate("window.__ws.sent") + b.page.evaluate("window.__ws.sent")]
+    assert [(m["after"], m["transition"]) for m in sent if m.get("type") == "sleep"] == [(1800, 60), (None, 60)]
+    assert a.console_errors == b.console_errors == []

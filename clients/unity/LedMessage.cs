@@ -11,6 +11,8 @@ public class LedMessage
     public int brightness;  // state: 1..100, what "on" shows; kept while off, so an On returns to it
     public int seq;         // state: counts changes since the server started; only increases
     public float transition; // state: seconds the fade to this level takes (0: no fade; absent when 0)
+    public long sleep_at;    // state: Unix seconds the sleep timer turns the light off (0: no timer)
+    public float sleep_in;   // state: seconds from this message until then
     public string id;       // the id of your request, echoed in its reply (send string ids)
     public string code;     // error: invalid_json, invalid_message, out_of_range, unknown_type, hardware_error, rate_limited
     public string message;  // error: what was wrong, for people
