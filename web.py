@@ -269,7 +269,7 @@ def get_led():
 def post_led():
     client = peer(request.environ)
     try:
-        state = the_light().change(command_from_post(request), origin=f"http {client}")
+        state = the_light().execute(command_from_post(request), origin=f"http {client}")
     except (protocol.ProtocolError, HardwareError) as exc:
         if isinstance(exc, HardwareError):
             log.error("%s (POST from %s)", exc, client)

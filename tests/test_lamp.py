@@ -51,7 +51,7 @@ def test_a_fade_is_one_state_that_says_where_and_how_long(server):
         assert 0 < mid.get("transition", 0) <= 1.0, mid  # what is left of the fade
         health = server.get("/healthz")
         assert 50 <= health["shown"] <= 90 and health["level"] == 90
-        server.wait_for(lambda h: h["shown"] == 90, timeout=5, what="the end of the fade")
+        server.wait_for(lambda h: h["shown"] == 90 and "transition" not in h, timeout=5, what="the end of the fade")
         print(f"a 1 s fade reached its level, as /healthz saw it, after {time.monotonic() - started:.2f} s")
         assert other.nothing_pending()  # no state per fade step
         assert me.request({"type": "get", "id": "g"})[0] == state(90, 1, id="g")  # the fade is over

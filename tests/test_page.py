@@ -134,8 +134,8 @@ def test_pages_reconnect_after_a_restart_and_show_what_changed_meanwhile(start_s
         expect(tab.page.get_by_role("button", name="Full")).to_be_disabled()
     restarted = start_server(port=server.port)
     assert restarted.post("/led", '{"level": 77}') == (200, {"level": 77, "on": True, "brightness": 77, "seq": 1})
-    for tab in (a, b):
-        expect(tab.page.locator("#value")).to_have_text("77", timeout=5000)
+    for tab in (a, b):  # the page's backoff waits up to 10 s between attempts
+        expect(tab.page.locator("#value")).to_have_text("77", timeout=12000)
         expect(tab.page.locator("#connection")).to_have_text("Connected")
         expect(tab.page.locator("#level")).to_be_enabled()
 
