@@ -22,6 +22,7 @@ from brightness import parse_curve
 from led import open_led
 from pins import PigpioUnavailable, choose_pin_factory
 from light import Light, power_on_state
+from schedules import Schedules
 from serve import off_the_event_loop, serve
 
 # Flask and the WebSocket stack are imported where the app is built, not here: main()
@@ -66,13 +67,23 @@ def create_app(config=None, led=None) -> Flask:
     if saved:
         log.info("restoring level %d (brightness %s, %s) from %s", saved[0] if saved[1] else 0,
                  saved[0], "on" if saved[1] else "off", state_file.path)
+    scheduler = timers.Scheduler()
     light = Light(led, brightness=brightness, on=on, state_file=state_file,
-                  default_transition=float(app.config["DEFAULT_TRANSITION"]), scheduler=timers.Scheduler())
+                  default_transition=float(app.config["DEFAULT_TRANSITION"]), scheduler=scheduler)
+    location = None
+    if app.config.get("LATITUDE") is not None and app.config.get("LONGITUDE") is not None:
+        location = (float(app.config["LATITUDE"]), float(app.config["LONGITUDE"]))
+    light.schedules = Schedules(light, scheduler, state_file=state_file, location=location,
+                                timezone=timers.local_timezone())
+    if state_file is not None and state_file.saved_schedules:
+        light.schedules.load(state_file.saved_schedules)
     hub = Hub(send_timeout=float(app.config["SEND_TIMEOUT"]),
               ping_interval=float("inf") if ping_interval is None else float(ping_interval),
               max_clients=int(app.config["MAX_CLIENTS"]))
     # Every change, from any door, goes to every WebSocket client but the one that asked.
     light.add_listener(lambda new, requester: hub.broadcast(protocol.state_message(new), skip=requester))
+    light.schedules.add_listener(
+        lambda news, requester: hub.broadcast_event(protocol.reply_message(news), skip=requester))
     app.extensions["ledsock"] = light
     app.extensions["ledsock_hub"] = hub
     if app.config.get("MQTT_URL"):

@@ -175,6 +175,10 @@ class Client:
         """
         from wsproto.utilities import LocalProtocolError
 
+        # Let the others run first: a client that keeps its socket full would otherwise
+        # never make this greenlet wait, and starve every other connection and the
+        # shutdown (under gevent, sleep(0) yields to the hub; with OS threads, the GIL).
+        time.sleep(0)
         ws = self.ws
         while not ws.input_buffer:
             if not ws.connected:

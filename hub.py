@@ -84,6 +84,12 @@ class Hub:
             if client is not skip:
                 client.send_state(frame)
 
+    def broadcast_event(self, text: str, *, skip: object = None) -> None:
+        """Send a message that must not be replaced by a newer state (a schedule's news)."""
+        for client in self.snapshot():
+            if client is not skip:
+                client.send_reply(text)
+
     def _keep_alive(self) -> None:
         while not self._stopped.wait(self.check_every):
             self.check()

@@ -40,6 +40,7 @@ class Light:
         handle with ``cancel()`` (timers.Scheduler; a fake one in tests)."""
         self.led = led
         self.scheduler = scheduler
+        self.schedules = None  # the Schedules that take schedule commands, when wired (app.py)
         self._wall_clock = wall_clock
         self._sleep: tuple[float, Optional[float], object] | None = None  # (fires at, fade, handle)
         self.default_transition = default_transition
@@ -100,6 +101,8 @@ class Light:
                 return self.change(command, origin=origin, requester=requester, reply=reply)
             case protocol.Sleep():
                 return self.set_sleep(command, origin=origin, requester=requester, reply=reply)
+            case protocol.PutSchedule() | protocol.DeleteSchedule() if self.schedules is not None:
+                return self.schedules.execute(command, origin=origin, requester=requester, reply=reply)
             case protocol.GetState():
                 with self._lock:
                     answer = self._current()

@@ -133,6 +133,8 @@ class MqttBridge:
         client.on_message = self._on_message
         self._client = client
         self.light.add_listener(self._state_changed)
+        if self.light.schedules is not None:
+            self.light.schedules.add_listener(self._schedule_changed)
         threading.Thread(target=self._publish_loop, name="ledsock-mqtt-publisher", daemon=True).start()
         client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         client.loop_start()  # paho's own network thread: connects, reconnects with backoff
@@ -169,6 +171,8 @@ class MqttBridge:
                           (HA_STATUS, 1)])
         client.publish(f"{self.base}/status", ONLINE, qos=1, retain=True)
         self._announce()
+        for info in self.light.schedules.infos() if self.light.schedules is not None else ():
+            self._schedule_changed(info, None)
 
     def _on_connect_fail(self, _client, _userdata) -> None:
         self.last_error = f"cannot reach {self.broker}"
@@ -201,7 +205,7 @@ class MqttBridge:
                 text = ha_command(protocol.parse_json(text))
             command = protocol.parse_command(text)
             request_id = command.request_id
-            if not isinstance(command, protocol.LightCommand):
+            if not isinstance(command, protocol.LightCommand + protocol.ScheduleCommand):
                 self._publish_state_now()  # get/ping: the state topic is the answer
                 return
             self.light.execute(command, origin=f"mqtt {message.topic}", requester=self)
@@ -246,6 +250,14 @@ class MqttBridge:
                     info.wait_for_publish(PUBLISH_WAIT)
                 except (RuntimeError, ValueError):  # lost meanwhile: the reconnect re-publishes
                     break
+
+    def _schedule_changed(self, news, _requester) -> None:
+        """Each schedule retained on ``<base>/schedules/<name>``; a deleted one clears its topic."""
+        if isinstance(news, protocol.ScheduleDeleted):
+            self._client.publish(f"{self.base}/schedules/{news.name}", b"", qos=1, retain=True)
+        else:
+            self._client.publish(f"{self.base}/schedules/{news.name}", protocol.reply_message(news),
+                                 qos=1, retain=True)
 
     def _publish(self, topic: str, text: str) -> None:
         self._client.publish(topic, text, qos=1)

@@ -41,6 +41,10 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_step,
     parse_on,
     parse_id,
+    parse_schedule_name,
+    parse_when,
+    DAILY,
+    When,
     parse_json,
     describe,
 )
@@ -105,7 +109,41 @@ class Ping:
     request_id: RequestId = None
 
 
-Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, GetState, Ping]
+@dataclass(frozen=True)
+class PutSchedule:
+    """Create or replace the schedule ``name``: at ``when``, carry out ``action``."""
+
+    name: str
+    when: When
+    action: "SetLevel | SetPower | Step"
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class DeleteSchedule:
+    """Delete the schedule ``name``."""
+
+    name: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """A schedule as everyone sees it: what it is and when it fires next (Unix seconds; 0: never)."""
+
+    name: str
+    when: When
+    action: "SetLevel | SetPower | Step"
+    next_at: int = 0
+
+
+@dataclass(frozen=True)
+class ScheduleDeleted:
+    name: str
+
+
+Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, PutSchedule, DeleteSchedule, GetState, Ping]
+ScheduleCommand = (PutSchedule, DeleteSchedule)
 LightCommand = (SetLevel, SetPower, Toggle, Step, Sleep)  # the commands that can change the state
 
 
@@ -131,7 +169,7 @@ class Pong:
     """The answer to :class:`Ping`."""
 
 
-Reply = Union[State, Pong]
+Reply = Union[State, Pong, ScheduleInfo, ScheduleDeleted]
 
 
 def _set_command(message: dict, request_id: RequestId) -> Command:
@@ -192,13 +230,19 @@ def parse_command(text: Union[str, bytes]) -> Command:
                                     "{\"type\": \"sleep\", \"after\": 1800} or {\"type\": \"sleep\", \"after\": null}")
             transition = parse_transition(message["transition"]) if "transition" in message else None
             return Sleep(parse_sleep_after(message["after"]), request_id, transition)
+        if kind == "schedule":
+            return PutSchedule(parse_schedule_name(message), parse_when(message),
+                               _set_command(message, None), request_id)
+        if kind == "unschedule":
+            return DeleteSchedule(parse_schedule_name(message), request_id)
         if kind == "get":
             return GetState(request_id)
         if kind == "ping":
             return Ping(request_id)
         raise ProtocolError(
             UNKNOWN_TYPE,
-            f"unknown type {describe(kind)}; the types are \"set\", \"toggle\", \"sleep\", \"get\" and \"ping\"",
+            f"unknown type {describe(kind)}; the types are \"set\", \"toggle\", \"sleep\", "
+            "\"schedule\", \"unschedule\", \"get\" and \"ping\"",
         )
     except ProtocolError as exc:
         exc.request_id = request_id
@@ -244,10 +288,52 @@ def error_message(code: str, message: str, request_id: RequestId = None) -> str:
     return _dump(reply)
 
 
+def schedule_fields(info: ScheduleInfo) -> dict:
+    """A schedule as flat JSON fields; without ``next_at`` they are a valid schedule message."""
+    when, action = info.when, info.action
+    fields = {"name": info.name}
+    if when.at is not None:
+        fields["at"] = when.at
+    elif when.cron is not None:
+        fields["cron"] = when.cron
+    else:
+        fields["sun"], fields["offset"] = when.sun, when.offset
+    if when.cron is None:
+        fields["days"] = when.days
+    if isinstance(action, SetLevel):
+        fields["level"] = action.level
+    elif isinstance(action, SetPower):
+        fields["on"] = action.on
+    else:
+        fields["step"] = action.delta
+    if action.transition is not None:
+        fields["transition"] = action.transition
+    return fields
+
+
+def schedule_message(info: ScheduleInfo, request_id: RequestId = None) -> str:
+    """A schedule, sent to everyone when it is made or changed, and to each client on connect."""
+    message = {"type": "schedule", **schedule_fields(info), "next_at": info.next_at}
+    if request_id is not None:
+        message["id"] = request_id
+    return _dump(message)
+
+
+def schedule_deleted_message(name: str, request_id: RequestId = None) -> str:
+    message = {"type": "schedule_deleted", "name": name}
+    if request_id is not None:
+        message["id"] = request_id
+    return _dump(message)
+
+
 def reply_message(reply: Reply, request_id: RequestId = None) -> str:
-    """The text of the answer to one request (a state or a pong), carrying its id."""
+    """The text of the answer to one request (a state, a pong or a schedule), carrying its id."""
     if isinstance(reply, State):
         return state_message(reply, request_id)
+    if isinstance(reply, ScheduleInfo):
+        return schedule_message(reply, request_id)
+    if isinstance(reply, ScheduleDeleted):
+        return schedule_deleted_message(reply.name, request_id)
     return pong_message(request_id)
 
 

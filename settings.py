@@ -46,6 +46,16 @@ def _power_on(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _degrees(limit: float):
+    def parse(text):
+        value = float(text)
+        if not -limit <= value <= limit:
+            raise ValueError(f"must be from -{limit:g} to {limit:g} degrees, got {text}")
+        return value
+    parse.__name__ = "degrees"
+    return parse
+
+
 def _seconds(text):
     try:
         return protocol.parse_transition(float(text))
@@ -127,6 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
             "where the level is kept across restarts ($STATE_DIRECTORY/state.json under systemd, "
             "else ~/.local/state/ledsock/state.json; in-process, none unless given)",
             cli_default=lambda environ: state.default_path(environ)),
+    Setting("LATITUDE", "--latitude", "LATITUDE", _degrees(90), None,
+            "where the lamp is, for sunrise/sunset schedules (degrees north; with --longitude)"),
+    Setting("LONGITUDE", "--longitude", "LONGITUDE", _degrees(180), None,
+            "where the lamp is, for sunrise/sunset schedules (degrees east; with --latitude)"),
     Setting("WORKER", "--worker", "WORKER", str, "gevent",
             "how connections are served: gevent (greenlets) or gthread (one OS thread each); "
             "docs/performance.md compares them", choices=WORKERS, server=True),

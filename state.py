@@ -1,4 +1,5 @@
-"""The light's state kept on disk, so that a restart or a power cut comes back where it was.
+"""The light's state kept on disk, so that a restart or a power cut comes back where it was:
+the brightness, the power and the schedules.
 
 Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most
 one a second, because SD cards wear out. A corrupt file is moved aside with one
@@ -63,6 +64,7 @@ class StateFile:
         self._write_lock = threading.Lock()  # one write at a time, the newest version last
         self._written = 0  # the version on disk
         self._failing = False
+        self.saved_schedules: list[dict] = []  # what load() found; save_schedules replaces it
 
     def load(self) -> tuple[int | None, bool] | None:
         """The saved (brightness, on), or None when there is none (a corrupt file is moved aside).
@@ -78,12 +80,24 @@ class StateFile:
             return self._set_aside(f"cannot be read ({exc})")
         try:
             saved = json.loads(text, parse_int=int)
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+            schedules = saved.get("schedules", [])
+            if not isinstance(schedules, list) or not all(isinstance(item, dict) for item in schedules):
+                raise ValueError("schedules is not a list of objects")
+            with self._lock:
+                self.saved_schedules = schedules
+            if "brightness" not in saved and "level" not in saved:  # schedules alone
+                return None
             if "brightness" not in saved:  # an older file: the level alone
                 level = protocol.parse_level(saved["level"])
                 return (level, True) if level else (None, False)
             brightness, on = protocol.parse_level(saved["brightness"]), saved["on"]
             if brightness == 0 or not isinstance(on, bool):
                 raise ValueError(f"brightness {brightness} and on {on!r} are not a state")
+            with self._lock:
+                if self._latest is None:  # what a schedules-only write keeps
+                    self._latest = (brightness, on)
             return brightness, on
         except (ValueError, KeyError, TypeError, protocol.ProtocolError) as exc:
             return self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
@@ -109,6 +123,13 @@ class StateFile:
                 self._timer.daemon = True
                 self._timer.start()
 
+    def save_schedules(self, schedules: list[dict]) -> None:
+        """Put the schedules on disk now, with the newest level (rare, so not debounced)."""
+        with self._lock:
+            self.saved_schedules = list(schedules)
+            self._version += 1
+        self._write_pending()
+
     def flush(self) -> None:
         """Write the newest level now, if it is not on disk yet (at shutdown)."""
         with self._lock:
@@ -125,17 +146,23 @@ class StateFile:
         # when this returns, every level given before the call has been written or replaced.
         with self._write_lock:
             with self._lock:
-                latest, version = self._latest, self._version
+                document = {}
+                if self._latest is not None:
+                    brightness, on = self._latest
+                    document = {"brightness": brightness, "on": on, "level": brightness if on else 0}
+                if self.saved_schedules:
+                    document["schedules"] = self.saved_schedules
+                version = self._version
             if version > self._written:
-                self._run_blocking(self._write, *latest)
+                self._run_blocking(self._write, document)
                 self._written = version
 
-    def _write(self, brightness: int, on: bool) -> None:
+    def _write(self, document: dict) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(temporary, "w", encoding="utf-8") as out:
-                out.write(json.dumps({"brightness": brightness, "on": on, "level": brightness if on else 0}) + "\n")
+                out.write(json.dumps(document) + "\n")
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)

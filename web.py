@@ -218,6 +218,8 @@ def websocket(ws):
     rate = RateLimit(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
     # The first state is sent under the light's lock: no change comes between it and the join.
     count = light.read(lambda state: hub.add(client, protocol.state_message(state)))
+    for info in light.schedules.infos() if light.schedules is not None else ():
+        client.send_reply(protocol.schedule_message(info))  # after the state: the schedules, one each
     log.info("client %s connected (%d clients)", client.peer, count)
     why = "client closed"
     try:
@@ -275,6 +277,14 @@ def post_led():
             log.error("%s (POST from %s)", exc, client)
         return json_response(*error_reply(exc))
     return json_response(rest_state(state))
+
+
+@web.get("/schedules")
+def get_schedules():
+    """Every schedule, as the WebSocket sends them (a JSON array: REST clients are not JsonUtility)."""
+    schedules = the_light().schedules
+    items = [{**protocol.schedule_fields(info), "next_at": info.next_at} for info in schedules.infos()]
+    return json_response(json.dumps(items, separators=(",", ":")))
 
 
 @web.get("/healthz")

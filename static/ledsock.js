@@ -14,7 +14,11 @@
   const sleepStatus = $("sleep-status");
   const sleepCancel = $("sleep-cancel");
   const sleepButtons = [...document.querySelectorAll(".sleep-after")];
-  const controls = [slider, number, power, $("minus"), $("plus"), $("off"), $("full"), sleepCancel, ...sleepButtons];
+  const scheduleList = $("schedule-list");
+  const scheduleForm = $("schedule-form");
+  const controls = [slider, number, power, $("minus"), $("plus"), $("off"), $("full"), sleepCancel, ...sleepButtons,
+    ...scheduleForm.querySelectorAll("input, select, button")];
+  const schedules = new Map(); // name -> the newest schedule message
 
   const BACKOFF_START_MS = 500;
   const BACKOFF_MAX_MS = 10000;
@@ -141,6 +145,8 @@
       if (message.type === "error") desired = lastSent = null; // give the level back to the server
     }
     if (message.type === "state") onState(message);
+    else if (message.type === "schedule") { schedules.set(message.name, message); renderSchedules(); }
+    else if (message.type === "schedule_deleted") { schedules.delete(message.name); renderSchedules(); }
     else if (message.type === "error") showError(message.message);
     if (inFlight === null) {
       if (desired !== null && desired !== lastSent) queueSend();
@@ -181,6 +187,38 @@
     socket.send(JSON.stringify({ ...command, transition: BUTTON_FADE_S, id: `page-${nextId++}` }));
   }
 
+  // One line per schedule: when, what, and a Delete button; built with textContent only.
+  function describeSchedule(s) {
+    const days = { daily: "every day", "mon,tue,wed,thu,fri": "Mon–Fri", "sat,sun": "weekends" }[s.days] || s.days;
+    const when = s.at ? `${s.at.slice(0, 5)}, ${days}`
+      : s.cron ? `cron ${s.cron}` : `${s.sun}${s.offset ? ` ${s.offset > 0 ? "+" : ""}${s.offset} min` : ""}, ${days}`;
+    const what = s.level !== undefined ? (s.level ? `level ${s.level}` : "off")
+      : s.on !== undefined ? (s.on ? "on" : "off") : `step ${s.step}`;
+    const fade = s.transition ? `, fading ${Math.round(s.transition / 60)} min` : "";
+    return `${s.name}: ${when} → ${what}${fade}`;
+  }
+
+  function renderSchedules() {
+    const items = [...schedules.values()].sort((a, b) => a.name.localeCompare(b.name)).map((s) => {
+      const item = document.createElement("li");
+      const text = document.createElement("span");
+      text.textContent = describeSchedule(s);
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "Delete";
+      remove.setAttribute("aria-label", `Delete schedule ${s.name}`);
+      remove.addEventListener("click", () => sendRaw({ type: "unschedule", name: s.name }));
+      item.append(text, remove);
+      return item;
+    });
+    scheduleList.replaceChildren(...items);
+  }
+
+  function sendRaw(message) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ ...message, id: `page-${nextId++}` }));
+  }
+
   function sendSleep(after) {
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     socket.send(JSON.stringify({ type: "sleep", after, transition: SLEEP_FADE_S, id: `page-${nextId++}` }));
@@ -194,6 +232,8 @@
       attempt = 0;
       server = null; // the server sends its state next; seq restarts after a server restart
       desired = lastSent = inFlight = null;
+      schedules.clear(); // the server sends every schedule after its state
+      renderSchedules();
       setConnection("connected", "Connected");
     };
     socket.onmessage = onMessage;
@@ -255,6 +295,12 @@
     button.addEventListener("click", () => sendSleep(Number(button.dataset.minutes) * 60));
   }
   sleepCancel.addEventListener("click", () => sendSleep(null));
+  scheduleForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const fade = Number($("schedule-fade").value) * 60;
+    sendRaw({ type: "schedule", name: $("schedule-name").value.trim(), at: $("schedule-at").value,
+      days: $("schedule-days").value, level: Number($("schedule-level").value), ...(fade ? { transition: fade } : {}) });
+  });
 
   window.addEventListener("online", () => {
     if (connection.dataset.state === "disconnected") connect();

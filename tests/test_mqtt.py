@@ -252,3 +252,16 @@ def test_a_group_sleep_timer_turns_the_fleet_off(start_server, broker, listeners
         assert timer["sleep_in"] <= 1 and timer["on"] is True
         off = hears.wait_for(f"ledsock/{device}/state", lambda s: s["seq"] > timer["seq"])
         assert off["on"] is False and "sleep_at" not in off
+
+
+def test_schedules_are_retained_per_name_and_cleared_when_deleted(start_server, broker, listeners):
+    server = lamp(start_server, broker, "porch")
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/porch/schedules/#")
+    hears.publish("ledsock/porch/set", {"type": "schedule", "name": "night", "at": "23:30", "on": False})
+    kept = hears.wait_for("ledsock/porch/schedules/night", lambda s: isinstance(s, dict))
+    assert (kept["type"], kept["at"], kept["on"]) == ("schedule", "23:30", False) and kept["next_at"] > 0
+    late = listeners(broker, "ledsock/porch/schedules/#")  # a newcomer gets the retained copy
+    assert late.wait_for("ledsock/porch/schedules/night", lambda s: isinstance(s, dict))["name"] == "night"
+    hears.publish("ledsock/porch/set", {"type": "unschedule", "name": "night"})
+    assert hears.wait_for("ledsock/porch/schedules/night", lambda s: s in (b"", "", None)) in (b"", "", None)

@@ -342,3 +342,24 @@ def test_the_sleep_buttons_set_and_cancel_the_timer_on_every_page(server, open_t
     sent = [json.loads(m) for m in a.page.evaluate("window.__ws.sent") + b.page.evaluate("window.__ws.sent")]
     assert [(m["after"], m["transition"]) for m in sent if m.get("type") == "sleep"] == [(1800, 60), (None, 60)]
     assert a.console_errors == b.console_errors == []
+
+
+def test_a_schedule_added_on_one_page_shows_on_both_and_is_deleted_from_the_other(server, open_tab):
+    a, b = open_tab(server), open_tab(server)
+    form = a.page.locator("#schedule-form")
+    form.get_by_label("Name").fill("wake")
+    form.get_by_label("At").fill("06:45")
+    form.get_by_label("Days").select_option("mon-fri")
+    form.get_by_label("Level").fill("80")
+    form.get_by_label("Fade (minutes)").fill("20")
+    form.get_by_role("button", name="Add").click()
+    for tab in (a, b):
+        expect(tab.page.locator("#schedule-list li")).to_have_count(1)
+        expect(tab.page.locator("#schedule-list li")).to_contain_text("wake: 06:45, Mon–Fri → level 80, fading 20 min")
+    assert server.get("/schedules")[0] | {"next_at": 0} == {
+        "name": "wake", "at": "06:45", "days": "mon,tue,wed,thu,fri", "level": 80, "transition": 1200.0, "next_at": 0}
+    b.page.get_by_role("button", name="Delete schedule wake").click()
+    for tab in (a, b):
+        expect(tab.page.locator("#schedule-list li")).to_have_count(0)
+    assert server.get("/schedules") == []
+    assert a.console_errors == b.console_errors == []

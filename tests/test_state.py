@@ -38,7 +38,7 @@ def test_writes_are_debounced_to_one_per_interval(tmp_path, monkeypatch):
     time.sleep(0.5)
     gaps = [b[0] - a[0] for a, b in zip(writes, writes[1:])]
     assert 3 <= len(writes) <= 5 and min(gaps) >= 0.29, writes
-    assert writes[-1][1:] == (42, False) and StateFile(tmp_path / "state.json").load() == (42, False)
+    assert writes[-1][1] == {"brightness": 42, "on": False, "level": 0} and StateFile(tmp_path / "state.json").load() == (42, False)
 
 
 @pytest.mark.parametrize("content", [b'{"lev', b"\x00\xff garbage \xfe", b'{"level": 150}', b'[]', b''])

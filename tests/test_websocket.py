@@ -1,11 +1,13 @@
 """Protocol v1 over real WebSocket connections to a real server process."""
+import json
 import random
+import socket
 import threading
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import Client
+from support import Client, client_frame, raw_websocket, read_until_closed
 
 
 def test_a_new_client_gets_the_initial_state(start_server):
@@ -245,3 +247,25 @@ def test_rest_takes_json_sent_with_curls_default_form_type(server):
     status, reply = server.post("/led", "lvl=8", form)
     assert (status, reply["code"]) == (400, "invalid_json")
     assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
+
+
+def test_a_client_flooding_its_socket_does_not_starve_the_others(start_server):
+    """2,000 sets arrive in one burst on one connection; another client's ping is answered
+    while the burst is still being worked through, not after it."""
+    server = start_server("--rate-limit", "1000000", "--rate-burst", "1000000")
+    with Client(server.ws_url) as other:
+        other.recv()
+        flooder = raw_websocket(server.port)
+        drained = threading.Thread(target=read_until_closed, args=(flooder, 30), daemon=True)
+        drained.start()  # its replies are read, so it never waits for room
+        burst = b"".join(client_frame(0x1, json.dumps({"level": 1 + i % 99 + (i % 99 >= 49)}).encode())
+                         for i in range(2000))
+        flooder.sendall(burst)
+        other.recv()  # the burst has begun
+        pong, before = other.request({"type": "ping", "id": "p"}, timeout=30)
+        seqs = [m["seq"] for m in before if m.get("type") == "state"]
+        print(f"the ping was answered after state seq {max(seqs, default=0)} of the burst's 2000")
+        assert max(seqs, default=0) < 1500, max(seqs)
+        flooder.shutdown(socket.SHUT_RDWR)
+        drained.join(10)
+        flooder.close()

@@ -5,7 +5,7 @@ using System;
 [Serializable]
 public class LedMessage
 {
-    public string type;     // "state", "error" or "pong"
+    public string type;     // "state", "error", "pong", "schedule" or "schedule_deleted"
     public int level;       // state: what the LED shows once any fade is over, 0..100 (0 while off)
     public bool on;         // state: whether the light is on
     public int brightness;  // state: 1..100, what "on" shows; kept while off, so an On returns to it
@@ -13,6 +13,14 @@ public class LedMessage
     public float transition; // state: seconds the fade to this level takes (0: no fade; absent when 0)
     public long sleep_at;    // state: Unix seconds the sleep timer turns the light off (0: no timer)
     public float sleep_in;   // state: seconds from this message until then
+    public string name;     // schedule, schedule_deleted: the schedule's name
+    public string at;       // schedule: "06:45" (local time), or empty
+    public string cron;     // schedule: a crontab line, or empty
+    public string sun;      // schedule: "sunrise" or "sunset", or empty
+    public int offset;      // schedule: minutes after the sun event
+    public string days;     // schedule: "daily" or "mon,tue,..."
+    public int step;        // schedule: its step command, when it has one
+    public long next_at;    // schedule: Unix seconds it fires next (0: never)
     public string id;       // the id of your request, echoed in its reply (send string ids)
     public string code;     // error: invalid_json, invalid_message, out_of_range, unknown_type, hardware_error, rate_limited
     public string message;  // error: what was wrong, for people

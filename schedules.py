@@ -1,0 +1,125 @@
+"""Named schedules: a light command at a time of day, a crontab line, or sunrise/sunset.
+
+Each schedule is a job on the scheduler (timers.py), fires its command through the light
+like any other door, and is kept in the state file, so a restart neither loses nor
+doubles one. A time that passed while the service was down is not made up for; a job
+delayed while it runs fires up to a minute late (timers.MISFIRE_GRACE), never later.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Callable, Optional
+
+import protocol
+import timers
+
+log = logging.getLogger(__name__)
+
+MAX_SCHEDULES = 32
+NOT_FOUND = "not_found"
+TOO_MANY = "too_many_schedules"
+JOB_PREFIX = "schedule:"
+
+# Told of every schedule made, changed (ScheduleInfo) or deleted (ScheduleDeleted), and who asked.
+ScheduleListener = Callable[[object, object], None]
+
+
+class Schedules:
+    """The service's schedules; ``execute`` takes protocol's PutSchedule and DeleteSchedule."""
+
+    def __init__(self, light, scheduler: timers.Scheduler, *, state_file=None, timezone=None,
+                 location: Optional[tuple[float, float]] = None, max_schedules: int = MAX_SCHEDULES):
+        self.light = light
+        self.scheduler = scheduler
+        self.state_file = state_file
+        self.timezone = timezone
+        self.location = location
+        self.max_schedules = max_schedules
+        self._lock = threading.Lock()
+        self._items: dict[str, protocol.PutSchedule] = {}
+        self._listeners: list[ScheduleListener] = []
+
+    def add_listener(self, listener: ScheduleListener) -> None:
+        self._listeners.append(listener)
+
+    def load(self, saved: list[dict]) -> None:
+        """Take the schedules a state file kept; one that no longer parses is logged and dropped."""
+        for fields in saved:
+            try:
+                command = protocol.parse_command(json.dumps({**fields, "type": "schedule"}))
+                self._put(command, save=False)
+            except (protocol.ProtocolError, TypeError, ValueError) as exc:
+                log.warning("a saved schedule was dropped: %s (%s)", getattr(exc, "message", exc), fields)
+        if self._items:
+            log.info("restored %d schedule(s): %s", len(self._items), ", ".join(sorted(self._items)))
+
+    def execute(self, command, *, origin: str, requester: object = None, reply=None):
+        if isinstance(command, protocol.PutSchedule):
+            answer = self._put(command)
+            log.info("schedule %r set by %s: %s", command.name, origin, protocol.schedule_fields(answer))
+        else:
+            answer = self._delete(command)
+            log.info("schedule %r deleted by %s", command.name, origin)
+        for listener in self._listeners:
+            listener(answer, requester)
+        if reply is not None:
+            reply(answer)
+        return answer
+
+    def infos(self) -> list[protocol.ScheduleInfo]:
+        with self._lock:
+            return [self._info(name) for name in sorted(self._items)]
+
+    def _put(self, command: protocol.PutSchedule, save: bool = True) -> protocol.ScheduleInfo:
+        try:
+            trigger = timers.trigger_for(command.when, self.timezone, self.location)
+        except ValueError as exc:
+            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"schedule {command.name!r}: {exc}",
+                                         command.request_id) from None
+        with self._lock:
+            if command.name not in self._items and len(self._items) >= self.max_schedules:
+                raise protocol.ProtocolError(TOO_MANY, f"at most {self.max_schedules} schedules; delete one first",
+                                             command.request_id)
+            self._items[command.name] = protocol.PutSchedule(command.name, command.when, command.action)
+            self.scheduler.schedule(JOB_PREFIX + command.name, trigger, lambda: self._fire(command.name))
+            if save:
+                self._save()
+            return self._info(command.name)
+
+    def _delete(self, command: protocol.DeleteSchedule) -> protocol.ScheduleDeleted:
+        with self._lock:
+            if command.name not in self._items:
+                raise protocol.ProtocolError(NOT_FOUND, f"no schedule named {command.name!r}", command.request_id)
+            del self._items[command.name]
+            self.scheduler.unschedule(JOB_PREFIX + command.name)
+            self._save()
+        return protocol.ScheduleDeleted(command.name)
+
+    def _info(self, name: str) -> protocol.ScheduleInfo:
+        item = self._items[name]
+        return protocol.ScheduleInfo(name, item.when, item.action,
+                                     round(self.scheduler.next_fire(JOB_PREFIX + name)))
+
+    def _save(self) -> None:
+        if self.state_file is not None:
+            self.state_file.save_schedules(
+                [protocol.schedule_fields(self._info(name)) for name in sorted(self._items)])
+
+    def _fire(self, name: str) -> None:
+        with self._lock:
+            item = self._items.get(name)
+        if item is None:
+            return
+        try:
+            self.light.execute(item.action, origin=f"schedule {name!r}")
+        except Exception:  # a hardware error, a frozen light: logged, and the next time comes
+            log.exception("schedule %r could not run", name)
+        info = None
+        with self._lock:
+            if name in self._items:
+                info = self._info(name)
+        if info is not None:  # its next time, for everyone
+            for listener in self._listeners:
+                listener(info, None)
