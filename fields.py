@@ -114,32 +114,29 @@ STEP_MAX = 100
 _SIGNED_DIGITS = re.compile(r"-?[0-9]+")
 
 
-def parse_transition(value) -> float:
-    """A fade's length in seconds: a JSON number from 0 to TRANSITION_MAX."""
-    rule = f"transition must be a number of seconds from 0 to {TRANSITION_MAX}"
+def _seconds(value, rule: str, low: int, high: int) -> float:
+    """A JSON number of seconds from ``low`` to ``high``, exactly as sent; ``rule`` names it."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     value = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not value.is_finite():
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
-    if value < 0 or value > TRANSITION_MAX:
+    if value < low or value > high:
         raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
     return float(value)
+
+
+def parse_transition(value) -> float:
+    """A fade's length in seconds: a JSON number from 0 to TRANSITION_MAX."""
+    return _seconds(value, f"transition must be a number of seconds from 0 to {TRANSITION_MAX}", 0, TRANSITION_MAX)
 
 
 def parse_sleep_after(value) -> Optional[float]:
     """A sleep timer's delay: seconds from 1 to SLEEP_MAX, or null to cancel it."""
-    rule = f"after must be a number of seconds from 1 to {SLEEP_MAX}, or null to cancel the sleep timer"
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
-        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
-    value = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    if not value.is_finite():
-        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
-    if value < 1 or value > SLEEP_MAX:
-        raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
-    return float(value)
+    return _seconds(value, f"after must be a number of seconds from 1 to {SLEEP_MAX}, "
+                    "or null to cancel the sleep timer", 1, SLEEP_MAX)
 
 
 def parse_step(value) -> int:

@@ -164,13 +164,7 @@ class Light:
                     handle = self.scheduler.call_at(fires_at, self._sleep_fired)
                     self._sleep = (fires_at, command.transition, handle)
                 changed = had or self._sleep is not None
-                if changed:
-                    self._state = self._state._replace(seq=self._state.seq + 1)
-                    new = self._current()
-                    for listener in self._listeners:
-                        listener(new, requester)
-                else:
-                    new = self._current()
+                new = self._timer_changed(requester) if changed else self._current()
                 if reply is not None:
                     reply(new)
         if command.after is not None:
@@ -178,6 +172,14 @@ class Light:
                      f", fading over {command.transition:g} s" if command.transition else "", new.seq, origin)
         elif changed:
             log.info("sleep timer cancelled (seq %d) by %s", new.seq, origin)
+        return new
+
+    def _timer_changed(self, requester: object) -> State:
+        """The sleep timer was set or ended: a new seq, told to every listener (lock held)."""
+        self._state = self._state._replace(seq=self._state.seq + 1)
+        new = self._current()
+        for listener in self._listeners:
+            listener(new, requester)
         return new
 
     def _cancel_sleep(self) -> None:
@@ -192,17 +194,14 @@ class Light:
         if sleep is None:
             return
         try:
-            new = self.change(protocol.SetPower(False, transition=sleep[1]), origin="sleep timer")
+            self.change(protocol.SetPower(False, transition=sleep[1]), origin="sleep timer")
         except Exception:
             log.exception("the sleep timer could not turn the light off")
             return
         with self._lock:  # already off: nothing changed, but the timer is over
             if self._sleep is sleep:
                 self._sleep = None
-                self._state = self._state._replace(seq=self._state.seq + 1)
-                new = self._current()
-                for listener in self._listeners:
-                    listener(new, None)
+                self._timer_changed(None)
 
     def stop_changes(self) -> None:
         """Accept no more changes (shutdown has begun) and put the last state on disk.
