@@ -25,9 +25,9 @@ from light import Light, power_on_state
 from schedules import Schedules
 from serve import off_the_event_loop, serve
 
-# Flask and the WebSocket stack are imported where the app is built, not here: main()
-# runs in gunicorn's master, which only supervises the worker, and without them it
-# needs about 16 MB less memory (docs/performance.md).
+# Flask and the WebSocket stack are imported where the app is built, not here: under
+# gevent the app is built after the monkey-patching, and under --worker gthread main()
+# runs in gunicorn's master, which only supervises the worker and needs none of them.
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -153,9 +153,9 @@ def main(argv=None) -> int:
              args.host, args.port, args.max_clients, args.worker,
              "token required" if args.led_token else "no token")
     if args.mqtt_url:
-        from mqtt_bridge import BrokerAddress  # paho itself is imported in the worker only
+        from mqtt_bridge import BrokerAddress  # paho itself is imported with the app only
 
-        try:  # a bad MQTT_URL stops the start here, with one clear line, not in the worker
+        try:  # a bad MQTT_URL stops the start here, with one clear line, before serving
             log.info("MQTT bridge to %s", BrokerAddress.parse(args.mqtt_url))
         except ValueError as exc:
             log.error("%s", exc)

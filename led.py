@@ -50,7 +50,7 @@ class Led:
         self._fading = threading.Condition(self._lock)
         self._fade: Fade | None = None
         self._fader: threading.Thread | None = None
-        # time.sleep is looked up at each call: under gevent it is patched in the worker, after
+        # time.sleep is looked up at each call: under gevent it is patched when serving starts, after
         # this module was imported, and the unpatched one would stall every connection.
         self._fade_rate, self._clock = fade_rate, clock
         self._sleep = sleep or (lambda seconds: time.sleep(seconds))
