@@ -83,7 +83,14 @@ def test_home_assistant_commands_and_state(start_server, broker, listeners):
     hears.publish("ledsock/lamp1/ha/set", {"state": "OFF"})
     assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["state"] == "OFF")["brightness"] == 40
     hears.publish("ledsock/lamp1/ha/set", {"state": "ON"})
-    hears.wait_for("ledsock/lamp1/ha/state", lambda s: s == {"state": "ON", "brightness": 40, "color_mode": "brightness"})
+    # wait_for scans everything heard, and the first ON state already matches: wait for the
+    # third change itself, then read the newest HA state.
+    server.wait_for(lambda h: h["seq"] == 3, what="the third change")
+    deadline = time.monotonic() + 5
+    while hears.on("ledsock/lamp1/ha/state")[-1]["state"] != "ON":
+        assert time.monotonic() < deadline, hears.on("ledsock/lamp1/ha/state")
+        time.sleep(0.05)
+    assert hears.on("ledsock/lamp1/ha/state")[-1] == {"state": "ON", "brightness": 40, "color_mode": "brightness"}
     assert server.led()["seq"] == 3
     before = len(hears.on("homeassistant/light/ledsock_lamp1/config"))
     hears.publish("homeassistant/status", "online")  # Home Assistant restarted
