@@ -83,7 +83,7 @@ def create_app(config=None, led=None) -> Flask:
     # Every change, from any door, goes to every WebSocket client but the one that asked.
     light.add_listener(lambda new, requester: hub.broadcast(protocol.state_message(new), skip=requester))
     light.schedules.add_listener(
-        lambda news, requester: hub.broadcast_event(protocol.reply_message(news), skip=requester))
+        lambda news, requester: hub.broadcast_news(news.name, protocol.reply_message(news), skip=requester))
     app.extensions["ledsock"] = light
     app.extensions["ledsock_hub"] = hub
     if app.config.get("MQTT_URL"):

@@ -1,24 +1,37 @@
-"""One WebSocket connection as the hub drives it: its frames, its outbox, its writer, its close.
+"""One WebSocket connection as the hub drives it: its frames in and out, its outbox, its close.
 
-Every reach into simple-websocket, wsproto or gevent internals lives in this file
-(``ws.sock._sock``, ``ws.ws``, ``ws._handle_events``, ``input_buffer``,
-``pong_received``, the handshake's environ, the reader's thread and event classes),
-so an upgrade of those packages breaks here.
+The handshake is flask-sock's (simple-websocket's ``Server``); from then on this module
+owns the connection's frame loop on wsproto's public API (``receive_data``,
+``events()``, ``send``), so every frame a client sends is counted against its budget
+(:class:`FrameBudget`) and the loop yields after each chunk read. The reaches left into
+a library are named where they are: gevent's OS socket under its cooperative one, and
+simple-websocket's ``connected`` flag, which flask-sock reads after the handler.
 """
 from __future__ import annotations
 
 import enum
+import logging
+import os
 import socket
 import struct
 import threading
 import time
 
+log = logging.getLogger(__name__)
+
 CONNECTION_THREAD = "ledsock-connection"  # name prefix of the threads a connection owns
-PING_FRAME = b"\x89\x00"  # an empty WebSocket ping
 # Bytes of kernel send buffer per client (the kernel doubles it), about 900 states. Left
 # to autotuning it grows to megabytes for a client that stopped reading, which then
 # takes minutes to fill before SEND_TIMEOUT can start to count.
 SEND_BUFFER = 32 * 1024
+RECEIVE_BYTES = 4096  # one read of a client's socket: the work between two yields to the loop
+# Bytes one client may have waiting in its outbox (states are replaced and schedule news
+# coalesced, so a client that reads at all stays far below it); past it, it is dropped.
+OUTBOX_BUDGET = 64 * 1024
+MAX_FRAGMENTS = 16  # frames one message may come in (every client here sends one)
+CONTROL_RATE = 5.0  # pings and pongs a client may send a second, on average...
+CONTROL_BURST = 20  # ...and at once
+DRAIN_AFTER_CLOSE = 1.0  # seconds a violator's socket is read (not parsed) after its close frame
 
 
 class CloseCode(enum.IntEnum):
@@ -27,16 +40,20 @@ class CloseCode(enum.IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001
     NO_STATUS = 1005  # what a close frame without a code reads as
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
 
 
 class Outgoing(enum.Enum):
-    """Kinds of outbox entry. Only a STATE may be replaced by a newer one; only REPLYs
-    count towards the pending-reply limit; REST is a frame's unsent tail, PING a keep-alive."""
+    """Kinds of outbox entry. A STATE is replaced by a newer state and a NEWS entry by
+    newer news of the same key; only REPLYs count towards the pending-reply limit; REST
+    is a frame's unsent tail, CONTROL a ping or a pong."""
 
     STATE = "state"
     REPLY = "reply"
+    NEWS = "news"
     REST = "rest"
-    PING = "ping"
+    CONTROL = "control"
 
 
 class ClientGone(Exception):
@@ -45,6 +62,50 @@ class ClientGone(Exception):
     def __init__(self, code: int | None):
         super().__init__(code)
         self.code = code
+
+
+class PolicyViolation(Exception):
+    """A client broke a limit of :class:`FrameBudget`; it is closed with 1008 (or 1009)."""
+
+    def __init__(self, reason: str, code: CloseCode = CloseCode.POLICY_VIOLATION):
+        super().__init__(reason)
+        self.reason, self.code = reason, code
+
+
+class FrameBudget:
+    """What one client may send, counted in frames, not messages.
+
+    Pings and pongs come from a token bucket (``control_rate`` a second, bursts of
+    ``control_burst``); a message may come in at most ``max_fragments`` frames and
+    ``max_message_size`` bytes. A client past any of these raises PolicyViolation. Whole
+    messages are rate-limited apart, by the handler, with a ``rate_limited`` reply.
+    """
+
+    __slots__ = ("control_rate", "control_burst", "max_fragments", "max_message_size", "_tokens", "_stamp",
+                 "_clock")
+
+    def __init__(self, *, max_message_size: int | None, control_rate: float = CONTROL_RATE,
+                 control_burst: int = CONTROL_BURST, max_fragments: int = MAX_FRAGMENTS, clock=time.monotonic):
+        self.control_rate, self.control_burst = control_rate, control_burst
+        self.max_fragments, self.max_message_size = max_fragments, max_message_size
+        self._clock = clock
+        self._tokens = float(control_burst)
+        self._stamp = clock()
+
+    def control_frame(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.control_burst, self._tokens + (now - self._stamp) * self.control_rate)
+        self._stamp = now
+        if self._tokens < 1:
+            raise PolicyViolation(f"over {self.control_rate:g} pings and pongs a second "
+                                  f"(bursts of {self.control_burst})")
+        self._tokens -= 1
+
+    def message_part(self, frames: int, size: int) -> None:
+        if frames > self.max_fragments:
+            raise PolicyViolation(f"a message in over {self.max_fragments} frames")
+        if self.max_message_size and size > self.max_message_size:
+            raise PolicyViolation(f"a message over {self.max_message_size} bytes", CloseCode.MESSAGE_TOO_BIG)
 
 
 def text_frame(text: str) -> bytes:
@@ -61,6 +122,11 @@ def text_frame(text: str) -> bytes:
     if size < 1 << 16:
         return struct.pack("!BBH", 0x81, 126, size) + payload
     return struct.pack("!BBQ", 0x81, 127, size) + payload
+
+
+def ping_frame(payload: bytes) -> bytes:
+    """An unmasked ping (payload under 126 bytes)."""
+    return bytes((0x89, len(payload))) + payload
 
 
 def decline_extensions(environ: dict) -> None:
@@ -120,78 +186,179 @@ def connection_threads() -> int:
 
 
 class Client:
-    """One WebSocket client: its outbox, and the writer thread that drains it.
+    """One WebSocket client: its frame loop, its outbox, and the writer thread that drains it.
 
     Nothing that happens to this client's socket can hold up anyone else. A frame is
     written at once by whoever produced it (usually the broadcast) only when nothing
     is waiting and the socket takes it without waiting; otherwise it is queued, and
     this client's writer sends it, blocking on this client alone. States are
-    snapshots, so of the states waiting to go out only the newest is kept; replies to
-    the client's own requests are kept in order and never dropped.
+    snapshots, so of the states waiting to go out only the newest is kept; news (a
+    schedule's) is kept newest per key; replies to the client's own requests are kept
+    in order. All of it counts against ``outbox_budget`` bytes: a client past it is
+    cut off, whatever it sends.
 
     It ends in one of three ways: :meth:`close` (a close handshake), :meth:`disconnect`
     (cut off by the server) and, whichever came first, :meth:`finish` once the
     connection is over.
     """
 
-    __slots__ = ("ws", "peer", "_max_replies", "_lock", "_cond", "_outbox", "_replies", "_close", "_finished",
-                 "_writing", "_sending_since", "_os_socket", "_writer", "next_ping", "dropped")
+    __slots__ = ("ws", "conn", "peer", "_max_replies", "_budget", "_outbox_budget", "_lock", "_cond", "_outbox",
+                 "_replies", "_queued", "_close", "_finished", "_writing", "_sending_since", "_os_socket",
+                 "_writer", "_messages", "_parts", "_part_frames", "_part_size", "_ping_payload", "_pong_seen",
+                 "_pings_sent", "next_ping", "dropped")
 
-    def __init__(self, ws, peer: str, *, max_pending_replies: int = 64):
-        self.ws = ws  # simple-websocket's Server
-        if getattr(ws.ws, "connection", None) is not None:
-            # The handshake is done: keep wsproto's frame connection alone, without the
-            # handshake's h11 state (a few KB per client for the connection's life).
-            ws.ws = ws.ws.connection
+    def __init__(self, ws, peer: str, *, max_pending_replies: int = 64, outbox_budget: int = OUTBOX_BUDGET,
+                 budget: FrameBudget | None = None):
+        from wsproto import WSConnection
+
+        self.ws = ws  # simple-websocket's Server, after its handshake
+        # wsproto's frame connection alone (WSConnection.connection, public), without the
+        # handshake's h11 state: a few KB per client for the connection's life.
+        self.conn = ws.ws.connection if isinstance(ws.ws, WSConnection) else ws.ws
+        ws.ws = self.conn  # what flask-sock's ws.close() sends through, if it still can
         self.peer = peer
         self._max_replies = max_pending_replies
+        self._budget = budget or FrameBudget(max_message_size=getattr(ws, "max_message_size", None))
+        self._outbox_budget = outbox_budget
         self._lock = threading.Lock()  # taken bare on the broadcast's path: one call less per client
         self._cond = threading.Condition(self._lock)
         # A list, not a deque: it is nearly always empty, never long (states replace each
-        # other, replies are capped), and a deque costs 600 bytes per client from the start.
-        self._outbox: list[tuple[Outgoing, bytes]] = []
+        # other, news coalesces, replies are capped), and a deque costs 600 bytes per client.
+        self._outbox: list[tuple[Outgoing, bytes, object]] = []
         self._replies = 0
+        self._queued = 0  # bytes in the outbox
         self._close: tuple[int, str] | None = None
         self._finished = False
         self._writing = False  # the writer is sending, outside the lock
         self._sending_since: float | None = None
-        # Under gevent the connection's socket wraps a non-blocking OS socket: a send on
-        # that one returns at once instead of switching to another greenlet.
+        # gevent's cooperative socket wraps a non-blocking OS socket (its _sock, no public
+        # accessor): a send on that one returns at once instead of switching greenlets.
         self._os_socket = getattr(ws.sock, "_sock", ws.sock)
         try:  # bound what the kernel holds for a client that stopped reading
             self._os_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         except OSError:
             pass
         self._writer: threading.Thread | None = None  # started the first time a frame must wait
+        self._messages: list = []  # whole messages read and not yet handled (one chunk's worth)
+        self._parts: list = []  # the fragments of the message being received
+        self._part_frames = 0
+        self._part_size = 0
+        self._ping_payload = b""  # the payload of the server's last ping
+        self._pong_seen = True  # whether a pong answered it
+        self._pings_sent = 0
         self.next_ping = float("inf")  # when the keep-alive pings it next (set when it joins)
         self.dropped: str | None = None  # why the server cut this client off, if it did
 
+    # ------------------------------------------------------------------ reading
+
     def receive(self):
-        """The client's next message (text or bytes); raises ClientGone.
+        """The client's next whole message (text or bytes); raises ClientGone.
 
-        Reads the socket in the caller, as simple-websocket's reader thread would (see
-        :data:`SERVER_OPTIONS`): wsproto answers pings and the client's close frame,
-        and a pong marks the keep-alive answered.
+        Reads at most RECEIVE_BYTES at a time and yields to the loop before each read
+        and each message, so a client that keeps its socket full (whole messages,
+        fragments that complete none, control frames) gets its turn and no more. Pings
+        are answered here; the client's close frame is answered and ends the loop.
         """
-        from wsproto.utilities import LocalProtocolError
-
         # Let the others run first: a client that keeps its socket full would otherwise
         # never make this greenlet wait, and starve every other connection and the
         # shutdown (under gevent, sleep(0) yields to the hub; with OS threads, the GIL).
+        from wsproto.utilities import LocalProtocolError
+
         time.sleep(0)
-        ws = self.ws
-        while not ws.input_buffer:
-            if not ws.connected:
-                raise ClientGone(ws.close_reason)
+        while not self._messages:
+            if not self.ws.connected:
+                raise ClientGone(self.ws.close_reason)
             try:
-                data = ws.sock.recv(ws.receive_bytes)
-                if not data:
-                    raise ConnectionResetError("the client's side is closed")
-                ws.ws.receive_data(data)
-                ws.connected = ws._handle_events()
-            except (OSError, LocalProtocolError):
-                ws.connected = False
-        return ws.input_buffer.pop(0)
+                data = self.ws.sock.recv(RECEIVE_BYTES)
+            except OSError:
+                data = b""
+            if not data:
+                self.ws.connected = False
+                raise ClientGone(None)
+            try:
+                self._take(data)
+            except PolicyViolation as violation:
+                self._violated(violation)
+                raise ClientGone(violation.code) from None
+            except LocalProtocolError:  # data after the close handshake
+                self.ws.connected = False
+                raise ClientGone(self.ws.close_reason) from None
+            if self._messages:
+                break
+            time.sleep(0)  # a chunk that completed no message: the others' turn
+        return self._messages.pop(0)
+
+    def _take(self, data: bytes) -> None:
+        """Feed one chunk to wsproto and act on each event it makes (raises PolicyViolation)."""
+        from wsproto.connection import ConnectionState
+        from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+        from wsproto.utilities import LocalProtocolError
+
+        conn = self.conn
+        conn.receive_data(data)
+        for event in conn.events():
+            if isinstance(event, (TextMessage, BytesMessage)):
+                if event.frame_finished:
+                    self._part_frames += 1
+                self._part_size += len(event.data)
+                self._budget.message_part(self._part_frames, self._part_size)
+                if event.data:
+                    self._parts.append(event.data)
+                if event.message_finished:
+                    empty = "" if isinstance(event, TextMessage) else b""
+                    self._messages.append(empty.join(self._parts) if len(self._parts) != 1 else self._parts[0])
+                    self._parts, self._part_frames, self._part_size = [], 0, 0
+            elif isinstance(event, Ping):
+                self._budget.control_frame()
+                self._send_control(conn.send(event.response()))
+            elif isinstance(event, Pong):
+                self._budget.control_frame()
+                # Only the answer to the server's own ping proves the client is there: an
+                # unsolicited pong (RFC 6455 allows them) is read and counts for nothing.
+                if event.payload == self._ping_payload:
+                    self._pong_seen = True
+            elif isinstance(event, CloseConnection):
+                self.ws.close_reason = event.code
+                if conn.state is not ConnectionState.CLOSED:  # not the answer to our own close
+                    try:
+                        self._send_control(conn.send(event.response()))
+                    except LocalProtocolError:
+                        pass
+                self.ws.connected = False
+                return
+
+    def _violated(self, violation: PolicyViolation) -> None:
+        """Close a client that broke its budget: the close frame, then its socket.
+
+        The socket is read (not parsed) for up to DRAIN_AFTER_CLOSE s first, so the close
+        frame is not destroyed by the reset that closing a socket with unread data sends.
+        """
+        from wsproto.events import CloseConnection
+        from wsproto.utilities import LocalProtocolError
+
+        self.dropped = f"closed with {int(violation.code)}: {violation.reason}"
+        with self._cond:
+            self._outbox.clear()
+            self._queued = 0
+            self._close = (violation.code, violation.reason)  # nothing else may go out now
+            self._cond.notify_all()
+        try:
+            frame = self.conn.send(CloseConnection(code=int(violation.code), reason=violation.reason))
+            self._os_socket.send(frame, socket.MSG_DONTWAIT)
+            self.ws.sock.shutdown(socket.SHUT_WR)
+        except (OSError, LocalProtocolError):
+            pass
+        self.ws.connected = False
+        deadline = time.monotonic() + DRAIN_AFTER_CLOSE
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                self.ws.sock.settimeout(left)
+                if not self.ws.sock.recv(RECEIVE_BYTES):
+                    break
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ writing
 
     def send_state(self, frame: bytes) -> None:
         """Send a state frame (see :func:`text_frame`), or replace a state still waiting."""
@@ -199,29 +366,51 @@ class Client:
             if self._finished or self._close:  # closing: only what was queued before goes out
                 return
             if self._outbox and self._outbox[-1][0] is Outgoing.STATE:
-                self._outbox[-1] = (Outgoing.STATE, frame)
+                self._queued += len(frame) - len(self._outbox[-1][1])
+                self._outbox[-1] = (Outgoing.STATE, frame, None)
             else:
                 self._send_or_queue(Outgoing.STATE, frame)
 
     def send_reply(self, text: str) -> None:
-        """Send a reply to this client's own request; replies are never dropped."""
+        """Send a reply to this client's own request (kept in order, capped by the handler)."""
         with self._cond:
             if self._finished or self._close:
                 return
             self._send_or_queue(Outgoing.REPLY, text_frame(text))
 
-    def send_ping(self) -> None:
-        """Send a keep-alive ping; :meth:`answered_ping` tells whether the pong came."""
+    def send_news(self, key: object, text: str) -> None:
+        """Send news that no state replaces (a schedule's): of the news still waiting
+        under ``key``, only the newest is kept, in the place of the first."""
+        frame = text_frame(text)
         with self._cond:
             if self._finished or self._close:
                 return
-            self.ws.pong_received = False
-            self._send_or_queue(Outgoing.PING, PING_FRAME)
+            for index, (kind, waiting, waiting_key) in enumerate(self._outbox):
+                if kind is Outgoing.NEWS and waiting_key == key:
+                    self._queued += len(frame) - len(waiting)
+                    self._outbox[index] = (Outgoing.NEWS, frame, key)
+                    return
+            self._send_or_queue(Outgoing.NEWS, frame, key)
+
+    def send_ping(self) -> None:
+        """Send a keep-alive ping; :meth:`answered_ping` tells whether its pong came."""
+        with self._cond:
+            if self._finished or self._close:
+                return
+            self._pings_sent += 1
+            self._ping_payload = self._pings_sent.to_bytes(4, "big") + os.urandom(4)
+            self._pong_seen = False
+            self._send_or_queue(Outgoing.CONTROL, ping_frame(self._ping_payload))
 
     def answered_ping(self) -> bool:
-        return self.ws.pong_received
+        return self._pong_seen
 
-    def _send_or_queue(self, kind: Outgoing, frame: bytes) -> None:
+    def _send_control(self, frame: bytes) -> None:
+        with self._cond:
+            if not self._finished and not self._close:
+                self._send_or_queue(Outgoing.CONTROL, frame)
+
+    def _send_or_queue(self, kind: Outgoing, frame: bytes, key: object = None) -> None:
         """Write ``frame`` now if the socket takes it without waiting; queue what is left.
 
         Called with the lock held. The send never blocks, so a full socket costs the
@@ -238,10 +427,19 @@ class Client:
                 return
             if sent:
                 kind, frame = Outgoing.REST, frame[sent:]
-        self._outbox.append((kind, frame))
+        self._outbox.append((kind, frame, key))
+        self._queued += len(frame)
         if kind is Outgoing.REPLY:
             self._replies += 1
+        if self._queued > self._outbox_budget:
+            self._outbox.clear()
+            self._queued = self._replies = 0
+            self.disconnect(f"over its outbox budget ({self._outbox_budget // 1024} KiB waiting to be read)")
+            return
         self._wake_writer()
+
+    def queued_bytes(self) -> int:
+        return self._queued
 
     def _wake_writer(self) -> None:
         """Start the writer if this client never needed one, else wake it (lock held).
@@ -287,6 +485,7 @@ class Client:
         with self._cond:
             self._finished = True
             self._outbox.clear()
+            self._queued = 0
             self._cond.notify_all()
         self.ws.connected = False
         try:
@@ -309,7 +508,7 @@ class Client:
         """
         from wsproto.events import CloseConnection
 
-        self.ws.sock.sendall(self.ws.ws.send(CloseConnection(code=int(code), reason=reason)))
+        self.ws.sock.sendall(self.conn.send(CloseConnection(code=int(code), reason=reason)))
 
     def _write_loop(self) -> None:
         while True:
@@ -318,7 +517,8 @@ class Client:
                 if self._finished:
                     return
                 if self._outbox:
-                    kind, frame = self._outbox.pop(0)
+                    kind, frame, _key = self._outbox.pop(0)
+                    self._queued -= len(frame)
                     if kind is Outgoing.REPLY:
                         self._replies -= 1
                         self._cond.notify_all()
@@ -329,12 +529,13 @@ class Client:
             self._sending_since = time.monotonic()
             try:
                 if close is not None:
-                    self._start_closing(*close)
+                    if self.ws.connected:  # not after a violation's close, already sent
+                        self._start_closing(*close)
                     return
                 if not self.ws.connected:
                     return  # the client closed: nothing may follow its close frame
                 self.ws.sock.sendall(frame)
-            except OSError:
+            except Exception:  # OSError, or wsproto's LocalProtocolError after the client's close
                 return  # the handler sees the connection end and cleans up
             finally:
                 self._sending_since = None

@@ -25,6 +25,7 @@ OUT_OF_RANGE = "out_of_range"
 UNKNOWN_TYPE = "unknown_type"
 HARDWARE_ERROR = "hardware_error"
 RATE_LIMITED = "rate_limited"
+INTERNAL_ERROR = "internal_error"  # a fault of the server's own, never of the message
 # Refusals before a WebSocket upgrade or a REST change, sent as HTTP error bodies.
 FORBIDDEN_ORIGIN = "forbidden_origin"
 FORBIDDEN_HOST = "forbidden_host"
@@ -53,7 +54,7 @@ def _reject_constant(name: str):
 def _plain_number(value):
     """Let json.dumps show a Decimal nested in a rejected value as the number it is."""
     if isinstance(value, Decimal):
-        if value.is_finite() and abs(value) < 10**20 and value == value.to_integral_value():
+        if value.is_finite() and -10**20 < value < 10**20 and value == value.to_integral_value():
             return int(value)
         return float(value)
     raise TypeError(type(value).__name__)
@@ -147,10 +148,14 @@ def parse_step(value) -> int:
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     value = Decimal(value)
-    if not value.is_finite() or value != value.to_integral_value():
+    if not value.is_finite():
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
-    if abs(value) > STEP_MAX:
+    # The range first, by comparison alone: arithmetic on 1e999999999 (abs, rounding)
+    # overflows Decimal's context, and in range the integral check is cheap and exact.
+    if value < -STEP_MAX or value > STEP_MAX:
         raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
+    if value != value.to_integral_value():
+        raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     return int(value)
 
 
@@ -167,9 +172,10 @@ def parse_id(message: dict) -> RequestId:
     value = message["id"]
     if isinstance(value, str) and len(value) <= ID_MAX_CHARS:
         return value
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= ID_INT_LIMIT:
+    if isinstance(value, int) and not isinstance(value, bool) and -ID_INT_LIMIT <= value <= ID_INT_LIMIT:
         return value
-    if isinstance(value, Decimal) and value.is_finite() and abs(value) <= ID_INT_LIMIT:
+    # Compared, not abs(): abs(Decimal("1e999999999")) overflows Decimal's context.
+    if isinstance(value, Decimal) and value.is_finite() and -ID_INT_LIMIT <= value <= ID_INT_LIMIT:
         if value == value.to_integral_value():
             return int(value)
     raise ProtocolError(

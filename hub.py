@@ -84,11 +84,12 @@ class Hub:
             if client is not skip:
                 client.send_state(frame)
 
-    def broadcast_event(self, text: str, *, skip: object = None) -> None:
-        """Send a message that must not be replaced by a newer state (a schedule's news)."""
+    def broadcast_news(self, key: object, text: str, *, skip: object = None) -> None:
+        """Send news that no state replaces (a schedule's); a client that has not read the
+        news of ``key`` yet gets only the newest."""
         for client in self.snapshot():
             if client is not skip:
-                client.send_reply(text)
+                client.send_news(key, text)
 
     def _keep_alive(self) -> None:
         while not self._stopped.wait(self.check_every):
@@ -103,7 +104,7 @@ class Hub:
             if client.stalled_for() > self.send_timeout:
                 client.disconnect(f"not reading for over {self.send_timeout:g} s")
             elif now >= client.next_ping:
-                if not client.answered_ping():
+                if not client.answered_ping():  # only a pong with the ping's payload answers it
                     client.disconnect(f"no answer to a ping within {self.ping_interval:g} s")
                 else:
                     client.next_ping = now + self.ping_interval

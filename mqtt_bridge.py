@@ -88,7 +88,7 @@ def ha_command(payload: dict) -> str:
 def _exact_number(value):
     """protocol.parse_json keeps fractions exact (Decimal); write them back as the numbers they are."""
     if isinstance(value, Decimal) and value.is_finite():
-        return int(value) if value == value.to_integral_value() and abs(value) < 10**20 else float(value)
+        return int(value) if -10**20 < value < 10**20 and value == value.to_integral_value() else float(value)
     raise TypeError(type(value).__name__)
 
 
@@ -217,6 +217,8 @@ class MqttBridge:
             self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
         except Exception:  # never into paho's network thread, which would stop with it
             log.exception("MQTT: a message on %s could not be handled", message.topic)
+            self._publish(f"{self.base}/error", protocol.error_message(
+                protocol.INTERNAL_ERROR, "the server failed on this message (logged)", request_id))
 
     # ---------------------------------------------------------------- publishing
 

@@ -26,6 +26,7 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     UNKNOWN_TYPE,
     HARDWARE_ERROR,
     RATE_LIMITED,
+    INTERNAL_ERROR,
     FORBIDDEN_ORIGIN,
     FORBIDDEN_HOST,
     UNAUTHORIZED,

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
+from werkzeug.exceptions import HTTPException
 
 import protocol
 from admission import host_allowed, origin_allowed, own_host_names, presented_token
@@ -219,7 +220,7 @@ def websocket(ws):
     # The first state is sent under the light's lock: no change comes between it and the join.
     count = light.read(lambda state: hub.add(client, protocol.state_message(state)))
     for info in light.schedules.infos() if light.schedules is not None else ():
-        client.send_reply(protocol.schedule_message(info))  # after the state: the schedules, one each
+        client.send_news(info.name, protocol.schedule_message(info))  # after the state: one per schedule
     log.info("client %s connected (%d clients)", client.peer, count)
     why = "client closed"
     try:
@@ -259,6 +260,13 @@ def handle_message(light: Light, client: Client, message) -> None:
     except HardwareError as exc:
         log.error("%s (set from %s); level stays %d", exc, client.peer, light.state().level)
         client.send_reply(error_reply(exc, request_id)[0])
+    except Exception:  # a bug: logged, answered, and the connection (a WebSocket stream) kept
+        log.exception("a message from %s could not be handled: %.80r", client.peer, message)
+        client.send_reply(internal_error_message(request_id))
+
+
+def internal_error_message(request_id: protocol.RequestId = None) -> str:
+    return protocol.error_message(protocol.INTERNAL_ERROR, "the server failed on this message (logged)", request_id)
 
 
 @web.get("/led")
@@ -276,6 +284,11 @@ def post_led():
         if isinstance(exc, HardwareError):
             log.error("%s (POST from %s)", exc, client)
         return json_response(*error_reply(exc))
+    except HTTPException:  # 413 and the like: answered by their own handlers
+        raise
+    except Exception:  # a bug: one JSON error, never Flask's HTML page
+        log.exception("POST /led from %s could not be handled", client)
+        return json_response(internal_error_message(), 500)
     return json_response(rest_state(state))
 
 

@@ -7,7 +7,8 @@ import time
 import pytest
 from wsproto.connection import Connection, ConnectionType
 
-from connection import PING_FRAME, Client, CloseCode, text_frame
+from connection import Client, CloseCode, text_frame
+from support import client_frame
 from hub import Hub
 
 
@@ -17,7 +18,7 @@ class FakeServerWs:
     def __init__(self, sock):
         self.sock = sock
         self.connected = True
-        self.pong_received = True
+        self.close_reason = CloseCode.NO_STATUS
         self.ws = Connection(ConnectionType.SERVER)  # builds the close frame
         self.thread = threading.Thread(target=lambda: None)
         self.thread.start()
@@ -84,13 +85,14 @@ def connect():
     """connect(hub, small_buffers=False) -> (Client, Peer), joined to the hub with a first state."""
     sockets = []
 
-    def connect(hub, *, small_buffers=False, first='{"type":"state","level":50,"on":true,"brightness":50,"seq":0}'):
+    def connect(hub, *, small_buffers=False, first='{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+                **options):
         ours, theirs = socket.socketpair()
         if small_buffers:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
             theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sockets.extend((ours, theirs))
-        client = Client(FakeServerWs(ours), f"peer{len(sockets) // 2}")
+        client = Client(FakeServerWs(ours), f"peer{len(sockets) // 2}", **options)
         hub.add(client, first)
         return client, Peer(theirs)
 
@@ -148,31 +150,79 @@ def test_replies_are_never_dropped_even_while_the_client_is_behind(connect):
     assert replies == [f'{{"type":"pong","id":{n}}}'.encode() for n in range(500)]
 
 
-def test_keep_alive_pings_when_due_and_cuts_off_a_client_that_never_answers(connect):
+def test_keep_alive_pings_when_due_and_only_the_answer_to_its_ping_counts(connect):
     clock = FakeClock()
     hub = Hub(send_timeout=10, ping_interval=25, max_clients=10, clock=clock)
     quiet, quiet_peer = connect(hub)
     lively, lively_peer = connect(hub)
-    quiet_peer.frames(until=lambda f: True), lively_peer.frames(until=lambda f: True)
+    liar, liar_peer = connect(hub)
+    for client in (quiet, lively, liar):  # each handler reads its client's frames
+        threading.Thread(target=lambda c=client: _read_until_gone(c), daemon=True).start()
+    for peer in (quiet_peer, lively_peer, liar_peer):
+        peer.frames(until=lambda f: True)
     clock.now += 24.9
     hub.check()
     assert quiet_peer.nothing_arrived() and lively_peer.nothing_arrived()  # not due yet
     clock.now += 0.2
     hub.check()
-    for peer in (quiet_peer, lively_peer):
-        assert peer.frames(until=lambda f: True) == [(0x9, b"")]  # PING_FRAME
-    lively.ws.pong_received = True  # the lively one answers; the quiet one does not
+    pings = {}
+    for name, peer in (("quiet", quiet_peer), ("lively", lively_peer), ("liar", liar_peer)):
+        [(opcode, payload)] = peer.frames(until=lambda f: True)
+        assert opcode == 0x9 and len(payload) == 8, (name, opcode, payload)
+        pings[name] = payload
+    assert len(set(pings.values())) == 3  # every ping its own payload
+    lively_peer.sock.sendall(client_frame(0xA, pings["lively"]))  # the answer
+    liar_peer.sock.sendall(client_frame(0xA, b"") + client_frame(0xA, b"\0" * 8))  # unsolicited pongs
+    _until(lambda: lively.answered_ping())
     clock.now += 25
     hub.check()
     assert quiet.dropped == "no answer to a ping within 25 s"
+    assert liar.dropped == "no answer to a ping within 25 s"
     assert quiet_peer.frames(timeout=1) == []  # its connection was cut: the peer reads the end
-    assert lively.dropped is None and lively_peer.frames(until=lambda f: True) == [(0x9, b"")]
-    assert PING_FRAME == b"\x89\x00"
+    assert lively.dropped is None and lively_peer.frames(until=lambda f: True)[0][0] == 0x9
+
+
+def _read_until_gone(client):
+    try:
+        while True:
+            client.receive()
+    except Exception:
+        pass
+
+
+def _until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def test_news_waiting_for_a_slow_reader_keeps_the_newest_per_key(connect):
+    hub = Hub(send_timeout=10, ping_interval=25, max_clients=10)
+    slow, peer = connect(hub, small_buffers=True)
+    for n in range(2000):  # 33 keys, replaced over and over while the peer reads nothing
+        hub.broadcast_news(f"s{n % 33}", f'{{"type":"schedule","name":"s{n % 33}","n":{n},"pad":"{"x" * 200}"}}')
+    assert slow.dropped is None and slow.queued_bytes() < 33 * 300, slow.queued_bytes()
+    frames = peer.frames(timeout=1)
+    last = {}
+    for _, payload in frames[1:]:
+        text = payload.decode()
+        last[text.split('"name":"')[1].split('"')[0]] = int(text.split('"n":')[1].split(",")[0])
+    assert last == {f"s{n % 33}": n for n in range(2000 - 33, 2000)}  # each key's newest arrived
+
+
+def test_a_client_past_its_outbox_budget_is_cut_off(connect):
+    hub = Hub(send_timeout=10, ping_interval=25, max_clients=10)
+    greedy, peer = connect(hub, small_buffers=True, outbox_budget=16 * 1024)
+    for n in range(200):  # replies are kept in order, so they pile up while the peer reads nothing
+        greedy.send_reply(state(n) * 10)
+    assert greedy.dropped == "over its outbox budget (16 KiB waiting to be read)"
+    assert greedy.queued_bytes() == 0
 
 
 def test_the_keep_alive_loop_cuts_off_a_send_stalled_past_send_timeout(connect):
     hub = Hub(send_timeout=0.2, ping_interval=25, max_clients=10)  # checks every 0.05 s
-    stuck, peer = connect(hub, small_buffers=True)
+    stuck, peer = connect(hub, small_buffers=True, outbox_budget=1 << 30)
     started = time.monotonic()
     for seq in range(1, 200):
         stuck.send_reply(state(seq) * 20)  # replies are kept: the writer ends up blocked in a send
