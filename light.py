@@ -231,6 +231,7 @@ class Light:
             "simulated": self.led.simulated,
             "uptime_s": round(self._clock() - self.started, 1),
             "state_file": str(self.state_file.path) if self.state_file else None,
+            "state_file_writes": self.state_file.writes if self.state_file else 0,
             "hardware_error": self.led.error,
         }
 

@@ -56,13 +56,16 @@ class Schedules:
             log.info("restored %d schedule(s): %s", len(self._items), ", ".join(sorted(self._items)))
 
     def execute(self, command, *, origin: str, requester: object = None, reply=None):
+        """Put or delete a schedule; the listeners hear of it unless nothing changed (the
+        same schedule put again is answered, and neither written nor told to anyone)."""
         if isinstance(command, protocol.PutSchedule):
-            answer = self._put(command)
-            log.info("schedule %r set by %s: %s", command.name, origin, protocol.schedule_fields(answer))
+            answer, changed = self._put(command)
+            if changed:
+                log.info("schedule %r set by %s: %s", command.name, origin, protocol.schedule_fields(answer))
         else:
-            answer = self._delete(command)
+            answer, changed = self._delete(command), True
             log.info("schedule %r deleted by %s", command.name, origin)
-        for listener in self._listeners:
+        for listener in self._listeners if changed else ():
             listener(answer, requester)
         if reply is not None:
             reply(answer)
@@ -72,7 +75,12 @@ class Schedules:
         with self._lock:
             return [self._info(name) for name in sorted(self._items)]
 
-    def _put(self, command: protocol.PutSchedule, save: bool = True) -> protocol.ScheduleInfo:
+    def _put(self, command: protocol.PutSchedule, save: bool = True) -> tuple[protocol.ScheduleInfo, bool]:
+        """The schedule as put, and whether anything changed."""
+        item = protocol.PutSchedule(command.name, command.when, command.action)
+        with self._lock:
+            if self._items.get(command.name) == item:
+                return self._info(command.name), False
         try:
             trigger = timers.trigger_for(command.when, self.timezone, self.location)
         except ValueError as exc:
@@ -82,11 +90,11 @@ class Schedules:
             if command.name not in self._items and len(self._items) >= self.max_schedules:
                 raise protocol.ProtocolError(TOO_MANY, f"at most {self.max_schedules} schedules; delete one first",
                                              command.request_id)
-            self._items[command.name] = protocol.PutSchedule(command.name, command.when, command.action)
+            self._items[command.name] = item
             self.scheduler.schedule(JOB_PREFIX + command.name, trigger, lambda: self._fire(command.name))
             if save:
                 self._save()
-            return self._info(command.name)
+            return self._info(command.name), True
 
     def _delete(self, command: protocol.DeleteSchedule) -> protocol.ScheduleDeleted:
         with self._lock:

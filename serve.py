@@ -18,7 +18,8 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS under gevent
+HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS (and as many waiting, see http_guard)
+BODY_LIMIT = 64 * 1024  # bytes of a request body read ahead of the app (it refuses far less: 413)
 HANDLER_GRACE = 5.0  # seconds the connections' handlers get to end after the close handshakes
 REQUEST_BUFFER = 1024  # bytes of the HTTP request reader's buffer (longer lines still parse)
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
@@ -47,13 +48,18 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     from gevent.pool import Pool
     from gevent.pywsgi import WSGIServer
 
+    from http_guard import WaitingRoom
+
     app = load_app()
+    waiting = WaitingRoom(limit=HTTP_HEADROOM, close=lambda handler: handler.cut_off())
     server = WSGIServer(
-        (args.host, args.port), app, handler_class=websocket_aware_handler(),
-        # Connections at once. The headroom above MAX_CLIENTS keeps HTTP requests (and
-        # the 503 for one client too many) served when /ws is full.
-        spawn=Pool(args.max_clients + HTTP_HEADROOM), backlog=2048,
+        (args.host, args.port), app, handler_class=websocket_aware_handler(waiting),
+        # Connections at once: MAX_CLIENTS WebSockets (the hub refuses more with a 503),
+        # HTTP_HEADROOM waiting for a request (past it the longest waiting is closed) and
+        # HTTP_HEADROOM being served, so HTTP is answered when /ws is full.
+        spawn=Pool(args.max_clients + 2 * HTTP_HEADROOM), backlog=2048,
         log=None, error_log=logging.getLogger("serve.http"))
+    app.extensions["ledsock_waiting"] = waiting  # /healthz reports it
     server.start()
     log.info("serving from one process (pid %d), gevent", os.getpid())
     stopping = Event()
@@ -68,18 +74,34 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
         release(app)
 
 
-def websocket_aware_handler():
-    """gevent's WSGI handler class, fitted for connections a WebSocket takes over
-    (made on first use: gevent must be imported after the monkey-patching)."""
+def websocket_aware_handler(waiting, deadlines=None):
+    """gevent's WSGI handler class, fitted for connections a WebSocket takes over and for
+    the deadlines of http_guard (made on first use: gevent must be imported after the
+    monkey-patching). ``waiting`` is the http_guard.WaitingRoom of the server."""
+    import io
+    import socket
+
+    import gevent
     from gevent.pywsgi import WSGIHandler
 
     from connection import RAW_SOCKET_KEY, WebSocketOver
+    from http_guard import DEADLINES
+
+    deadlines = deadlines or DEADLINES
+
+    class TooSlow(socket.timeout, ValueError):
+        """A phase of a request passed its deadline. An OSError, so gevent takes it for a
+        lost connection while it reads the request line; a ValueError, so it takes it
+        for a bad request (400, then close) while it reads the headers."""
 
     class Handler(WSGIHandler):
-        """gevent's handler, fitted for connections a WebSocket takes over.
+        """gevent's handler, with deadlines, and fitted for connections a WebSocket takes over.
 
-        simple-websocket gets the connection's own socket (not a duplicate), and once
-        the WebSocket is over the connection closes without another byte: no HTTP
+        Every request's line and headers must arrive within ``deadlines.headers`` s (on
+        a kept-alive connection, ``deadlines.keep_alive`` s from the last response), and
+        its body within ``deadlines.body`` s; meanwhile the connection is in the waiting
+        room. simple-websocket gets the connection's own socket (not a duplicate), and
+        once the WebSocket is over the connection closes without another byte: no HTTP
         response after the close frame, no wait for a next request on it.
         """
 
@@ -87,18 +109,106 @@ def websocket_aware_handler():
             # The request's reader lives as long as the connection; a WebSocket never
             # reads it again after the handshake, so it gets a small buffer (default 8 KiB).
             super().__init__(sock, address, server, rfile or sock.makefile("rb", REQUEST_BUFFER))
+            self.requests = 0
+            self._deadline = None
+
+        def cut_off(self) -> None:
+            """Close this waiting connection from another greenlet: its read ends at once."""
+            try:
+                self.socket.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):  # already closed
+                pass
+
+        def _start_deadline(self, seconds: float, what: str) -> None:
+            self._stop_deadline()
+            self._deadline = gevent.Timeout(seconds, TooSlow(f"{what} took over {seconds:g} s"))
+            self._deadline.start()
+
+        def _stop_deadline(self) -> None:
+            if self._deadline is not None:
+                self._deadline.close()
+                self._deadline = None
+
+        def handle_one_request(self):
+            first = self.requests == 0
+            self.requests += 1
+            waiting.wait(self, f"{self.client_address[0]}" if self.client_address else "?")
+            self._start_deadline(deadlines.headers if first else deadlines.keep_alive,
+                                 "the request line and headers" if first else "an idle keep-alive")
+            try:
+                return super().handle_one_request()
+            finally:
+                self._stop_deadline()
+                waiting.served(self)
+
+        def read_request(self, raw_requestline):
+            try:
+                return super().read_request(raw_requestline)
+            except TooSlow:
+                return False  # gevent answers 400 Bad Request and closes
 
         def get_environ(self):
+            self._stop_deadline()  # the line and headers are in
             environ = super().get_environ()
             environ[RAW_SOCKET_KEY] = self.socket
             return environ
 
         def run_application(self):
+            environ = self.environ
+            if environ.get("HTTP_UPGRADE", "").lower() != "websocket" and not self._read_body(environ):
+                return
+            waiting.served(self)
             try:
                 super().run_application()
             except WebSocketOver:
                 self.close_connection = True
                 self.result = None
+
+        def _read_body(self, environ) -> bool:
+            """Read the whole body, within its deadline, before the app sees the request.
+
+            False when the request was answered here instead (408 or 413) and the
+            connection is to close: the app then never waits on a slow client.
+            """
+            chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if not length and not chunked:
+                return True
+            if length > BODY_LIMIT:
+                return self._refuse("413 Content Too Large", f"request body over {BODY_LIMIT} bytes")
+            self._start_deadline(deadlines.body, "the request body")
+            try:
+                body = environ["wsgi.input"].read(length if not chunked else BODY_LIMIT + 1)
+            except TooSlow:
+                return self._refuse("408 Request Timeout", f"the request body took over {deadlines.body:g} s")
+            finally:
+                self._stop_deadline()
+            if len(body) > BODY_LIMIT:
+                return self._refuse("413 Content Too Large", f"request body over {BODY_LIMIT} bytes")
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["wsgi.input_terminated"] = True
+            return True
+
+        def _refuse(self, status: str, message: str) -> bool:
+            """Answer with the JSON error object and close; the body's rest is never read."""
+            import protocol
+
+            self.close_connection = True
+            try:
+                self.socket.shutdown(socket.SHUT_RD)  # gevent's discard of the body's rest ends at once
+            except OSError:
+                pass
+            body = (protocol.error_message(protocol.INVALID_MESSAGE, message) + "\n").encode()
+            self.start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                         ("Connection", "close")])
+            self.result = [body]
+            self.process_result()
+            self.result = None
+            return False
 
     return Handler
 

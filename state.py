@@ -2,7 +2,7 @@
 the brightness, the power and the schedules.
 
 Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most
-one a second, because SD cards wear out. A corrupt file is moved aside with one
+one a second whatever changed (level, power, schedules), because SD cards wear out. A corrupt file is moved aside with one
 warning; an unwritable folder gives one warning and the service keeps serving.
 """
 from __future__ import annotations
@@ -63,6 +63,7 @@ class StateFile:
         self._last_write = float("-inf")
         self._write_lock = threading.Lock()  # one write at a time, the newest version last
         self._written = 0  # the version on disk
+        self.writes = 0  # files written since start (each one fsync'd and renamed into place)
         self._failing = False
         self.saved_schedules: list[dict] = []  # what load() found; save_schedules replaces it
 
@@ -116,19 +117,23 @@ class StateFile:
         """Remember the state; it reaches the disk within ``min_interval`` seconds."""
         with self._lock:
             self._latest = (brightness, on)
-            self._version += 1
-            if self._timer is None:
-                delay = max(0.0, self._last_write + self.min_interval - time.monotonic())
-                self._timer = threading.Timer(delay, self._write_pending)
-                self._timer.daemon = True
-                self._timer.start()
+            self._changed()
 
     def save_schedules(self, schedules: list[dict]) -> None:
-        """Put the schedules on disk now, with the newest level (rare, so not debounced)."""
+        """Remember the schedules; they reach the disk with the state, within ``min_interval`` s."""
         with self._lock:
             self.saved_schedules = list(schedules)
-            self._version += 1
-        self._write_pending()
+            self._changed()
+
+    def _changed(self) -> None:
+        """One more version to write (lock held): one timer for whatever changed, so the
+        disk sees at most one write per ``min_interval`` under any mix of changes."""
+        self._version += 1
+        if self._timer is None:
+            delay = max(0.0, self._last_write + self.min_interval - time.monotonic())
+            self._timer = threading.Timer(delay, self._write_pending)
+            self._timer.daemon = True
+            self._timer.start()
 
     def flush(self) -> None:
         """Write the newest level now, if it is not on disk yet (at shutdown)."""
@@ -156,6 +161,7 @@ class StateFile:
             if version > self._written:
                 self._run_blocking(self._write, document)
                 self._written = version
+                self.writes += 1
 
     def _write(self, document: dict) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")

@@ -114,6 +114,7 @@ def trigger_for(when, timezone, location=None):
                             day_of_week="*" if when.days == "daily" else when.days, timezone=timezone)
     elif when.cron is not None:
         inner = CronTrigger.from_crontab(when.cron, timezone=timezone)
+        check_cron_fires(when.cron, inner, timezone)
     else:
         if location is None:
             raise ValueError("sunrise and sunset need the lamp's place: set LATITUDE and LONGITUDE")
@@ -122,6 +123,37 @@ def trigger_for(when, timezone, location=None):
     if trigger.get_next_fire_time(None, datetime.now(timezone)) is None:
         raise ValueError("it matches no time: it would never fire")
     return trigger
+
+
+LOOKAHEAD_YEARS = 30  # a crontab line must fire within this many years (Feb 29 on a Monday: 28)
+
+
+def check_cron_fires(line: str, trigger, timezone) -> None:
+    """Raise ValueError unless the crontab ``trigger`` fires within LOOKAHEAD_YEARS, at a
+    bounded cost on the shared loop (APScheduler's own search for a line that never
+    fires runs to the year 9999: 0.4 s and more).
+
+    First a calendar check, 12 months of a leap year: is any (month, day) of the line a
+    date at all? ``0 0 31 2,4,6,9,11 *`` is not, and is refused for that in microseconds.
+    Then the search itself, stopped LOOKAHEAD_YEARS from now (a few ms at worst).
+    """
+    from calendar import monthrange
+    from datetime import timedelta
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = {field.name: field for field in trigger.fields}
+    leap = 2028
+    if not any(fields["month"].get_next_value(datetime(leap, month, 1)) == month
+               and fields["day"].get_next_value(datetime(leap, month, 1)) is not None
+               and fields["day"].get_next_value(datetime(leap, month, 1)) <= monthrange(leap, month)[1]
+               for month in range(1, 13)):
+        raise ValueError(f"{line!r} names no day of any month: it would never fire")
+    probe = CronTrigger.from_crontab(line, timezone=timezone)
+    now = datetime.now(timezone)
+    probe.end_date = now + timedelta(days=366 * LOOKAHEAD_YEARS)  # end_date: a public attribute of CronTrigger
+    if probe.get_next_fire_time(None, now) is None:
+        raise ValueError(f"{line!r} does not fire in the next {LOOKAHEAD_YEARS} years")
 
 
 def once_per_wall_time(inner, timezone):

@@ -304,6 +304,9 @@ def get_schedules():
 def healthz():
     health = the_light().health()
     health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads())
+    waiting = current_app.extensions.get("ledsock_waiting")  # the server's (serve.py), when it has one
+    if waiting is not None:
+        health.update(http_waiting=len(waiting), http_closed_waiting=waiting.closed)
     bridge = current_app.extensions.get("ledsock_mqtt")
     if bridge is not None:
         health.update(bridge.health())

@@ -184,6 +184,7 @@ def test_the_state_file_keeps_them_without_doubling(light, clock, tmp_path):
     made = make(light, clock, state_file=StateFile(path))
     put(light, "", name="wake", at="06:45", days="mon-fri", level=100, transition=1200)
     put(light, "", name="dusk", sun="sunset", offset=-15, on=True)
+    made.state_file.flush()  # as at shutdown: the debounced write, now
     for _ in range(2):  # two restarts
         again = StateFile(path)
         again.load()
