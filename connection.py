@@ -416,6 +416,8 @@ class Client:
         Called with the lock held. The send never blocks, so a full socket costs the
         caller one system call, and the frame's unsent tail goes first in the queue.
         """
+        if self.dropped:  # cut off: its handler is ending, nothing more is kept for it
+            return
         if not self._outbox and not self._writing and self.ws.connected:
             try:
                 sent = self._os_socket.send(frame, socket.MSG_DONTWAIT)

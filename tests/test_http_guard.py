@@ -1,0 +1,46 @@
+"""The waiting room of HTTP connections, in process on a fake clock: who is closed, and when."""
+from http_guard import WaitingRoom
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_past_the_limit_the_longest_waiting_connection_is_closed():
+    closed, clock = [], Clock()
+    room = WaitingRoom(limit=3, close=closed.append, clock=clock)
+    for name in "abc":
+        room.wait(name, "10.0.0.1")
+        clock.now += 1
+    assert closed == [] and len(room) == 3
+    room.wait("d", "10.0.0.2")
+    assert closed == ["a"] and len(room) == 3 and room.closed == 1
+
+
+def test_a_served_connection_is_never_closed_and_a_kept_alive_one_waits_from_its_last_request():
+    closed, clock = [], Clock()
+    room = WaitingRoom(limit=2, close=closed.append, clock=clock)
+    room.wait("a", "p")
+    room.wait("b", "p")
+    room.served("a")  # its request arrived: being served
+    room.wait("c", "p")
+    assert closed == []
+    room.wait("a", "p")  # kept alive, waiting again: now the newest
+    assert closed == ["b"]
+
+
+def test_one_log_line_for_a_burst_of_closes(caplog):
+    clock = Clock()
+    room = WaitingRoom(limit=1, close=lambda c: None, clock=clock)
+    for n in range(100):
+        room.wait(n, "10.0.0.9")
+    clock.now += 11
+    room.wait("late", "10.0.0.9")
+    lines = [r.getMessage() for r in caplog.records if "waiting for a request" in r.getMessage()]
+    assert len(lines) == 2 and "closed 1," in lines[0] and "closed 99," in lines[1], lines
+    assert room.closed == 100
+
