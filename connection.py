@@ -31,7 +31,8 @@ OUTBOX_BUDGET = 64 * 1024
 MAX_FRAGMENTS = 16  # frames one message may come in (every client here sends one)
 CONTROL_RATE = 5.0  # pings and pongs a client may send a second, on average...
 CONTROL_BURST = 20  # ...and at once
-DRAIN_AFTER_CLOSE = 1.0  # seconds a violator's socket is read (not parsed) after its close frame
+DRAIN_AFTER_CLOSE = 1.0  # seconds a violator's socket is read (not parsed) after its close frame...
+DRAIN_BYTES = 64 * 1024  # ...and at most this much of it
 
 
 class CloseCode(enum.IntEnum):
@@ -236,6 +237,9 @@ class Client:
         self._os_socket = getattr(ws.sock, "_sock", ws.sock)
         try:  # bound what the kernel holds for a client that stopped reading
             self._os_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            # Every frame is a whole message, sent at once: without this, Nagle's algorithm
+            # holds a state back until the client's delayed ACK of the last one (40 ms).
+            self._os_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
         self._writer: threading.Thread | None = None  # started the first time a frame must wait
@@ -349,12 +353,15 @@ class Client:
         except (OSError, LocalProtocolError):
             pass
         self.ws.connected = False
-        deadline = time.monotonic() + DRAIN_AFTER_CLOSE
+        deadline, drained = time.monotonic() + DRAIN_AFTER_CLOSE, 0
         try:
-            while (left := deadline - time.monotonic()) > 0:
+            while (left := deadline - time.monotonic()) > 0 and drained < DRAIN_BYTES:
                 self.ws.sock.settimeout(left)
-                if not self.ws.sock.recv(RECEIVE_BYTES):
+                chunk = self.ws.sock.recv(RECEIVE_BYTES)
+                if not chunk:
                     break
+                drained += len(chunk)
+                time.sleep(0)  # a recv that finds data does not yield: the others' turn
         except OSError:
             pass
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import statistics
 import threading
 import time
 import urllib.request
@@ -36,59 +35,88 @@ def percentile(values: list[float], fraction: float) -> float:
 class Watcher:
     """Another client and /healthz, measured while an attack runs.
 
-    A thread alternates a WebSocket ``get`` round trip and a ``GET /healthz``, every
-    ``every`` s, and keeps each one's time; one that does not answer within ``timeout``
-    counts as that long and as a failure.
+    A thread takes turns at three things every ``every`` s and keeps each one's time:
+    a WebSocket ``get`` round trip, a ``GET /healthz``, and (with ``fan_out``) a level
+    set by a writer client until a second, watching client holds it. One that does not
+    answer within ``timeout`` counts as that long and as a failure.
     """
 
-    def __init__(self, server, every: float = 0.02, timeout: float = 5.0):
-        self.server, self.every, self.timeout = server, every, timeout
+    def __init__(self, server, every: float = 0.02, timeout: float = 5.0, fan_out: bool = False):
+        self.server, self.every, self.timeout, self.fan_out = server, every, timeout, fan_out
         self.gets: list[float] = []
         self.healthz: list[float] = []
+        self.fan_outs: list[float] = []
         self.failures: list[str] = []
+        self.converged: bool | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> "Watcher":
         self.client = Client(self.server.ws_url)
         self.client.recv()  # the state on connect
+        if self.fan_out:
+            self.writer = Client(self.server.ws_url)
+            self.writer.recv()
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(self.timeout * 3)
+        if self.fan_out:
+            self.writer.close()
         self.client.close()
+
+    def _timed(self, into: list[float], what: str, action) -> None:
+        started = time.monotonic()
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - every failure is a figure here
+            self.failures.append(f"{what}: {exc!r}")
+        into.append(time.monotonic() - started)
+
+    def _get(self, n: int) -> None:
+        reply, _ = self.client.request({"type": "get", "id": n}, timeout=self.timeout)
+        assert reply["type"] == "state", reply
+
+    def _healthz(self) -> None:
+        with urllib.request.urlopen(self.server.http + "/healthz", timeout=self.timeout) as response:
+            json.loads(response.read())
+
+    def _set_and_watch(self, level: int) -> None:
+        self.writer.send({"level": level})
+        self.client.recv_until(lambda m: m.get("type") == "state" and m.get("level") == level, self.timeout)
 
     def _run(self) -> None:
         n = 0
+        level = 0
         while not self._stop.is_set():
             n += 1
-            started = time.monotonic()
-            try:
-                reply, _ = self.client.request({"type": "get", "id": n}, timeout=self.timeout)
-                assert reply["type"] == "state", reply
-            except Exception as exc:  # noqa: BLE001 - every failure is a figure here
-                self.failures.append(f"get: {exc!r}")
-            self.gets.append(time.monotonic() - started)
-            started = time.monotonic()
-            try:
-                with urllib.request.urlopen(self.server.http + "/healthz", timeout=self.timeout) as response:
-                    json.loads(response.read())
-            except Exception as exc:  # noqa: BLE001
-                self.failures.append(f"healthz: {exc!r}")
-            self.healthz.append(time.monotonic() - started)
+            self._timed(self.gets, "get", lambda: self._get(n))
+            self._timed(self.healthz, "healthz", self._healthz)
+            if self.fan_out:
+                level = 1 + n % 100
+                self._timed(self.fan_outs, "fan-out", lambda: self._set_and_watch(level))
             self._stop.wait(self.every)
+        if self.fan_out:  # converged: the watching client's last state is the writer's last level
+            try:
+                reply, _ = self.client.request({"type": "get", "id": "last"}, timeout=self.timeout)
+                self.converged = reply["level"] == level
+            except Exception as exc:  # noqa: BLE001
+                self.failures.append(f"converge: {exc!r}")
+                self.converged = False
 
     def summary(self) -> dict:
+        def ms(values, fraction):
+            return round(percentile(values, fraction) * 1000, 1) if values else None
+
         return {
-            "gets": len(self.gets), "get_p50_ms": round(statistics.median(self.gets) * 1000, 1) if self.gets else None,
-            "get_p99_ms": round(percentile(self.gets, 0.99) * 1000, 1),
-            "get_max_ms": round(max(self.gets, default=float("nan")) * 1000, 1),
-            "healthz_p50_ms": round(statistics.median(self.healthz) * 1000, 1) if self.healthz else None,
-            "healthz_p99_ms": round(percentile(self.healthz, 0.99) * 1000, 1),
-            "healthz_max_ms": round(max(self.healthz, default=float("nan")) * 1000, 1),
-            "failures": self.failures[:5], "failed": len(self.failures),
+            "gets": len(self.gets), "get_p50_ms": ms(self.gets, 0.5), "get_p99_ms": ms(self.gets, 0.99),
+            "get_max_ms": round(max(self.gets, default=0) * 1000, 1),
+            "healthz_p50_ms": ms(self.healthz, 0.5), "healthz_p99_ms": ms(self.healthz, 0.99),
+            "healthz_max_ms": round(max(self.healthz, default=0) * 1000, 1),
+            "fan_out_p50_ms": ms(self.fan_outs, 0.5), "fan_out_p99_ms": ms(self.fan_outs, 0.99),
+            "converged": self.converged, "failures": self.failures[:5], "failed": len(self.failures),
         }
 
 
@@ -172,14 +200,124 @@ def idle_connections(port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
-def closed_by_server(sock: socket.socket) -> bool:
-    """True when the server has closed this connection (EOF or reset waiting)."""
-    sock.setblocking(False)
+
+
+# ---------------------------------------------------------------- the attacks, each for a while
+
+
+def frame_floods(port: int, unit: bytes, head: bytes, seconds: float) -> dict:
+    """Flood after flood for ``seconds``: each one reconnects when the server closes it."""
+    codes, count = [], 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        flood = Flood(port, unit, head=head, seconds=max(0.5, deadline - time.monotonic())).start().join()
+        codes.append(flood.close_code)
+        count += 1
+    return {"floods": count, "closed_with_1008": sum(code == 1008 for code in codes)}
+
+
+def cron_flood(server, seconds: float) -> dict:
+    """Impossible crontab lines as fast as the server answers them, for ``seconds``."""
+    answered = errors = rate_limited = 0
+    deadline = time.monotonic() + seconds
+    with Client(server.ws_url) as attacker:
+        attacker.recv()
+        while time.monotonic() < deadline:
+            attacker.send({**IMPOSSIBLE_CRON, "id": answered})
+            reply, _ = attacker.recv_until(lambda m: m["type"] == "error")  # its error, or rate_limited
+            answered += 1
+            errors += reply["type"] == "error"
+            rate_limited += reply.get("code") == "rate_limited"
+    return {"messages": answered, "errors": errors, "rate_limited": rate_limited}
+
+
+def overflow_flood(server, seconds: float) -> dict:
+    """``{"step": 1e999999999}`` and such an id on the WebSocket and REST, for ``seconds``."""
+    texts = ['{"step": 1e999999999}', '{"id": 1e999999999, "type": "get"}']
+    answered = 0
+    deadline = time.monotonic() + seconds
+    with Client(server.ws_url) as attacker:
+        attacker.recv()
+        while time.monotonic() < deadline:
+            attacker.send(texts[answered % 2])
+            attacker.recv_until(lambda m: m["type"] == "error")  # states of others' changes may come first
+            status, _ = server.post("/led", texts[answered % 2])
+            assert status == 400, status
+            answered += 1
+    return {"rounds": answered}
+
+
+def idle_flood(server, seconds: float, count: int = 4200) -> dict:
+    """``count`` idle connections and one that trickles its headers, held for ``seconds``."""
+    idle = idle_connections(server.port, count)
+    trickler = socket.create_connection(("127.0.0.1", server.port))
     try:
-        return sock.recv(65536) == b"" or True  # data then EOF: an answer, e.g. 408
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
+        trickler.sendall(b"GET /healthz HTTP/1.1\r\n")
+        deadline = time.monotonic() + seconds
+        for byte in b"Host: 127.0.0.1\r\n":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(min(0.5, seconds / 20))
+            try:
+                trickler.send(bytes([byte]))
+            except OSError:
+                break
+        time.sleep(max(0.0, deadline - time.monotonic()))
     finally:
-        sock.setblocking(True)
+        for sock in idle + [trickler]:
+            sock.close()
+    return {"connections": count + 1}
+
+
+def slow_readers(server, seconds: float, count: int = 50, rate: float = 80) -> dict:
+    """``count`` clients that read 64 bytes at a time and send unsolicited pongs, while a
+    writer replaces schedules ``rate`` times a second, for ``seconds``; when each was dropped."""
+    slow = [raw_websocket(server.port, rcvbuf=4096) for _ in range(count)]
+    dropped_at: dict[int, float] = {}
+    started = time.monotonic()
+    n = 0
+    try:
+        with Client(server.ws_url) as writer:
+            writer.recv()
+            while time.monotonic() - started < seconds:
+                for i, sock in enumerate(slow):
+                    if i in dropped_at:
+                        continue
+                    try:
+                        sock.setblocking(False)
+                        got = sock.recv(64)  # 64 bytes a round: a few KB a second
+                        if not got:
+                            dropped_at[i] = time.monotonic() - started
+                        elif n % 50 == 0:
+                            sock.send(client_frame(0xA, b""))  # an unsolicited pong
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        dropped_at[i] = time.monotonic() - started
+                n += 1
+                writer.request({"type": "schedule", "name": f"s{n % 20}", "at": f"{n % 24:02d}:{n % 60:02d}",
+                                "level": 5, "id": n})  # it reads its replies: it is no attacker
+                time.sleep(1 / rate)
+    finally:
+        for sock in slow:
+            sock.close()
+    return {"dropped": len(dropped_at), "last_dropped_after_s": round(max(dropped_at.values(), default=0), 1),
+            "schedule_changes": n}
+
+
+def schedule_churn(server, seconds: float, rate: float = 100) -> dict:
+    """Schedule puts (half of them identical) and deletes, ``rate`` a second, for ``seconds``."""
+    n = 0
+    deadline = time.monotonic() + seconds
+    with Client(server.ws_url) as writer:
+        writer.recv()
+        while time.monotonic() < deadline:
+            if n % 2:
+                writer.send({"type": "schedule", "name": "same", "at": "07:00", "level": 5, "id": n})  # identical
+            else:
+                writer.send({"type": "schedule", "name": f"t{n % 10}", "at": "08:00", "level": 5, "id": n})
+                writer.send({"type": "unschedule", "name": f"t{n % 10}", "id": f"d{n}"})
+            n += 1
+            time.sleep(1 / rate)
+        writer.recv_until(lambda m: m.get("id") == n - 1)
+    return {"messages": n + n // 2}

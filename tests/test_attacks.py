@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import protocol
 from attacks import (EMPTY_CONTINUATION, EMPTY_PONG, IMPOSSIBLE_CRON, UNFINISHED_TEXT, Flood, Watcher,
-                     idle_connections, rss_kb)
+                     idle_connections, rss_kb, schedule_churn, slow_readers)
 from mqtt_support import Broker, Listener
 from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
 
@@ -230,35 +230,10 @@ def test_slow_readers_with_unsolicited_pongs_are_dropped_and_memory_comes_back(s
         warm.request({"type": "schedule", "name": "warm", "at": "07:00", "level": 5, "id": "w"})
         warm.request({"type": "unschedule", "name": "warm", "id": "u"})
     before = rss_kb(pid)
-    slow = [raw_websocket(server.port, rcvbuf=4096) for _ in range(50)]
-    dropped_at = {}
-    started = time.monotonic()
-    with Watcher(server) as watcher, Client(server.ws_url) as writer:
-        writer.recv()
-        n = 0
-        while time.monotonic() - started < 8:
-            for i, sock in enumerate(slow):
-                if i in dropped_at:
-                    continue
-                try:
-                    sock.setblocking(False)
-                    got = sock.recv(64)  # 64 bytes a round: a few KB a second
-                    if not got:
-                        dropped_at[i] = time.monotonic() - started
-                    elif n % 50 == 0:
-                        sock.send(client_frame(0xA, b""))  # an unsolicited pong
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    dropped_at[i] = time.monotonic() - started
-            n += 1
-            writer.request({"type": "schedule", "name": f"s{n % 20}", "at": f"{n % 24:02d}:{n % 60:02d}",
-                            "level": 5, "id": n})  # it reads its replies: it is no attacker
-            time.sleep(1 / 80)
+    with Watcher(server) as watcher:
+        figures = slow_readers(server, seconds=8)
         during = rss_kb(pid)
-    for sock in slow:
-        sock.close()
-    assert len(dropped_at) == 50 and max(dropped_at.values()) < 5, sorted(dropped_at.values())
+    assert figures["dropped"] == 50 and figures["last_dropped_after_s"] < 5, figures
     assert_served(watcher)
     server.wait_for(lambda h: h["clients"] == 0, what="every client gone")
     after = rss_kb(pid)
@@ -277,14 +252,7 @@ def test_schedule_messages_write_the_state_file_at_most_once_a_second(server):
         time.sleep(1.2)  # its write is done
         writes_before = server.get("/healthz")["state_file_writes"]
         started = time.monotonic()
-        for n in range(200):
-            if n % 2:
-                writer.send({"type": "schedule", "name": "same", "at": "07:00", "level": 5, "id": n})  # identical
-            else:
-                writer.send({"type": "schedule", "name": f"t{n % 10}", "at": "08:00", "level": 5, "id": n})
-                writer.send({"type": "unschedule", "name": f"t{n % 10}", "id": f"d{n}"})
-            time.sleep(0.01)
-        writer.recv_until(lambda m: m.get("id") == 199)
+        schedule_churn(server, seconds=2)  # 300 messages
         took = time.monotonic() - started
         time.sleep(1.2)  # the last debounced write
         writes = server.get("/healthz")["state_file_writes"] - writes_before

@@ -1,0 +1,153 @@
+"""Under attack: what other clients get while each hostile or broken client of docs/security.md runs.
+
+For each attack, a fresh ledsock process (default settings, simulated LED) is measured
+for ``--seconds`` without the attack and then for ``--seconds`` with it, side by side in
+the same minute: ``/healthz`` p50/p99, another client's ``get`` p99, and a watching
+client's fan-out p99 (a level set by one client until the watcher holds it), whether the
+watcher converged on the last change, RSS before, during (the highest seen) and after
+the attackers left, and the state file's writes a second. Prints a table and writes
+``bench/results/attack.json``. Run by ``make bench``; alone: ``python attack.py``.
+The attackers are the test suite's (tests/attacks.py): bounded in time, loopback only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import attacks  # noqa: E402
+from attacks import Watcher, rss_kb  # noqa: E402
+from support import ServerProcess  # noqa: E402
+
+# Targets on this machine (docs/performance.md, "Under attack").
+OTHERS_P99_MS = 50
+HEALTHZ_P99_MS = 100
+RSS_BACK_KB = 5 * 1024
+WRITES_PER_S = 1.0
+
+ATTACKS = {
+    "1a empty pongs": lambda server, s: attacks.frame_floods(server.port, attacks.EMPTY_PONG, b"", s),
+    "1b empty continuations": lambda server, s: attacks.frame_floods(
+        server.port, attacks.EMPTY_CONTINUATION, attacks.UNFINISHED_TEXT, s),
+    "2 impossible crontab": attacks.cron_flood,
+    "3 idle connections": attacks.idle_flood,
+    "4 slow readers": attacks.slow_readers,
+    "5 schedule churn": attacks.schedule_churn,
+    "6 overflowing numbers": attacks.overflow_flood,
+}
+
+
+class RssSampler:
+    """The server's highest RSS while the attack runs, sampled every 50 ms."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak = pid, rss_kb(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss_kb(self.pid))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def measure(name: str, run, seconds: float, folder: Path) -> dict:
+    server = ServerProcess(folder, env={"LOG_LEVEL": "warning"}).start()
+    try:
+        # Warm up what the first schedule imports (APScheduler), so it is not the attack's cost.
+        with attacks.Client(server.ws_url) as warm:
+            warm.recv()
+            warm.request({"type": "schedule", "name": "warm", "at": "07:00", "level": 5, "id": "w"})
+            warm.request({"type": "unschedule", "name": "warm", "id": "u"})
+        time.sleep(1.5)
+        with Watcher(server, fan_out=True) as quiet:
+            time.sleep(seconds)
+        baseline = quiet.summary()
+        rss_before = rss_kb(server.proc.pid)
+        writes_before = server.get("/healthz")["state_file_writes"]
+        with Watcher(server, fan_out=True) as watcher, RssSampler(server.proc.pid) as rss:
+            started = time.monotonic()
+            figures = run(server, seconds)
+            took = time.monotonic() - started
+            time.sleep(1.2)  # the last debounced write
+        writes = server.get("/healthz")["state_file_writes"] - writes_before
+        server.wait_for(lambda h: h["clients"] == 0, timeout=30, what="the attackers gone")
+        time.sleep(2)
+        rss_after = rss_kb(server.proc.pid)
+        return {"attack": name, "figures": figures, "seconds": round(took, 1), "baseline": baseline,
+                "under_attack": watcher.summary(), "rss_before_kb": rss_before, "rss_peak_kb": rss.peak,
+                "rss_after_kb": rss_after, "state_file_writes": writes, "write_window_s": round(took + 1.2, 1)}
+    finally:
+        server.stop()
+
+
+def met(row: dict) -> bool:
+    under = row["under_attack"]
+    return (under["failed"] == 0 and under["converged"] is True
+            and under["get_p99_ms"] <= OTHERS_P99_MS and under["fan_out_p99_ms"] <= OTHERS_P99_MS
+            and under["healthz_p99_ms"] <= HEALTHZ_P99_MS
+            and row["rss_after_kb"] - row["rss_before_kb"] <= RSS_BACK_KB and writes_ok(row))
+
+
+def writes_ok(row: dict) -> bool:
+    """At most one write a second: in a window of T s, at most T + 2 writes (a write under
+    way at each end of the window counts in it)."""
+    return row["state_file_writes"] <= WRITES_PER_S * row["write_window_s"] + 2
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n== under attack: each attack beside the same minute without it "
+          f"(targets: others' p99 <= {OTHERS_P99_MS} ms, /healthz p99 <= {HEALTHZ_P99_MS} ms, converged, "
+          f"RSS back within {RSS_BACK_KB // 1024} MB, <= {WRITES_PER_S:g} write/s)")
+    print(f"{'attack':24} {'healthz p50/p99 ms':>22} {'get p99 ms':>14} {'fan-out p99 ms':>16} "
+          f"{'RSS MB before/peak/after':>26} {'writes in s':>12} {'met':>4}")
+    for row in rows:
+        base, under = row["baseline"], row["under_attack"]
+        print(f"{row['attack']:24} "
+              f"{base['healthz_p50_ms']:>5}/{base['healthz_p99_ms']:<5}->{under['healthz_p50_ms']:>5}/"
+              f"{under['healthz_p99_ms']:<5} "
+              f"{base['get_p99_ms']:>5}->{under['get_p99_ms']:<6} "
+              f"{base['fan_out_p99_ms']:>6}->{under['fan_out_p99_ms']:<7} "
+              f"{row['rss_before_kb'] / 1024:>8.1f}/{row['rss_peak_kb'] / 1024:.1f}/{row['rss_after_kb'] / 1024:<6.1f} "
+              f"{row['state_file_writes']:>5} in {row['write_window_s']:<4} {'yes' if met(row) else 'NO':>4}")
+        print(f"{'':24} attack: {json.dumps(row['figures'])}; converged: {under['converged']}; "
+              f"failures: {under['failed']}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="each attack's length, and its baseline's")
+    parser.add_argument("--only", help="run the attacks whose name contains this")
+    parser.add_argument("--out", default=str(HERE / "results" / "attack.json"))
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="ledsock-attack-") as work:
+        for name, run in ATTACKS.items():
+            if args.only and args.only not in name:
+                continue
+            rows.append(measure(name, run, args.seconds, Path(work)))
+            print(f"   {name}: done", flush=True)
+    print_table(rows)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"   {sum(met(r) for r in rows)} of {len(rows)} attacks within every target; figures in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
