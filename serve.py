@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS (and as many waiting, see http_guard)
 BODY_LIMIT = 64 * 1024  # bytes of a request body read ahead of the app (it refuses far less: 413)
 HANDLER_GRACE = 5.0  # seconds the connections' handlers get to end after the close handshakes
+# Connections accepted per turn of the loop (gevent's default is 100). A burst of thousands
+# of connections (idle ones, an attack) then has a few greenlets at a time, not hundreds:
+# 4,200 at once left RSS 5 MB higher after they were gone with 100, 0.7 MB with 10.
+ACCEPT_BATCH = 10
 REQUEST_BUFFER = 1024  # bytes of the HTTP request reader's buffer (longer lines still parse)
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
@@ -60,6 +64,7 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
         spawn=Pool(args.max_clients + 2 * HTTP_HEADROOM), backlog=2048,
         log=None, error_log=logging.getLogger("serve.http"))
     app.extensions["ledsock_waiting"] = waiting  # /healthz reports it
+    server.max_accept = ACCEPT_BATCH
     server.start()
     log.info("serving from one process (pid %d), gevent", os.getpid())
     stopping = Event()
