@@ -72,11 +72,23 @@ class BrokerAddress:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+HA_COMMAND_FIELDS = ("state", "brightness", "transition")  # what discovery says this light does
+
+
 def ha_command(payload: dict) -> str:
-    """Home Assistant's JSON-schema command, as the protocol message it stands for."""
+    """Home Assistant's JSON-schema command, as the protocol message it stands for.
+
+    A field this light does not do (``flash``, ``effect``, a colour) is refused, never
+    ignored: the sender learns it on the error topic, and nothing changes.
+    """
     if not isinstance(payload, dict) or payload.get("state") not in ("ON", "OFF"):
         raise protocol.ProtocolError(
             protocol.INVALID_MESSAGE, 'a Home Assistant command needs "state": "ON" or "OFF"')
+    unsupported = [field for field in payload if field not in HA_COMMAND_FIELDS]
+    if unsupported:
+        raise protocol.ProtocolError(
+            protocol.INVALID_MESSAGE, f"this light does not support {', '.join(map(repr, sorted(unsupported)))}; "
+            f"a Home Assistant command may have {', '.join(HA_COMMAND_FIELDS)}")
     message: dict = {"on": payload["state"] == "ON"}
     if payload["state"] == "ON" and "brightness" in payload:
         message = {"level": payload["brightness"]}
@@ -181,7 +193,9 @@ class MqttBridge:
             self._told_unreachable = True
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
-        if self.connected:
+        if self._stopped:
+            log.info("MQTT: left %s (the service is stopping)", self.broker)
+        elif self.connected:
             log.warning("MQTT: lost %s (%s); reconnecting", self.broker, reason_code)
         self.connected = False
         if not self._stopped:
@@ -275,7 +289,9 @@ class MqttBridge:
         return {
             "name": None,  # the device's name is the entity's
             "unique_id": f"ledsock_{self.device_id}",
-            "object_id": f"ledsock_{self.device_id}",
+            # HA 2026.4 and later: the entity id. HA 2025.x ignores it and takes the device's
+            # name, "ledsock <id>", which gives the same light.ledsock_<id>.
+            "default_entity_id": f"light.ledsock_{self.device_id}",
             "schema": "json",
             "command_topic": f"{self.base}/ha/set",
             "state_topic": f"{self.base}/ha/state",
@@ -286,6 +302,7 @@ class MqttBridge:
             "brightness_scale": 100,
             "supported_color_modes": ["brightness"],
             "transition": True,
+            "flash": False,  # HA would offer flash, and the lamp does not flash: never advertise it
             "qos": 1,
             "device": {"identifiers": [f"ledsock_{self.device_id}"], "name": f"ledsock {self.device_id}",
                        "model": "ledsock LED (Raspberry Pi PWM)", "manufacturer": "ledsock",

@@ -44,6 +44,9 @@ def test_retained_state_status_and_discovery_greet_a_newcomer(start_server, brok
     config = hears.wait_for("homeassistant/light/ledsock_lamp1/config")
     assert (config["schema"], config["brightness_scale"], config["supported_color_modes"]) == ("json", 100, ["brightness"])
     assert config["availability_topic"] == "ledsock/lamp1/status" and config["unique_id"] == "ledsock_lamp1"
+    # HA 2026.4 reads default_entity_id (object_id is gone); the lamp does not flash, so HA must not offer it.
+    assert config["default_entity_id"] == "light.ledsock_lamp1" and "object_id" not in config
+    assert config["flash"] is False and "effect" not in config
     assert config["command_topic"] == "ledsock/lamp1/ha/set" and config["state_topic"] == "ledsock/lamp1/ha/state"
     assert config["device"]["configuration_url"].endswith(f":{server.port}/") and config["origin"]["name"] == "ledsock"
     assert hears.wait_for("ledsock/lamp1/ha/state") == {"state": "ON", "brightness": 50, "color_mode": "brightness"}
@@ -272,3 +275,28 @@ def test_schedules_are_retained_per_name_and_cleared_when_deleted(start_server, 
     assert late.wait_for("ledsock/porch/schedules/night", lambda s: isinstance(s, dict))["name"] == "night"
     hears.publish("ledsock/porch/set", {"type": "unschedule", "name": "night"})
     assert hears.wait_for("ledsock/porch/schedules/night", lambda s: s in (b"", "", None)) in (b"", "", None)
+
+
+def test_a_field_the_lamp_does_not_do_is_refused_on_the_error_topic(start_server, broker, listeners):
+    """Home Assistant's short flash, as it sends it (flash_time_short, in seconds)."""
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/error", "ledsock/lamp1/ha/state")
+    for payload in ({"state": "ON", "flash": 2}, {"state": "ON", "effect": "candle"},
+                    {"state": "ON", "brightness": 30, "color": {"r": 255, "g": 0, "b": 0}}):
+        hears.publish("ledsock/lamp1/ha/set", payload)
+    for field in ("flash", "effect", "color"):
+        error = hears.wait_for("ledsock/lamp1/error", lambda e, f=field: f"'{f}'" in e["message"])
+        assert error["code"] == "invalid_message", error
+    hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 30})  # then a command it does
+    hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["brightness"] == 30)
+    assert server.led()["seq"] == 1  # only the last one changed anything
+
+
+def test_a_clean_stop_is_one_info_line_not_a_lost_broker(start_server, broker):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    assert server.stop() == 0
+    log = server.log()
+    assert "INFO mqtt_bridge: MQTT: left mqtt://127.0.0.1" in log and "(the service is stopping)" in log, log[-1500:]
+    assert "MQTT: lost" not in log and "WARNING mqtt_bridge" not in log
