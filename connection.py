@@ -206,7 +206,7 @@ class Client:
     __slots__ = ("ws", "conn", "peer", "_max_replies", "_budget", "_outbox_budget", "_lock", "_cond", "_outbox",
                  "_replies", "_queued", "_close", "_finished", "_writing", "_sending_since", "_os_socket",
                  "_writer", "_messages", "_parts", "_part_frames", "_part_size", "_ping_payload", "_pong_seen",
-                 "_pings_sent", "next_ping", "dropped")
+                 "_pings_sent", "next_ping", "dropped", "wants_news")
 
     def __init__(self, ws, peer: str, *, max_pending_replies: int = 64, outbox_budget: int = OUTBOX_BUDGET,
                  budget: FrameBudget | None = None):
@@ -252,6 +252,7 @@ class Client:
         self._pings_sent = 0
         self.next_ping = float("inf")  # when the keep-alive pings it next (set when it joins)
         self.dropped: str | None = None  # why the server cut this client off, if it did
+        self.wants_news = False  # whether it asked for news (the schedules'): see Hub.broadcast_news
 
     # ------------------------------------------------------------------ reading
 

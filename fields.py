@@ -302,3 +302,24 @@ def parse_when(message: dict):
         raise ProtocolError(OUT_OF_RANGE, f"offset must be from -{SUN_OFFSET_MAX} to {SUN_OFFSET_MAX} minutes, "
                             f"got {offset}")
     return When(sun=sun, offset=offset, days=parse_days(message.get("days")))
+
+
+WATCHABLE = ("schedules",)  # what a client may watch (docs/protocol.md, "watch")
+
+
+def parse_watch(message: dict) -> bool:
+    """A watch request's ``schedules``: true to get every schedule and each change, false to stop."""
+    value = message.get("schedules")
+    if not isinstance(value, bool):
+        raise ProtocolError(INVALID_MESSAGE, "a watch request needs \"schedules\": true or false, "
+                            f"got {describe(value)}")
+    return value
+
+
+def parse_watch_query(values: list) -> bool:
+    """``/ws?watch=schedules``: whether the connection watches the schedules from the start."""
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in WATCHABLE]
+    if unknown:
+        raise ProtocolError(INVALID_MESSAGE, f"watch may be {', '.join(WATCHABLE)}, got {describe(unknown[0])}")
+    return "schedules" in names

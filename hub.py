@@ -85,10 +85,10 @@ class Hub:
                 client.send_state(frame)
 
     def broadcast_news(self, key: object, text: str, *, skip: object = None) -> None:
-        """Send news that no state replaces (a schedule's); a client that has not read the
-        news of ``key`` yet gets only the newest."""
+        """Send news that no state replaces (a schedule's) to the clients that asked for it;
+        one that has not read the news of ``key`` yet gets only the newest."""
         for client in self.snapshot():
-            if client is not skip:
+            if client.wants_news and client is not skip:
                 client.send_news(key, text)
 
     def _keep_alive(self) -> None:

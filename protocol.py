@@ -44,6 +44,8 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_id,
     parse_schedule_name,
     parse_when,
+    parse_watch,
+    parse_watch_query,
     DAILY,
     When,
     parse_json,
@@ -111,6 +113,14 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """Start (or stop) the news a client gets only when it asks: every schedule, then each change."""
+
+    schedules: bool
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
 class PutSchedule:
     """Create or replace the schedule ``name``: at ``when``, carry out ``action``."""
 
@@ -143,7 +153,7 @@ class ScheduleDeleted:
     name: str
 
 
-Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, PutSchedule, DeleteSchedule, GetState, Ping]
+Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, PutSchedule, DeleteSchedule, Watch, GetState, Ping]
 ScheduleCommand = (PutSchedule, DeleteSchedule)
 LightCommand = (SetLevel, SetPower, Toggle, Step, Sleep)  # the commands that can change the state
 
@@ -205,7 +215,9 @@ def parse_command(text: Union[str, bytes]) -> Command:
 
     Accepted: ``{"level": N}``, a bare integer ``N``, ``{"on": true|false}``, ``{"step": N}``
     (each also with ``"type": "set"`` and a ``"transition"``), ``{"type": "toggle"}``,
-    ``{"type": "get"}`` and ``{"type": "ping"}``, each optionally with an ``"id"``.
+    ``{"type": "sleep"}``, ``{"type": "schedule"}``, ``{"type": "unschedule"}``,
+    ``{"type": "watch"}``, ``{"type": "get"}`` and ``{"type": "ping"}``, each optionally
+    with an ``"id"`` (docs/protocol.md has every rule).
     """
     message = parse_json(text)
     if isinstance(message, Decimal) or (isinstance(message, int) and not isinstance(message, bool)):
@@ -236,6 +248,8 @@ def parse_command(text: Union[str, bytes]) -> Command:
                                _set_command(message, None), request_id)
         if kind == "unschedule":
             return DeleteSchedule(parse_schedule_name(message), request_id)
+        if kind == "watch":
+            return Watch(parse_watch(message), request_id)
         if kind == "get":
             return GetState(request_id)
         if kind == "ping":
@@ -243,7 +257,7 @@ def parse_command(text: Union[str, bytes]) -> Command:
         raise ProtocolError(
             UNKNOWN_TYPE,
             f"unknown type {describe(kind)}; the types are \"set\", \"toggle\", \"sleep\", "
-            "\"schedule\", \"unschedule\", \"get\" and \"ping\"",
+            "\"schedule\", \"unschedule\", \"watch\", \"get\" and \"ping\"",
         )
     except ProtocolError as exc:
         exc.request_id = request_id
@@ -341,6 +355,14 @@ def reply_message(reply: Reply, request_id: RequestId = None) -> str:
 def hardware_error_message(detail, request_id: RequestId = None) -> str:
     """The error reply when the LED could not be set (``detail``: the hardware's reason)."""
     return error_message(HARDWARE_ERROR, f"the LED could not be set: {detail}", request_id)
+
+
+def watching_message(schedules: bool, request_id: RequestId = None) -> str:
+    """The reply to ``{"type": "watch"}``: what the client now watches."""
+    reply = {"type": "watching", "schedules": schedules}
+    if request_id is not None:
+        reply["id"] = request_id
+    return _dump(reply)
 
 
 def pong_message(request_id: RequestId = None) -> str:

@@ -178,6 +178,10 @@ def admit():
             refusal.headers["WWW-Authenticate"] = 'Bearer realm="ledsock"'
             return refusal
     if is_ws:
+        try:  # before the upgrade: a bad value is an HTTP 400 a person can read
+            g.ledsock_watch = protocol.parse_watch_query(request.args.getlist("watch"))
+        except protocol.ProtocolError as exc:
+            return json_response(protocol.error_message(exc.code, exc.message), 400)
         hub = the_hub()
         if not hub.reserve_slot():
             log.warning("refused a WebSocket from %s: all %d client slots are taken", client, hub.max_clients)
@@ -216,11 +220,12 @@ def websocket(ws):
     config = current_app.config
     light, hub = the_light(), the_hub()
     client = Client(ws, peer(request.environ), max_pending_replies=config["MAX_PENDING_REPLIES"])
+    client.wants_news = g.pop("ledsock_watch", False)
     rate = RateLimit(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
     # The first state is sent under the light's lock: no change comes between it and the join.
     count = light.read(lambda state: hub.add(client, protocol.state_message(state)))
-    for info in light.schedules.infos() if light.schedules is not None else ():
-        client.send_news(info.name, protocol.schedule_message(info))  # after the state: one per schedule
+    if client.wants_news:
+        send_schedules(light, client)  # after the state: one message per schedule
     log.info("client %s connected (%d clients)", client.peer, count)
     why = "client closed"
     try:
@@ -246,12 +251,25 @@ def websocket(ws):
         client.finish()
 
 
+def send_schedules(light: Light, client: Client) -> None:
+    """Every schedule, one message each, to a client that watches them."""
+    for info in light.schedules.infos() if light.schedules is not None else ():
+        client.send_news(info.name, protocol.schedule_message(info))
+
+
 def handle_message(light: Light, client: Client, message) -> None:
     """Answer one WebSocket message; every failure becomes one typed error reply."""
     request_id = None
     try:
         command = protocol.parse_command(message)
         request_id = command.request_id
+        if isinstance(command, protocol.Watch):  # about this connection, not the light
+            started = command.schedules and not client.wants_news
+            client.wants_news = command.schedules
+            client.send_reply(protocol.watching_message(command.schedules, request_id))
+            if started:
+                send_schedules(light, client)
+            return
         light.execute(command, origin=f"ws {client.peer}", requester=client,
                       reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id)))
     except protocol.ProtocolError as exc:

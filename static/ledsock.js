@@ -38,6 +38,7 @@
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     const token = new URLSearchParams(location.search).get("token");
     if (token) url.searchParams.set("token", token);
+    url.searchParams.set("watch", "schedules"); // the page lists them: ask for them and their news
     return url.href;
   }
 

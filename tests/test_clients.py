@@ -44,6 +44,52 @@ def require(tool: str) -> str:
     return path
 
 
+@pytest.fixture
+def scheduled(server):
+    """The server with a schedule on it: level clients must still get only states."""
+    with Client(server.ws_url) as me:
+        me.recv()
+        me.request({"type": "schedule", "name": "wake", "at": "06:45", "level": 80, "id": 1})
+    return server
+
+
+def readme_lines(tool: str) -> list[str]:
+    """The lines of the README's sh blocks that run ``tool``, as written."""
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [line for block in blocks for line in block.splitlines() if re.match(rf"(.*\| )?{tool} ", line)]
+
+
+def test_the_readmes_websocat_lines_with_schedules_present(scheduled):
+    require("websocat")
+    interactive, one_shot = (line.replace(DOC_HOST, f"127.0.0.1:{scheduled.port}") for line in readme_lines("websocat"))
+    result = run(one_shot)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+                                          '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}']
+    session = subprocess.Popen(["sh", "-c", interactive], env=shell_env(), text=True, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert json.loads(session.stdout.readline())["level"] == 80  # the state on connect, and only that
+        session.stdin.write('{"level": 30}\n')
+        session.stdin.flush()
+        assert json.loads(session.stdout.readline())["level"] == 30
+    finally:
+        os.killpg(session.pid, 9)
+        session.wait()
+
+
+def test_the_readmes_curl_lines(scheduled):
+    require("curl")
+    lines = [line.replace(DOC_HOST, f"127.0.0.1:{scheduled.port}") for line in readme_lines("curl")]
+    outputs = [run(line) for line in lines]
+    assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
+    replies = [json.loads(o.stdout) for o in outputs]
+    assert replies[0] == {"level": 50, "on": True, "brightness": 50, "seq": 0, "shown": 50}  # as the comment says
+    assert replies[1]["level"] == 80 and replies[2]["level"] == 80
+    assert (replies[3]["on"], replies[3]["level"], replies[3]["brightness"]) == (False, 0, 80)
+    assert replies[4]["status"] == "ok"
+
+
 def test_every_recipe_in_the_document_has_a_test():
     assert set(recipes()) == TESTED_RECIPES
 
@@ -73,9 +119,9 @@ def test_interactive_session(server):
     assert (led["level"], led["on"], led["brightness"], led["seq"]) == (81, True, 81, 4), led
 
 
-def test_one_shot_set_prints_the_reply_and_exits_0(server):
+def test_one_shot_set_prints_the_reply_and_exits_0(scheduled):
     require("websocat")
-    result = run(recipe("one-shot", server))
+    result = run(recipe("one-shot", scheduled))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
                                           '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}']
@@ -97,8 +143,8 @@ def test_watch_prints_every_change_one_line_each(server):
 
 
 @pytest.fixture
-def led_script(tmp_path, server):
-    (tmp_path / "led.sh").write_text(recipe("led-script", server))
+def led_script(tmp_path, scheduled):
+    (tmp_path / "led.sh").write_text(recipe("led-script", scheduled))
     require("websocat"), require("jq")
     return tmp_path
 

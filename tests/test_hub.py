@@ -200,6 +200,9 @@ def _until(condition, timeout=5.0):
 def test_news_waiting_for_a_slow_reader_keeps_the_newest_per_key(connect):
     hub = Hub(send_timeout=10, ping_interval=25, max_clients=10)
     slow, peer = connect(hub, small_buffers=True)
+    deaf, deaf_peer = connect(hub)  # asked for no news
+    slow.wants_news = True
+    deaf_peer.frames(until=lambda f: True)  # its first state
     for n in range(2000):  # 33 keys, replaced over and over while the peer reads nothing
         hub.broadcast_news(f"s{n % 33}", f'{{"type":"schedule","name":"s{n % 33}","n":{n},"pad":"{"x" * 200}"}}')
     assert slow.dropped is None and slow.queued_bytes() < 33 * 300, slow.queued_bytes()
@@ -209,6 +212,7 @@ def test_news_waiting_for_a_slow_reader_keeps_the_newest_per_key(connect):
         text = payload.decode()
         last[text.split('"name":"')[1].split('"')[0]] = int(text.split('"n":')[1].split(",")[0])
     assert last == {f"s{n % 33}": n for n in range(2000 - 33, 2000)}  # each key's newest arrived
+    assert deaf_peer.frames(timeout=0.2) == []
 
 
 def test_a_client_past_its_outbox_budget_is_cut_off(connect):

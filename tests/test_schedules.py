@@ -210,13 +210,17 @@ def test_schedules_survive_sigterm_and_kill_9_and_a_firing_reaches_two_clients(s
     server.proc.wait(10)
     server = start_server(port=server.port, env=env)
     assert [s["name"] for s in server.get("/schedules")] == ["night"]  # kept, and not doubled
-    with Client(server.ws_url) as me, Client(server.ws_url) as watcher:
+    watching = server.ws_url + "?watch=schedules"
+    with Client(watching) as me, Client(watching) as watcher, Client(server.ws_url) as level_only:
         assert me.recv()["type"] == "state" and me.recv()["name"] == "night"  # on connect: state, then schedules
         watcher.recv(), watcher.recv()
+        assert level_only.recv()["type"] == "state"  # one state, and no schedule: it did not ask
         soon = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%H:%M:%S")
         me.request({"type": "schedule", "name": "soon", "at": soon, "level": 12, "id": 2})
         assert watcher.recv()["name"] == "soon"
-        for client in (me, watcher):
-            state, _ = client.recv_until(lambda m: m.get("type") == "state", timeout=10)
+        for client in (me, watcher, level_only):
+            state, before = client.recv_until(lambda m: m.get("type") == "state", timeout=10)
             assert (state["level"], state["on"]) == (12, True)
+        assert before == []  # the level-only client: nothing but states
+        assert level_only.nothing_pending()  # not even the firing's news
     assert "by schedule 'soon'" in server.log()
