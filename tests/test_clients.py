@@ -340,7 +340,7 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, server, tmp_
         messages = [client.conn.recv(5)]
         for request in ({"level": 70, "id": "u1"}, {"level": 500, "id": "u2"}, {"type": "ping", "id": "u3"},
                         {"type": "ping"}, '{"level": "\u00b2"}', {"on": False, "id": "u4"},
-                        {"level": 60, "transition": 0.5, "id": "u5"}):
+                        {"level": 60, "transition": 0.5, "id": "u5"}, {"type": "watch", "schedules": True, "id": "u6"}):
             client.send(request)
             messages.append(client.conn.recv(5))
     result = subprocess.run(["mono", str(harness)], input="\n".join(messages) + "\n", capture_output=True,
@@ -354,7 +354,7 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, server, tmp_
             m.get("transition", 0), m.get("id", ""), m.get("code", ""), m.get("message", "")))
     assert result.stdout.splitlines() == expected
     kinds = [json.loads(t)["type"] for t in messages]
-    assert kinds == ["state", "state", "error", "pong", "pong", "error", "state", "state"]
+    assert kinds == ["state", "state", "error", "pong", "pong", "error", "state", "state", "watching"]
     assert "on=false|brightness=70" in result.stdout and "transition=0.5" in result.stdout
 
 

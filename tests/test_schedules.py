@@ -224,3 +224,30 @@ def test_schedules_survive_sigterm_and_kill_9_and_a_firing_reaches_two_clients(s
         assert before == []  # the level-only client: nothing but states
         assert level_only.nothing_pending()  # not even the firing's news
     assert "by schedule 'soon'" in server.log()
+
+
+def test_watch_starts_and_stops_the_schedules_news(server):
+    with Client(server.ws_url) as maker, Client(server.ws_url) as me:
+        maker.recv(), me.recv()
+        maker.request({"type": "schedule", "name": "wake", "at": "06:45", "level": 80, "id": 1})
+        assert me.nothing_pending()  # a level client hears nothing of schedules
+        reply, _ = me.request({"type": "watch", "schedules": True, "id": "w"})
+        assert reply == {"type": "watching", "schedules": True, "id": "w"}
+        assert me.recv()["name"] == "wake"  # then every schedule, one message each
+        maker.request({"type": "unschedule", "name": "wake", "id": 2})
+        assert me.recv() == {"type": "schedule_deleted", "name": "wake"}
+        assert me.request({"type": "watch", "schedules": False, "id": "x"})[0]["schedules"] is False
+        maker.request({"type": "schedule", "name": "dusk", "at": "21:00", "on": False, "id": 3})
+        assert me.nothing_pending()
+        reply, _ = me.request({"type": "watch", "id": "bad"})
+        assert reply["code"] == "invalid_message" and "schedules" in reply["message"]
+
+
+def test_an_unknown_watch_on_the_url_is_refused_before_the_upgrade(server):
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        Client(server.ws_url + "?watch=lights")
+    response = refused.value.response
+    body = json.loads(response.body)
+    assert response.status_code == 400 and body["code"] == "invalid_message" and "schedules" in body["message"]

@@ -5,7 +5,7 @@ using System;
 [Serializable]
 public class LedMessage
 {
-    public string type;     // "state", "error", "pong", "schedule" or "schedule_deleted"
+    public string type;     // "state", "error", "pong", "schedule", "schedule_deleted" or "watching"
     public int level;       // state: what the LED shows once any fade is over, 0..100 (0 while off)
     public bool on;         // state: whether the light is on
     public int brightness;  // state: 1..100, what "on" shows; kept while off, so an On returns to it
@@ -21,6 +21,7 @@ public class LedMessage
     public string days;     // schedule: "daily" or "mon,tue,..."
     public int step;        // schedule: its step command, when it has one
     public long next_at;    // schedule: Unix seconds it fires next (0: never)
+    public bool schedules;  // watching: whether you now get the schedules' news (send {"type":"watch","schedules":true})
     public string id;       // the id of your request, echoed in its reply (send string ids)
     public string code;     // error: invalid_json, invalid_message, out_of_range, unknown_type, hardware_error, rate_limited
     public string message;  // error: what was wrong, for people
