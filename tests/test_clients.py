@@ -17,7 +17,7 @@ DOC_HOST = "raspberrypi.local:5000"
 RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
 TESTED_RECIPES = {"interactive", "one-shot", "watch", "led-script", "led-script-use", "curl-get",
                   "curl-set-form", "curl-set-json", "curl-error", "curl-power", "csharp-build", "csharp-set",
-                  "csharp-fade"}
+                  "csharp-fade", "token-websocat", "token-curl"}
 
 
 def recipes() -> dict:
@@ -88,6 +88,20 @@ def test_the_readmes_curl_lines(scheduled):
     assert replies[1]["level"] == 80 and replies[2]["level"] == 80
     assert (replies[3]["on"], replies[3]["level"], replies[3]["brightness"]) == (False, 0, 80)
     assert replies[4]["status"] == "ok"
+
+
+def test_the_token_recipes_as_written(start_server):
+    require("websocat"), require("curl")
+    server = start_server(env={"LED_TOKEN": "s3cret"})
+    websocat = recipe("token-websocat", server).replace("TOKEN", "s3cret")
+    result = run(websocat)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["level"] for line in result.stdout.splitlines()] == [50, 80]
+    server.post("/led", '{"level": 20}')  # without the token: refused, the level stays 80
+    result = run(recipe("token-curl", server).replace("TOKEN", "s3cret"))
+    assert result.returncode == 0 and json.loads(result.stdout)["level"] == 80, result
+    refused = run(websocat.replace("s3cret", "wrong").replace("echo 80", "echo 30"))
+    assert refused.returncode != 0 and server.led()["level"] == 80
 
 
 def test_every_recipe_in_the_document_has_a_test():
