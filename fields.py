@@ -26,6 +26,8 @@ UNKNOWN_TYPE = "unknown_type"
 HARDWARE_ERROR = "hardware_error"
 RATE_LIMITED = "rate_limited"
 INTERNAL_ERROR = "internal_error"  # a fault of the server's own, never of the message
+NOT_FOUND = "not_found"  # no such schedule, or (REST) no such path
+METHOD_NOT_ALLOWED = "method_not_allowed"  # REST: GET or POST only
 # Refusals before a WebSocket upgrade or a REST change, sent as HTTP error bodies.
 FORBIDDEN_ORIGIN = "forbidden_origin"
 FORBIDDEN_HOST = "forbidden_host"

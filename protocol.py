@@ -27,6 +27,8 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     HARDWARE_ERROR,
     RATE_LIMITED,
     INTERNAL_ERROR,
+    NOT_FOUND,
+    METHOD_NOT_ALLOWED,
     FORBIDDEN_ORIGIN,
     FORBIDDEN_HOST,
     UNAUTHORIZED,

@@ -18,7 +18,7 @@ import timers
 log = logging.getLogger(__name__)
 
 MAX_SCHEDULES = 32
-NOT_FOUND = "not_found"
+NOT_FOUND = protocol.NOT_FOUND
 TOO_MANY = "too_many_schedules"
 JOB_PREFIX = "schedule:"
 

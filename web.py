@@ -101,13 +101,25 @@ def command_from_post(req) -> protocol.Command:
     is turned into the JSON message it stands for, so both follow the same rules.
     """
     if req.mimetype == "multipart/form-data":
+        given = list(req.form)
         fields = {name: req.form.getlist(name) for name in FORM_FIELDS if name in req.form}
+        if not fields:
+            raise _no_accepted_field(given)
     else:
         body = req.get_data(as_text=True)
         fields = {}
-        if req.mimetype == "application/x-www-form-urlencoded":
+        if not body.strip():
+            hint = (f" (the URL's ?{'&'.join(req.args)} is not read: send it as the body, -d "
+                    f"{next(iter(req.args))}=...)" if req.args else "")
+            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST /led needs a body{hint}: form fields "
+                                         f"{', '.join(FORM_FIELDS)} (e.g. level=80), or JSON such as {{\"level\": 80}}")
+        if req.mimetype == "application/x-www-form-urlencoded" and not body.lstrip().startswith(("{", "[")) \
+                and "=" in body:
+            given = list(parse_qs(body, keep_blank_values=True))
             fields = {name: values for name, values in parse_qs(body, keep_blank_values=True).items()
                       if name in FORM_FIELDS}
+            if not fields:
+                raise _no_accepted_field(given)
         if not fields:
             command = protocol.parse_command(body)
             if not isinstance(command, protocol.LightCommand):
@@ -117,6 +129,12 @@ def command_from_post(req) -> protocol.Command:
                     "{\"type\": \"toggle\"}, or the same as form fields")
             return command
     return protocol.parse_command(json.dumps({name: _form_value(name, values[-1]) for name, values in fields.items()}))
+
+
+def _no_accepted_field(given: list[str]) -> protocol.ProtocolError:
+    shown = ", ".join(repr(name[:20]) for name in given[:5]) or "none"
+    return protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST /led takes the form fields {', '.join(FORM_FIELDS)} "
+                                  f"(or a JSON body); got {shown}")
 
 
 def _form_value(name: str, text: str):
@@ -329,6 +347,21 @@ def healthz():
     if bridge is not None:
         health.update(bridge.health())
     return json_response(json.dumps(health, separators=(",", ":")))
+
+
+@web.app_errorhandler(404)
+def not_found(_error):
+    return json_response(protocol.error_message(
+        protocol.NOT_FOUND, f"no {request.path} here: the service has /, /ws, /led, /schedules and /healthz"), 404)
+
+
+@web.app_errorhandler(405)
+def method_not_allowed(error):
+    allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or ()))
+    response = json_response(protocol.error_message(
+        protocol.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.path}; use {allowed}"), 405)
+    response.headers["Allow"] = allowed
+    return response
 
 
 @web.app_errorhandler(413)
