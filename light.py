@@ -241,7 +241,7 @@ def next_state(current: State, command) -> State:
 
     A level above 0 is the brightness and turns the light on; level 0, ``on: false`` and
     a step down to 0 turn it off and keep the brightness to come back to; a step moves
-    from the level shown (0 when off) and clamps to 0..100.
+    from the state's level (during a fade, the fade's target; 0 when off) and clamps to 0..100.
     """
     match command:
         case protocol.SetLevel(level=level):

@@ -30,7 +30,7 @@ def test_off_keeps_the_brightness_and_on_brings_it_back(server):
     assert server.led() == {"level": 30, "on": True, "brightness": 30, "seq": 7}
 
 
-def test_steps_move_from_the_shown_level_and_clamp(server):
+def test_steps_move_from_the_level_and_clamp(server):
     with Client(server.ws_url) as me:
         me.recv()
         assert me.request({"step": 10, "id": "a"})[0] == state(60, 1, id="a")

@@ -135,3 +135,30 @@ def test_power_on_policies():
     assert power_on_state("off", 40, (77, True)) == (77, False)
     assert power_on_state("12", 40, (77, True)) == (12, True)
     assert power_on_state("0", 40, (77, True)) == (77, False)
+
+
+def test_a_step_during_a_fade_moves_from_where_the_fade_goes_and_fades_on_from_the_level_shown(mock_factory):
+    """The state's ``level`` is the fade's target, and what every client shows: a step adds to it,
+    so three quick +10s during a fade to 60 end at 90, whatever the fade had reached."""
+    from test_led import FakeTime, fading_led, wait_for_the_fade
+
+    fake = FakeTime()
+    led = fading_led(mock_factory, fake)
+    light = Light(led, brightness=20, clock=fake.clock)
+    seen = {}
+
+    def three_steps():
+        seen["shown"] = led.shown()
+        for _ in range(3):
+            seen["level"] = light.execute(protocol.Step(10, transition=1.0), origin="test").level
+        seen["after"] = led.shown()
+
+    try:
+        light.execute(protocol.SetLevel(60, transition=1.0), origin="test")
+        fake.at(0.5, three_steps)  # halfway, from the fader's own thread
+        wait_for_the_fade(led)
+        assert 25 < seen["shown"] < 55 and seen["level"] == 90
+        assert seen["after"] == pytest.approx(seen["shown"], abs=0.01)  # no jump: it fades on from there
+        assert led.shown() == 90 and light.state().level == 90
+    finally:
+        light.release()
