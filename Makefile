@@ -43,7 +43,7 @@ screenshot: $(VENV)/.test-deps test-tools
 	$(PY) tools/screenshot.py
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis LedClient.exe
 
 $(PY):
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
