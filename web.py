@@ -169,9 +169,14 @@ def admit_host():
         "or add the name to ALLOWED_HOSTS"), 403)
 
 
-@web.before_request
+@web.before_app_request
 def admit():
-    """Refuse, before any upgrade or change: foreign browser origins, a missing token, a full house."""
+    """Refuse, before any upgrade or change: foreign browser origins, a missing token, a full house.
+
+    An app-wide hook, so that a plain GET of /ws (which is no WebSocket, and matches no
+    route) is answered the same: that is how the page and the C# client learn whether
+    their token is right, which a browser's failed WebSocket never tells.
+    """
     is_ws = request.path == "/ws"
     if not (is_ws or (request.path == "/led" and request.method == "POST")):
         return None
@@ -195,7 +200,7 @@ def admit():
                 + (" or add ?token=TOKEN to the URL" if is_ws else "")), 401)
             refusal.headers["WWW-Authenticate"] = 'Bearer realm="ledsock"'
             return refusal
-    if is_ws:
+    if is_ws and request.headers.get("Upgrade", "").lower() == "websocket":
         try:  # before the upgrade: a bad value is an HTTP 400 a person can read
             g.ledsock_watch = protocol.parse_watch_query(request.args.getlist("watch"))
         except protocol.ProtocolError as exc:
@@ -213,7 +218,7 @@ def admit():
     return None
 
 
-@web.teardown_request
+@web.teardown_app_request
 def release_slot(_error):
     if g.pop("ledsock_slot", False):
         the_hub().release_slot()
@@ -222,7 +227,8 @@ def release_slot(_error):
 @web.get("/")
 def index():
     led = the_light().led
-    page = Response(render_template("index.html", pin=led.pin, simulated=led.simulated))
+    page = Response(render_template("index.html", pin=led.pin, simulated=led.simulated,
+                                    token_required=bool(current_app.config["LED_TOKEN"])))
     # Everything the page loads comes from here; its only connection is its own WebSocket.
     host = request.host
     page.headers["Content-Security-Policy"] = (
@@ -347,6 +353,15 @@ def healthz():
     if bridge is not None:
         health.update(bridge.health())
     return json_response(json.dumps(health, separators=(",", ":")))
+
+
+@web.app_errorhandler(400)
+def bad_request(error):
+    if request.path == "/ws":  # admitted (a good token, or none needed), but no upgrade
+        message = "/ws is a WebSocket: open it with a WebSocket client (ws:// or wss://)"
+    else:
+        message = getattr(error, "description", None) or "bad request"
+    return json_response(protocol.error_message(protocol.INVALID_MESSAGE, message), 400)
 
 
 @web.app_errorhandler(404)

@@ -19,6 +19,8 @@
   const controls = [slider, number, power, $("minus"), $("plus"), $("off"), $("full"), sleepCancel, ...sleepButtons,
     ...scheduleForm.querySelectorAll("input, select, button")];
   const schedules = new Map(); // name -> the newest schedule message
+  const tokenRequired = document.querySelector("main").dataset.tokenRequired === "true";
+  const pageToken = new URLSearchParams(location.search).get("token");
 
   const BACKOFF_START_MS = 500;
   const BACKOFF_MAX_MS = 10000;
@@ -36,8 +38,7 @@
   function socketUrl() {
     const url = new URL("ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    const token = new URLSearchParams(location.search).get("token");
-    if (token) url.searchParams.set("token", token);
+    if (pageToken) url.searchParams.set("token", pageToken);
     url.searchParams.set("watch", "schedules"); // the page lists them: ask for them and their news
     return url.href;
   }
@@ -113,6 +114,30 @@
     errorBox.textContent = text;
     clearTimeout(errorTimer);
     errorTimer = setTimeout(() => { errorBox.textContent = ""; }, ERROR_SHOWN_MS);
+  }
+
+  // A lamp with a token: the page needs it in its address, and says so instead of retrying.
+  function needToken(wrong) {
+    clearInterval(countdown);
+    setConnection("unauthorized", wrong ? "Wrong token" : "Token needed");
+    clearTimeout(errorTimer);
+    const example = new URL(location.href);
+    example.search = "?token=YOUR_TOKEN";
+    errorBox.textContent = wrong
+      ? "The token in this page's address is not this lamp's. Check the ?token= part of the address."
+      : `This lamp needs its token. Open the page with the token at the end of the address: ${example.href}`;
+  }
+
+  // The browser does not tell why a WebSocket failed; a plain GET of the same URL does
+  // (401 when the token is wrong; 400 "not a WebSocket" when it is right).
+  async function tokenRefused() {
+    try {
+      const url = new URL(socketUrl());
+      url.protocol = location.protocol;
+      return (await fetch(url, { cache: "no-store" })).status === 401;
+    } catch {
+      return false;
+    }
   }
 
   // "Off at 23:41" while a sleep timer runs (sleep_in: seconds left, counted on this clock).
@@ -229,7 +254,9 @@
     clearInterval(countdown);
     setConnection(attempt === 0 ? "connecting" : "reconnecting", attempt === 0 ? "Connecting…" : "Reconnecting…");
     socket = new WebSocket(socketUrl());
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       attempt = 0;
       server = null; // the server sends its state next; seq restarts after a server restart
       desired = lastSent = inFlight = null;
@@ -238,10 +265,11 @@
       setConnection("connected", "Connected");
     };
     socket.onmessage = onMessage;
-    socket.onclose = () => {
+    socket.onclose = async () => {
       socket = null;
       inFlight = null;
-      scheduleReconnect();
+      if (!opened && tokenRequired && await tokenRefused()) needToken(true);
+      else scheduleReconnect();
     };
   }
 
@@ -307,5 +335,6 @@
     if (connection.dataset.state === "disconnected") connect();
   });
 
-  connect();
+  if (tokenRequired && !pageToken) needToken(false);
+  else connect();
 })();

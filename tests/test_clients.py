@@ -317,6 +317,17 @@ def test_csharp_cannot_connect_exits_2(led_client):
     assert result.returncode == 2 and "cannot connect" in result.stderr
 
 
+def test_csharp_without_the_token_says_unauthorized_and_exits_3(led_client, start_server):
+    server = start_server(env={"LED_TOKEN": "s3cret"})
+    for url in (server.ws_url, server.ws_url + "?token=wrong"):
+        result = led_client_run(led_client, "--url", url, "set", "5")
+        assert result.returncode == 3, result.stderr
+        assert result.stderr.startswith("ledclient: unauthorized: this service needs its token")
+        assert "--url 'ws://HOST:5000/ws?token=TOKEN'" in result.stderr
+    result = led_client_run(led_client, "--url", server.ws_url + "?token=s3cret", "set", "5")
+    assert result.returncode == 0 and server.led()["level"] == 5
+
+
 def test_csharp_closes_cleanly(led_client, server):
     for _ in range(5):
         result = led_client_run(led_client, "--url", server.ws_url, "set", "60")

@@ -271,6 +271,22 @@ def test_the_page_forwards_the_token_it_was_opened_with(start_server, browser):
     tab.context.close()
 
 
+def test_the_page_says_a_token_is_needed_and_when_it_is_wrong(start_server, browser):
+    server = start_server(env={"LED_TOKEN": "s3cret"})
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(server.http + "/")
+        expect(page.locator("#connection")).to_have_text("Token needed")
+        expect(page.locator("#error")).to_contain_text(f"{server.http}/?token=YOUR_TOKEN")
+        page.goto(server.http + "/?token=wrong")
+        expect(page.locator("#connection")).to_have_text("Wrong token")
+        expect(page.locator("#error")).to_contain_text("not this lamp's")
+        expect(page.locator("#level")).to_be_disabled()
+    finally:
+        context.close()
+
+
 def test_make_screenshot_photographs_a_phone_and_a_desktop(tmp_path):
     import struct
     import subprocess

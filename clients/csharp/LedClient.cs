@@ -8,10 +8,13 @@
 // --fade fades the change over that many seconds.
 //
 // Prints server messages as they arrive (one JSON line each). Exit status: 0 on success,
-// 1 when the server answers with an error, 2 when it cannot connect or gets no answer in time.
+// 1 when the server answers with an error, 2 when it cannot connect or gets no answer in time,
+// 3 when the server refuses the connection (401 unauthorized: give --url '...?token=TOKEN';
+// 403 forbidden; 503 full), with the server's reason.
 // Uses only .NET's own System.Net.WebSockets.ClientWebSocket, so it runs on Mono and on .NET.
 using System;
 using System.IO;
+using System.Net;
 using System.Net.WebSockets;
 using System.Runtime.Serialization;
 using System.Runtime.Serialization.Json;
@@ -43,7 +46,7 @@ public class ServerMessage
 
 public static class LedClient
 {
-    const int Ok = 0, ErrorReply = 1, NoConnection = 2, Usage = 64;
+    const int Ok = 0, ErrorReply = 1, NoConnection = 2, Refused = 3, Usage = 64;
     const string RequestId = "ledclient";
 
     public static void Main(string[] args)
@@ -99,6 +102,14 @@ public static class LedClient
             }
             catch (Exception e)
             {
+                // A failed handshake says nothing of why (Mono: "Unable to connect"), so ask the
+                // same URL over plain HTTP: the service answers why it refuses, as JSON.
+                string refusal = Refusal(url, timeout);
+                if (refusal != null)
+                {
+                    Console.Error.WriteLine("ledclient: " + refusal);
+                    return Refused;
+                }
                 Console.Error.WriteLine("ledclient: cannot connect to " + url + ": " + Describe(e));
                 return NoConnection;
             }
@@ -265,6 +276,38 @@ public static class LedClient
         {
             Console.Error.WriteLine("ledclient: closing: " + Describe(e));
         }
+    }
+
+    // "unauthorized: <the server's message>" when the service refuses url with 401, 403 or 503; else null.
+    static string Refusal(string url, double timeout)
+    {
+        try
+        {
+            var http = new UriBuilder(url);
+            http.Scheme = http.Scheme == "wss" ? "https" : "http";
+            var request = (HttpWebRequest)WebRequest.Create(http.Uri);
+            request.Timeout = (int)(timeout * 1000);
+            using (request.GetResponse()) { }
+        }
+        catch (WebException e)
+        {
+            var response = e.Response as HttpWebResponse;
+            if (response == null) return null;
+            int status = (int)response.StatusCode;
+            if (status != 401 && status != 403 && status != 503) return null;
+            using (var reader = new StreamReader(response.GetResponseStream(), Encoding.UTF8))
+            {
+                var error = ServerMessage.Parse(reader.ReadToEnd());
+                string what = status == 401 ? "unauthorized" : status == 403 ? "forbidden" : "refused (the service is full)";
+                string why = error != null && error.message != null ? error.message : response.StatusDescription;
+                string hint = status == 401 ? "; give it with --url 'ws://HOST:5000/ws?token=TOKEN'" : "";
+                return what + ": " + why + hint;
+            }
+        }
+        catch (Exception)
+        {
+        }
+        return null;
     }
 
     static string Describe(Exception e)
