@@ -1,12 +1,15 @@
-"""Deadlines and a cap for HTTP connections that are not being served: how long a request may
-take to arrive, and how many connections may wait for one at once.
+"""Deadlines for HTTP connections that are not being served, and who makes room when the
+server is full: how long a request may take to arrive, and which connection gives way.
 
 A connection waits while the server reads its request line, headers or body, or while it
 is kept alive between two requests. Waiting costs the server a greenlet and a socket and
-gives it nothing, so each phase has a deadline (:class:`Deadlines`), and at most
-``limit`` connections wait at once: one more and the connection that has waited longest
-is closed (:class:`WaitingRoom`). A request that has arrived is never closed for this; a
-WebSocket, once open, is the hub's to count (MAX_CLIENTS).
+gives it nothing, so each phase has a deadline (:class:`Deadlines`), and when the server
+is crowded (too few connections left to accept, or over a thousand waiting and the first
+for over a second), each new one closes the connection that has waited longest
+(:class:`WaitingRoom`). So a burst of clients that
+are slow to send their requests (a thousand reconnecting at once) is never cut off while
+there is room, and idle connections never keep a real request waiting. A request that has
+arrived is never closed for this; a WebSocket, once open, is the hub's to count (MAX_CLIENTS).
 Transport-free: the server (serve.py) calls it, and a test drives it with a fake clock.
 """
 from __future__ import annotations
@@ -28,20 +31,30 @@ class Deadlines(NamedTuple):
 
 
 DEADLINES = Deadlines()
-WAITING_LIMIT = 50  # connections waiting for a request at once (the HTTP headroom above MAX_CLIENTS)
+WAITING_SOFT_LIMIT = 1000  # past this many waiting...
+PATIENCE = 1.0  # ...one that has waited this many seconds gives way (a real client sends at once)
+
+
+def crowded(waiting: int, longest_wait: float, *, free: int, headroom: int) -> bool:
+    """Whether a new connection should close the longest waiting one: when fewer than
+    ``headroom`` connections can still be accepted, or when over WAITING_SOFT_LIMIT wait and
+    the first of them has for PATIENCE s (a burst of real clients sends its requests sooner)."""
+    return free < headroom or (waiting > WAITING_SOFT_LIMIT and longest_wait >= PATIENCE)
 LOG_EVERY = 10.0  # seconds between two lines about closed waiting connections
 
 
 class WaitingRoom:
-    """The connections waiting for a request; past ``limit``, the longest waiting is closed.
+    """The connections waiting for a request; while ``crowded(waiting, longest_wait)`` (how
+    many wait, and for how many seconds the first of them has), the longest waiting is
+    closed as each one arrives.
 
     ``close`` is called with the connection to close (outside the lock): the server shuts
     its socket, so that connection's read ends at once.
     """
 
-    def __init__(self, *, limit: int = WAITING_LIMIT, close: Callable[[object], None],
+    def __init__(self, *, crowded: Callable[[int, float], bool], close: Callable[[object], None],
                  clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
+        self.crowded = crowded
         self._close = close
         self._clock = clock
         self._lock = threading.Lock()
@@ -60,16 +73,19 @@ class WaitingRoom:
         with self._lock:
             self._waiting.pop(connection, None)
             self._waiting[connection] = (self._clock(), peer)
-            if len(self._waiting) > self.limit:
-                evicted = next(iter(self._waiting))
+            oldest = next(iter(self._waiting))
+            if oldest is not connection and self.crowded(len(self._waiting),
+                                                         self._clock() - self._waiting[oldest][0]):
+                evicted = oldest
                 since, evicted_peer = self._waiting.pop(evicted)
                 self.closed += 1
                 self._unlogged += 1
                 now = self._clock()
                 if now - self._logged_at >= LOG_EVERY:
-                    log.warning("HTTP: over %d connections waiting for a request; closed %d, the last from %s "
-                                "after %.1f s (docs/security.md: limiting connections per host)",
-                                self.limit, self._unlogged, evicted_peer, now - since)
+                    log.warning("HTTP: the server is full, %d connections waiting for a request; closed the "
+                                "longest waiting (%d since the last line), the last from %s after %.1f s "
+                                "(docs/security.md: limiting connections per host)",
+                                len(self._waiting) + 1, self._unlogged, evicted_peer, now - since)
                     self._logged_at, self._unlogged = now, 0
         if evicted is not None:
             self._close(evicted)

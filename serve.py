@@ -18,7 +18,7 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS (and as many waiting, see http_guard)
+HTTP_HEADROOM = 50  # connections kept for HTTP beyond MAX_CLIENTS; the last of them make room (http_guard)
 BODY_LIMIT = 64 * 1024  # bytes of a request body read ahead of the app (it refuses far less: 413)
 HANDLER_GRACE = 5.0  # seconds the connections' handlers get to end after the close handshakes
 # Connections accepted per turn of the loop (gevent's default is 100). A burst of thousands
@@ -50,19 +50,22 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     import gevent
     from gevent.event import Event
     from gevent.pool import Pool
-    from gevent.pywsgi import WSGIServer
 
-    from http_guard import WaitingRoom
+    from http_guard import WaitingRoom, crowded
 
     app = load_app()
-    waiting = WaitingRoom(limit=HTTP_HEADROOM, close=lambda handler: handler.cut_off())
-    server = WSGIServer(
+    # Connections served at once: MAX_CLIENTS WebSockets (the hub refuses more with a 503)
+    # and 2 * HTTP_HEADROOM more. A connection takes its greenlet only once its first bytes
+    # arrive (first_bytes_server); while waiting for a request it is in the waiting room,
+    # and when the server is crowded (http_guard.crowded) each new connection closes the one
+    # that has waited longest: idle connections never keep a real request waiting.
+    pool = Pool(args.max_clients + 2 * HTTP_HEADROOM)
+    waiting = WaitingRoom(crowded=lambda count, longest: crowded(count, longest, free=pool.free_count(),
+                                                                 headroom=HTTP_HEADROOM),
+                          close=lambda connection: connection.cut_off())
+    server = first_bytes_server(waiting)(
         (args.host, args.port), app, handler_class=websocket_aware_handler(waiting),
-        # Connections at once: MAX_CLIENTS WebSockets (the hub refuses more with a 503),
-        # HTTP_HEADROOM waiting for a request (past it the longest waiting is closed) and
-        # HTTP_HEADROOM being served, so HTTP is answered when /ws is full.
-        spawn=Pool(args.max_clients + 2 * HTTP_HEADROOM), backlog=2048,
-        log=None, error_log=logging.getLogger("serve.http"))
+        spawn=pool, backlog=2048, log=None, error_log=logging.getLogger("serve.http"))
     app.extensions["ledsock_waiting"] = waiting  # /healthz reports it
     server.max_accept = ACCEPT_BATCH
     server.start()
@@ -77,6 +80,81 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
         server.stop(timeout=HANDLER_GRACE)
     finally:
         release(app)
+
+
+def first_bytes_server(waiting, deadlines=None):
+    """gevent's WSGIServer, which gives a connection its greenlet only once its first bytes
+    arrive (made on first use, after the monkey-patching).
+
+    Until then a connection is a socket and a read watcher on the loop, a few hundred
+    bytes instead of a greenlet and its stack: thousands of idle connections cost little,
+    and give it all back when they go. It waits in ``waiting`` (http_guard.WaitingRoom),
+    closed past ``deadlines.headers`` s, or by a newer one when the server is crowded.
+    """
+    import socket
+
+    from gevent.pywsgi import WSGIServer
+
+    from http_guard import DEADLINES
+
+    deadlines = deadlines or DEADLINES
+    full = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Retry-After: 5\r\n\r\n" + protocol_error_body("too_many_clients", "the server is full; try again later"))
+
+    class Arrival:
+        """A connection whose first bytes have not come yet."""
+
+        __slots__ = ("socket", "address", "watcher", "timer")
+
+        def __init__(self, server, client_socket, address):
+            self.socket, self.address = client_socket, address
+            self.watcher = server.loop.io(client_socket.fileno(), 1)
+            self.timer = server.loop.timer(deadlines.headers)
+
+        def stop(self) -> None:
+            self.watcher.stop()
+            self.timer.stop()
+            waiting.served(self)
+
+        def cut_off(self) -> None:  # the waiting room's close, or the deadline's
+            self.stop()
+            try:
+                self.socket.close()
+            except OSError:
+                pass
+
+    class Server(WSGIServer):
+        def do_handle(self, client_socket, address):
+            arrival = Arrival(self, client_socket, address)
+            waiting.wait(arrival, address[0] if address else "?")
+            arrival.watcher.start(self._arrived, arrival)
+            arrival.timer.start(arrival.cut_off)
+
+        def _arrived(self, arrival):
+            arrival.stop()
+            try:  # readable: the first bytes, or the end (a client that left without a word)
+                first = arrival.socket.recv(1, socket.MSG_PEEK)
+            except OSError:
+                first = b""
+            if not first:
+                arrival.socket.close()
+                return
+            if self.pool is not None and self.pool.full():  # in the loop: never wait for a greenlet
+                try:
+                    arrival.socket.send(full)
+                except OSError:
+                    pass
+                arrival.socket.close()
+                return
+            WSGIServer.do_handle(self, arrival.socket, arrival.address)
+
+    return Server
+
+
+def protocol_error_body(code: str, message: str) -> bytes:
+    import protocol
+
+    return (protocol.error_message(code, message) + "\n").encode()
 
 
 def websocket_aware_handler(waiting, deadlines=None):

@@ -272,7 +272,7 @@ def idle_flood(server, seconds: float, count: int = 4200) -> dict:
 def slow_readers(server, seconds: float, count: int = 50, rate: float = 80) -> dict:
     """``count`` clients that read 64 bytes at a time and send unsolicited pongs, while a
     writer replaces schedules ``rate`` times a second, for ``seconds``; when each was dropped."""
-    slow = [raw_websocket(server.port, rcvbuf=4096) for _ in range(count)]
+    slow = [raw_websocket(server.port, rcvbuf=4096, path="/ws?watch=schedules") for _ in range(count)]
     dropped_at: dict[int, float] = {}
     started = time.monotonic()
     n = 0

@@ -166,14 +166,14 @@ class Client:
         self.close()
 
 
-def raw_websocket(port: int, rcvbuf: int | None = None) -> socket.socket:
+def raw_websocket(port: int, rcvbuf: int | None = None, path: str = "/ws") -> socket.socket:
     """Open a WebSocket by hand and return the bare socket, so the test decides when (if ever) to read."""
     sock = socket.socket()
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:

@@ -193,13 +193,17 @@ def test_idle_connections_and_trickled_headers_leave_http_and_websockets_served(
             during = rss_kb(pid)
         assert_served(watcher)
         health = server.get("/healthz")
-        assert health["http_waiting"] <= 50 and health["http_closed_waiting"] >= 4100, health
-        assert during - before < 20_000, (before, during)  # KB: 4,200 sockets, never their greenlets
+        assert health["http_closed_waiting"] >= 100, health  # 4,201 tried, about 4,050 fit
     finally:
         for sock in idle + [trickler]:
             if sock is not None:
                 sock.close()
-    assert "over 50 connections waiting for a request" in server.log()
+    assert "HTTP: the server is full" in server.log()
+    server.wait_for(lambda h: h["http_waiting"] <= 1, what="the idle connections gone")
+    after = rss_kb(pid)
+    # While it lasts, the attack holds at most the server's connections (MAX_CLIENTS + 100,
+    # each far cheaper than the WebSocket client MAX_CLIENTS is sized for); then it is given back.
+    assert during - before < 40_000 and after - before < 8_000, (before, during, after)  # make bench: the 5 MB target
 
 
 def test_a_slow_body_gets_408_and_a_huge_one_413_without_reaching_the_app(start_server):
@@ -217,6 +221,25 @@ def test_a_slow_body_gets_408_and_a_huge_one_413_without_reaching_the_app(start_
     assert read_until_closed(huge).startswith(b"HTTP/1.1 413")
     huge.close()
     assert server.led()["seq"] == 0
+
+
+def test_a_thousand_clients_slow_to_send_their_handshake_are_all_served(server):
+    """What the idle-connection defence must not do: cut off a burst of real clients (a
+    thousand pages reconnecting after a restart) that connect first and send later."""
+    sockets = idle_connections(server.port, 1000)
+    try:
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        for sock in sockets:
+            sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                         .encode())
+        for sock in sockets:
+            sock.settimeout(10)
+            assert sock.recv(12) == b"HTTP/1.1 101"
+        assert server.get("/healthz")["http_closed_waiting"] == 0
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 # ---------------------------------------------------------------- 4: slow readers
@@ -245,16 +268,15 @@ def test_slow_readers_with_unsolicited_pongs_are_dropped_and_memory_comes_back(s
 
 
 def test_schedule_messages_write_the_state_file_at_most_once_a_second(server):
-    with Client(server.ws_url) as writer, Client(server.ws_url) as watcher:
+    with Client(server.ws_url) as writer, Client(server.ws_url + "?watch=schedules") as watcher:
         writer.recv(), watcher.recv()
         writer.request({"type": "schedule", "name": "same", "at": "07:00", "level": 5, "id": "first"})
         assert watcher.recv()["name"] == "same"  # news of a change
-        time.sleep(1.2)  # its write is done
-        writes_before = server.get("/healthz")["state_file_writes"]
+        writes_before = server.wait_for(lambda h: h["state_file_writes"] == 1, what="its write")["state_file_writes"]
         started = time.monotonic()
         schedule_churn(server, seconds=2)  # 300 messages
         took = time.monotonic() - started
-        time.sleep(1.2)  # the last debounced write
+        time.sleep(1.2)  # the debounce period: the last write is due within it
         writes = server.get("/healthz")["state_file_writes"] - writes_before
         assert 1 <= writes <= took + 2, (writes, took)
         _, news = watcher.request({"type": "ping", "id": "probe"})
