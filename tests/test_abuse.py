@@ -15,22 +15,47 @@ from protocol import ProtocolError, SetLevel
 from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
 
 ERROR_CODES = {protocol.INVALID_JSON, protocol.INVALID_MESSAGE, protocol.OUT_OF_RANGE, protocol.UNKNOWN_TYPE}
+TYPES = ["set", "toggle", "sleep", "schedule", "unschedule", "watch", "get", "ping", "nope"]
+FIELDS = ["level", "on", "step", "transition", "after", "name", "at", "cron", "sun", "offset", "days",
+          "schedules", "id"]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12)
+# Values a field could plausibly take, so that every command is drawn, not only rejections.
+plausible = st.one_of(
+    st.integers(-120, 120), st.sampled_from([0.5, 1.5, 1e2, 3600, 86400, 86401]), st.booleans(), st.none(),
+    st.sampled_from(["42", "wake", "06:45", "25:00", "sunrise", "sunset", "mon-fri", "daily", "30 23 * * *",
+                     "0 0 31 2 *", "a" * 40]))
+schedule_commands = st.builds(
+    lambda when, action, extra: json.dumps({"type": "schedule", "name": "wake", **when, **action, **extra}),
+    st.sampled_from([{"at": "06:45"}, {"at": "06:45", "days": "mon-fri"}, {"cron": "30 23 * * *"},
+                     {"cron": "0 0 31 2 *"}, {"at": "24:00"}]),
+    st.sampled_from([{"level": 80}, {"on": False}, {"step": -10}, {"level": 80, "transition": 1200}, {}]),
+    st.dictionaries(st.sampled_from(FIELDS), plausible, max_size=1))
+commands = st.one_of(st.builds(
+    lambda kind, fields: json.dumps({**({"type": kind} if kind else {}), **fields}),
+    st.sampled_from([None, *TYPES]),
+    st.dictionaries(st.sampled_from(FIELDS), plausible | json_values, max_size=5)), schedule_commands)
 messages = st.one_of(
     st.text(),
     json_values.map(json.dumps),
     st.fixed_dictionaries({"level": json_values}).map(json.dumps),
     st.fixed_dictionaries({"level": json_values, "id": json_values, "type": json_values}).map(json.dumps),
     st.integers().map(str),
+    commands,
 )
 
 
+def _number(value):
+    """A JSON number (or a string of digits) as the exact value a command holds."""
+    return int(value) if isinstance(value, str) else value
+
+
 def check_parse(text):
-    """A message is either the protocol's own error or one of the commands it documents."""
+    """A message is either the protocol's own error or exactly one of the commands it documents:
+    the command's type, fields, transition and id are the message's own."""
     try:
         command = protocol.parse_command(text)
     except ProtocolError as error:
@@ -39,21 +64,45 @@ def check_parse(text):
         return
     assert isinstance(text, str), f"bytes were accepted as {command!r}"
     message = json.loads(text)
+    if not isinstance(message, dict):  # a bare integer
+        assert isinstance(command, SetLevel) and command.level == message and not isinstance(message, bool)
+        return
+    kind = message.get("type", "set")
+    assert command.request_id == message.get("id"), (text, command)
+    expected = {"set": (SetLevel, protocol.SetPower, protocol.Step), "toggle": (protocol.Toggle,),
+                "sleep": (protocol.Sleep,), "schedule": (protocol.PutSchedule,),
+                "unschedule": (protocol.DeleteSchedule,), "watch": (protocol.Watch,), "get": (protocol.GetState,),
+                "ping": (protocol.Ping,)}[kind]
+    assert isinstance(command, expected), (text, command)
+    if hasattr(command, "transition"):
+        assert command.transition == (float(message["transition"]) if "transition" in message else None), text
     if isinstance(command, SetLevel):
-        assert type(command.level) is int and 0 <= command.level <= 100
-        given = message.get("level") if isinstance(message, dict) else message
-        assert message is given or message.get("type", "set") == "set", (text, command)
-        given = int(given) if isinstance(given, str) else given
-        assert given == command.level and not isinstance(given, bool), (text, command)
-    elif isinstance(command, protocol.GetState):
-        assert message.get("type") == "get", (text, command)
-    else:
-        assert isinstance(command, protocol.Ping) and message.get("type") == "ping", (text, command)
+        assert type(command.level) is int and command.level == _number(message["level"]), (text, command)
+    elif isinstance(command, protocol.SetPower):
+        assert command.on is message["on"]
+    elif isinstance(command, protocol.Step):
+        assert command.delta == _number(message["step"]) and -100 <= command.delta <= 100
+    elif isinstance(command, protocol.Sleep):
+        after = message["after"]
+        assert command.after == (None if after is None else float(after)), text
+    elif isinstance(command, (protocol.PutSchedule, protocol.DeleteSchedule)):
+        assert command.name == message["name"]
+        if isinstance(command, protocol.PutSchedule):
+            check_parse(json.dumps({k: v for k, v in message.items()
+                                    if k in ("level", "on", "step", "transition")}))  # its action is a set
+    elif isinstance(command, protocol.Watch):
+        assert command.schedules is message["schedules"]
 
 
 @settings(max_examples=1500, deadline=None)
 @given(messages)
 def test_any_text_is_a_command_or_the_protocols_own_error(text):
+    check_parse(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(commands)
+def test_every_kind_of_command_is_drawn_and_read_exactly(text):
     check_parse(text)
 
 
