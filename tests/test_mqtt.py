@@ -71,7 +71,8 @@ def test_every_door_reaches_every_other(start_server, broker, listeners):
         server.post("/led", '{"step": -20}')  # REST -> both
         assert browser.recv()["level"] == 50
         assert hears.wait_for("ledsock/lamp1/state", lambda s: s["seq"] == 4)["level"] == 50
-    time.sleep(0.3)
+        server.post("/led", '{"level": 51}')  # a last change: an echo of an earlier one would come before it
+        hears.wait_for("ledsock/lamp1/state", lambda s: s["seq"] == 5)
     seqs = [s["seq"] for s in hears.on("ledsock/lamp1/state")]
     assert seqs == sorted(set(seqs)), seqs  # each change once, in order: no echo loop
 
@@ -166,7 +167,8 @@ def test_broker_down_at_start_serves_anyway_with_one_clear_line(start_server, tm
     down = Broker(tmp_path)  # a port with nothing on it
     server = start_server(env={"MQTT_URL": down.url, "MQTT_DEVICE_ID": "lamp1"})
     assert server.post("/led", '{"level": 5}')[0] == 200
-    time.sleep(2.5)  # a few retries
+    server.wait_for(lambda h: "cannot reach" in (h["mqtt_error"] or ""), what="the first failed attempt")
+    time.sleep(2.5)  # the retries that follow (1 s, then 2 s apart) must add no line: an absence, waited for
     assert server.log().count("MQTT: cannot reach") == 1, server.log()
     health = server.get("/healthz")
     assert health["mqtt_connected"] is False and "cannot reach" in health["mqtt_error"]
@@ -188,7 +190,8 @@ def test_two_lamps_on_one_broker_obey_one_group_command(start_server, broker, li
 def test_the_password_stays_out_of_the_log_and_health(start_server, tmp_path):
     down = Broker(tmp_path)
     server = start_server(env={"MQTT_URL": f"mqtt://lamp:s3cr3t-pw@127.0.0.1:{down.port}", "MQTT_DEVICE_ID": "x"})
-    time.sleep(1)
+    server.wait_for(lambda h: "cannot reach" in (h["mqtt_error"] or ""), what="an attempt to connect, logged")
+    assert "MQTT: cannot reach mqtt://127.0.0.1" in server.log()  # the broker is named...
     assert "s3cr3t-pw" not in server.log() and "s3cr3t-pw" not in str(server.get("/healthz"))
 
 
@@ -222,7 +225,8 @@ def test_discovery_can_be_turned_off(start_server, broker, listeners):
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
     hears = listeners(broker, "ledsock/quiet/#", "homeassistant/#")
     assert hears.wait_for("ledsock/quiet/state")["seq"] == 0
-    time.sleep(0.5)
+    server.post("/led", '{"level": 7}')  # a change after the greeting: discovery would have come before it
+    hears.wait_for("ledsock/quiet/state", lambda s: s["seq"] == 1)
     assert [t for t, _, _ in hears.heard if t.startswith("homeassistant/") or "/ha/" in t] == []
 
 

@@ -251,7 +251,7 @@ def test_the_page_works_behind_a_tls_proxy_under_a_path_prefix(server, browser):
     proxy = TlsPrefixProxy(server.port, "/lamp")
     tab = Tab(browser, proxy.url, ignore_https_errors=True)  # waits for "Connected"
     sockets = tab.page.evaluate("window.__ws.sockets.map(s => s.url)")
-    assert sockets == [f"wss://127.0.0.1:{proxy.port}/lamp/ws"]
+    assert sockets == [f"wss://127.0.0.1:{proxy.port}/lamp/ws?watch=schedules"]  # next to the page, asking for schedules
     tab.page.locator("#level").fill("21")
     server.wait_for(lambda h: h["level"] == 21, what="the set through the proxy")
     server.post("/led", '{"level": 84}')

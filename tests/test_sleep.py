@@ -150,8 +150,7 @@ def test_apscheduler_runs_a_job_at_its_time_and_a_cancelled_one_never():
         deadline = time.monotonic() + 5
         while not ran and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)
-        assert ran == ["kept"]
+        assert ran == ["kept"]  # the cancelled job was due first: it would have run before this one
     finally:
         scheduler.stop()
 

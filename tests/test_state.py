@@ -35,7 +35,10 @@ def test_writes_are_debounced_to_one_per_interval(tmp_path, monkeypatch):
         saved.save_soon(random.randrange(1, 101), random.random() < 0.5)
         time.sleep(0.005)
     saved.save_soon(42, False)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 5
+    while writes[-1][1] != {"brightness": 42, "on": False, "level": 0}:  # the last write, within the interval
+        assert time.monotonic() < deadline, writes[-1]
+        time.sleep(0.01)
     gaps = [b[0] - a[0] for a, b in zip(writes, writes[1:])]
     assert 3 <= len(writes) <= 5 and min(gaps) >= 0.29, writes
     assert writes[-1][1] == {"brightness": 42, "on": False, "level": 0} and StateFile(tmp_path / "state.json").load() == (42, False)
@@ -84,7 +87,7 @@ def test_kill_9_after_the_debounce_window_keeps_the_level(start_server, tmp_path
     path = tmp_path / "kept.json"
     server = start_server(env={"STATE_FILE": str(path)})
     assert server.post("/led", '{"level": 73}')[0] == 200
-    time.sleep(1.5)  # past the one-second debounce
+    server.wait_for(lambda h: h["state_file_writes"] >= 1, what="the debounced write")
     os.killpg(server.proc.pid, signal.SIGKILL)  # a power cut, as far as the process can tell
     server.proc.wait(10)
     again = start_server(env={"STATE_FILE": str(path)}, port=server.port)
@@ -157,7 +160,7 @@ def test_sigterm_during_a_storm_persists_the_last_broadcast_level(start_server, 
     threads = [threading.Thread(target=storm, args=(n, c)) for n, c in enumerate(clients)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    server.wait_for(lambda h: h["seq"] >= 100, what="the storm under way")
     assert server.stop() == 0
     for t in threads:
         t.join(20)
