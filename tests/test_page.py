@@ -271,6 +271,35 @@ def test_the_page_forwards_the_token_it_was_opened_with(start_server, browser):
     tab.context.close()
 
 
+@pytest.mark.parametrize("width", [320, 360])
+def test_on_a_narrow_phone_every_control_fits_and_no_row_wraps_a_button_alone(server, open_tab, width):
+    with Client(server.ws_url) as setup:
+        setup.recv()
+        setup.request({"type": "schedule", "name": "a very long schedule name", "cron": "30 23 * * 1-5",
+                       "level": 100, "transition": 1200, "id": 1})
+        setup.request({"type": "sleep", "after": 1800, "id": 2})  # its Cancel button shows too
+    tab = open_tab(server, viewport={"width": width, "height": 800})
+    expect(tab.page.locator("#schedule-list li")).to_have_count(1)
+    expect(tab.page.locator("#sleep-cancel")).to_be_visible()
+    layout = tab.page.evaluate("""() => {
+      const box = (el) => el.getBoundingClientRect();
+      const shown = [...document.querySelectorAll("button, input, select")].filter((el) => el.offsetParent);
+      return {
+        page: [document.documentElement.scrollWidth, innerWidth],
+        outside: shown.filter((el) => box(el).left < 0 || box(el).right > innerWidth).map((el) => el.outerHTML),
+        clipped: shown.filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent),
+        rows: {
+          sleep: [...document.querySelectorAll(".sleep button")].filter((el) => el.offsetParent).map((el) => box(el).top),
+          fine: [...document.querySelectorAll(".fine > *")].map((el) => box(el).top),
+        },
+      };
+    }""")
+    assert layout["page"][0] <= layout["page"][1], layout  # no sideways scrolling
+    assert layout["outside"] == [] and layout["clipped"] == [], layout
+    assert len(layout["rows"]["sleep"]) == 4 and len(set(layout["rows"]["sleep"])) == 1, layout  # 15/30/60, Cancel
+    assert len(set(layout["rows"]["fine"])) == 1, layout  # Off, -, the number, +, Full
+
+
 def test_the_page_says_a_token_is_needed_and_when_it_is_wrong(start_server, browser):
     server = start_server(env={"LED_TOKEN": "s3cret"})
     context = browser.new_context()
