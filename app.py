@@ -20,7 +20,7 @@ from connection import SERVER_OPTIONS
 from hub import Hub
 from brightness import parse_curve
 from led import open_led
-from pins import PigpioUnavailable, choose_pin_factory
+from pins import PinFactoryUnavailable, choose_pin_factory
 from light import Light, power_on_state
 from schedules import Schedules
 from serve import off_the_event_loop, serve
@@ -57,7 +57,7 @@ def create_app(config=None, led=None) -> Flask:
 
     if led is None:
         timeout = float(app.config["PIGPIO_TIMEOUT"])
-        factory = choose_pin_factory(app.config["LED_PIN_FACTORY"], timeout=timeout)
+        factory = choose_pin_factory(app.config["LED_PIN_FACTORY"], timeout=timeout, pin=int(app.config["LED_PIN"]))
         led = open_led(int(app.config["LED_PIN"]), pin_factory=factory, timeout=timeout,
                        curve=parse_curve(app.config["BRIGHTNESS_CURVE"]))
     state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop)
@@ -142,8 +142,8 @@ def main(argv=None) -> int:
     logging._srcfile = None
     logging.logThreads = logging.logMultiprocessing = False  # (gunicorn's lines name the process)
     try:
-        args.pin_factory = choose_pin_factory(args.pin_factory, timeout=args.pigpio_timeout)
-    except PigpioUnavailable as exc:
+        args.pin_factory = choose_pin_factory(args.pin_factory, timeout=args.pigpio_timeout, pin=args.pin)
+    except PinFactoryUnavailable as exc:
         log.error("%s", exc)
         return 2
     config = settings.app_config(args)

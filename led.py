@@ -58,17 +58,19 @@ class Led:
         self._reconnect = reconnect
         self._stopped = threading.Event()
         if reconnect is not None:
-            threading.Thread(target=self._watch, args=(check_interval,), name="ledsock-pigpio-watch",
+            threading.Thread(target=self._watch, args=(check_interval,), name="ledsock-led-watch",
                              daemon=True).start()
 
     def _open(self, pin_factory):
+        if hasattr(pin_factory, "open"):  # kernel_pwm.KernelPwmFactory: the pin's own channel
+            return pin_factory.open()
         from gpiozero import PWMLED
 
         return PWMLED(self.pin, pin_factory=pin_factory)
 
     @property
     def simulated(self) -> bool:
-        return self.factory_name != "pigpio"
+        return self.factory_name == "mock"
 
     def shown(self) -> float:
         """The level the LED shows at this instant (between two levels during a fade)."""
@@ -139,7 +141,8 @@ class Led:
         self.error = f"could not write GPIO{self.pin}: {exc or type(exc).__name__}"
         if self._reconnect is None or self._device is None:
             return
-        log.error("lost the pigpio daemon (%s); retrying every second", exc or type(exc).__name__)
+        log.error("lost the LED's %s device (%s); retrying every second", self.factory_name,
+                  exc or type(exc).__name__)
         self._drop_connection()
         self._device = None
 
@@ -148,16 +151,21 @@ class Led:
         first, and a dead or hung one makes each such call fail slowly (its notification
         thread was already stopped at connect)."""
         try:
-            self.pin_factory.connection.stop()
+            if hasattr(self.pin_factory, "connection"):  # pigpio's
+                self.pin_factory.connection.stop()
+            else:
+                self._device.close()
         except Exception:
             pass
+        _close_quietly(self.pin_factory)
 
     def _watch(self, interval: float) -> None:
         while not self._stopped.wait(interval):
             with self._lock:
                 if self._device is not None:
                     try:
-                        self.pin_factory.connection.get_current_tick()  # a cheap "are you there?"
+                        if hasattr(self.pin_factory, "connection"):  # pigpio: is its daemon there?
+                            self.pin_factory.connection.get_current_tick()
                     except Exception as exc:
                         self._lost(exc)
                     continue
@@ -168,19 +176,19 @@ class Led:
                 factory = self._reconnect()
                 device = self._open(factory)
             except Exception as exc:
-                log.debug("pigpio still unavailable: %s", exc)
+                log.debug("%s still unavailable: %s", self.factory_name, exc)
                 _close_quietly(factory)
                 continue
             with self._lock:
                 try:
                     device.value = self.curve.duty(self.level)
                 except Exception as exc:
-                    log.debug("pigpio went away again: %s", exc)
+                    log.debug("%s went away again: %s", self.factory_name, exc)
                     _close_quietly(factory)
                     continue
                 self.pin_factory, self._device, self.error = factory, device, None
                 level = self._shown = self.level
-            log.warning("the pigpio daemon is back: GPIO%d at level %d again", self.pin, level)
+            log.warning("the LED's %s device is back: GPIO%d at level %d again", self.factory_name, self.pin, level)
 
     def close(self) -> None:
         """Release the pin (the LED goes dark) and the factory's resources."""
@@ -208,14 +216,15 @@ def _close_quietly(pin_factory) -> None:
 
 
 def _factory_name(pin_factory) -> str:
-    return "pigpio" if type(pin_factory).__name__ == "PiGPIOFactory" else "mock"
+    return {"PiGPIOFactory": "pigpio", "LGPIOFactory": "lgpio", "KernelPwmFactory": "kernel"}.get(
+        type(pin_factory).__name__, "mock")
 
 
 def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
              timeout: float = DEFAULT_PIGPIO_TIMEOUT, curve: Curve = Curve("cie")) -> Led:
     """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``);
     each call to the pigpio daemon gets ``timeout`` seconds."""
-    factory = make_pin_factory(pin_factory, environ, timeout=timeout)
+    factory = make_pin_factory(pin_factory, environ, timeout=timeout, pin=pin)
 
     def reconnect_pigpio():
         host, port = pigpio_address(environ)
@@ -225,9 +234,12 @@ def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
             raise PigpioUnavailable(f"no pigpio daemon answers at {host}:{port}")
         return make_pin_factory("pigpio", environ, timeout=timeout)
 
+    def reopen():  # the kernel's PWM, lgpio: open the device again
+        return make_pin_factory(pin_factory, environ, timeout=timeout, pin=pin)
+
     try:
         return Led(pin, pin_factory=factory, factory_name=pin_factory, curve=curve,
-                   reconnect=reconnect_pigpio if pin_factory == "pigpio" else None)
+                   reconnect={"pigpio": reconnect_pigpio, "mock": None}.get(pin_factory, reopen))
     except Exception:
         factory.close()
         raise

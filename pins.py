@@ -1,8 +1,12 @@
-"""The pin factory behind the LED: pigpio's daemon when it answers, else gpiozero's simulation.
+"""The pin factory behind the LED: which one drives it on this board, and building it.
 
-Finding and building the factory: where pigpiod is (gpiozero's own PIGPIO_ADDR and
-PIGPIO_PORT), whether it really answers, and the deadline every call to it gets.
-Nothing here touches hardware at import.
+``auto`` tries, in order: pigpio when its daemon answers (hardware-timed PWM on any pin of a
+Pi 1 to 4 or Zero); the kernel's hardware PWM when the pin has a channel the kernel exposes
+(flicker-free on every Pi, the Pi 5 included); lgpio when a GPIO chip opens (every Pi on
+current Raspberry Pi OS, PWM timed in software); and only then gpiozero's simulation, with
+one line saying what was tried and why each failed. Also here: where pigpiod is (gpiozero's
+own PIGPIO_ADDR and PIGPIO_PORT), whether it really answers, and the deadline every call to
+it gets. Nothing here touches hardware at import.
 """
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import struct
 
 log = logging.getLogger(__name__)
 
-PIN_FACTORIES = ("auto", "pigpio", "mock")
+PIN_FACTORIES = ("auto", "pigpio", "kernel", "lgpio", "mock")
+REAL_FACTORIES = ("pigpio", "kernel", "lgpio")  # auto's order
 DEFAULT_PIGPIO_ADDR = "localhost"
 DEFAULT_PIGPIO_PORT = 8888
 DEFAULT_PIGPIO_TIMEOUT = 1.0  # seconds any one call to the daemon may take
@@ -21,7 +26,11 @@ _PIGPIO_TICK = 16  # pigpio's TICK command: the cheapest question that needs an 
 
 
 
-class PigpioUnavailable(Exception):
+class PinFactoryUnavailable(Exception):
+    """A pin factory was asked for by name and cannot drive the LED here (the message says what to do)."""
+
+
+class PigpioUnavailable(PinFactoryUnavailable):
     """pigpio was asked for explicitly, but its daemon does not answer."""
 
 
@@ -56,38 +65,68 @@ def pigpio_answers(host: str, port: int, timeout: float = DEFAULT_PIGPIO_TIMEOUT
         return False
 
 
-def choose_pin_factory(requested: str = "auto", environ=os.environ, *,
-                       timeout: float = DEFAULT_PIGPIO_TIMEOUT) -> str:
-    """Resolve ``auto``/``pigpio``/``mock`` to the factory to use: ``pigpio`` or ``mock``.
+def choose_pin_factory(requested: str = "auto", environ=os.environ, *, pin: int = 21,
+                       timeout: float = DEFAULT_PIGPIO_TIMEOUT, probes: dict | None = None) -> str:
+    """Resolve ``requested`` to the factory that drives the LED on BCM ``pin``: one of
+    ``pigpio``, ``kernel``, ``lgpio`` or ``mock``.
 
-    Raises PigpioUnavailable when ``pigpio`` is requested and its daemon does not
-    answer; ``auto`` falls back to ``mock`` with a warning that says how to get PWM.
+    A factory asked for by name that cannot work here raises PinFactoryUnavailable, whose
+    message says what to do; ``auto`` takes the first of REAL_FACTORIES that works, else
+    ``mock`` with one warning naming each one tried and why it failed. ``probes`` (tests)
+    replaces the check of a factory: name -> callable raising PinFactoryUnavailable.
     """
     if requested not in PIN_FACTORIES:
         raise ValueError(f"pin factory must be one of {', '.join(PIN_FACTORIES)}, got {requested!r}")
     if requested == "mock":
         return "mock"
-    host, port = pigpio_address(environ)
-    if pigpio_answers(host, port, timeout):
-        return "pigpio"
-    if requested == "pigpio":
-        raise PigpioUnavailable(
-            f"cannot reach the pigpio daemon at {host}:{port}; start it with "
-            f"'sudo systemctl enable --now pigpiod' (or set PIGPIO_ADDR/PIGPIO_PORT), "
-            f"or use LED_PIN_FACTORY=mock to simulate the LED"
-        )
-    log.warning(
-        "no pigpio daemon answers at %s:%s, so the LED is SIMULATED (gpiozero MockFactory). "
-        "For real PWM on a Raspberry Pi: 'sudo apt install pigpiod && sudo systemctl enable --now pigpiod', "
-        "then restart; set LED_PIN_FACTORY=pigpio to refuse to start without it.",
-        host,
-        port,
-    )
+    checks = {"pigpio": lambda: _check_pigpio(environ, timeout), "kernel": lambda: _check_kernel(pin),
+              "lgpio": _check_lgpio, **(probes or {})}
+    if requested != "auto":
+        checks[requested]()  # raises, saying what to do
+        return requested
+    reasons = []
+    for name in REAL_FACTORIES:
+        try:
+            checks[name]()
+            return name
+        except PinFactoryUnavailable as exc:
+            reasons.append(f"{name}: {str(exc).split(';')[0]}")  # the reason; the advice is for a named one
+    log.warning("no real PWM for GPIO%d, so the LED is SIMULATED (gpiozero MockFactory). Tried %s. "
+                "docs/boards.md says what each board needs; LED_PIN_FACTORY=pigpio, kernel or lgpio "
+                "refuses to start without it.", pin, "; ".join(reasons))
     return "mock"
 
 
-def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT):
-    """Build the gpiozero pin factory called ``name`` (``pigpio`` or ``mock``).
+def _check_pigpio(environ, timeout: float) -> None:
+    host, port = pigpio_address(environ)
+    if not pigpio_answers(host, port, timeout):
+        raise PigpioUnavailable(
+            f"no pigpio daemon answers at {host}:{port}; start it with "
+            f"'sudo systemctl enable --now pigpiod' (or set PIGPIO_ADDR/PIGPIO_PORT; pigpio never runs on a "
+            f"Pi 5, 500 or CM5: use kernel or lgpio there), or use LED_PIN_FACTORY=mock to simulate the LED")
+
+
+def _check_kernel(pin: int) -> None:
+    from kernel_pwm import KernelPwmUnavailable, find_channel
+
+    try:
+        find_channel(pin)
+    except KernelPwmUnavailable as exc:
+        raise PinFactoryUnavailable(str(exc)) from None
+
+
+def _check_lgpio() -> None:
+    try:
+        factory = make_pin_factory("lgpio")
+    except PinFactoryUnavailable:
+        raise
+    except Exception as exc:  # lgpio.error, gpiozero's "not a Pi", a missing module
+        raise PinFactoryUnavailable(f"{type(exc).__name__}: {exc}") from None
+    factory.close()
+
+
+def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT, pin: int = 21):
+    """Build the pin factory called ``name`` (``pigpio``, ``kernel``, ``lgpio`` or ``mock``).
 
     pigpio's calls have no timeout of their own; each call on the factory's connection
     gets ``timeout`` seconds, so a hung daemon costs a failed write, never a stall.
@@ -96,6 +135,24 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
         return MockFactory(pin_class=MockPWMPin)
+    if name == "kernel":
+        from kernel_pwm import KernelPwmFactory, KernelPwmUnavailable
+
+        try:
+            return KernelPwmFactory(pin)
+        except KernelPwmUnavailable as exc:
+            raise PinFactoryUnavailable(str(exc)) from None
+    if name == "lgpio":
+        try:
+            from gpiozero.pins.lgpio import LGPIOFactory
+        except ImportError as exc:
+            raise PinFactoryUnavailable(f"the lgpio module is missing ({exc})") from None
+        try:
+            return LGPIOFactory()
+        except Exception as exc:  # lgpio.error('can not open gpiochip'), gpiozero's PinUnknownPi
+            raise PinFactoryUnavailable(
+                f"cannot open a GPIO chip ({exc}); is this a Raspberry Pi, and is the service's user "
+                "in the gpio group?") from None
     if name == "pigpio":
         from gpiozero.pins.pigpio import PiGPIOFactory
 

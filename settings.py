@@ -85,7 +85,7 @@ def _names(text):
 def _factory_from_gpiozero(environ) -> str:
     """gpiozero's own GPIOZERO_PIN_FACTORY is honoured when it names a factory we have."""
     named = environ.get("GPIOZERO_PIN_FACTORY", "")
-    return named if named in ("pigpio", "mock") else "auto"
+    return named if named in ("pigpio", "lgpio", "mock") else "auto"
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", "--port", "PORT", _positive(int), 5000, "TCP port", server=True),
     Setting("LED_PIN", "--pin", "LED_PIN", _positive(int), 21, "BCM pin of the LED"),
     Setting("LED_PIN_FACTORY", "--pin-factory", "LED_PIN_FACTORY", str, "auto",
-            "auto (pigpio if its daemon answers, else simulated), pigpio or mock; "
-            "GPIOZERO_PIN_FACTORY=pigpio|mock is honoured when this is unset",
+            "auto (pigpio if its daemon answers, else the kernel's hardware PWM, else lgpio, else simulated), "
+            "pigpio, kernel, lgpio or mock (docs/boards.md); GPIOZERO_PIN_FACTORY=pigpio|lgpio|mock is "
+            "honoured when this is unset",
             choices=PIN_FACTORIES, cli_default=_factory_from_gpiozero),
     Setting("PIGPIO_TIMEOUT", "--pigpio-timeout", "PIGPIO_TIMEOUT", _positive(float), 1.0,
             "seconds any one call to the pigpio daemon may take; past it the set answers hardware_error "

@@ -227,7 +227,7 @@ def release_slot(_error):
 @web.get("/")
 def index():
     led = the_light().led
-    page = Response(render_template("index.html", pin=led.pin, simulated=led.simulated,
+    page = Response(render_template("index.html", pin=led.pin, simulated=led.simulated, factory=led.factory_name,
                                     token_required=bool(current_app.config["LED_TOKEN"])))
     # Everything the page loads comes from here; its only connection is its own WebSocket.
     host = request.host

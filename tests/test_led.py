@@ -110,7 +110,7 @@ def test_explicit_pigpio_unreachable_names_the_address():
 
 
 def test_unknown_factory_is_refused():
-    with pytest.raises(ValueError, match="auto, pigpio, mock"):
+    with pytest.raises(ValueError, match="auto, pigpio, kernel, lgpio, mock"):
         choose_pin_factory("rpigpio")
 
 
@@ -133,7 +133,8 @@ def test_gpiozero_pin_factory_variable_is_honoured():
 
     assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "mock"}).pin_factory == "mock"
     assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "pigpio"
-    assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "lgpio"}).pin_factory == "auto"
+    assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "lgpio"}).pin_factory == "lgpio"
+    assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "rpigpio"}).pin_factory == "auto"
     assert settings.parse_args([], environ={"LED_PIN_FACTORY": "mock", "GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "mock"
 
 

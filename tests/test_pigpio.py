@@ -89,7 +89,7 @@ def test_when_the_daemon_goes_away_and_comes_back(start_server, pigpiod):
         finally:
             back.stop()
     log = server.log()
-    assert "lost the pigpio daemon" in log and "the pigpio daemon is back: GPIO21 at level 66" in log
+    assert "lost the LED's pigpio device" in log and "the LED's pigpio device is back: GPIO21 at level 66" in log
     assert "Can't connect to pigpio" not in log  # pigpio's banner stays out of the log
 
 

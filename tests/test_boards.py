@@ -1,0 +1,180 @@
+"""Every Raspberry Pi: the kernel's hardware PWM over a fake kernel, lgpio through gpiozero's real
+LGPIOFactory over a fake lgpio, and auto's order with each present or absent."""
+import errno
+import logging
+import sys
+import threading
+import time
+
+import pytest
+
+from brightness import Curve
+from fake_boards import FakeKernel, fake_lgpio
+from kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
+from led import HardwareError, Led
+from pins import PinFactoryUnavailable, choose_pin_factory
+
+PI4 = "Raspberry Pi 4 Model B Rev 1.5"
+PI5 = "Raspberry Pi 5 Model B Rev 1.0"
+
+
+# ---------------------------------------------------------------- the kernel's PWM
+
+
+@pytest.mark.parametrize("model, chips, pin, expected", [
+    (PI4, {0: 2}, 18, ("pwmchip0", 0)), (PI4, {0: 2}, 19, ("pwmchip0", 1)), (PI4, {0: 2}, 12, ("pwmchip0", 0)),
+    (PI5, {0: 2, 2: 4}, 18, ("pwmchip2", 2)), (PI5, {0: 2, 2: 4}, 13, ("pwmchip2", 1)),
+])
+def test_a_hardware_pwm_pin_finds_its_chip_and_channel(tmp_path, model, chips, pin, expected):
+    found = find_channel(pin, model=model, root=tmp_path, sysfs=FakeKernel(tmp_path, chips))
+    assert (found.chip.name, found.channel) == expected
+
+
+@pytest.mark.parametrize("model, chips, pin, reason", [
+    (PI4, {0: 2}, 21, "GPIO21 is not a hardware PWM pin"),
+    (PI5, {}, 18, "dtoverlay=pwm-2chan"),
+    (PI5, {0: 2}, 18, "no PWM chip"),  # a Pi 5 whose only chip is not the RP1's 4-channel block
+])
+def test_a_pin_without_a_channel_says_why(tmp_path, model, chips, pin, reason):
+    with pytest.raises(KernelPwmUnavailable, match=reason):
+        find_channel(pin, model=model, root=tmp_path, sysfs=FakeKernel(tmp_path, chips))
+
+
+def test_the_channel_is_exported_given_its_period_before_its_duty_and_released(tmp_path):
+    kernel = FakeKernel(tmp_path, {0: 2})
+    pwm = KernelPwm(PwmChannel(tmp_path / "pwmchip0", 1), frequency=1000, sysfs=kernel)
+    pwm.value = 0.25
+    pwm.value = 1.0
+    pwm.close()
+    assert kernel.writes == [
+        ("pwmchip0/export", 1), ("pwmchip0/pwm1/duty_cycle", 0), ("pwmchip0/pwm1/period", 1_000_000),
+        ("pwmchip0/pwm1/enable", 1), ("pwmchip0/pwm1/duty_cycle", 250_000), ("pwmchip0/pwm1/duty_cycle", 1_000_000),
+        ("pwmchip0/pwm1/duty_cycle", 0), ("pwmchip0/pwm1/enable", 0), ("pwmchip0/unexport", 1)]
+    assert kernel.exported == {}
+
+
+def test_the_fake_kernel_refuses_what_the_real_one_refuses(tmp_path):
+    """The fake is only worth its tests if it is strict: each rule, broken once."""
+    kernel = FakeKernel(tmp_path, {0: 2})
+    chip = tmp_path / "pwmchip0"
+    for path, value in ((chip / "export", 2), (chip / "unexport", 0)):
+        with pytest.raises(OSError) as refused:
+            kernel.write(path, value)
+        assert refused.value.errno == errno.EINVAL
+    kernel.write(chip / "export", 0)
+    for name, value in (("duty_cycle", 5), ("enable", 1)):  # above a period of 0; enabling with none
+        with pytest.raises(OSError) as refused:
+            kernel.write(chip / "pwm0" / name, value)
+        assert refused.value.errno == errno.EINVAL
+
+
+def test_an_led_on_the_kernels_pwm_fades_fails_and_comes_back(tmp_path):
+    kernel = FakeKernel(tmp_path, {0: 2})
+    factory = KernelPwmFactory(18, model=PI4, root=tmp_path, sysfs=kernel)
+    reopened = threading.Event()
+
+    def reopen():
+        reopened.set()
+        return KernelPwmFactory(18, model=PI4, root=tmp_path, sysfs=kernel)
+
+    led = Led(18, pin_factory=factory, factory_name="kernel", curve=Curve("linear"), reconnect=reopen,
+              check_interval=0.05)
+    try:
+        assert not led.simulated and led.factory_name == "kernel"
+        led.set_level(40)
+        assert kernel.exported[0, 0]["duty_cycle"] == 400_000
+        kernel.failing = OSError(errno.ENODEV, "No such device")  # the channel vanished
+        with pytest.raises(HardwareError):
+            led.set_level(70)
+        assert led.error and "GPIO18" in led.error
+        kernel.failing = None
+        kernel.exported.clear()  # as after the device came back: nothing exported
+        deadline = time.monotonic() + 5
+        while led.error is not None:
+            assert time.monotonic() < deadline, "the LED was not put back"
+            time.sleep(0.01)
+        assert reopened.is_set() and kernel.exported[0, 0]["duty_cycle"] == 400_000  # its level, again
+    finally:
+        led.close()
+    assert kernel.exported == {}
+
+
+# ---------------------------------------------------------------- lgpio
+
+
+@pytest.fixture
+def lgpio(monkeypatch):
+    """A fake lgpio under gpiozero's real LGPIOFactory, on a board gpiozero knows (a Pi 5)."""
+    module = fake_lgpio(chips=(0,), busy=(5,))
+    monkeypatch.setitem(sys.modules, "lgpio", module)
+    monkeypatch.delitem(sys.modules, "gpiozero.pins.lgpio", raising=False)
+    import gpiozero.pins.local
+
+    # This machine is no Pi: gpiozero reads the board from /proc, so the test tells it.
+    monkeypatch.setattr(gpiozero.pins.local, "get_pi_revision", lambda: 0xD04170)
+    yield module
+    sys.modules.pop("gpiozero.pins.lgpio", None)
+
+
+def test_an_led_through_lgpio_drives_tx_pwm_and_frees_its_line(lgpio):
+    from pins import make_pin_factory
+
+    factory = make_pin_factory("lgpio", pin=21)
+    led = Led(21, pin_factory=factory, curve=Curve("linear"))
+    assert led.factory_name == "lgpio" and not led.simulated
+    led.set_level(30)
+    led.set_level(100)
+    led.close()
+    pwm = [args[2:] for name, args in lgpio.calls if name == "tx_pwm" and args[1] == 21]
+    assert pwm[-3:-1] == [(100, 30), (100, 100)], pwm  # gpiozero's 100 Hz, duty in percent
+    assert ("gpiochip_close", (1,)) in lgpio.calls and lgpio.handles == {}
+
+
+def test_lgpio_without_a_chip_or_with_a_busy_line_says_so(lgpio):
+    from pins import make_pin_factory
+
+    lgpio_missing = fake_lgpio(chips=())
+    sys.modules["lgpio"] = lgpio_missing
+    sys.modules.pop("gpiozero.pins.lgpio", None)
+    with pytest.raises(PinFactoryUnavailable, match="can not open gpiochip.*gpio group"):
+        make_pin_factory("lgpio", pin=21)
+    sys.modules["lgpio"] = lgpio
+    sys.modules.pop("gpiozero.pins.lgpio", None)
+    factory = make_pin_factory("lgpio", pin=5)
+    with pytest.raises(Exception, match="GPIO busy"):
+        Led(5, pin_factory=factory)
+    factory.close()
+
+
+# ---------------------------------------------------------------- auto's order
+
+
+def probes(*present):
+    def absent(name):
+        def check():
+            raise PinFactoryUnavailable(f"{name} is not here")
+        return check
+
+    return {name: (lambda: None) if name in present else absent(name) for name in ("pigpio", "kernel", "lgpio")}
+
+
+@pytest.mark.parametrize("present, chosen", [
+    (("pigpio", "kernel", "lgpio"), "pigpio"), (("kernel", "lgpio"), "kernel"), (("lgpio",), "lgpio"),
+    (("pigpio", "lgpio"), "pigpio"), ((), "mock"),
+])
+def test_auto_takes_the_first_that_works(present, chosen):
+    assert choose_pin_factory("auto", pin=18, probes=probes(*present)) == chosen
+
+
+def test_auto_falls_back_to_the_simulation_with_one_line_naming_each_reason(caplog):
+    with caplog.at_level(logging.WARNING, logger="pins"):
+        assert choose_pin_factory("auto", pin=18, probes=probes()) == "mock"
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "SIMULATED" in line and all(f"{name}: {name} is not here" in line for name in ("pigpio", "kernel", "lgpio"))
+
+
+@pytest.mark.parametrize("name", ["pigpio", "kernel", "lgpio"])
+def test_a_factory_asked_for_by_name_is_used_or_refused(name):
+    assert choose_pin_factory(name, pin=18, probes=probes(name)) == name
+    with pytest.raises(PinFactoryUnavailable, match=f"{name} is not here"):
+        choose_pin_factory(name, pin=18, probes=probes())
