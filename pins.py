@@ -148,7 +148,9 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
         except ImportError as exc:
             raise PinFactoryUnavailable(f"the lgpio module is missing ({exc})") from None
         try:
-            return LGPIOFactory()
+            factory = LGPIOFactory()
+            factory.pin_class = fine_duty_lgpio_pin()
+            return factory
         except Exception as exc:  # lgpio.error('can not open gpiochip'), gpiozero's PinUnknownPi
             raise PinFactoryUnavailable(
                 f"cannot open a GPIO chip ({exc}); is this a Raspberry Pi, and is the service's user "
@@ -193,3 +195,25 @@ def _set_deadline(connection, timeout: float) -> None:
     command_socket = getattr(getattr(connection, "sl", None), "s", None)
     if command_socket is not None:
         command_socket.settimeout(timeout)
+
+
+def fine_duty_lgpio_pin():
+    """gpiozero's LGPIOPin, with the duty cycle it hands lgpio kept exact.
+
+    gpiozero rounds the duty down to whole percents (``int(value * 100)``), and lgpio
+    takes a fraction (its software PWM is timed in microseconds: 0.01 % steps at
+    100 Hz). With whole percents, CIE levels 1 to 8 (0.11 % to 0.89 %) would be dark.
+    """
+    import lgpio
+    from gpiozero.pins.lgpio import LGPIOPin
+
+    class FineDutyLGPIOPin(LGPIOPin):
+        def _set_state(self, value):
+            if not self._pwm:  # not PWM: gpiozero's own on/off
+                return super()._set_state(value)
+            # gpiozero's pin state (_pwm, factory._handle, _number) has no public setter for a fraction.
+            frequency = self._pwm[0]
+            self._pwm = (frequency, value * 100)
+            lgpio.tx_pwm(self.factory._handle, self._number, frequency, value * 100)
+
+    return FineDutyLGPIOPin

@@ -119,14 +119,21 @@ def lgpio(monkeypatch):
 def test_an_led_through_lgpio_drives_tx_pwm_and_frees_its_line(lgpio):
     from pins import make_pin_factory
 
+    cie = Led(20, pin_factory=make_pin_factory("lgpio", pin=20))  # the default curve: level 1 must light
+    cie.set_level(1)
+    cie.close()
+    [level_1] = [args[3] for name, args in lgpio.calls if name == "tx_pwm" and args[1] == 20 and args[3]]
+    assert abs(level_1 - 0.1107) < 1e-3, level_1  # per cent: 11 µs of a 10 ms period, not 0 (dark)
     factory = make_pin_factory("lgpio", pin=21)
     led = Led(21, pin_factory=factory, curve=Curve("linear"))
     assert led.factory_name == "lgpio" and not led.simulated
     led.set_level(30)
+    led.set_level(1)
     led.set_level(100)
     led.close()
     pwm = [args[2:] for name, args in lgpio.calls if name == "tx_pwm" and args[1] == 21]
-    assert pwm[-3:-1] == [(100, 30), (100, 100)], pwm  # gpiozero's 100 Hz, duty in percent
+    # gpiozero's 100 Hz, the duty in percent, exact
+    assert [(frequency, round(duty, 6)) for frequency, duty in pwm[-4:-1]] == [(100, 30), (100, 1), (100, 100)], pwm
     assert ("gpiochip_close", (1,)) in lgpio.calls and lgpio.handles == {}
 
 
