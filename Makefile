@@ -10,9 +10,9 @@ UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-versi
 # What the tests run besides Python, as CHECK=DEBIAN_PACKAGE (CHECK: a command or a file).
 TEST_TOOLS := chromium=chromium mcs=mono-mcs mono=mono-runtime \
   /usr/lib/mono/4.5/System.Runtime.Serialization.dll=libmono-system-runtime-serialization4.0-cil \
-  jq=jq curl=curl /usr/sbin/mosquitto=mosquitto mosquitto_sub=mosquitto-clients
+  jq=jq curl=curl /usr/sbin/mosquitto=mosquitto mosquitto_sub=mosquitto-clients systemd-analyze=systemd
 
-.PHONY: run test test-tools bench screenshot lock clean
+.PHONY: run test test-tools bench screenshot lock clean install uninstall
 
 run: $(VENV)/.run-deps
 	$(PY) app.py
@@ -41,6 +41,45 @@ bench: $(VENV)/.bench-deps test-tools
 
 screenshot: $(VENV)/.test-deps test-tools
 	$(PY) tools/screenshot.py
+
+# `sudo make install`: the service under $(PREFIX) with its own locked venv, a system user
+# in the gpio group, the systemd unit enabled and started. Again: upgrades in place, keeping
+# the state (/var/lib/ledsock). DESTDIR=DIR installs the files under DIR alone (no user,
+# no systemctl), for packaging and the tests.
+PREFIX ?= /opt/ledsock
+SERVICE_USER := ledsock
+UNIT_DIR ?= /etc/systemd/system
+INSTALLED_FILES := *.py requirements.txt README.md templates static docs deploy
+
+install:
+	@[ -n "$(DESTDIR)" ] || [ "$$(id -u)" = 0 ] || { echo "make install: run it as root: sudo make install" >&2; exit 1; }
+	@echo "make install: ledsock into $(DESTDIR)$(PREFIX)"
+	mkdir -p $(DESTDIR)$(PREFIX) $(DESTDIR)$(UNIT_DIR)
+	rm -rf $(DESTDIR)$(PREFIX)/templates $(DESTDIR)$(PREFIX)/static $(DESTDIR)$(PREFIX)/docs $(DESTDIR)$(PREFIX)/deploy
+	cp -R $(INSTALLED_FILES) $(DESTDIR)$(PREFIX)/
+	[ -x $(DESTDIR)$(PREFIX)/.venv/bin/python ] || $(PYTHON) -m venv $(DESTDIR)$(PREFIX)/.venv
+	$(DESTDIR)$(PREFIX)/.venv/bin/python -m pip install --disable-pip-version-check -q --require-hashes \
+	  -r $(DESTDIR)$(PREFIX)/requirements.txt \
+	  || { echo "make install: could not install requirements.txt into $(PREFIX)/.venv (see pip's message above)" >&2; exit 1; }
+	sed 's|@PREFIX@|$(PREFIX)|g' deploy/ledsock.service > $(DESTDIR)$(UNIT_DIR)/ledsock.service
+	@if [ -z "$(DESTDIR)" ]; then \
+	  getent group gpio >/dev/null || groupadd --system gpio; \
+	  id $(SERVICE_USER) >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin $(SERVICE_USER); \
+	  usermod -aG gpio $(SERVICE_USER); \
+	  systemctl daemon-reload && systemctl enable ledsock && systemctl restart ledsock \
+	    && echo "make install: ledsock is running: journalctl -u ledsock -f" \
+	    || { echo "make install: the service did not start: journalctl -u ledsock" >&2; exit 1; }; \
+	fi
+
+# Removes everything make install made but the saved state (/var/lib/ledsock).
+uninstall:
+	@[ -n "$(DESTDIR)" ] || [ "$$(id -u)" = 0 ] || { echo "make uninstall: run it as root: sudo make uninstall" >&2; exit 1; }
+	@if [ -z "$(DESTDIR)" ]; then systemctl disable --now ledsock 2>/dev/null || true; fi
+	rm -f $(DESTDIR)$(UNIT_DIR)/ledsock.service
+	rm -rf $(DESTDIR)$(PREFIX)
+	@if [ -z "$(DESTDIR)" ]; then systemctl daemon-reload; userdel $(SERVICE_USER) 2>/dev/null || true; \
+	  echo "make uninstall: done; the saved state is kept in /var/lib/ledsock"; fi
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis LedClient.exe

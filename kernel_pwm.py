@@ -23,10 +23,13 @@ SYSFS_PWM = Path("/sys/class/pwm")
 FREQUENCY = 1000  # Hz: hardware PWM has resolution to spare, and 1 kHz is far above flicker
 EXPORT_WAIT = 1.0  # seconds for the pwmM directory (and udev's permissions on it) to appear
 
-# Which channel of which PWM block a BCM pin is (when config.txt routes it there).
-# Pi 1 to 4 and Zero (BCM2835..2711): one block of 2 channels. Pi 5, 500, CM5 (RP1): 4 channels.
-CHANNELS_BCM = {12: 0, 18: 0, 13: 1, 19: 1}
-CHANNELS_RP1 = {12: 0, 13: 1, 18: 2, 19: 3}
+# Which channel of which PWM block drives a BCM pin once ``dtoverlay=pwm-2chan`` routes the
+# block to GPIO 18 and 19, its default on every board. Pi 1 to 4 and Zero (BCM2835..2711):
+# a block of 2 channels. Pi 5, 500, CM5 (RP1): 4 channels, of which 18 and 19 are 2 and 3.
+# GPIO 12 and 13 can carry PWM too, with the overlay's pin parameters; a channel cannot tell
+# which pin it was routed to, so those are left to lgpio rather than guessed.
+CHANNELS_BCM = {18: 0, 19: 1}
+CHANNELS_RP1 = {18: 2, 19: 3}
 
 
 class PwmChannel(NamedTuple):
@@ -90,8 +93,8 @@ def find_channel(pin: int, *, model: str | None = None, root: Path = SYSFS_PWM,
     rp1 = board_is_rp1(model)
     channels = CHANNELS_RP1 if rp1 else CHANNELS_BCM
     if pin not in channels:
-        raise KernelPwmUnavailable(f"GPIO{pin} is not a hardware PWM pin (GPIO 12, 13, 18 and 19 are); wire the "
-                                   "LED to one of them and set LED_PIN, or use LED_PIN_FACTORY=lgpio")
+        raise KernelPwmUnavailable(f"GPIO{pin} is not a pin of dtoverlay=pwm-2chan (GPIO 18 and 19 are); wire "
+                                   "the LED to one of them and set LED_PIN, or use LED_PIN_FACTORY=lgpio")
     chips = sysfs.chips(root)
     if not chips:
         raise KernelPwmUnavailable(f"the kernel exposes no PWM chip in {root}: add 'dtoverlay=pwm-2chan' "
