@@ -156,7 +156,12 @@ class Led:
             else:
                 self._device.close()
         except Exception:
-            pass
+            # It could not be closed through its dead device: let go of gpiozero's reservation
+            # of its pin, so that the device opened when it answers again can take the pin.
+            try:
+                self.pin_factory.release_all(self._device)
+            except Exception:
+                pass
         _close_quietly(self.pin_factory)
 
     def _watch(self, interval: float) -> None:

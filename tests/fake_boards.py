@@ -104,6 +104,7 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
     module.handles = {}  # open handle -> chip
     module.modes = {}  # (handle, gpio) -> mode bits: 2 is GPIO_IS_OUT
     module.busy = set(busy)
+    module.opened = 0
 
     def record(name, *args):
         module.calls.append((name, args))
@@ -112,7 +113,8 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
         record("gpiochip_open", chip)
         if chip not in chips:
             raise error("can not open gpiochip")
-        handle = len(module.handles) + 1
+        module.opened += 1
+        handle = module.opened  # a new number each time, as lgpio's handles are
         module.handles[handle] = chip
         return handle
 

@@ -186,3 +186,42 @@ def test_a_factory_asked_for_by_name_is_used_or_refused(name):
     assert choose_pin_factory(name, pin=18, probes=probes(name)) == name
     with pytest.raises(PinFactoryUnavailable, match=f"{name} is not here"):
         choose_pin_factory(name, pin=18, probes=probes())
+
+
+def test_an_lgpio_write_that_fails_is_a_hardware_error_and_the_level_comes_back(lgpio):
+    from led import open_led
+
+    led = open_led(21, pin_factory="lgpio", curve=Curve("linear"))
+    try:
+        led.set_level(60)
+        failing = lgpio.tx_pwm
+
+        def gone(*args):
+            raise lgpio.error("bad handle")
+
+        lgpio.tx_pwm = gone
+        with pytest.raises(HardwareError):
+            led.set_level(20)
+        assert led.error and led.factory_name == "lgpio"
+        lgpio.tx_pwm = failing  # the chip answers again: a new handle, the level written again
+        deadline = time.monotonic() + 5
+        while led.error is not None:
+            assert time.monotonic() < deadline, "the LED was not put back"
+            time.sleep(0.01)
+        handle = max(lgpio.handles)
+        assert handle > 1 and lgpio.calls[-1] == ("tx_pwm", (handle, 21, 100, 60.0))
+    finally:
+        led.close()
+
+
+@pytest.mark.parametrize("factory, words", [("kernel", "GPIO21 is not a pin of dtoverlay=pwm-2chan"),
+                                            ("lgpio", "cannot open a GPIO chip")])
+def test_a_named_factory_that_cannot_work_stops_the_service_with_one_line(factory, words):
+    import subprocess
+
+    from support import ROOT, free_port
+
+    result = subprocess.run([sys.executable, "app.py", "--pin-factory", factory, "--port", str(free_port())],
+                            cwd=ROOT, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2 and len(output.splitlines()) == 1 and words in output, output
