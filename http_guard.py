@@ -90,6 +90,12 @@ class WaitingRoom:
         if evicted is not None:
             self._close(evicted)
 
+    def waited_over(self, seconds: float) -> list:
+        """The connections that have waited over ``seconds`` (oldest first)."""
+        limit = self._clock() - seconds
+        with self._lock:
+            return [connection for connection, (since, _peer) in self._waiting.items() if since < limit]
+
     def served(self, connection: object) -> None:
         """``connection``'s request has arrived (or it is gone): it waits no more."""
         with self._lock:

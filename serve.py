@@ -102,18 +102,17 @@ def first_bytes_server(waiting, deadlines=None):
             b"Retry-After: 5\r\n\r\n" + protocol_error_body("too_many_clients", "the server is full; try again later"))
 
     class Arrival:
-        """A connection whose first bytes have not come yet."""
+        """A connection whose first bytes have not come yet (closed by the server's sweep
+        past ``deadlines.headers``: one timer for all of them, not one each)."""
 
-        __slots__ = ("socket", "address", "watcher", "timer")
+        __slots__ = ("socket", "address", "watcher")
 
         def __init__(self, server, client_socket, address):
             self.socket, self.address = client_socket, address
             self.watcher = server.loop.io(client_socket.fileno(), 1)
-            self.timer = server.loop.timer(deadlines.headers)
 
         def stop(self) -> None:
             self.watcher.stop()
-            self.timer.stop()
             waiting.served(self)
 
         def cut_off(self) -> None:  # the waiting room's close, or the deadline's
@@ -124,11 +123,24 @@ def first_bytes_server(waiting, deadlines=None):
                 pass
 
     class Server(WSGIServer):
+        def start(self):
+            super().start()
+            self._sweep = self.loop.timer(1.0, 1.0)  # every second
+            self._sweep.start(self._close_silent)
+
+        def stop(self, *args, **kwargs):
+            self._sweep.stop()
+            super().stop(*args, **kwargs)
+
+        def _close_silent(self):
+            for connection in waiting.waited_over(deadlines.headers):
+                if isinstance(connection, Arrival):  # a handler keeps its own deadlines
+                    connection.cut_off()
+
         def do_handle(self, client_socket, address):
             arrival = Arrival(self, client_socket, address)
             waiting.wait(arrival, address[0] if address else "?")
             arrival.watcher.start(self._arrived, arrival)
-            arrival.timer.start(arrival.cut_off)
 
         def _arrived(self, arrival):
             arrival.stop()
