@@ -39,7 +39,7 @@ def test_install_puts_the_service_its_venv_and_a_hardened_unit_in_place(installe
     unit = (installed / "etc" / "systemd" / "system" / "ledsock.service").read_text()
     for line in ("User=ledsock", "SupplementaryGroups=gpio", "StateDirectory=ledsock", "NoNewPrivileges=yes",
                  "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "Wants=pigpiod.service",
-                 "ExecStart=/opt/ledsock/.venv/bin/python /opt/ledsock/app.py", "LED_PIN_FACTORY=auto"):
+                 "ExecStart=/opt/ledsock/.venv/bin/python /opt/ledsock/app.py", "Environment=LED_PIN_FACTORY=auto"):
         assert line in unit.splitlines(), line
     assert "Requires=pigpiod" not in unit and "@PREFIX@" not in unit
     # systemd reads it as a unit whose command exists (pointed at the temporary root).
