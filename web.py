@@ -267,7 +267,9 @@ def websocket(ws):
                 continue
             handle_message(light, client, message)
     except ClientGone as gone:
-        if gone.code not in (CloseCode.NORMAL, CloseCode.NO_STATUS):
+        if gone.code is None:
+            why = "the connection ended without a close frame"
+        elif gone.code not in (CloseCode.NORMAL, CloseCode.NO_STATUS):
             why = f"closed with code {gone.code}"
     finally:
         count = hub.remove(client)
