@@ -36,7 +36,9 @@ def test_writes_are_debounced_to_one_per_interval(tmp_path, monkeypatch):
         time.sleep(0.005)
     saved.save_soon(42, False)
     deadline = time.monotonic() + 5
-    while writes[-1][1] != {"brightness": 42, "on": False, "level": 0}:  # the last write, within the interval
+    path = tmp_path / "state.json"
+    # The last write, within the interval: wait for the file itself (writes is noted as a write starts).
+    while not path.exists() or json.loads(path.read_text() or "{}") != {"brightness": 42, "on": False, "level": 0}:
         assert time.monotonic() < deadline, writes[-1]
         time.sleep(0.01)
     gaps = [b[0] - a[0] for a, b in zip(writes, writes[1:])]
