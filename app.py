@@ -23,7 +23,7 @@ from led import open_led
 from pins import PinFactoryUnavailable, choose_pin_factory
 from light import Light, power_on_state
 from schedules import Schedules
-from serve import off_the_event_loop, serve
+from serve import off_the_event_loop, serve, with_deadline
 
 # Flask and the WebSocket stack are imported where the app is built, not here: under
 # gevent the app is built after the monkey-patching, and under --worker gthread main()
@@ -59,7 +59,7 @@ def create_app(config=None, led=None) -> Flask:
         timeout = float(app.config["PIGPIO_TIMEOUT"])
         factory = choose_pin_factory(app.config["LED_PIN_FACTORY"], timeout=timeout, pin=int(app.config["LED_PIN"]))
         led = open_led(int(app.config["LED_PIN"]), pin_factory=factory, timeout=timeout,
-                       curve=parse_curve(app.config["BRIGHTNESS_CURVE"]))
+                       curve=parse_curve(app.config["BRIGHTNESS_CURVE"]), with_deadline=with_deadline)
     state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop)
                   if app.config["STATE_FILE"] else None)
     saved = state_file.load() if state_file else None

@@ -38,7 +38,8 @@ class Led:
 
     def __init__(self, pin: int = 21, *, pin_factory, factory_name: str | None = None,
                  reconnect=None, check_interval: float = 1.0, curve: Curve = Curve("cie"),
-                 fade_rate: float = FADE_RATE, clock=time.monotonic, sleep=None):
+                 fade_rate: float = FADE_RATE, clock=time.monotonic, sleep=None,
+                 with_deadline=None, deadline: float = DEFAULT_PIGPIO_TIMEOUT):
         self.pin = pin
         self.pin_factory = pin_factory
         self.factory_name = factory_name or _factory_name(pin_factory)
@@ -54,7 +55,12 @@ class Led:
         # this module was imported, and the unpatched one would stall every connection.
         self._fade_rate, self._clock = fade_rate, clock
         self._sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self._device = self._open(pin_factory)
+        # with_deadline(function, seconds): a device call that could hang runs with a deadline
+        # (the kernel's PWM, lgpio; pigpio's socket has its own). A call past it is left
+        # behind, and the device is not reopened until it returns.
+        self._with_deadline, self._deadline = with_deadline, deadline
+        self._hung = None  # set while a call past its deadline has not returned
+        self._device = self._call(lambda: self._open(pin_factory))
         self._reconnect = reconnect
         self._stopped = threading.Event()
         if reconnect is not None:
@@ -101,13 +107,31 @@ class Led:
     def _write(self, level: float) -> None:
         """Write one level through the curve (lock held); a failure becomes HardwareError."""
         try:
-            self._device.value = self.curve.duty(level)
+            self._call(lambda device=self._device, duty=self.curve.duty(level): setattr(device, "value", duty))
         except Exception as exc:  # pigpio raises socket and struct errors, gpiozero its own
             self._fade = None
             self._lost(exc)
             raise HardwareError(self.error) from exc
         self._shown = level
         self.error = None
+
+    def _call(self, function):
+        """``function()``, within the deadline when the device has one (TimeoutError past it)."""
+        if self._with_deadline is None:
+            return function()
+        done = threading.Event()
+
+        def call():
+            try:
+                return function()
+            finally:
+                done.set()
+
+        try:
+            return self._with_deadline(call, self._deadline)
+        except TimeoutError:
+            self._hung = done
+            raise
 
     def fade_remaining(self) -> float:
         """Seconds until the fade under way reaches its level (0 when none)."""
@@ -153,6 +177,8 @@ class Led:
         try:
             if hasattr(self.pin_factory, "connection"):  # pigpio's
                 self.pin_factory.connection.stop()
+            elif self._hung is not None:  # hung: closing would write to it and hang as well
+                raise TimeoutError("the device hangs")
             else:
                 self._device.close()
         except Exception:
@@ -176,17 +202,21 @@ class Led:
                     continue
             # Reconnecting (a TCP probe, a new connection) happens outside the lock, so
             # sets, which fail at once while the daemon is gone, are never held up by it.
+            if self._hung is not None:
+                if not self._hung.is_set():
+                    continue  # the call past its deadline is still stuck: no second one
+                self._hung = None
             factory = None
             try:
-                factory = self._reconnect()
-                device = self._open(factory)
+                factory = self._call(self._reconnect)
+                device = self._call(lambda: self._open(factory))
             except Exception as exc:
                 log.debug("%s still unavailable: %s", self.factory_name, exc)
                 _close_quietly(factory)
                 continue
             with self._lock:
                 try:
-                    device.value = self.curve.duty(self.level)
+                    self._call(lambda: setattr(device, "value", self.curve.duty(self.level)))
                 except Exception as exc:
                     log.debug("%s went away again: %s", self.factory_name, exc)
                     _close_quietly(factory)
@@ -226,7 +256,7 @@ def _factory_name(pin_factory) -> str:
 
 
 def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
-             timeout: float = DEFAULT_PIGPIO_TIMEOUT, curve: Curve = Curve("cie")) -> Led:
+             timeout: float = DEFAULT_PIGPIO_TIMEOUT, curve: Curve = Curve("cie"), with_deadline=None) -> Led:
     """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``);
     each call to the pigpio daemon gets ``timeout`` seconds."""
     factory = make_pin_factory(pin_factory, environ, timeout=timeout, pin=pin)
@@ -244,7 +274,9 @@ def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
 
     try:
         return Led(pin, pin_factory=factory, factory_name=pin_factory, curve=curve,
-                   reconnect={"pigpio": reconnect_pigpio, "mock": None}.get(pin_factory, reopen))
+                   reconnect={"pigpio": reconnect_pigpio, "mock": None}.get(pin_factory, reopen),
+                   # pigpio's calls have their socket's deadline; a local device gets one here.
+                   with_deadline=None if pin_factory in ("pigpio", "mock") else with_deadline, deadline=timeout)
     except Exception:
         factory.close()
         raise

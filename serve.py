@@ -403,3 +403,33 @@ def off_the_event_loop(function, *args):
         if monkey.is_module_patched("threading"):
             return get_hub().threadpool.apply(function, args)
     return function(*args)
+
+
+_deadline_threads = None  # without gevent: a small pool of OS threads for with_deadline
+
+
+def with_deadline(function, seconds: float):
+    """``function()``, or TimeoutError after ``seconds`` (it then goes on in its thread).
+
+    For a device write that could hang (the kernel's PWM files, lgpio): it runs in a real
+    thread, so a hung system call costs that thread, never the event loop or the caller
+    past its deadline. Under gevent the caller's greenlet waits and the others run.
+    """
+    global _deadline_threads
+    if "gevent" in sys.modules:
+        from gevent import Timeout, get_hub, monkey
+
+        if monkey.is_module_patched("threading"):
+            call = get_hub().threadpool.spawn(function)
+            try:
+                return call.get(timeout=seconds)
+            except Timeout:
+                raise TimeoutError(f"no answer within {seconds:g} s") from None
+    if _deadline_threads is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _deadline_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ledsock-deadline")
+    try:
+        return _deadline_threads.submit(function).result(timeout=seconds)
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {seconds:g} s") from None

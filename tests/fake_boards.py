@@ -13,6 +13,8 @@ taking a frequency and a duty cycle in percent), for gpiozero's real LGPIOFactor
 from __future__ import annotations
 
 import errno
+import threading
+import time
 import types
 from pathlib import Path
 
@@ -28,6 +30,7 @@ class FakeKernel(Sysfs):
         self.exported: dict[tuple[int, int], dict[str, int]] = {}
         self.writes: list[tuple[str, int]] = []  # (path relative to root, value), accepted only
         self.failing: OSError | None = None  # set to make every write fail (a device gone)
+        self.hanging = threading.Event()  # set: every write blocks until it is cleared (a wedged driver)
 
     def _parse(self, path: Path):
         parts = Path(path).relative_to(self.root).parts
@@ -58,6 +61,8 @@ class FakeKernel(Sysfs):
         raise FileNotFoundError(errno.ENOENT, "No such file", str(path))
 
     def write(self, path: Path, value) -> None:
+        while self.hanging.is_set():
+            time.sleep(0.005)
         if self.failing is not None:
             raise self.failing
         chip, channel, name = self._parse(path)

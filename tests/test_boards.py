@@ -100,6 +100,39 @@ def test_an_led_on_the_kernels_pwm_fades_fails_and_comes_back(tmp_path):
     assert kernel.exported == {}
 
 
+def test_a_hung_kernel_write_answers_within_the_deadline_and_the_level_comes_back(tmp_path):
+    from serve import with_deadline
+
+    kernel = FakeKernel(tmp_path, {0: 2})
+
+    def reopen():
+        return KernelPwmFactory(18, model=PI4, root=tmp_path, sysfs=kernel)
+
+    led = Led(18, pin_factory=reopen(), factory_name="kernel", curve=Curve("linear"), reconnect=reopen,
+              check_interval=0.05, with_deadline=with_deadline, deadline=0.3)
+    try:
+        led.set_level(40)
+        kernel.hanging.set()  # the driver wedges: writes never return
+        started = time.monotonic()
+        with pytest.raises(HardwareError):
+            led.set_level(70)
+        assert 0.25 < time.monotonic() - started < 1.5  # the deadline, not the hang
+        assert led.error and led.shown() == 40  # reads never wait on it
+        started = time.monotonic()
+        with pytest.raises(HardwareError, match="reconnecting"):
+            led.set_level(80)  # while it hangs, later sets fail at once
+        assert time.monotonic() - started < 0.1
+        kernel.hanging.clear()  # it answers again: the LED is put back at its level
+        deadline = time.monotonic() + 5
+        while led.error is not None:
+            assert time.monotonic() < deadline, "the LED was not put back"
+            time.sleep(0.01)
+        assert kernel.exported[0, 0]["duty_cycle"] == 400_000
+    finally:
+        kernel.hanging.clear()
+        led.close()
+
+
 # ---------------------------------------------------------------- lgpio
 
 
@@ -225,3 +258,32 @@ def test_a_named_factory_that_cannot_work_stops_the_service_with_one_line(factor
                             cwd=ROOT, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 2 and len(output.splitlines()) == 1 and words in output, output
+
+
+def test_under_gevent_a_call_past_its_deadline_stalls_neither_the_loop_nor_its_caller():
+    import subprocess
+
+    from support import ROOT
+
+    script = """
+from gevent import monkey; monkey.patch_all()
+import gevent, time
+from serve import with_deadline
+ticks = []
+def ticker():
+    while True:
+        ticks.append(time.monotonic()); gevent.sleep(0.01)
+gevent.spawn(ticker)
+import threading
+stuck = threading.Event()
+started = time.monotonic()
+try:
+    with_deadline(lambda: __import__("os").read(__import__("os").pipe()[0], 1), 0.3)  # a read that never returns
+except TimeoutError:
+    took = time.monotonic() - started
+gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+print(round(took, 2), round(max(gaps), 3), with_deadline(lambda: 42, 1))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    took, longest_gap, answer = result.stdout.split()
+    assert 0.25 < float(took) < 1.0 and float(longest_gap) < 0.1 and answer == "42", result.stdout + result.stderr
