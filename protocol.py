@@ -1,7 +1,8 @@
 """Protocol v1 of ledsock: turn client text into commands and state into server text.
 
-The rules for each field's value live in :mod:`fields`; this module builds the
-commands from them and re-exports them, so every door uses ``protocol`` alone.
+The rules for each field's value live in :mod:`fields`, the commands and answers as values
+in :mod:`commands`; this module builds the one from text and the other into text, and
+re-exports both, so every door uses ``protocol`` alone.
 Pure functions, no I/O: every door (the WebSocket and the REST route in ``web.py``)
 calls these, so all of them accept exactly the same input. Every way a message can
 be wrong is raised as :class:`ProtocolError`, which the edge turns into one
@@ -11,9 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple, Optional, Union
+from typing import Union
 
 from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     LEVEL_MIN,
@@ -53,137 +53,26 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_json,
     describe,
 )
-
-
-@dataclass(frozen=True)
-class SetLevel:
-    """Show ``level`` (0..100): above 0 it is the brightness and turns the light on; 0 turns it off."""
-
-    level: int
-    request_id: RequestId = None
-    transition: Optional[float] = None  # seconds to fade there; None: the service's default
-
-
-@dataclass(frozen=True)
-class SetPower:
-    """Turn the light on (at the brightness it keeps) or off (keeping that brightness)."""
-
-    on: bool
-    request_id: RequestId = None
-    transition: Optional[float] = None
-
-
-@dataclass(frozen=True)
-class Toggle:
-    """Turn the light off if it is on, else on at the brightness it keeps."""
-
-    request_id: RequestId = None
-    transition: Optional[float] = None
-
-
-@dataclass(frozen=True)
-class Step:
-    """Move the shown level by ``delta`` (-100..100), clamped to 0..100: at 0 the light is off."""
-
-    delta: int
-    request_id: RequestId = None
-    transition: Optional[float] = None
-
-
-@dataclass(frozen=True)
-class Sleep:
-    """Turn the light off ``after`` seconds from now, fading over ``transition``;
-    ``after`` None cancels the sleep timer."""
-
-    after: Optional[float]
-    request_id: RequestId = None
-    transition: Optional[float] = None
-
-
-@dataclass(frozen=True)
-class GetState:
-    """Reply with the current state to the requester only."""
-
-    request_id: RequestId = None
-
-
-@dataclass(frozen=True)
-class Ping:
-    """Reply with a pong to the requester only."""
-
-    request_id: RequestId = None
-
-
-@dataclass(frozen=True)
-class Watch:
-    """Start (or stop) the news a client gets only when it asks: every schedule, then each change."""
-
-    schedules: bool
-    request_id: RequestId = None
-
-
-@dataclass(frozen=True)
-class PutSchedule:
-    """Create or replace the schedule ``name``: at ``when``, carry out ``action``."""
-
-    name: str
-    when: When
-    action: "SetLevel | SetPower | Step"
-    request_id: RequestId = None
-
-
-@dataclass(frozen=True)
-class DeleteSchedule:
-    """Delete the schedule ``name``."""
-
-    name: str
-    request_id: RequestId = None
-
-
-@dataclass(frozen=True)
-class ScheduleInfo:
-    """A schedule as everyone sees it: what it is and when it fires next (Unix seconds; 0: never)."""
-
-    name: str
-    when: When
-    action: "SetLevel | SetPower | Step"
-    next_at: int = 0
-
-
-@dataclass(frozen=True)
-class ScheduleDeleted:
-    name: str
-
-
-Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, PutSchedule, DeleteSchedule, Watch, GetState, Ping]
-ScheduleCommand = (PutSchedule, DeleteSchedule)
-LightCommand = (SetLevel, SetPower, Toggle, Step, Sleep)  # the commands that can change the state
-
-
-class State(NamedTuple):
-    """What the light is doing: on or off, the brightness it shows when on, how many
-    changes led here, and how long the fade to this state takes (0: none)."""
-
-    brightness: int  # 1..100: what "on" shows
-    on: bool
-    seq: int
-    transition: float = 0.0
-    sleep_at: int = 0  # when the sleep timer turns the light off (Unix seconds); 0: no timer
-    sleep_in: float = 0.0  # seconds from now until then
-
-    @property
-    def level(self) -> int:
-        """What the LED shows once any fade is over: the brightness when on, else 0."""
-        return self.brightness if self.on else 0
-
-
-@dataclass(frozen=True)
-class Pong:
-    """The answer to :class:`Ping`."""
-
-
-Reply = Union[State, Pong, ScheduleInfo, ScheduleDeleted]
-
+from commands import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+    SetLevel,
+    SetPower,
+    Toggle,
+    Step,
+    Sleep,
+    GetState,
+    Ping,
+    Watch,
+    PutSchedule,
+    DeleteSchedule,
+    ScheduleInfo,
+    ScheduleDeleted,
+    Command,
+    ScheduleCommand,
+    LightCommand,
+    State,
+    Pong,
+    Reply,
+)
 
 def _set_command(message: dict, request_id: RequestId) -> Command:
     """A set message: one of level, on and step, and perhaps a transition.

@@ -1,0 +1,141 @@
+"""The commands and answers of protocol v1, as values: what a client's message means once
+parsed, the light's state, and the replies. Plain frozen dataclasses and a NamedTuple, with
+no parsing and no I/O: :mod:`protocol` builds them from text and turns them into text, and
+re-exports them, so every door still uses ``protocol`` alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Optional, Union
+
+from fields import RequestId, When
+
+
+@dataclass(frozen=True)
+class SetLevel:
+    """Show ``level`` (0..100): above 0 it is the brightness and turns the light on; 0 turns it off."""
+
+    level: int
+    request_id: RequestId = None
+    transition: Optional[float] = None  # seconds to fade there; None: the service's default
+
+
+@dataclass(frozen=True)
+class SetPower:
+    """Turn the light on (at the brightness it keeps) or off (keeping that brightness)."""
+
+    on: bool
+    request_id: RequestId = None
+    transition: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Toggle:
+    """Turn the light off if it is on, else on at the brightness it keeps."""
+
+    request_id: RequestId = None
+    transition: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """Move the shown level by ``delta`` (-100..100), clamped to 0..100: at 0 the light is off."""
+
+    delta: int
+    request_id: RequestId = None
+    transition: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Turn the light off ``after`` seconds from now, fading over ``transition``;
+    ``after`` None cancels the sleep timer."""
+
+    after: Optional[float]
+    request_id: RequestId = None
+    transition: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class GetState:
+    """Reply with the current state to the requester only."""
+
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Reply with a pong to the requester only."""
+
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Start (or stop) the news a client gets only when it asks: every schedule, then each change."""
+
+    schedules: bool
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class PutSchedule:
+    """Create or replace the schedule ``name``: at ``when``, carry out ``action``."""
+
+    name: str
+    when: When
+    action: "SetLevel | SetPower | Step"
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class DeleteSchedule:
+    """Delete the schedule ``name``."""
+
+    name: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """A schedule as everyone sees it: what it is and when it fires next (Unix seconds; 0: never)."""
+
+    name: str
+    when: When
+    action: "SetLevel | SetPower | Step"
+    next_at: int = 0
+
+
+@dataclass(frozen=True)
+class ScheduleDeleted:
+    name: str
+
+
+Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, PutSchedule, DeleteSchedule, Watch, GetState, Ping]
+ScheduleCommand = (PutSchedule, DeleteSchedule)
+LightCommand = (SetLevel, SetPower, Toggle, Step, Sleep)  # the commands that can change the state
+
+
+class State(NamedTuple):
+    """What the light is doing: on or off, the brightness it shows when on, how many
+    changes led here, and how long the fade to this state takes (0: none)."""
+
+    brightness: int  # 1..100: what "on" shows
+    on: bool
+    seq: int
+    transition: float = 0.0
+    sleep_at: int = 0  # when the sleep timer turns the light off (Unix seconds); 0: no timer
+    sleep_in: float = 0.0  # seconds from now until then
+
+    @property
+    def level(self) -> int:
+        """What the LED shows once any fade is over: the brightness when on, else 0."""
+        return self.brightness if self.on else 0
+
+
+@dataclass(frozen=True)
+class Pong:
+    """The answer to :class:`Ping`."""
+
+
+Reply = Union[State, Pong, ScheduleInfo, ScheduleDeleted]
