@@ -16,7 +16,7 @@ import protocol
 import settings
 import state
 import timers
-from connection import SERVER_OPTIONS
+from handshake import SERVER_OPTIONS
 from hub import Hub
 from brightness import parse_curve
 from led import open_led

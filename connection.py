@@ -13,13 +13,14 @@ import enum
 import logging
 import os
 import socket
-import struct
 import threading
 import time
 
+from frames import CloseCode, FrameBudget, PolicyViolation, ping_frame, text_frame
+from handshake import CONNECTION_THREAD
+
 log = logging.getLogger(__name__)
 
-CONNECTION_THREAD = "ledsock-connection"  # name prefix of the threads a connection owns
 # Bytes of kernel send buffer per client (the kernel doubles it), about 900 states. Left
 # to autotuning it grows to megabytes for a client that stopped reading, which then
 # takes minutes to fill before SEND_TIMEOUT can start to count.
@@ -28,21 +29,8 @@ RECEIVE_BYTES = 4096  # one read of a client's socket: the work between two yiel
 # Bytes one client may have waiting in its outbox (states are replaced and schedule news
 # coalesced, so a client that reads at all stays far below it); past it, it is dropped.
 OUTBOX_BUDGET = 64 * 1024
-MAX_FRAGMENTS = 16  # frames one message may come in (every client here sends one)
-CONTROL_RATE = 5.0  # pings and pongs a client may send a second, on average...
-CONTROL_BURST = 20  # ...and at once
 DRAIN_AFTER_CLOSE = 1.0  # seconds a violator's socket is read (not parsed) after its close frame...
 DRAIN_BYTES = 64 * 1024  # ...and at most this much of it
-
-
-class CloseCode(enum.IntEnum):
-    """WebSocket close codes (RFC 6455 7.4.1) this service sends or expects."""
-
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    NO_STATUS = 1005  # what a close frame without a code reads as
-    POLICY_VIOLATION = 1008
-    MESSAGE_TOO_BIG = 1009
 
 
 class Outgoing(enum.Enum):
@@ -63,122 +51,6 @@ class ClientGone(Exception):
     def __init__(self, code: int | None):
         super().__init__(code)
         self.code = code
-
-
-class PolicyViolation(Exception):
-    """A client broke a limit of :class:`FrameBudget`; it is closed with 1008 (or 1009)."""
-
-    def __init__(self, reason: str, code: CloseCode = CloseCode.POLICY_VIOLATION):
-        super().__init__(reason)
-        self.reason, self.code = reason, code
-
-
-class FrameBudget:
-    """What one client may send, counted in frames, not messages.
-
-    Pings and pongs come from a token bucket (``control_rate`` a second, bursts of
-    ``control_burst``); a message may come in at most ``max_fragments`` frames and
-    ``max_message_size`` bytes. A client past any of these raises PolicyViolation. Whole
-    messages are rate-limited apart, by the handler, with a ``rate_limited`` reply.
-    """
-
-    __slots__ = ("control_rate", "control_burst", "max_fragments", "max_message_size", "_tokens", "_stamp",
-                 "_clock")
-
-    def __init__(self, *, max_message_size: int | None, control_rate: float = CONTROL_RATE,
-                 control_burst: int = CONTROL_BURST, max_fragments: int = MAX_FRAGMENTS, clock=time.monotonic):
-        self.control_rate, self.control_burst = control_rate, control_burst
-        self.max_fragments, self.max_message_size = max_fragments, max_message_size
-        self._clock = clock
-        self._tokens = float(control_burst)
-        self._stamp = clock()
-
-    def control_frame(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.control_burst, self._tokens + (now - self._stamp) * self.control_rate)
-        self._stamp = now
-        if self._tokens < 1:
-            raise PolicyViolation(f"over {self.control_rate:g} pings and pongs a second "
-                                  f"(bursts of {self.control_burst})")
-        self._tokens -= 1
-
-    def message_part(self, frames: int, size: int) -> None:
-        if frames > self.max_fragments:
-            raise PolicyViolation(f"a message in over {self.max_fragments} frames")
-        if self.max_message_size and size > self.max_message_size:
-            raise PolicyViolation(f"a message over {self.max_message_size} bytes", CloseCode.MESSAGE_TOO_BIG)
-
-
-def text_frame(text: str) -> bytes:
-    """One unmasked, uncompressed WebSocket text frame (RFC 6455 5.2), as a server sends it.
-
-    A broadcast builds its frame once and hands the same bytes to every client. The
-    server accepts no extensions (see :func:`decline_extensions`), so these bytes are
-    exactly what goes on the wire.
-    """
-    payload = text.encode()
-    size = len(payload)
-    if size < 126:
-        return bytes((0x81, size)) + payload
-    if size < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, size) + payload
-    return struct.pack("!BBQ", 0x81, 127, size) + payload
-
-
-def ping_frame(payload: bytes) -> bytes:
-    """An unmasked ping (payload under 126 bytes)."""
-    return bytes((0x89, len(payload))) + payload
-
-
-def decline_extensions(environ: dict) -> None:
-    """Make the handshake accept no extension, whatever the client offers.
-
-    Every message is under 100 bytes, so permessage-deflate saves nothing, and each
-    connection would keep zlib streams (hundreds of KB) and spend CPU on every
-    broadcast. simple-websocket accepts only what the request offers, so the offer is
-    dropped before it sees the request; this also lets one frame serve every client.
-    """
-    environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-
-
-class _NoReaderThread:
-    """simple-websocket's reader thread (its ``thread_class``), which never runs: the
-    connection's handler reads its frames itself (:meth:`Client.receive`).
-
-    One thread (under gevent, a greenlet with its stacks) per client fewer, and a client
-    that sends faster than its commands are handled is held back by TCP instead of
-    queueing without bound in simple-websocket's input buffer.
-    """
-
-    __slots__ = ("name",)
-
-    def __init__(self, *args, **kwargs):
-        self.name = f"{CONNECTION_THREAD} reader"
-
-    def start(self) -> None:
-        pass
-
-
-class _NoEvent:
-    """simple-websocket's message event (its ``event_class``): nobody waits on it."""
-
-    __slots__ = ()
-
-    def set(self) -> None:
-        pass
-
-    def clear(self) -> None:
-        pass
-
-
-SERVER_OPTIONS = {"thread_class": _NoReaderThread, "event_class": _NoEvent}  # for SOCK_SERVER_OPTIONS
-
-# How a WSGI server hands simple-websocket the connection's socket as it is. Without it,
-# under gevent's server simple-websocket duplicates the socket (two descriptors per
-# client); with it, flask-sock ends a finished WebSocket's response by raising
-# StopIteration, which the server must take as "the connection is over, say nothing".
-RAW_SOCKET_KEY = "gunicorn.socket"
-WebSocketOver = StopIteration
 
 
 def connection_threads() -> int:

@@ -107,7 +107,7 @@ def websocket_aware_handler(waiting, deadlines=None):
     import gevent
     from gevent.pywsgi import WSGIHandler
 
-    from connection import RAW_SOCKET_KEY, WebSocketOver
+    from handshake import RAW_SOCKET_KEY, WebSocketOver
     from http_guard import DEADLINES
 
     deadlines = deadlines or DEADLINES

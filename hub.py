@@ -10,7 +10,8 @@ import logging
 import threading
 import time
 
-from connection import Client, CloseCode, text_frame
+from connection import Client
+from frames import CloseCode, text_frame
 
 log = logging.getLogger(__name__)
 

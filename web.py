@@ -21,7 +21,9 @@ from werkzeug.exceptions import HTTPException
 
 import protocol
 from admission import host_allowed, origin_allowed, own_host_names, presented_token
-from connection import Client, ClientGone, CloseCode, connection_threads, decline_extensions
+from connection import Client, ClientGone, connection_threads
+from frames import CloseCode
+from handshake import decline_extensions
 from hub import Hub
 from led import HardwareError
 from light import Light

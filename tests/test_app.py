@@ -1,7 +1,7 @@
 """The app factory in process: isolation, the injected LED, configuration, and the REST twin."""
 import pytest
 
-from connection import SERVER_OPTIONS
+from handshake import SERVER_OPTIONS
 
 from app import DEFAULT_CONFIG, create_app
 from brightness import Curve

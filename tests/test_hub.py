@@ -7,7 +7,8 @@ import time
 import pytest
 from wsproto.connection import Connection, ConnectionType
 
-from connection import Client, CloseCode, text_frame
+from connection import Client
+from frames import CloseCode, text_frame
 from support import client_frame
 from hub import Hub
 

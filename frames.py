@@ -1,0 +1,88 @@
+"""WebSocket frames as this server deals in them: the close codes, the frames it sends
+(built once, the same bytes for every client), and the budget a client's frames are
+counted against. Pure: no sockets, no library.
+"""
+from __future__ import annotations
+
+import enum
+import struct
+import time
+
+MAX_FRAGMENTS = 16  # frames one message may come in (every client here sends one)
+CONTROL_RATE = 5.0  # pings and pongs a client may send a second, on average...
+CONTROL_BURST = 20  # ...and at once
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes (RFC 6455 7.4.1) this service sends or expects."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    NO_STATUS = 1005  # what a close frame without a code reads as
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+
+
+class PolicyViolation(Exception):
+    """A client broke a limit of :class:`FrameBudget`; it is closed with 1008 (or 1009)."""
+
+    def __init__(self, reason: str, code: CloseCode = CloseCode.POLICY_VIOLATION):
+        super().__init__(reason)
+        self.reason, self.code = reason, code
+
+
+class FrameBudget:
+    """What one client may send, counted in frames, not messages.
+
+    Pings and pongs come from a token bucket (``control_rate`` a second, bursts of
+    ``control_burst``); a message may come in at most ``max_fragments`` frames and
+    ``max_message_size`` bytes. A client past any of these raises PolicyViolation. Whole
+    messages are rate-limited apart, by the handler, with a ``rate_limited`` reply.
+    """
+
+    __slots__ = ("control_rate", "control_burst", "max_fragments", "max_message_size", "_tokens", "_stamp",
+                 "_clock")
+
+    def __init__(self, *, max_message_size: int | None, control_rate: float = CONTROL_RATE,
+                 control_burst: int = CONTROL_BURST, max_fragments: int = MAX_FRAGMENTS, clock=time.monotonic):
+        self.control_rate, self.control_burst = control_rate, control_burst
+        self.max_fragments, self.max_message_size = max_fragments, max_message_size
+        self._clock = clock
+        self._tokens = float(control_burst)
+        self._stamp = clock()
+
+    def control_frame(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.control_burst, self._tokens + (now - self._stamp) * self.control_rate)
+        self._stamp = now
+        if self._tokens < 1:
+            raise PolicyViolation(f"over {self.control_rate:g} pings and pongs a second "
+                                  f"(bursts of {self.control_burst})")
+        self._tokens -= 1
+
+    def message_part(self, frames: int, size: int) -> None:
+        if frames > self.max_fragments:
+            raise PolicyViolation(f"a message in over {self.max_fragments} frames")
+        if self.max_message_size and size > self.max_message_size:
+            raise PolicyViolation(f"a message over {self.max_message_size} bytes", CloseCode.MESSAGE_TOO_BIG)
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, uncompressed WebSocket text frame (RFC 6455 5.2), as a server sends it.
+
+    A broadcast builds its frame once and hands the same bytes to every client. The
+    server accepts no extensions (see :func:`decline_extensions`), so these bytes are
+    exactly what goes on the wire.
+    """
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
+
+
+def ping_frame(payload: bytes) -> bytes:
+    """An unmasked ping (payload under 126 bytes)."""
+    return bytes((0x89, len(payload))) + payload
