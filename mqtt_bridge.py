@@ -231,8 +231,7 @@ class MqttBridge:
             self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
         except Exception:  # never into paho's network thread, which would stop with it
             log.exception("MQTT: a message on %s could not be handled", message.topic)
-            self._publish(f"{self.base}/error", protocol.error_message(
-                protocol.INTERNAL_ERROR, "the server failed on this message (logged)", request_id))
+            self._publish(f"{self.base}/error", protocol.internal_error_message(request_id))
 
     # ---------------------------------------------------------------- publishing
 

@@ -248,6 +248,11 @@ def hardware_error_message(detail, request_id: RequestId = None) -> str:
     return error_message(HARDWARE_ERROR, f"the LED could not be set: {detail}", request_id)
 
 
+def internal_error_message(request_id: RequestId = None) -> str:
+    """The error reply when the server failed on a message through a fault of its own."""
+    return error_message(INTERNAL_ERROR, "the server failed on this message (logged)", request_id)
+
+
 def watching_message(schedules: bool, request_id: RequestId = None) -> str:
     """The reply to ``{"type": "watch"}``: what the client now watches."""
     reply = {"type": "watching", "schedules": schedules}

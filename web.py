@@ -308,11 +308,7 @@ def handle_message(light: Light, client: Client, message) -> None:
         client.send_reply(error_reply(exc, request_id)[0])
     except Exception:  # a bug: logged, answered, and the connection (a WebSocket stream) kept
         log.exception("a message from %s could not be handled: %.80r", client.peer, message)
-        client.send_reply(internal_error_message(request_id))
-
-
-def internal_error_message(request_id: protocol.RequestId = None) -> str:
-    return protocol.error_message(protocol.INTERNAL_ERROR, "the server failed on this message (logged)", request_id)
+        client.send_reply(protocol.internal_error_message(request_id))
 
 
 @web.get("/led")
@@ -334,7 +330,7 @@ def post_led():
         raise
     except Exception:  # a bug: one JSON error, never Flask's HTML page
         log.exception("POST /led from %s could not be handled", client)
-        return json_response(internal_error_message(), 500)
+        return json_response(protocol.internal_error_message(), 500)
     return json_response(rest_state(state))
 
 

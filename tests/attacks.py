@@ -67,6 +67,14 @@ class Watcher:
             self.writer.close()
         self.client.close()
 
+    def more_rounds(self, count: int = 3) -> None:
+        """Wait until the watcher has measured ``count`` more rounds (figures before or after an attack)."""
+        wanted = len(self.healthz) + count
+        deadline = time.monotonic() + self.timeout * 3
+        while len(self.healthz) < wanted:
+            assert time.monotonic() < deadline, self.summary()
+            time.sleep(self.every)
+
     def _timed(self, into: list[float], what: str, action) -> None:
         started = time.monotonic()
         try:

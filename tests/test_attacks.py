@@ -34,9 +34,9 @@ def assert_served(watcher: Watcher) -> None:
                          ids=["empty pongs", "empty continuations"])
 def test_a_frame_flood_is_closed_with_1008_while_others_are_served(server, head, unit):
     with Watcher(server) as watcher:
-        time.sleep(0.2)  # the watcher's figures before the attack, too
+        watcher.more_rounds()  # the watcher's figures before the attack, too
         flood = Flood(server.port, unit, head=head, seconds=8).start().join()
-        time.sleep(0.2)
+        watcher.more_rounds()
     assert flood.close_code == 1008, (flood.received[:40], flood.sent)
     assert flood.ended_after is not None and flood.ended_after < 3, flood.ended_after
     assert_served(watcher)
