@@ -22,6 +22,7 @@ from brightness import parse_curve
 from led import open_led
 from pins import PinFactoryUnavailable, choose_pin_factory
 from light import Light, power_on_state
+from lights import Lights, LightSpec, parse_lights
 from schedules import Schedules
 from serve import off_the_event_loop, serve, with_deadline
 
@@ -40,6 +41,7 @@ def create_app(config=None, led=None) -> Flask:
     """Build the service around ``led`` (opened from the config when not given)."""
     from flask import Flask
 
+    from rest import rest
     from web import web
 
     app = Flask(__name__)
@@ -55,47 +57,83 @@ def create_app(config=None, led=None) -> Flask:
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # REST bodies get the WebSocket's limit
         app.config["MAX_CONTENT_LENGTH"] = options.get("max_message_size") or 4096
 
-    if led is None:
-        timeout = float(app.config["PIGPIO_TIMEOUT"])
-        factory = choose_pin_factory(app.config["LED_PIN_FACTORY"], timeout=timeout, pin=int(app.config["LED_PIN"]))
-        led = open_led(int(app.config["LED_PIN"]), pin_factory=factory, timeout=timeout,
-                       curve=parse_curve(app.config["BRIGHTNESS_CURVE"]), with_deadline=with_deadline)
-    state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop)
-                  if app.config["STATE_FILE"] else None)
-    saved = state_file.load() if state_file else None
-    brightness, on = power_on_state(app.config["POWER_ON"], app.config["INITIAL_LEVEL"], saved)
-    if saved:
-        log.info("restoring level %d (brightness %s, %s) from %s", saved[0] if saved[1] else 0,
-                 saved[0], "on" if saved[1] else "off", state_file.path)
+    specs = app.config.get("LIGHTS") or (LightSpec(protocol.DEFAULT_LIGHT_NAME, int(app.config["LED_PIN"])),)
+    if isinstance(specs, str):
+        specs = app.config["LIGHTS"] = parse_lights(specs)
+    state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop,
+                                  default_light=specs[0].name) if app.config["STATE_FILE"] else None)
+    if state_file is not None:
+        state_file.load()
     scheduler = timers.Scheduler()
-    light = Light(led, brightness=brightness, on=on, state_file=state_file,
-                  default_transition=float(app.config["DEFAULT_TRANSITION"]), scheduler=scheduler)
     location = None
     if app.config.get("LATITUDE") is not None and app.config.get("LONGITUDE") is not None:
         location = (float(app.config["LATITUDE"]), float(app.config["LONGITUDE"]))
-    light.schedules = Schedules(light, scheduler, state_file=state_file, location=location,
-                                timezone=timers.local_timezone())
-    if state_file is not None and state_file.saved_schedules:
-        light.schedules.load(state_file.saved_schedules)
+    opened = []
+    try:
+        for spec in specs:
+            opened.append(_light(app.config, spec, led if spec is specs[0] else None, state_file, scheduler, location))
+    except Exception:
+        for light in opened:
+            light.release()
+        raise
+    lights = Lights(opened)
     hub = Hub(send_timeout=float(app.config["SEND_TIMEOUT"]),
               ping_interval=float("inf") if ping_interval is None else float(ping_interval),
               max_clients=int(app.config["MAX_CLIENTS"]))
-    # Every change, from any door, goes to every WebSocket client but the one that asked.
-    light.add_listener(lambda new, requester: hub.broadcast(protocol.state_message(new), skip=requester))
-    light.schedules.add_listener(
-        lambda news, requester: hub.broadcast_news(news.name, protocol.reply_message(news), skip=requester))
-    app.extensions["ledsock"] = light
+    for light in lights:
+        # Every change, from any door, goes to every WebSocket client that sees that light,
+        # but the one that asked. The default light's goes to v1 clients as v1 has it.
+        is_default = light is lights.default
+        light.add_listener(lambda new, requester, is_default=is_default: hub.broadcast_state(
+            new.light, protocol.state_message(new) if is_default else None,
+            lambda: protocol.state_message(new, named=True), skip=requester))
+        light.schedules.add_listener(lambda news, requester, is_default=is_default: hub.broadcast_news(
+            (news.light, news.name), protocol.reply_message(news) if is_default else None,
+            lambda: protocol.reply_message(news, named=True), skip=requester))
+    app.extensions["ledsock"] = lights.default
+    app.extensions["ledsock_lights"] = lights
     app.extensions["ledsock_hub"] = hub
     if app.config.get("MQTT_URL"):
-        app.extensions["ledsock_mqtt"] = _start_mqtt(app.config, light)
+        app.extensions["ledsock_mqtt"] = _start_mqtt(app.config, lights)
     app.register_blueprint(web)
-    log.info("LED on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve", led.pin, led.factory_name,
-             " (SIMULATED)" if led.simulated else "", light.state().level, brightness,
-             "on" if on else "off", led.curve)
+    app.register_blueprint(rest)
     return app
 
 
-def _start_mqtt(config, light):
+def _light(config, spec: LightSpec, led, state_file, scheduler, location) -> Light:
+    """One light of the service: its LED (opened on its pin unless given), its state as saved,
+    its schedules. Logs one line saying where it is and how it starts."""
+    if led is None:
+        timeout = float(config["PIGPIO_TIMEOUT"])
+        factory = (config.get("LED_PIN_FACTORIES") or {}).get(spec.name) or choose_pin_factory(
+            config["LED_PIN_FACTORY"], timeout=timeout, pin=spec.pin)
+        led = open_led(spec.pin, pin_factory=factory, timeout=timeout,
+                       curve=parse_curve(config["BRIGHTNESS_CURVE"]), with_deadline=with_deadline)
+    record = state_file.record(spec.name) if state_file is not None else None
+    saved = record.saved() if record is not None else None
+    brightness, on = power_on_state(config["POWER_ON"], config["INITIAL_LEVEL"], saved)
+    if saved:
+        log.info("%srestoring level %d (brightness %s, %s) from %s", "" if len(config.get("LIGHTS") or ()) < 2
+                 else f"{spec.name}: ", saved[0] if saved[1] else 0, saved[0], "on" if saved[1] else "off",
+                 state_file.path)
+    try:
+        light = Light(led, name=spec.name, brightness=brightness, on=on, state_file=record,
+                      default_transition=float(config["DEFAULT_TRANSITION"]), scheduler=scheduler)
+    except Exception:
+        led.close()
+        raise
+    light.schedules = Schedules(light, scheduler, state_file=record, location=location,
+                                timezone=timers.local_timezone())
+    if record is not None and record.saved_schedules:
+        light.schedules.load(record.saved_schedules)
+    log.info("%s on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve",
+             f"light {spec.name!r}" if config.get("LIGHTS") else "LED", led.pin, led.factory_name,
+             " (SIMULATED)" if led.simulated else "", light.state().level, brightness, "on" if on else "off",
+             led.curve)
+    return light
+
+
+def _start_mqtt(config, lights):
     """The MQTT bridge, when MQTT_URL is set (paho-mqtt is imported only then)."""
     import mqtt_bridge
 
@@ -103,7 +141,7 @@ def _start_mqtt(config, light):
     device_id = mqtt_bridge.check_topic_name(config.get("MQTT_DEVICE_ID") or mqtt_bridge.default_device_id(),
                                              "MQTT_DEVICE_ID")
     bridge = mqtt_bridge.MqttBridge(
-        light, broker, device_id=device_id, group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
+        lights, broker, device_id=device_id, group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
         discovery=bool(config["MQTT_DISCOVERY"]), ca_file=config.get("MQTT_CA_FILE"),
         page_url=config.get("PAGE_URL") or "")
     bridge.start()
@@ -115,22 +153,22 @@ def shutdown(app: Flask, grace: float | None = None) -> None:
 
     Only the first call acts; ``grace`` defaults to SHUTDOWN_GRACE.
     """
-    light, hub = app.extensions["ledsock"], app.extensions["ledsock_hub"]
-    light.stop_changes()
+    lights, hub = app.extensions["ledsock_lights"], app.extensions["ledsock_hub"]
+    lights.stop_changes()
     if hub.close_all():
         hub.wait_closed(app.config["SHUTDOWN_GRACE"] if grace is None else grace)
 
 
 def release(app: Flask) -> None:
     """The worker is exiting: end the keep-alive and release the GPIO."""
-    light, hub = app.extensions["ledsock"], app.extensions["ledsock_hub"]
+    lights, hub = app.extensions["ledsock_lights"], app.extensions["ledsock_hub"]
     shutdown(app, grace=0.5)  # when no signal came first
     hub.stop()
     if "ledsock_mqtt" in app.extensions:
         app.extensions["ledsock_mqtt"].stop()  # retained "offline": a clean stop, not a death
-    light.scheduler.stop()
-    light.release()
-    log.info("GPIO%d released", light.led.pin)
+    lights.default.scheduler.stop()
+    lights.release()
+    log.info("GPIO%s released", ", ".join(str(light.led.pin) for light in lights))
 
 
 def main(argv=None) -> int:
@@ -141,12 +179,16 @@ def main(argv=None) -> int:
     # record (the Logging HOWTO's "Optimization"); a line per change stays cheap.
     logging._srcfile = None
     logging.logThreads = logging.logMultiprocessing = False  # (gunicorn's lines name the process)
-    try:
-        args.pin_factory = choose_pin_factory(args.pin_factory, timeout=args.pigpio_timeout, pin=args.pin)
-    except PinFactoryUnavailable as exc:
-        log.error("%s", exc)
-        return 2
+    specs = args.lights or (LightSpec(protocol.DEFAULT_LIGHT_NAME, args.pin),)
+    factories = {}
+    for spec in specs:  # each light's pin gets the factory that drives it here
+        try:
+            factories[spec.name] = choose_pin_factory(args.pin_factory, timeout=args.pigpio_timeout, pin=spec.pin)
+        except PinFactoryUnavailable as exc:
+            log.error("%s%s", f"light {spec.name!r} on GPIO{spec.pin}: " if args.lights else "", exc)
+            return 2
     config = settings.app_config(args)
+    config["LED_PIN_FACTORIES"] = factories  # resolved once, here: auto's probes are not run again
     host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
     config["PAGE_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
     log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",

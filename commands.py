@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
-from fields import RequestId, When
+from fields import DEFAULT_LIGHT_NAME, RequestId, When
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class SetLevel:
     level: int
     request_id: RequestId = None
     transition: Optional[float] = None  # seconds to fade there; None: the service's default
+    light: Optional[str] = None  # the light it is for: a name, "*" for every light, None: the default
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class SetPower:
     on: bool
     request_id: RequestId = None
     transition: Optional[float] = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Toggle:
 
     request_id: RequestId = None
     transition: Optional[float] = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Step:
     delta: int
     request_id: RequestId = None
     transition: Optional[float] = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Sleep:
     after: Optional[float]
     request_id: RequestId = None
     transition: Optional[float] = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class GetState:
     """Reply with the current state to the requester only."""
 
     request_id: RequestId = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -68,14 +74,17 @@ class Ping:
     """Reply with a pong to the requester only."""
 
     request_id: RequestId = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
 class Watch:
-    """Start (or stop) the news a client gets only when it asks: every schedule, then each change."""
+    """Start (or stop) the news a client gets only when it asks: every schedule and each
+    change to them, every light's state and each change to it. None: left as it is."""
 
-    schedules: bool
+    schedules: Optional[bool] = None
     request_id: RequestId = None
+    lights: Optional[bool] = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ class PutSchedule:
     when: When
     action: "SetLevel | SetPower | Step"
     request_id: RequestId = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class DeleteSchedule:
 
     name: str
     request_id: RequestId = None
+    light: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -104,11 +115,13 @@ class ScheduleInfo:
     when: When
     action: "SetLevel | SetPower | Step"
     next_at: int = 0
+    light: str = DEFAULT_LIGHT_NAME  # the light whose schedule it is
 
 
 @dataclass(frozen=True)
 class ScheduleDeleted:
     name: str
+    light: str = DEFAULT_LIGHT_NAME
 
 
 Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, PutSchedule, DeleteSchedule, Watch, GetState, Ping]
@@ -126,6 +139,7 @@ class State(NamedTuple):
     transition: float = 0.0
     sleep_at: int = 0  # when the sleep timer turns the light off (Unix seconds); 0: no timer
     sleep_in: float = 0.0  # seconds from now until then
+    light: str = DEFAULT_LIGHT_NAME  # the light's name
 
     @property
     def level(self) -> int:

@@ -78,7 +78,7 @@ class Client:
     __slots__ = ("ws", "conn", "peer", "_max_replies", "_budget", "_outbox_budget", "_lock", "_cond", "_outbox",
                  "_replies", "_queued", "_close", "_finished", "_writing", "_sending_since", "_os_socket",
                  "_writer", "_messages", "_parts", "_part_frames", "_part_size", "_ping_payload", "_pong_seen",
-                 "_pings_sent", "next_ping", "dropped", "wants_news")
+                 "_pings_sent", "next_ping", "dropped", "wants_news", "watches_lights", "names_lights")
 
     def __init__(self, ws, peer: str, *, max_pending_replies: int = 64, outbox_budget: int = OUTBOX_BUDGET,
                  budget: FrameBudget | None = None):
@@ -125,6 +125,8 @@ class Client:
         self.next_ping = float("inf")  # when the keep-alive pings it next (set when it joins)
         self.dropped: str | None = None  # why the server cut this client off, if it did
         self.wants_news = False  # whether it asked for news (the schedules'): see Hub.broadcast_news
+        self.watches_lights = False  # whether it asked for every light's states: see Hub.broadcast_state
+        self.names_lights = False  # whether it named a light: its states then say whose they are
 
     # ------------------------------------------------------------------ reading
 
@@ -240,16 +242,21 @@ class Client:
 
     # ------------------------------------------------------------------ writing
 
-    def send_state(self, frame: bytes) -> None:
-        """Send a state frame (see :func:`text_frame`), or replace a state still waiting."""
+    def send_state(self, frame: bytes, key: object = None) -> None:
+        """Send a state frame (see :func:`text_frame`) of the light ``key``, or replace that
+        light's state still waiting at the outbox's end (after any reply, so order holds)."""
         with self._lock:
             if self._finished or self._close:  # closing: only what was queued before goes out
                 return
-            if self._outbox and self._outbox[-1][0] is Outgoing.STATE:
-                self._queued += len(frame) - len(self._outbox[-1][1])
-                self._outbox[-1] = (Outgoing.STATE, frame, None)
-            else:
-                self._send_or_queue(Outgoing.STATE, frame)
+            outbox = self._outbox
+            index = len(outbox) - 1
+            while index >= 0 and outbox[index][0] is Outgoing.STATE:  # the states at the end: one per light
+                if outbox[index][2] == key:
+                    self._queued += len(frame) - len(outbox[index][1])
+                    outbox[index] = (Outgoing.STATE, frame, key)
+                    return
+                index -= 1
+            self._send_or_queue(Outgoing.STATE, frame, key)
 
     def send_reply(self, text: str) -> None:
         """Send a reply to this client's own request (kept in order, capped by the handler)."""

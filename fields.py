@@ -27,6 +27,7 @@ HARDWARE_ERROR = "hardware_error"
 RATE_LIMITED = "rate_limited"
 INTERNAL_ERROR = "internal_error"  # a fault of the server's own, never of the message
 NOT_FOUND = "not_found"  # no such schedule, or (REST) no such path
+UNKNOWN_LIGHT = "unknown_light"  # a "light" this service does not have
 METHOD_NOT_ALLOWED = "method_not_allowed"  # REST: GET or POST only
 # Refusals before a WebSocket upgrade or a REST change, sent as HTTP error bodies.
 FORBIDDEN_ORIGIN = "forbidden_origin"
@@ -306,22 +307,45 @@ def parse_when(message: dict):
     return When(sun=sun, offset=offset, days=parse_days(message.get("days")))
 
 
-WATCHABLE = ("schedules",)  # what a client may watch (docs/protocol.md, "watch")
+WATCHABLE = ("schedules", "lights")  # what a client may watch (docs/protocol.md, "watch")
 
 
-def parse_watch(message: dict) -> bool:
-    """A watch request's ``schedules``: true to get every schedule and each change, false to stop."""
-    value = message.get("schedules")
-    if not isinstance(value, bool):
-        raise ProtocolError(INVALID_MESSAGE, "a watch request needs \"schedules\": true or false, "
-                            f"got {describe(value)}")
-    return value
+def parse_watch(message: dict) -> dict[str, bool]:
+    """A watch request's ``schedules`` and ``lights``: true to start that news, false to stop
+    it; one of them at least, and only the ones given change."""
+    given = {name: message[name] for name in WATCHABLE if name in message}
+    wrong = [name for name, value in given.items() if not isinstance(value, bool)]
+    if not given or wrong:
+        shown = f", got {describe(given[wrong[0]])}" if wrong else ""
+        raise ProtocolError(INVALID_MESSAGE, "a watch request needs \"schedules\" or \"lights\" (or both): "
+                            f"true or false{shown}")
+    return given
 
 
-def parse_watch_query(values: list) -> bool:
-    """``/ws?watch=schedules``: whether the connection watches the schedules from the start."""
+def parse_watch_query(values: list) -> frozenset:
+    """``/ws?watch=schedules,lights``: what the connection watches from the start."""
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in WATCHABLE]
     if unknown:
-        raise ProtocolError(INVALID_MESSAGE, f"watch may be {', '.join(WATCHABLE)}, got {describe(unknown[0])}")
-    return "schedules" in names
+        raise ProtocolError(INVALID_MESSAGE, f"watch may be {' or '.join(WATCHABLE)}, got {describe(unknown[0])}")
+    return frozenset(names)
+
+
+# A light's name, in LIGHTS and in a message's "light": as a topic level and a URL path part
+# takes it, with nothing to escape. "*" in a message means every light.
+LIGHT_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+LIGHT_NAME_RULE = "a light's name is 1 to 32 of a-z, 0-9, '_' and '-'"
+EVERY_LIGHT = "*"
+DEFAULT_LIGHT_NAME = "led"  # the one light's name when LIGHTS is not set
+
+
+def parse_light(message: dict) -> Optional[str]:
+    """A message's ``"light"``: a name, ``"*"`` for every light, or None when absent (the
+    default light). Whether the service has that light is the door's question."""
+    if "light" not in message:
+        return None
+    value = message["light"]
+    if value == EVERY_LIGHT or (isinstance(value, str) and LIGHT_NAME.fullmatch(value)):
+        return value
+    raise ProtocolError(INVALID_MESSAGE, f"light must be a light's name or \"*\" for every light "
+                        f"({LIGHT_NAME_RULE}), got {describe(value)}")

@@ -51,14 +51,16 @@ class Hub:
         with self._lock:
             self._slots -= 1
 
-    def add(self, client: Client, first_state: str) -> int:
-        """Send a new client ``first_state`` and count it in (closing it if shutdown began)."""
+    def add(self, client: Client, first_state: str | list[tuple[object, str]]) -> int:
+        """Send a new client its first state (or each light's, as (key, text) pairs) and count
+        it in (closing it if shutdown began)."""
         client.next_ping = self._clock() + self.ping_interval
         with self._lock:
             if self._closing:
                 client.close(CloseCode.GOING_AWAY, "server shutting down")
             else:
-                client.send_state(text_frame(first_state))
+                for key, text in [(None, first_state)] if isinstance(first_state, str) else first_state:
+                    client.send_state(text_frame(text), key)
             self._members.add(client)
             if self._keepalive is None:
                 self._keepalive = threading.Thread(target=self._keep_alive, name="ledsock-keepalive", daemon=True)
@@ -85,11 +87,39 @@ class Hub:
             if client is not skip:
                 client.send_state(frame)
 
-    def broadcast_news(self, key: object, text: str, *, skip: object = None) -> None:
-        """Send news that no state replaces (a schedule's) to the clients that asked for it;
-        one that has not read the news of ``key`` yet gets only the newest."""
+    def broadcast_state(self, key: object, plain: str | None, named, *, skip: object = None) -> None:
+        """Send a light's state to the clients that see that light, but ``skip``; never blocks.
+
+        ``plain`` is the state as protocol v1 has it, given for the default light only: every
+        client sees that light, and gets ``plain`` unless it names lights. ``named()`` is the
+        state with its light's name, made once and only if a client needs it: for those that
+        name lights, and for those that watch every light (the only ones that see the others).
+        """
+        plain_frame = text_frame(plain) if plain is not None else None
+        named_frame = None
         for client in self.snapshot():
-            if client.wants_news and client is not skip:
+            if client is skip:
+                continue
+            if client.watches_lights or (client.names_lights and plain_frame is not None):
+                if named_frame is None:
+                    named_frame = text_frame(named())
+                client.send_state(named_frame, key)
+            elif plain_frame is not None:
+                client.send_state(plain_frame, key)
+
+    def broadcast_news(self, key: object, text: str | None, named=None, *, skip: object = None) -> None:
+        """Send news that no state replaces (a schedule's) to the clients that asked for it;
+        one that has not read the news of ``key`` yet gets only the newest. ``text`` and
+        ``named()`` are as a state's in :meth:`broadcast_state`."""
+        named_text = None
+        for client in self.snapshot():
+            if not client.wants_news or client is skip:
+                continue
+            if named is not None and (client.watches_lights or (client.names_lights and text is not None)):
+                if named_text is None:
+                    named_text = named()
+                client.send_news(key, named_text)
+            elif text is not None:
                 client.send_news(key, text)
 
     def _keep_alive(self) -> None:

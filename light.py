@@ -33,11 +33,15 @@ class Light:
     told who it was (the hub skips that client, which gets the ``reply`` instead).
     """
 
-    def __init__(self, led, *, brightness: int = 50, on: bool = True, state_file: state.StateFile | None = None,
+    def __init__(self, led, *, name: str = protocol.DEFAULT_LIGHT_NAME, brightness: int = 50, on: bool = True,
+                 state_file: state.StateFile | state.LightRecord | None = None,
                  default_transition: float = 0.0, clock: Callable[[], float] = time.monotonic,
                  scheduler=None, wall_clock: Callable[[], float] = time.time):
         """``scheduler`` runs the sleep timer: ``call_at(unix_seconds, fn)`` returning a
-        handle with ``cancel()`` (timers.Scheduler; a fake one in tests)."""
+        handle with ``cancel()`` (timers.Scheduler; a fake one in tests). ``state_file``
+        keeps this light's line of the state file."""
+        self.name = name
+        self.log_prefix = ""  # "NAME: " once the service has several lights (lights.Lights)
         self.led = led
         self.scheduler = scheduler
         self.schedules = None  # the Schedules that take schedule commands, when wired (app.py)
@@ -57,7 +61,7 @@ class Light:
         brightness = protocol.parse_level(brightness)
         if brightness == 0:
             raise ValueError("brightness is what 'on' shows: 1..100 (use on=False for off)")
-        self._state = State(brightness, bool(on), 0)
+        self._state = State(brightness, bool(on), 0, light=name)
         led.set_level(self._state.level)
 
     def add_listener(self, listener: StateListener) -> None:
@@ -134,7 +138,7 @@ class Light:
             with self._lock:
                 if changed:
                     self._cancel_sleep()  # any change ends the sleep timer (and its own firing is one)
-                    self._state = State(target.brightness, target.on, old.seq + 1)
+                    self._state = old._replace(brightness=target.brightness, on=target.on, seq=old.seq + 1)
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
                     if self.state_file is not None:
                         self.state_file.save_soon(new.brightness, new.on)
@@ -145,7 +149,7 @@ class Light:
                 if reply is not None:
                     reply(new)
         if changed:
-            log.info("level %d -> %d%s (seq %d) by %s", old.level, new.level,
+            log.info("%slevel %d -> %d%s (seq %d) by %s", self.log_prefix, old.level, new.level,
                      f" over {new.transition:g} s" if new.transition else "", new.seq, origin)
         return new
 
@@ -168,10 +172,10 @@ class Light:
                 if reply is not None:
                     reply(new)
         if command.after is not None:
-            log.info("sleep timer: off in %g s%s (seq %d) by %s", command.after,
+            log.info("%ssleep timer: off in %g s%s (seq %d) by %s", self.log_prefix, command.after,
                      f", fading over {command.transition:g} s" if command.transition else "", new.seq, origin)
         elif changed:
-            log.info("sleep timer cancelled (seq %d) by %s", new.seq, origin)
+            log.info("%ssleep timer cancelled (seq %d) by %s", self.log_prefix, new.seq, origin)
         return new
 
     def _timer_changed(self, requester: object) -> State:
@@ -221,17 +225,22 @@ class Light:
 
     def health(self) -> dict:
         """What /healthz tells of the light: the LED, the state, the state file."""
-        current = self.state()
         return {
-            **protocol.state_fields(current),
+            **self.led_health(),
+            "uptime_s": round(self._clock() - self.started, 1),
+            "state_file": str(self.state_file.path) if self.state_file else None,
+            "state_file_writes": self.state_file.writes if self.state_file else 0,
+        }
+
+    def led_health(self) -> dict:
+        """This light's state and its LED's: the level shown, the pin and factory, degraded or not."""
+        return {
+            **protocol.state_fields(self.state()),
             "shown": round(self.led.shown(), 2),
             "status": "degraded" if self.led.error else "ok",
             "pin": self.led.pin,
             "pin_factory": self.led.factory_name,
             "simulated": self.led.simulated,
-            "uptime_s": round(self._clock() - self.started, 1),
-            "state_file": str(self.state_file.path) if self.state_file else None,
-            "state_file_writes": self.state_file.writes if self.state_file else 0,
             "hardware_error": self.led.error,
         }
 

@@ -1,11 +1,13 @@
-"""The MQTT door: the light on a broker, for Home Assistant, Node-RED, scripts and fleets.
+"""The MQTT door: the lights on a broker, for Home Assistant, Node-RED, scripts and fleets.
 
 One more transport of the light core. Commands from ``ledsock/<id>/set`` (and the
-fleet's ``ledsock/<group>/set``) are parsed by :mod:`protocol` and applied by the same
-light as WebSocket and REST commands; every change from any door is published,
-retained, on ``ledsock/<id>/state``. Home Assistant gets discovery and its own JSON
-schema on ``ledsock/<id>/ha/...``. paho-mqtt runs its own network thread; the light's
-listener only hands the newest state to a publisher thread, so a stalled broker
+fleet's ``ledsock/<group>/set``; either may name a light, or ``"*"``) and from each
+light's ``ledsock/<id>/lights/<name>/set`` are parsed by :mod:`protocol` and applied by
+the same lights as WebSocket and REST commands. Every change from any door is
+published, retained: the default light's on ``ledsock/<id>/state`` as protocol v1 has
+it, and each light's on ``ledsock/<id>/lights/<name>/state``. Home Assistant gets one
+entity per light (:mod:`home_assistant`). paho-mqtt runs its own network thread; the
+lights' listeners only hand the newest state to a publisher thread, so a stalled broker
 never holds up a change or the WebSocket fan-out. docs/mqtt.md has the topics.
 """
 from __future__ import annotations
@@ -16,19 +18,19 @@ import re
 import socket
 import threading
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 import protocol
+from home_assistant import OFFLINE, ONLINE, discovery_config, entity_id, ha_command, ha_state
 from led import HardwareError
 from light import Light
+from lights import Lights
 
 log = logging.getLogger(__name__)
 
 ROOT = "ledsock"
 HA_STATUS = "homeassistant/status"
-ONLINE, OFFLINE = "online", "offline"
 MAX_PAYLOAD = 4096  # as the WebSocket's MAX_MESSAGE_SIZE default
 PUBLISH_WAIT = 5.0  # seconds the publisher waits for the broker's ack before sending the newest state
 
@@ -72,59 +74,30 @@ class BrokerAddress:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
-HA_COMMAND_FIELDS = ("state", "brightness", "transition")  # what discovery says this light does
-
-
-def ha_command(payload: dict) -> str:
-    """Home Assistant's JSON-schema command, as the protocol message it stands for.
-
-    A field this light does not do (``flash``, ``effect``, a colour) is refused, never
-    ignored: the sender learns it on the error topic, and nothing changes.
-    """
-    if not isinstance(payload, dict) or payload.get("state") not in ("ON", "OFF"):
-        raise protocol.ProtocolError(
-            protocol.INVALID_MESSAGE, 'a Home Assistant command needs "state": "ON" or "OFF"')
-    unsupported = [field for field in payload if field not in HA_COMMAND_FIELDS]
-    if unsupported:
-        raise protocol.ProtocolError(
-            protocol.INVALID_MESSAGE, f"this light does not support {', '.join(map(repr, sorted(unsupported)))}; "
-            f"a Home Assistant command may have {', '.join(HA_COMMAND_FIELDS)}")
-    message: dict = {"on": payload["state"] == "ON"}
-    if payload["state"] == "ON" and "brightness" in payload:
-        message = {"level": payload["brightness"]}
-    if "transition" in payload:
-        message["transition"] = payload["transition"]
-    return json.dumps(message, default=_exact_number)
-
-
-def _exact_number(value):
-    """protocol.parse_json keeps fractions exact (Decimal); write them back as the numbers they are."""
-    if isinstance(value, Decimal) and value.is_finite():
-        return int(value) if -10**20 < value < 10**20 and value == value.to_integral_value() else float(value)
-    raise TypeError(type(value).__name__)
-
-
-def ha_state(state: protocol.State) -> str:
-    return json.dumps({"state": "ON" if state.on else "OFF", "brightness": state.brightness,
-                       "color_mode": "brightness"}, separators=(",", ":"))
-
-
 class MqttBridge:
-    """The light on one MQTT broker: commands in, retained states out, Home Assistant discovery."""
+    """The lights on one MQTT broker: commands in, retained states out, Home Assistant discovery."""
 
-    def __init__(self, light: Light, broker: BrokerAddress, *, device_id: str, group: str = "all",
+    def __init__(self, lights: Lights, broker: BrokerAddress, *, device_id: str, group: str = "all",
                  discovery: bool = True, ca_file: str | None = None, page_url: str = "", sw_version: str = "1"):
-        self.light, self.broker = light, broker
+        self.lights, self.broker = lights, broker
         self.device_id, self.group, self.discovery = device_id, group, discovery
         self.ca_file, self.page_url, self.sw_version = ca_file, page_url, sw_version
         self.base = f"{ROOT}/{device_id}"
         self.connected = False
         self.last_error: str | None = None
-        self._pending: protocol.State | None = None  # newest state not yet published
+        self._pending: dict[str, protocol.State] = {}  # each light's newest state not yet published
         self._wake = threading.Condition()
         self._stopped = False
         self._client = None
         self._told_unreachable = False
+
+    def light_topics(self, light: Light) -> str:
+        """Where a light's own topics are: ``<base>/lights/<name>``."""
+        return f"{self.base}/lights/{light.name}"
+
+    def ha_topics(self, light: Light) -> str:
+        """Where a light's Home Assistant topics are: the default light's where one light's always were."""
+        return self.base if light is self.lights.default else self.light_topics(light)
 
     # ---------------------------------------------------------------- life
 
@@ -144,14 +117,15 @@ class MqttBridge:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         self._client = client
-        self.light.add_listener(self._state_changed)
-        if self.light.schedules is not None:
-            self.light.schedules.add_listener(self._schedule_changed)
+        for light in self.lights:
+            light.add_listener(self._state_changed)
+            if light.schedules is not None:
+                light.schedules.add_listener(self._schedule_changed)
         threading.Thread(target=self._publish_loop, name="ledsock-mqtt-publisher", daemon=True).start()
         client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         client.loop_start()  # paho's own network thread: connects, reconnects with backoff
-        log.info("MQTT: joining %s as %s (group %s, discovery %s)", self.broker, self.base, self.group,
-                 "on" if self.discovery else "off")
+        log.info("MQTT: joining %s as %s (group %s, discovery %s, %d light%s)", self.broker, self.base, self.group,
+                 "on" if self.discovery else "off", len(self.lights), "" if len(self.lights) == 1 else "s")
 
     def stop(self) -> None:
         """Say offline (the will is for deaths, not for a clean stop) and leave the broker."""
@@ -180,11 +154,12 @@ class MqttBridge:
         self.connected, self.last_error, self._told_unreachable = True, None, False
         log.info("MQTT: connected to %s", self.broker)
         client.subscribe([(f"{self.base}/set", 1), (f"{ROOT}/{self.group}/set", 1), (f"{self.base}/ha/set", 1),
-                          (HA_STATUS, 1)])
+                          (f"{self.base}/lights/+/set", 1), (f"{self.base}/lights/+/ha/set", 1), (HA_STATUS, 1)])
         client.publish(f"{self.base}/status", ONLINE, qos=1, retain=True)
         self._announce()
-        for info in self.light.schedules.infos() if self.light.schedules is not None else ():
-            self._schedule_changed(info, None)
+        for light in self.lights:
+            for info in light.schedules.infos() if light.schedules is not None else ():
+                self._schedule_changed(info, None)
 
     def _on_connect_fail(self, _client, _userdata) -> None:
         self.last_error = f"cannot reach {self.broker}"
@@ -201,12 +176,30 @@ class MqttBridge:
         if not self._stopped:
             self.last_error = f"disconnected: {reason_code}"
 
+    def _addressed(self, topic: str) -> tuple[str | None, bool, bool] | None:
+        """What a command topic says: (the light it names, if it does; Home Assistant's?; the group's?)."""
+        if topic == f"{self.base}/set":
+            return None, False, False
+        if topic == f"{self.base}/ha/set":
+            return self.lights.default.name, True, False
+        if topic == f"{ROOT}/{self.group}/set":
+            return None, False, True
+        prefix = f"{self.base}/lights/"
+        if topic.startswith(prefix):
+            name, _, rest = topic[len(prefix):].partition("/")
+            if rest in ("set", "ha/set"):
+                return name, rest == "ha/set", False
+        return None
+
     def _on_message(self, _client, _userdata, message) -> None:
         if message.topic == HA_STATUS:
             if message.payload == b"online":
                 self._announce()  # Home Assistant restarted: it needs discovery and the state again
             return
-        is_ha = message.topic == f"{self.base}/ha/set"
+        addressed = self._addressed(message.topic)
+        if addressed is None:
+            return
+        topic_light, is_ha, is_group = addressed
         request_id = None
         try:
             if len(message.payload) > MAX_PAYLOAD:
@@ -220,46 +213,72 @@ class MqttBridge:
             command = protocol.parse_command(text)
             request_id = command.request_id
             if not isinstance(command, protocol.LightCommand + protocol.ScheduleCommand):
-                self._publish_state_now()  # get/ping: the state topic is the answer
+                self._publish_states_now()  # get/ping: the state topics are the answer
                 return
-            self.light.execute(command, origin=f"mqtt {message.topic}", requester=self)
+            if topic_light is not None and command.light not in (None, topic_light):
+                raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"the payload names light {command.light!r} "
+                                             f"and the topic {topic_light!r}: leave it out of the payload",
+                                             request_id)
+            name = topic_light or command.light
+            if is_group and name not in (None, protocol.EVERY_LIGHT) and name not in self.lights.names:
+                log.debug("MQTT: a group command for light %r, which this lamp does not have", name)
+                return  # the fleet's lamps need not all have it
+            for light in self.lights.resolve(name, request_id):
+                self._execute(light, command, message.topic, request_id)
         except protocol.ProtocolError as exc:
             log.debug("MQTT: rejected on %s: %s", message.topic, exc.message)
             self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
-        except HardwareError as exc:
-            log.error("%s (set on %s)", exc, message.topic)
-            self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
         except Exception:  # never into paho's network thread, which would stop with it
             log.exception("MQTT: a message on %s could not be handled", message.topic)
             self._publish(f"{self.base}/error", protocol.internal_error_message(request_id))
 
+    def _execute(self, light: Light, command, topic: str, request_id) -> None:
+        """One light carries out the command; its failure goes to the error topic (the others still act)."""
+        try:
+            light.execute(command, origin=f"mqtt {topic}", requester=self)
+        except protocol.ProtocolError as exc:
+            log.debug("MQTT: rejected on %s: %s", topic, exc.message)
+            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
+        except HardwareError as exc:
+            log.error("%s (set on %s)", exc, topic)
+            self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
+
     # ---------------------------------------------------------------- publishing
 
     def _state_changed(self, state: protocol.State, _requester) -> None:
-        """The light's listener (under its lock): only note the newest state."""
+        """A light's listener (under its lock): only note its newest state."""
         with self._wake:
-            self._pending = state
+            self._pending[state.light] = state
             self._wake.notify_all()
 
-    def _publish_state_now(self) -> None:
-        self._state_changed(self.light.state(), None)
+    def _publish_states_now(self) -> None:
+        for light in self.lights:
+            self._state_changed(light.state(), None)
 
     def _publish_loop(self) -> None:
-        """Publish the newest state, one at a time: while the broker is slow or stalled,
-        newer states replace the waiting one instead of piling up in paho's queue.
-        While disconnected nothing is queued; the reconnect publishes the current state."""
+        """Publish each light's newest state, one round at a time: while the broker is slow or
+        stalled, newer states replace the waiting ones instead of piling up in paho's queue.
+        While disconnected nothing is queued; the reconnect publishes the current states."""
         while True:
             with self._wake:
-                while self._pending is None and not self._stopped:
+                while not self._pending and not self._stopped:
                     self._wake.wait()
                 if self._stopped:
                     return
-                state, self._pending = self._pending, None
+                states, self._pending = list(self._pending.values()), {}
             if not self.connected:
                 continue
-            sent = [self._client.publish(f"{self.base}/state", protocol.state_message(state), qos=1, retain=True)]
-            if self.discovery:
-                sent.append(self._client.publish(f"{self.base}/ha/state", ha_state(state), qos=1, retain=True))
+            sent = []
+            for state in states:
+                light = self.lights.get(state.light)
+                if light is self.lights.default:
+                    sent.append(self._client.publish(f"{self.base}/state", protocol.state_message(state),
+                                                     qos=1, retain=True))
+                sent.append(self._client.publish(f"{self.light_topics(light)}/state",
+                                                 protocol.state_message(state, named=True), qos=1, retain=True))
+                if self.discovery:
+                    sent.append(self._client.publish(f"{self.ha_topics(light)}/ha/state", ha_state(state),
+                                                     qos=1, retain=True))
             for info in sent:
                 try:
                     info.wait_for_publish(PUBLISH_WAIT)
@@ -267,44 +286,33 @@ class MqttBridge:
                     break
 
     def _schedule_changed(self, news, _requester) -> None:
-        """Each schedule retained on ``<base>/schedules/<name>``; a deleted one clears its topic."""
-        if isinstance(news, protocol.ScheduleDeleted):
-            self._client.publish(f"{self.base}/schedules/{news.name}", b"", qos=1, retain=True)
+        """Each schedule retained on ``<base>/schedules/<name>`` (the default light's) or
+        ``<base>/lights/<light>/schedules/<name>``; a deleted one clears its topic."""
+        light = self.lights.get(news.light)
+        if light is self.lights.default:
+            topic, payload = f"{self.base}/schedules/{news.name}", protocol.reply_message(news)
         else:
-            self._client.publish(f"{self.base}/schedules/{news.name}", protocol.reply_message(news),
-                                 qos=1, retain=True)
+            topic, payload = (f"{self.light_topics(light)}/schedules/{news.name}",
+                              protocol.reply_message(news, named=True))
+        if isinstance(news, protocol.ScheduleDeleted):
+            payload = b""
+        self._client.publish(topic, payload, qos=1, retain=True)
 
     def _publish(self, topic: str, text: str) -> None:
         self._client.publish(topic, text, qos=1)
 
     def _announce(self) -> None:
         if self.discovery:
-            self._client.publish(f"homeassistant/light/ledsock_{self.device_id}/config",
-                                 json.dumps(self.discovery_config()), qos=1, retain=True)
-        self._publish_state_now()
+            for light in self.lights:
+                unique_id = entity_id(self.device_id, light.name, light is self.lights.default)
+                self._client.publish(f"homeassistant/light/{unique_id}/config",
+                                     json.dumps(self.discovery_config(light)), qos=1, retain=True)
+        self._publish_states_now()
 
-    def discovery_config(self) -> dict:
-        """Home Assistant's MQTT light, JSON schema, brightness only."""
-        return {
-            "name": None,  # the device's name is the entity's
-            "unique_id": f"ledsock_{self.device_id}",
-            # HA 2026.4 and later: the entity id. HA 2025.x ignores it and takes the device's
-            # name, "ledsock <id>", which gives the same light.ledsock_<id>.
-            "default_entity_id": f"light.ledsock_{self.device_id}",
-            "schema": "json",
-            "command_topic": f"{self.base}/ha/set",
-            "state_topic": f"{self.base}/ha/state",
-            "availability_topic": f"{self.base}/status",
-            "payload_available": ONLINE,
-            "payload_not_available": OFFLINE,
-            "brightness": True,
-            "brightness_scale": 100,
-            "supported_color_modes": ["brightness"],
-            "transition": True,
-            "flash": False,  # HA would offer flash, and the lamp does not flash: never advertise it
-            "qos": 1,
-            "device": {"identifiers": [f"ledsock_{self.device_id}"], "name": f"ledsock {self.device_id}",
-                       "model": "ledsock LED (Raspberry Pi PWM)", "manufacturer": "ledsock",
-                       "sw_version": self.sw_version, **({"configuration_url": self.page_url} if self.page_url else {})},
-            "origin": {"name": "ledsock", "sw_version": self.sw_version},
-        }
+    def discovery_config(self, light: Light | None = None) -> dict:
+        """Home Assistant's discovery config of ``light`` (the default one when None)."""
+        light = light or self.lights.default
+        return discovery_config(device_id=self.device_id, light=light.name, is_default=light is self.lights.default,
+                                several=len(self.lights) > 1, topics=self.ha_topics(light),
+                                availability_topic=f"{self.base}/status", page_url=self.page_url,
+                                sw_version=self.sw_version)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from decimal import Decimal
-from typing import Union
+from typing import Optional, Union
 
 from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     LEVEL_MIN,
@@ -48,6 +48,12 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_when,
     parse_watch,
     parse_watch_query,
+    parse_light,
+    LIGHT_NAME,
+    LIGHT_NAME_RULE,
+    EVERY_LIGHT,
+    DEFAULT_LIGHT_NAME,
+    UNKNOWN_LIGHT,
     DAILY,
     When,
     parse_json,
@@ -74,7 +80,7 @@ from commands import (  # noqa: F401 - re-exported: the doors use protocol.<name
     Reply,
 )
 
-def _set_command(message: dict, request_id: RequestId) -> Command:
+def _set_command(message: dict, request_id: RequestId, light: Optional[str] = None) -> Command:
     """A set message: one of level, on and step, and perhaps a transition.
 
     ``level`` may come with an ``on`` that agrees with it (true above 0, false at 0), as
@@ -90,15 +96,15 @@ def _set_command(message: dict, request_id: RequestId) -> Command:
         if on != (level > 0):
             raise ProtocolError(INVALID_MESSAGE, f"level {level} and on {str(on).lower()} disagree: "
                                 "level 0 is off, any other level is on")
-        return SetLevel(level, request_id, transition)
+        return SetLevel(level, request_id, transition, light)
     if len(given) > 1:
         raise ProtocolError(
             INVALID_MESSAGE, f"send one of level, on and step in a message, got {' and '.join(given)}")
     if given == ["level"]:
-        return SetLevel(parse_level(message["level"]), request_id, transition)
+        return SetLevel(parse_level(message["level"]), request_id, transition, light)
     if given == ["on"]:
-        return SetPower(parse_on(message["on"]), request_id, transition)
-    return Step(parse_step(message["step"]), request_id, transition)
+        return SetPower(parse_on(message["on"]), request_id, transition, light)
+    return Step(parse_step(message["step"]), request_id, transition, light)
 
 
 def parse_command(text: Union[str, bytes]) -> Command:
@@ -123,28 +129,32 @@ def parse_command(text: Union[str, bytes]) -> Command:
     try:
         if not isinstance(kind, str):
             raise ProtocolError(INVALID_MESSAGE, f"type must be a string, got {describe(kind)}")
+        light = parse_light(message)
         if kind == "set":
-            return _set_command(message, request_id)
+            return _set_command(message, request_id, light)
         if kind == "toggle":
             transition = parse_transition(message["transition"]) if "transition" in message else None
-            return Toggle(request_id, transition)
+            return Toggle(request_id, transition, light)
         if kind == "sleep":
             if "after" not in message:
                 raise ProtocolError(INVALID_MESSAGE, "missing \"after\"; send e.g. "
                                     "{\"type\": \"sleep\", \"after\": 1800} or {\"type\": \"sleep\", \"after\": null}")
             transition = parse_transition(message["transition"]) if "transition" in message else None
-            return Sleep(parse_sleep_after(message["after"]), request_id, transition)
+            return Sleep(parse_sleep_after(message["after"]), request_id, transition, light)
         if kind == "schedule":
             return PutSchedule(parse_schedule_name(message), parse_when(message),
-                               _set_command(message, None), request_id)
+                               _set_command(message, None), request_id, light)
         if kind == "unschedule":
-            return DeleteSchedule(parse_schedule_name(message), request_id)
+            return DeleteSchedule(parse_schedule_name(message), request_id, light)
         if kind == "watch":
-            return Watch(parse_watch(message), request_id)
+            if light is not None:
+                raise ProtocolError(INVALID_MESSAGE, "watch is about your connection and takes no light; "
+                                    "{\"type\": \"watch\", \"lights\": true} watches every light")
+            return Watch(request_id=request_id, **parse_watch(message))
         if kind == "get":
-            return GetState(request_id)
+            return GetState(request_id, light)
         if kind == "ping":
-            return Ping(request_id)
+            return Ping(request_id, light)
         raise ProtocolError(
             UNKNOWN_TYPE,
             f"unknown type {describe(kind)}; the types are \"set\", \"toggle\", \"sleep\", "
@@ -159,9 +169,11 @@ def _dump(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-def state_fields(state: State) -> dict:
-    """The state as flat JSON fields, the same on every door (WebSocket, REST, MQTT)."""
-    fields = {"level": state.level, "on": state.on, "brightness": state.brightness, "seq": state.seq}
+def state_fields(state: State, named: bool = False) -> dict:
+    """The state as flat JSON fields, the same on every door (WebSocket, REST, MQTT);
+    ``named``: with the light's name (protocol v1's default light goes without it)."""
+    fields = {"light": state.light} if named else {}
+    fields.update(level=state.level, on=state.on, brightness=state.brightness, seq=state.seq)
     if state.transition:
         fields["transition"] = state.transition
     if state.sleep_at:
@@ -170,17 +182,18 @@ def state_fields(state: State) -> dict:
     return fields
 
 
-def state_message(state: State, request_id: RequestId = None) -> str:
-    """The state every client gets on connect, on ``get`` and after each change.
+def state_message(state: State, request_id: RequestId = None, named: bool = False) -> str:
+    """The state every client gets on connect, on ``get`` and after each change; ``named``:
+    with its ``"light"`` (for a client that names lights).
 
     Cached: a change's broadcast and its reply to a sender without an id are one text.
     """
-    return _state_text(state, request_id)
+    return _state_text(state, request_id, named)
 
 
-@functools.lru_cache(maxsize=16)
-def _state_text(state: State, request_id: RequestId) -> str:
-    message = {"type": "state", **state_fields(state)}
+@functools.lru_cache(maxsize=64)
+def _state_text(state: State, request_id: RequestId, named: bool) -> str:
+    message = {"type": "state", **state_fields(state, named)}
     if request_id is not None:
         message["id"] = request_id
     return _dump(message)
@@ -194,10 +207,13 @@ def error_message(code: str, message: str, request_id: RequestId = None) -> str:
     return _dump(reply)
 
 
-def schedule_fields(info: ScheduleInfo) -> dict:
-    """A schedule as flat JSON fields; without ``next_at`` they are a valid schedule message."""
+def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict:
+    """A schedule as flat JSON fields; without ``next_at`` they are a valid schedule message.
+    ``named``: with its light's name."""
     when, action = info.when, info.action
     fields = {"name": info.name}
+    if named:
+        fields["light"] = info.light
     if when.at is not None:
         fields["at"] = when.at
     elif when.cron is not None:
@@ -217,29 +233,32 @@ def schedule_fields(info: ScheduleInfo) -> dict:
     return fields
 
 
-def schedule_message(info: ScheduleInfo, request_id: RequestId = None) -> str:
-    """A schedule, sent to everyone when it is made or changed, and to each client on connect."""
-    message = {"type": "schedule", **schedule_fields(info), "next_at": info.next_at}
+def schedule_message(info: ScheduleInfo, request_id: RequestId = None, named: bool = False) -> str:
+    """A schedule, sent to its watchers when it is made, changed or fired, and on connect."""
+    message = {"type": "schedule", **schedule_fields(info, named), "next_at": info.next_at}
     if request_id is not None:
         message["id"] = request_id
     return _dump(message)
 
 
-def schedule_deleted_message(name: str, request_id: RequestId = None) -> str:
+def schedule_deleted_message(name: str, request_id: RequestId = None, light: str | None = None) -> str:
     message = {"type": "schedule_deleted", "name": name}
+    if light is not None:
+        message["light"] = light
     if request_id is not None:
         message["id"] = request_id
     return _dump(message)
 
 
-def reply_message(reply: Reply, request_id: RequestId = None) -> str:
-    """The text of the answer to one request (a state, a pong or a schedule), carrying its id."""
+def reply_message(reply: Reply, request_id: RequestId = None, named: bool = False) -> str:
+    """The text of the answer to one request (a state, a pong or a schedule), carrying its id;
+    ``named``: with the light's name."""
     if isinstance(reply, State):
-        return state_message(reply, request_id)
+        return state_message(reply, request_id, named)
     if isinstance(reply, ScheduleInfo):
-        return schedule_message(reply, request_id)
+        return schedule_message(reply, request_id, named)
     if isinstance(reply, ScheduleDeleted):
-        return schedule_deleted_message(reply.name, request_id)
+        return schedule_deleted_message(reply.name, request_id, reply.light if named else None)
     return pong_message(request_id)
 
 
@@ -253,9 +272,12 @@ def internal_error_message(request_id: RequestId = None) -> str:
     return error_message(INTERNAL_ERROR, "the server failed on this message (logged)", request_id)
 
 
-def watching_message(schedules: bool, request_id: RequestId = None) -> str:
-    """The reply to ``{"type": "watch"}``: what the client now watches."""
+def watching_message(schedules: bool, request_id: RequestId = None, lights: bool | None = None) -> str:
+    """The reply to ``{"type": "watch"}``: what the client now watches (``lights`` is told
+    to a client that names lights)."""
     reply = {"type": "watching", "schedules": schedules}
+    if lights is not None:
+        reply["lights"] = lights
     if request_id is not None:
         reply["id"] = request_id
     return _dump(reply)

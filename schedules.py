@@ -27,7 +27,7 @@ ScheduleListener = Callable[[object, object], None]
 
 
 class Schedules:
-    """The service's schedules; ``execute`` takes protocol's PutSchedule and DeleteSchedule."""
+    """One light's schedules; ``execute`` takes protocol's PutSchedule and DeleteSchedule."""
 
     def __init__(self, light, scheduler: timers.Scheduler, *, state_file=None, timezone=None,
                  location: Optional[tuple[float, float]] = None, max_schedules: int = MAX_SCHEDULES):
@@ -40,6 +40,8 @@ class Schedules:
         self._lock = threading.Lock()
         self._items: dict[str, protocol.PutSchedule] = {}
         self._listeners: list[ScheduleListener] = []
+        self.light_name = getattr(light, "name", protocol.DEFAULT_LIGHT_NAME)
+        self._job_prefix = f"{JOB_PREFIX}{self.light_name}:"  # one scheduler serves every light
 
     def add_listener(self, listener: ScheduleListener) -> None:
         self._listeners.append(listener)
@@ -77,7 +79,7 @@ class Schedules:
 
     def _put(self, command: protocol.PutSchedule, save: bool = True) -> tuple[protocol.ScheduleInfo, bool]:
         """The schedule as put, and whether anything changed."""
-        item = protocol.PutSchedule(command.name, command.when, command.action)
+        item = protocol.PutSchedule(command.name, command.when, command.action)  # whichever light it named
         with self._lock:
             if self._items.get(command.name) == item:
                 return self._info(command.name), False
@@ -91,7 +93,7 @@ class Schedules:
                 raise protocol.ProtocolError(TOO_MANY, f"at most {self.max_schedules} schedules; delete one first",
                                              command.request_id)
             self._items[command.name] = item
-            self.scheduler.schedule(JOB_PREFIX + command.name, trigger, lambda: self._fire(command.name))
+            self.scheduler.schedule(self._job_prefix + command.name, trigger, lambda: self._fire(command.name))
             if save:
                 self._save()
             return self._info(command.name), True
@@ -101,14 +103,14 @@ class Schedules:
             if command.name not in self._items:
                 raise protocol.ProtocolError(NOT_FOUND, f"no schedule named {command.name!r}", command.request_id)
             del self._items[command.name]
-            self.scheduler.unschedule(JOB_PREFIX + command.name)
+            self.scheduler.unschedule(self._job_prefix + command.name)
             self._save()
-        return protocol.ScheduleDeleted(command.name)
+        return protocol.ScheduleDeleted(command.name, self.light_name)
 
     def _info(self, name: str) -> protocol.ScheduleInfo:
         item = self._items[name]
         return protocol.ScheduleInfo(name, item.when, item.action,
-                                     round(self.scheduler.next_fire(JOB_PREFIX + name)))
+                                     round(self.scheduler.next_fire(self._job_prefix + name)), self.light_name)
 
     def _save(self) -> None:
         if self.state_file is not None:

@@ -15,6 +15,7 @@ from typing import Callable, Optional
 import protocol
 import state
 from brightness import parse_curve
+from lights import parse_lights
 from pins import PIN_FACTORIES
 
 WORKERS = ("gevent", "gthread")  # how the service serves: see serve.py
@@ -71,6 +72,13 @@ def _curve(text):
     return str(text).strip().lower()
 
 
+def _lights(text):
+    try:
+        return parse_lights(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _flag(text):
     value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(str(text).strip().lower())
     if value is None:
@@ -116,7 +124,10 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "--host", "HOST", str, "0.0.0.0", "address to listen on", server=True),
     Setting("PORT", "--port", "PORT", _positive(int), 5000, "TCP port", server=True),
-    Setting("LED_PIN", "--pin", "LED_PIN", _positive(int), 21, "BCM pin of the LED"),
+    Setting("LED_PIN", "--pin", "LED_PIN", _positive(int), 21, "BCM pin of the LED (when LIGHTS is not set)"),
+    Setting("LIGHTS", "--lights", "LIGHTS", _lights, None,
+            "several lights: NAME:PIN pairs, e.g. desk:21,shelf:20; the first is the default light, the one "
+            "a command naming no light is for (replaces --pin; names: 1 to 32 of a-z, 0-9, _ and -)"),
     Setting("LED_PIN_FACTORY", "--pin-factory", "LED_PIN_FACTORY", str, "auto",
             "auto (pigpio if its daemon answers, else the kernel's hardware PWM, else lgpio, else simulated), "
             "pigpio, kernel, lgpio or mock (docs/boards.md); GPIOZERO_PIN_FACTORY=pigpio|lgpio|mock is "

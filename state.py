@@ -43,32 +43,59 @@ def parse_power_on(text: str) -> str | int:
 
 
 class StateFile:
-    """The last level on disk, saved at most once per ``min_interval`` seconds.
+    """Every light's last state and schedules on disk, saved at most once per ``min_interval`` s.
 
     ``save_soon`` is called on every change, under the service's lock, so it only
     notes the level; the disk is written later, without that lock. An fsync on an SD
     card can take a tenth of a second, and no change or broadcast waits for it.
     ``run_blocking(function, *args)`` runs each disk write: by default in the calling
     thread; the server passes one that keeps the write off its event loop.
+
+    The file is the default light's state at its top level, as a single-light service
+    writes it (and reads it back), and every other light's under ``"lights"`` by name;
+    ``"light"`` names the light of the top level once there are several. The methods
+    without ``light=`` are the default light's; :meth:`record` is one light's view.
     """
 
-    def __init__(self, path: Path, *, min_interval: float = 1.0, run_blocking=None):
+    def __init__(self, path: Path, *, min_interval: float = 1.0, run_blocking=None,
+                 default_light: str = protocol.DEFAULT_LIGHT_NAME):
         self.path = Path(path)
         self.min_interval = min_interval
+        self.default_light = default_light
         self._run_blocking = run_blocking or (lambda function, *args: function(*args))
         self._lock = threading.Lock()  # guards the fields below; never held during disk I/O
-        self._latest: tuple[int, bool] | None = None  # the newest state given to save_soon
-        self._version = 0  # counts save_soon calls: the version of _latest
+        self._states: dict[str, tuple[int, bool]] = {}  # each light's newest (brightness, on)
+        self._loaded_states: dict[str, tuple[int | None, bool]] = {}  # what load() found
+        self._schedules: dict[str, list[dict]] = {}  # each light's schedules, as kept
+        self._version = 0  # counts changes: the version of the above
         self._timer: threading.Timer | None = None
         self._last_write = float("-inf")
         self._write_lock = threading.Lock()  # one write at a time, the newest version last
         self._written = 0  # the version on disk
         self.writes = 0  # files written since start (each one fsync'd and renamed into place)
         self._failing = False
-        self.saved_schedules: list[dict] = []  # what load() found; save_schedules replaces it
+
+    def record(self, light: str) -> "LightRecord":
+        """The file as one light sees it: its state and its schedules."""
+        return LightRecord(self, light)
+
+    @property
+    def saved_schedules(self) -> list[dict]:
+        """The default light's schedules as load() found them (or as saved since)."""
+        return self.schedules_of(self.default_light)
+
+    def schedules_of(self, light: str) -> list[dict]:
+        with self._lock:
+            return list(self._schedules.get(light, []))
+
+    def saved(self, light: str) -> tuple[int | None, bool] | None:
+        """What load() found of ``light``: (brightness, on), None when nothing."""
+        with self._lock:
+            return self._loaded_states.get(light)
 
     def load(self) -> tuple[int | None, bool] | None:
-        """The saved (brightness, on), or None when there is none (a corrupt file is moved aside).
+        """Read every light's line; return the default light's (brightness, on), or None when
+        there is none (a corrupt file is moved aside). :meth:`saved` gives the others'.
 
         A file of an older version, ``{"level": N}``, reads as on at N, or as off with no
         brightness known (None) when N is 0.
@@ -83,25 +110,26 @@ class StateFile:
             saved = json.loads(text, parse_int=int)
             if not isinstance(saved, dict):
                 raise ValueError("not a JSON object")
-            schedules = saved.get("schedules", [])
-            if not isinstance(schedules, list) or not all(isinstance(item, dict) for item in schedules):
-                raise ValueError("schedules is not a list of objects")
-            with self._lock:
-                self.saved_schedules = schedules
-            if "brightness" not in saved and "level" not in saved:  # schedules alone
-                return None
-            if "brightness" not in saved:  # an older file: the level alone
-                level = protocol.parse_level(saved["level"])
-                return (level, True) if level else (None, False)
-            brightness, on = protocol.parse_level(saved["brightness"]), saved["on"]
-            if brightness == 0 or not isinstance(on, bool):
-                raise ValueError(f"brightness {brightness} and on {on!r} are not a state")
-            with self._lock:
-                if self._latest is None:  # what a schedules-only write keeps
-                    self._latest = (brightness, on)
-            return brightness, on
+            lines = {saved.get("light", self.default_light): saved}
+            others = saved.get("lights", {})
+            if not isinstance(others, dict):
+                raise ValueError("lights is not an object")
+            for name, line in others.items():
+                if not isinstance(line, dict):
+                    raise ValueError(f"light {name!r} is not an object")
+                lines.setdefault(name, line)
+            found = {name: _read_line(line) for name, line in lines.items()}
         except (ValueError, KeyError, TypeError, protocol.ProtocolError) as exc:
             return self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
+        with self._lock:
+            for name, (light_state, schedules) in found.items():
+                if schedules:
+                    self._schedules[name] = schedules
+                if light_state is not None:
+                    self._loaded_states[name] = light_state
+                    if light_state[0] is not None:  # what a schedules-only write keeps
+                        self._states.setdefault(name, light_state)
+            return self._loaded_states.get(self.default_light)
 
     def _set_aside(self, problem: str) -> None:
         aside = self.path.with_name(f"{self.path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -113,16 +141,16 @@ class StateFile:
         log.warning("state file %s %s; starting without it and %s", self.path, problem, moved)
         return None
 
-    def save_soon(self, brightness: int, on: bool) -> None:
-        """Remember the state; it reaches the disk within ``min_interval`` seconds."""
+    def save_soon(self, brightness: int, on: bool, light: str | None = None) -> None:
+        """Remember a light's state; it reaches the disk within ``min_interval`` seconds."""
         with self._lock:
-            self._latest = (brightness, on)
+            self._states[light or self.default_light] = (brightness, on)
             self._changed()
 
-    def save_schedules(self, schedules: list[dict]) -> None:
-        """Remember the schedules; they reach the disk with the state, within ``min_interval`` s."""
+    def save_schedules(self, schedules: list[dict], light: str | None = None) -> None:
+        """Remember a light's schedules; they reach the disk with the state, within ``min_interval`` s."""
         with self._lock:
-            self.saved_schedules = list(schedules)
+            self._schedules[light or self.default_light] = list(schedules)
             self._changed()
 
     def _changed(self) -> None:
@@ -136,27 +164,42 @@ class StateFile:
             self._timer.start()
 
     def flush(self) -> None:
-        """Write the newest level now, if it is not on disk yet (at shutdown)."""
+        """Write the newest state now, if it is not on disk yet (at shutdown)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
         self._write_pending()
 
+    def _line(self, light: str) -> dict:
+        """One light's line of the file (lock held)."""
+        line = {}
+        if light in self._states:
+            brightness, on = self._states[light]
+            line = {"brightness": brightness, "on": on, "level": brightness if on else 0}
+        if self._schedules.get(light):
+            line["schedules"] = self._schedules[light]
+        return line
+
+    def _document(self) -> dict:
+        """The whole file (lock held): the default light's line, and the others' by name."""
+        document = self._line(self.default_light)
+        others = {name: self._line(name) for name in sorted(self._states.keys() | self._schedules.keys())
+                  if name != self.default_light}
+        others = {name: line for name, line in others.items() if line}
+        if others:
+            document = {"light": self.default_light, **document, "lights": others}
+        return document
+
     def _write_pending(self) -> None:
         with self._lock:
             self._timer = None
             self._last_write = time.monotonic()
-        # After any write already under way, write the newest level unless it is on disk:
-        # when this returns, every level given before the call has been written or replaced.
+        # After any write already under way, write the newest state unless it is on disk:
+        # when this returns, every state given before the call has been written or replaced.
         with self._write_lock:
             with self._lock:
-                document = {}
-                if self._latest is not None:
-                    brightness, on = self._latest
-                    document = {"brightness": brightness, "on": on, "level": brightness if on else 0}
-                if self.saved_schedules:
-                    document["schedules"] = self.saved_schedules
+                document = self._document()
                 version = self._version
             if version > self._written:
                 self._run_blocking(self._write, document)
@@ -186,3 +229,52 @@ class StateFile:
         if self._failing:
             log.info("the state file %s is writable again", self.path)
             self._failing = False
+
+
+def _read_line(line: dict) -> tuple[tuple[int | None, bool] | None, list[dict]]:
+    """One light's line: its (brightness, on), None when it keeps only schedules, and its schedules."""
+    schedules = line.get("schedules", [])
+    if not isinstance(schedules, list) or not all(isinstance(item, dict) for item in schedules):
+        raise ValueError("schedules is not a list of objects")
+    if "brightness" not in line and "level" not in line:  # schedules alone
+        return None, schedules
+    if "brightness" not in line:  # an older file: the level alone
+        level = protocol.parse_level(line["level"])
+        return ((level, True) if level else (None, False)), schedules
+    brightness, on = protocol.parse_level(line["brightness"]), line["on"]
+    if brightness == 0 or not isinstance(on, bool):
+        raise ValueError(f"brightness {brightness} and on {on!r} are not a state")
+    return (brightness, on), schedules
+
+
+class LightRecord:
+    """One light's line of the state file: what :class:`light.Light` and its schedules save."""
+
+    __slots__ = ("file", "light")
+
+    def __init__(self, file: StateFile, light: str):
+        self.file, self.light = file, light
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def writes(self) -> int:
+        return self.file.writes
+
+    @property
+    def saved_schedules(self) -> list[dict]:
+        return self.file.schedules_of(self.light)
+
+    def saved(self) -> tuple[int | None, bool] | None:
+        return self.file.saved(self.light)
+
+    def save_soon(self, brightness: int, on: bool) -> None:
+        self.file.save_soon(brightness, on, light=self.light)
+
+    def save_schedules(self, schedules: list[dict]) -> None:
+        self.file.save_schedules(schedules, light=self.light)
+
+    def flush(self) -> None:
+        self.file.flush()

@@ -1,9 +1,9 @@
-"""The HTTP edge: the page, the WebSocket at /ws, the REST twin at /led, /healthz, and admission.
+"""The HTTP edge: the page, the WebSocket at /ws, /healthz, and admission for every route.
 
-A Blueprint (registered by ``app.create_app``) around the light and the hub it finds
-in the app's extensions. Both doors that change the light, /ws and POST /led, parse
-with :mod:`protocol`, act through the light, and map failures to one error object
-with :func:`error_reply`.
+A Blueprint (registered by ``app.create_app``) around the lights and the hub it finds
+in the app's extensions; the REST twin is :mod:`rest`'s. Both doors that change a
+light, /ws and a POST, parse with :mod:`protocol`, act through the light, and map
+failures to one error object with :func:`http_edge.error_reply`.
 """
 from __future__ import annotations
 
@@ -13,42 +13,23 @@ import logging
 import os
 import threading
 import time
-from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
-from werkzeug.exceptions import HTTPException
 
 import protocol
 from admission import host_allowed, origin_allowed, own_host_names, presented_token
 from connection import Client, ClientGone, connection_threads
-from frames import CloseCode
+from frames import CloseCode, text_frame
 from handshake import decline_extensions
-from hub import Hub
+from http_edge import error_reply, json_response, peer, the_hub, the_lights
 from led import HardwareError
-from light import Light
+from lights import Lights
 
 log = logging.getLogger(__name__)
 
 web = Blueprint("ledsock", __name__)
 sock = Sock()  # routes only: the WebSocket options come from each app's SOCK_SERVER_OPTIONS
-
-
-def the_light() -> Light:
-    return current_app.extensions["ledsock"]
-
-
-def the_hub() -> Hub:
-    return current_app.extensions["ledsock_hub"]
-
-
-def error_reply(exc: Exception, request_id: protocol.RequestId = None) -> tuple[str, int]:
-    """The error object and HTTP status for a rejected request, the same at every door."""
-    if isinstance(exc, HardwareError):
-        return protocol.hardware_error_message(exc, request_id), 503
-    if isinstance(exc, protocol.ProtocolError):
-        return protocol.error_message(exc.code, exc.message, request_id), 400
-    raise TypeError(f"no error reply for {type(exc).__name__}") from exc
 
 
 class RateLimit:
@@ -69,86 +50,6 @@ class RateLimit:
             self._tokens -= 1
             return True
         return False
-
-
-def peer(environ) -> str:
-    host = environ.get("REMOTE_ADDR", "?")
-    port = environ.get("REMOTE_PORT")
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{port}" if port else host
-
-
-def json_response(text: str, status: int = 200) -> Response:
-    return Response(text + "\n", status=status, mimetype="application/json")
-
-
-def rest_state(state: protocol.State, shown: float | None = None) -> str:
-    """The REST body: the state's fields (as on the WebSocket, without "type"), and on
-    GET the level the LED shows at this instant."""
-    fields = protocol.state_fields(state)
-    if shown is not None:
-        fields["shown"] = round(shown, 2)
-    return json.dumps(fields, separators=(",", ":"))
-
-
-FORM_FIELDS = ("level", "on", "step", "transition")
-
-
-def command_from_post(req) -> protocol.Command:
-    """Read ``POST /led``: the form fields level, on, step and transition, or a JSON body.
-
-    The body is read once, as text: ``curl -d '{"level": 5}'`` labels JSON as a form,
-    and Flask's form parser would consume it before it could be read as JSON. A form
-    is turned into the JSON message it stands for, so both follow the same rules.
-    """
-    if req.mimetype == "multipart/form-data":
-        given = list(req.form)
-        fields = {name: req.form.getlist(name) for name in FORM_FIELDS if name in req.form}
-        if not fields:
-            raise _no_accepted_field(given)
-    else:
-        body = req.get_data(as_text=True)
-        fields = {}
-        if not body.strip():
-            hint = (f" (the URL's ?{'&'.join(req.args)} is not read: send it as the body, -d "
-                    f"{next(iter(req.args))}=...)" if req.args else "")
-            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST /led needs a body{hint}: form fields "
-                                         f"{', '.join(FORM_FIELDS)} (e.g. level=80), or JSON such as {{\"level\": 80}}")
-        if req.mimetype == "application/x-www-form-urlencoded" and not body.lstrip().startswith(("{", "[")) \
-                and "=" in body:
-            given = list(parse_qs(body, keep_blank_values=True))
-            fields = {name: values for name, values in parse_qs(body, keep_blank_values=True).items()
-                      if name in FORM_FIELDS}
-            if not fields:
-                raise _no_accepted_field(given)
-        if not fields:
-            command = protocol.parse_command(body)
-            if not isinstance(command, protocol.LightCommand):
-                raise protocol.ProtocolError(
-                    protocol.INVALID_MESSAGE,
-                    "POST /led takes {\"level\": N}, {\"on\": true|false}, {\"step\": N}, {\"type\": \"sleep\", \"after\": S} or "
-                    "{\"type\": \"toggle\"}, or the same as form fields")
-            return command
-    return protocol.parse_command(json.dumps({name: _form_value(name, values[-1]) for name, values in fields.items()}))
-
-
-def _no_accepted_field(given: list[str]) -> protocol.ProtocolError:
-    shown = ", ".join(repr(name[:20]) for name in given[:5]) or "none"
-    return protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST /led takes the form fields {', '.join(FORM_FIELDS)} "
-                                  f"(or a JSON body); got {shown}")
-
-
-def _form_value(name: str, text: str):
-    """A form field as its JSON value: on=true|false, transition as a number, the rest as text."""
-    if name == "on":
-        return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower(), text)
-    if name == "transition":
-        try:
-            return float(text)
-        except ValueError:
-            return text
-    return text
 
 
 @web.record_once
@@ -180,7 +81,7 @@ def admit():
     their token is right, which a browser's failed WebSocket never tells.
     """
     is_ws = request.path == "/ws"
-    if not (is_ws or (request.path == "/led" and request.method == "POST")):
+    if not (is_ws or request.method == "POST"):  # every POST changes a light
         return None
     config = current_app.config
     client = peer(request.environ)
@@ -228,8 +129,11 @@ def release_slot(_error):
 
 @web.get("/")
 def index():
-    led = the_light().led
-    page = Response(render_template("index.html", pin=led.pin, simulated=led.simulated, factory=led.factory_name,
+    lights = the_lights()
+    cards = [{"name": light.name, "pin": light.led.pin, "simulated": light.led.simulated,
+              "factory": light.led.factory_name, "suffix": "" if light is lights.default else f"-{light.name}"}
+             for light in lights]
+    page = Response(render_template("index.html", lights=cards, pin=cards[0]["pin"],
                                     token_required=bool(current_app.config["LED_TOKEN"])))
     # Everything the page loads comes from here; its only connection is its own WebSocket.
     host = request.host
@@ -244,14 +148,20 @@ def index():
 @sock.route("/ws", bp=web)
 def websocket(ws):
     config = current_app.config
-    light, hub = the_light(), the_hub()
+    lights, hub = the_lights(), the_hub()
     client = Client(ws, peer(request.environ), max_pending_replies=config["MAX_PENDING_REPLIES"])
-    client.wants_news = g.pop("ledsock_watch", False)
+    watching = g.pop("ledsock_watch", frozenset())
+    client.wants_news = "schedules" in watching
+    client.watches_lights = client.names_lights = "lights" in watching
     rate = RateLimit(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
-    # The first state is sent under the light's lock: no change comes between it and the join.
-    count = light.read(lambda state: hub.add(client, protocol.state_message(state)))
+    # The first states are sent under the lights' locks: no change comes between them and the join.
+    if client.watches_lights:
+        count = lights.read_all(lambda states: hub.add(
+            client, [(state.light, protocol.state_message(state, named=True)) for state in states]))
+    else:
+        count = lights.default.read(lambda state: hub.add(client, [(state.light, protocol.state_message(state))]))
     if client.wants_news:
-        send_schedules(light, client)  # after the state: one message per schedule
+        send_schedules(lights, client)  # after the states: one message per schedule
     log.info("client %s connected (%d clients)", client.peer, count)
     why = "client closed"
     try:
@@ -267,7 +177,7 @@ def websocket(ws):
                     protocol.RATE_LIMITED,
                     f"over {rate.rate:g} messages a second (bursts of {rate.burst}); this one was dropped"))
                 continue
-            handle_message(light, client, message)
+            handle_message(lights, client, message)
     except ClientGone as gone:
         if gone.code is None:
             why = "the connection ended without a close frame"
@@ -279,72 +189,82 @@ def websocket(ws):
         client.finish()
 
 
-def send_schedules(light: Light, client: Client) -> None:
-    """Every schedule, one message each, to a client that watches them."""
-    for info in light.schedules.infos() if light.schedules is not None else ():
-        client.send_news(info.name, protocol.schedule_message(info))
+def send_schedules(lights: Lights, client: Client) -> None:
+    """Every schedule the client sees, one message each, to a client that watches them: the
+    default light's, and every light's to one that watches the lights."""
+    named = client.names_lights or client.watches_lights
+    for light in lights if client.watches_lights else [lights.default]:
+        for info in light.schedules.infos() if light.schedules is not None else ():
+            client.send_news((info.light, info.name), protocol.schedule_message(info, named=named))
 
 
-def handle_message(light: Light, client: Client, message) -> None:
-    """Answer one WebSocket message; every failure becomes one typed error reply."""
+def send_states(lights: Lights, client: Client) -> None:
+    """Every light's state, to a client that has just asked to watch them (each one's
+    under its lock, with the client already counted in: none is missed)."""
+    lights.read_all(lambda states: [client.send_state(text_frame(protocol.state_message(state, named=True)),
+                                                      state.light) for state in states])
+
+
+def watch(lights: Lights, client: Client, command: protocol.Watch) -> None:
+    """Start or stop what a client watches, answer it, and send what it now watches."""
+    new_schedules = command.schedules is True and not client.wants_news
+    new_lights = command.lights is True and not client.watches_lights
+    if command.schedules is not None:
+        client.wants_news = command.schedules
+    if command.lights is not None:
+        client.watches_lights = command.lights
+        client.names_lights = client.names_lights or command.lights
+    client.send_reply(protocol.watching_message(client.wants_news, command.request_id,
+                                                client.watches_lights if client.names_lights else None))
+    if new_lights:
+        send_states(lights, client)
+    if new_schedules or (new_lights and client.wants_news):
+        send_schedules(lights, client)
+
+
+def handle_message(lights: Lights, client: Client, message) -> None:
+    """Answer one WebSocket message; every failure becomes one typed error reply.
+
+    A command for every light ("*") is carried out light by light, each with its own reply."""
     request_id = None
     try:
         command = protocol.parse_command(message)
         request_id = command.request_id
-        if isinstance(command, protocol.Watch):  # about this connection, not the light
-            started = command.schedules and not client.wants_news
-            client.wants_news = command.schedules
-            client.send_reply(protocol.watching_message(command.schedules, request_id))
-            if started:
-                send_schedules(light, client)
+        if isinstance(command, protocol.Watch):  # about this connection, not a light
+            watch(lights, client, command)
             return
-        light.execute(command, origin=f"ws {client.peer}", requester=client,
-                      reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id)))
+        if command.light is not None:
+            client.names_lights = True  # from now on its states say whose they are
+        named = client.names_lights or client.watches_lights
+        targets = lights.resolve(command.light, request_id)
     except protocol.ProtocolError as exc:
         log.debug("rejected from %s: %s", client.peer, exc.message)
         client.send_reply(error_reply(exc, exc.request_id)[0])
-    except HardwareError as exc:
-        log.error("%s (set from %s); level stays %d", exc, client.peer, light.state().level)
-        client.send_reply(error_reply(exc, request_id)[0])
+        return
     except Exception:  # a bug: logged, answered, and the connection (a WebSocket stream) kept
         log.exception("a message from %s could not be handled: %.80r", client.peer, message)
         client.send_reply(protocol.internal_error_message(request_id))
-
-
-@web.get("/led")
-def get_led():
-    light = the_light()
-    return json_response(rest_state(light.state(), shown=light.led.shown()))
-
-
-@web.post("/led")
-def post_led():
-    client = peer(request.environ)
-    try:
-        state = the_light().execute(command_from_post(request), origin=f"http {client}")
-    except (protocol.ProtocolError, HardwareError) as exc:
-        if isinstance(exc, HardwareError):
-            log.error("%s (POST from %s)", exc, client)
-        return json_response(*error_reply(exc))
-    except HTTPException:  # 413 and the like: answered by their own handlers
-        raise
-    except Exception:  # a bug: one JSON error, never Flask's HTML page
-        log.exception("POST /led from %s could not be handled", client)
-        return json_response(protocol.internal_error_message(), 500)
-    return json_response(rest_state(state))
-
-
-@web.get("/schedules")
-def get_schedules():
-    """Every schedule, as the WebSocket sends them (a JSON array: REST clients are not JsonUtility)."""
-    schedules = the_light().schedules
-    items = [{**protocol.schedule_fields(info), "next_at": info.next_at} for info in schedules.infos()]
-    return json_response(json.dumps(items, separators=(",", ":")))
+        return
+    for light in targets:
+        try:
+            light.execute(command, origin=f"ws {client.peer}", requester=client,
+                          reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id, named)))
+        except protocol.ProtocolError as exc:
+            log.debug("rejected from %s: %s", client.peer, exc.message)
+            client.send_reply(error_reply(exc, exc.request_id)[0])
+        except HardwareError as exc:
+            log.error("%s (set from %s); level stays %d", exc, client.peer, light.state().level)
+            client.send_reply(error_reply(exc, request_id)[0])
+        except Exception:  # a bug: logged, answered, and the connection (a WebSocket stream) kept
+            log.exception("a message from %s could not be handled: %.80r", client.peer, message)
+            client.send_reply(protocol.internal_error_message(request_id))
 
 
 @web.get("/healthz")
 def healthz():
-    health = the_light().health()
+    lights = the_lights()
+    health = lights.default.health()
+    health["lights"] = [{"name": light.name, **light.led_health()} for light in lights]
     health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads())
     waiting = current_app.extensions.get("ledsock_waiting")  # the server's (serve.py), when it has one
     if waiting is not None:
@@ -367,7 +287,7 @@ def bad_request(error):
 @web.app_errorhandler(404)
 def not_found(_error):
     return json_response(protocol.error_message(
-        protocol.NOT_FOUND, f"no {request.path} here: the service has /, /ws, /led, /schedules and /healthz"), 404)
+        protocol.NOT_FOUND, f"no {request.path} here: the service has /, /ws, /led, /lights, /schedules and /healthz"), 404)
 
 
 @web.app_errorhandler(405)

@@ -1,24 +1,15 @@
-// ledsock page: a power button and a brightness slider kept in sync with every other client
-// over protocol v1 (docs/protocol.md).
+// ledsock page: one card per light (a power button, a brightness slider, a sleep timer), each
+// kept in sync with every other client over protocol v1 (docs/protocol.md), and the schedules.
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const slider = $("level");
-  const number = $("level-number");
-  const shown = $("value");
   const connection = $("connection");
-  const led = $("led");
   const errorBox = $("error");
-  const power = $("power");
-  const sleepStatus = $("sleep-status");
-  const sleepCancel = $("sleep-cancel");
-  const sleepButtons = [...document.querySelectorAll(".sleep-after")];
   const scheduleList = $("schedule-list");
   const scheduleForm = $("schedule-form");
-  const controls = [slider, number, power, $("minus"), $("plus"), $("off"), $("full"), sleepCancel, ...sleepButtons,
-    ...scheduleForm.querySelectorAll("input, select, button")];
-  const schedules = new Map(); // name -> the newest schedule message
+  const scheduleLight = $("schedule-light"); // only with several lights
+  const schedules = new Map(); // "light/name" -> the newest schedule message
   const tokenRequired = document.querySelector("main").dataset.tokenRequired === "true";
   const pageToken = new URLSearchParams(location.search).get("token");
 
@@ -35,79 +26,223 @@
   const SLEEP_FADE_S = 60;
 
   // The WebSocket lives next to the page: same host, same path prefix (works behind a proxy).
+  // The page shows every light and the schedules: it watches both, so every state says its light.
   function socketUrl() {
     const url = new URL("ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     if (pageToken) url.searchParams.set("token", pageToken);
-    url.searchParams.set("watch", "schedules"); // the page lists them: ask for them and their news
+    url.searchParams.set("watch", "schedules,lights");
     return url.href;
   }
 
   let socket = null;
   let attempt = 0;          // reconnect attempts since the last successful connection
   let countdown = null;     // interval that updates "Reconnecting in N s"
-  let server = null;        // newest state from the server: {level, on, brightness, seq}
-  let desired = null;       // level the user wants; sent when nothing is in flight
-  let desiredFade = 0;      // seconds the wanted level fades in (0 from the slider)
-  let picture = 0;          // the level the LED picture shows now (animated during fades)
-  let animation = null;     // the picture's fade: {from, to, start, ms}
-  let lastSent = null;      // level of the newest set sent
-  let inFlight = null;      // id of the set awaiting its reply
-  let sendQueued = false;
-  let lastSendAt = -Infinity;
-  let dragging = false;
   let nextId = 1;
   let errorTimer = null;
+  const replyTo = new Map(); // request id -> the card whose set it was
+
+  function isOpen() {
+    return socket !== null && socket.readyState === WebSocket.OPEN;
+  }
+
+  // Every request carries an id; a card's level sets are answered to that card.
+  function send(message, card = null) {
+    if (!isOpen()) return null;
+    const id = `page-${nextId++}`;
+    if (card !== null) replyTo.set(id, card);
+    socket.send(JSON.stringify({ ...message, id }));
+    return id;
+  }
+
+  // One light's card: its controls, what the server last said, and what the user wants.
+  function makeCard(root) {
+    const light = root.dataset.light;
+    const part = (name) => root.querySelector(`[data-part="${name}"]`);
+    const slider = part("level");
+    const number = part("number");
+    const shown = part("value");
+    const led = part("led");
+    const power = part("power");
+    const sleepStatus = part("sleep-status");
+    const sleepCancel = part("sleep-cancel");
+    const sleepButtons = [...root.querySelectorAll(".sleep-after")];
+    const controls = [slider, number, power, part("minus"), part("plus"), part("off"), part("full"), sleepCancel,
+      ...sleepButtons];
+
+    let server = null;        // newest state from the server: {level, on, brightness, seq}
+    let desired = null;       // level the user wants; sent when nothing is in flight
+    let desiredFade = 0;      // seconds the wanted level fades in (0 from the slider)
+    let picture = 0;          // the level the LED picture shows now (animated during fades)
+    let animation = null;     // the picture's fade: {from, to, start, ms}
+    let lastSent = null;      // level of the newest set sent
+    let inFlight = null;      // id of the set awaiting its reply
+    let sendQueued = false;
+    let lastSendAt = -Infinity;
+    let dragging = false;
+
+    // The slider and the number show the brightness (kept while off); the readout and the
+    // picture show the level (0 while off).
+    function render(level, brightness = level, on = level > 0, fadeSeconds = 0) {
+      slider.value = String(brightness);
+      shown.textContent = String(level);
+      if (document.activeElement !== number) number.value = String(brightness);
+      power.setAttribute("aria-pressed", String(on));
+      power.textContent = on ? "On" : "Off";
+      led.dataset.level = String(level);
+      fadePicture(level, fadeSeconds);
+    }
+
+    function showPicture(level) {
+      picture = level;
+      led.style.setProperty("--level", String(level / 100));
+    }
+
+    // The picture fades as the LED does: the same ease (smoothstep) over the state's transition.
+    // seconds: the fade's length; null keeps a fade already going to the same level.
+    function fadePicture(to, seconds) {
+      if (seconds === null && animation !== null && animation.to === to) return;
+      if (!(seconds > 0) || matchMedia("(prefers-reduced-motion: reduce)").matches) {
+        animation = null;
+        showPicture(to);
+        return;
+      }
+      const first = animation === null;
+      animation = { from: picture, to, start: performance.now(), ms: seconds * 1000 };
+      if (first) requestAnimationFrame(stepPicture);
+    }
+
+    function stepPicture(now) {
+      if (animation === null) return;
+      const t = Math.min(1, Math.max(0, (now - animation.start) / animation.ms));
+      showPicture(animation.from + (animation.to - animation.from) * t * t * (3 - 2 * t));
+      if (t >= 1) animation = null;
+      else requestAnimationFrame(stepPicture);
+    }
+
+    // The user holds the level while dragging or while their own sets are on the way.
+    function userHolds() {
+      return dragging || inFlight !== null || (desired !== null && desired !== lastSent);
+    }
+
+    // "Off at 23:41" while a sleep timer runs (sleep_in: seconds left, counted on this clock).
+    function renderSleep(sleepIn) {
+      if (sleepIn > 0) {
+        const at = new Date(Date.now() + sleepIn * 1000);
+        sleepStatus.textContent = `Off at ${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+        sleepCancel.hidden = false;
+      } else {
+        sleepStatus.textContent = "";
+        sleepCancel.hidden = true;
+      }
+    }
+
+    function onState(message) {
+      if (server !== null && message.seq < server.seq) return; // stale
+      server = { level: message.level, on: message.on, brightness: message.brightness, seq: message.seq };
+      renderSleep(message.sleep_in || 0);
+      if (!userHolds()) render(server.level, server.brightness, server.on, message.transition || 0);
+    }
+
+    // A message for this card has been handled: send what the user wants next, or show the server's.
+    function settle() {
+      if (inFlight !== null) return;
+      if (desired !== null && desired !== lastSent) queueSend();
+      else if (!dragging && server !== null) render(server.level, server.brightness, server.on, null);
+    }
+
+    function onReply(message) {
+      if (message.id === inFlight) {
+        inFlight = null;
+        if (message.type === "error") desired = lastSent = null; // give the level back to the server
+      }
+    }
+
+    function queueSend() {
+      if (sendQueued) return;
+      sendQueued = true;
+      const wait = Math.max(0, lastSendAt + SEND_INTERVAL_MS - performance.now());
+      setTimeout(() => requestAnimationFrame(() => {
+        sendQueued = false;
+        flush();
+      }), wait);
+    }
+
+    function flush() {
+      if (inFlight !== null || desired === null || desired === lastSent) return;
+      lastSent = desired;
+      lastSendAt = performance.now();
+      inFlight = send({ light, level: desired, transition: desiredFade }, card);
+    }
+
+    function want(level, fadeSeconds = 0) {
+      const clamped = Math.max(0, Math.min(100, Math.round(level)));
+      desired = clamped;
+      desiredFade = fadeSeconds;
+      render(clamped, clamped || (server ? server.brightness : 0), clamped > 0, fadeSeconds);
+      queueSend();
+    }
+
+    // Power and Off send a command of their own: the brightness stays where it is.
+    const sendCommand = (command) => send({ ...command, light, transition: BUTTON_FADE_S });
+    const sendSleep = (after) => send({ type: "sleep", light, after, transition: SLEEP_FADE_S });
+
+    slider.addEventListener("pointerdown", () => { dragging = true; });
+    window.addEventListener("pointerup", () => {
+      if (!dragging) return;
+      dragging = false;
+      want(Number(slider.value)); // the final value is always sent on release
+    });
+    window.addEventListener("pointercancel", () => { dragging = false; });
+    slider.addEventListener("input", () => want(Number(slider.value)));
+    slider.addEventListener("change", () => want(Number(slider.value)));
+    number.addEventListener("change", () => {
+      const value = Number(number.value);
+      if (number.value === "" || !Number.isInteger(value) || value < 0 || value > 100) {
+        showError("Enter a whole number from 0 to 100.");
+        if (server) number.value = String(server.brightness);
+        return;
+      }
+      want(value, BUTTON_FADE_S);
+    });
+    const current = () => (desired !== null ? desired : Number(slider.value));
+    part("minus").addEventListener("click", () => want(current() - 1, BUTTON_FADE_S));
+    part("plus").addEventListener("click", () => want(current() + 1, BUTTON_FADE_S));
+    part("off").addEventListener("click", () => sendCommand({ on: false }));
+    part("full").addEventListener("click", () => want(100, BUTTON_FADE_S));
+    power.addEventListener("click", () => sendCommand({ type: "toggle" }));
+    for (const button of sleepButtons) {
+      button.addEventListener("click", () => sendSleep(Number(button.dataset.minutes) * 60));
+    }
+    sleepCancel.addEventListener("click", () => sendSleep(null));
+
+    const card = {
+      light,
+      controls,
+      onState,
+      onReply,
+      settle,
+      reset() { // a new connection: the server sends every state next; seq restarts after a restart
+        server = null;
+        desired = lastSent = inFlight = null;
+      },
+      lost() { inFlight = null; },
+    };
+    return card;
+  }
+
+  const cards = new Map([...document.querySelectorAll(".card[data-light]")].map((root) => {
+    const card = makeCard(root);
+    return [card.light, card];
+  }));
+  const controls = [...[...cards.values()].flatMap((card) => card.controls),
+    ...scheduleForm.querySelectorAll("input, select, button")];
 
   function setConnection(state, text) {
     connection.dataset.state = state;
     connection.textContent = text;
     const usable = state === "connected";
     for (const control of controls) control.disabled = !usable;
-  }
-
-  // The slider and the number show the brightness (kept while off); the readout and the
-  // picture show the level (0 while off).
-  function render(level, brightness = level, on = level > 0, fadeSeconds = 0) {
-    slider.value = String(brightness);
-    shown.textContent = String(level);
-    if (document.activeElement !== number) number.value = String(brightness);
-    power.setAttribute("aria-pressed", String(on));
-    power.textContent = on ? "On" : "Off";
-    led.dataset.level = String(level);
-    fadePicture(level, fadeSeconds);
-  }
-
-  function showPicture(level) {
-    picture = level;
-    led.style.setProperty("--level", String(level / 100));
-  }
-
-  // The picture fades as the LED does: the same ease (smoothstep) over the state's transition.
-  // seconds: the fade's length; null keeps a fade already going to the same level.
-  function fadePicture(to, seconds) {
-    if (seconds === null && animation !== null && animation.to === to) return;
-    if (!(seconds > 0) || matchMedia("(prefers-reduced-motion: reduce)").matches) {
-      animation = null;
-      showPicture(to);
-      return;
-    }
-    const first = animation === null;
-    animation = { from: picture, to, start: performance.now(), ms: seconds * 1000 };
-    if (first) requestAnimationFrame(stepPicture);
-  }
-
-  function stepPicture(now) {
-    if (animation === null) return;
-    const t = Math.min(1, Math.max(0, (now - animation.start) / animation.ms));
-    showPicture(animation.from + (animation.to - animation.from) * t * t * (3 - 2 * t));
-    if (t >= 1) animation = null;
-    else requestAnimationFrame(stepPicture);
-  }
-
-  // The user holds the level while dragging or while their own sets are on the way.
-  function userHolds() {
-    return dragging || inFlight !== null || (desired !== null && desired !== lastSent);
   }
 
   function showError(text) {
@@ -140,25 +275,6 @@
     }
   }
 
-  // "Off at 23:41" while a sleep timer runs (sleep_in: seconds left, counted on this clock).
-  function renderSleep(sleepIn) {
-    if (sleepIn > 0) {
-      const at = new Date(Date.now() + sleepIn * 1000);
-      sleepStatus.textContent = `Off at ${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
-      sleepCancel.hidden = false;
-    } else {
-      sleepStatus.textContent = "";
-      sleepCancel.hidden = true;
-    }
-  }
-
-  function onState(message) {
-    if (server !== null && message.seq < server.seq) return; // stale
-    server = { level: message.level, on: message.on, brightness: message.brightness, seq: message.seq };
-    renderSleep(message.sleep_in || 0);
-    if (!userHolds()) render(server.level, server.brightness, server.on, message.transition || 0);
-  }
-
   function onMessage(event) {
     let message;
     try {
@@ -166,51 +282,17 @@
     } catch {
       return;
     }
-    if (message.id !== undefined && message.id === inFlight) {
-      inFlight = null;
-      if (message.type === "error") desired = lastSent = null; // give the level back to the server
+    const replied = message.id !== undefined ? replyTo.get(message.id) : undefined;
+    if (replied !== undefined) {
+      replyTo.delete(message.id);
+      replied.onReply(message);
     }
-    if (message.type === "state") onState(message);
-    else if (message.type === "schedule") { schedules.set(message.name, message); renderSchedules(); }
-    else if (message.type === "schedule_deleted") { schedules.delete(message.name); renderSchedules(); }
+    const card = cards.get(message.light) || replied;
+    if (message.type === "state" && card) card.onState(message);
+    else if (message.type === "schedule") { schedules.set(`${message.light}/${message.name}`, message); renderSchedules(); }
+    else if (message.type === "schedule_deleted") { schedules.delete(`${message.light}/${message.name}`); renderSchedules(); }
     else if (message.type === "error") showError(message.message);
-    if (inFlight === null) {
-      if (desired !== null && desired !== lastSent) queueSend();
-      else if (!dragging && server !== null) render(server.level, server.brightness, server.on, null);
-    }
-  }
-
-  function queueSend() {
-    if (sendQueued) return;
-    sendQueued = true;
-    const wait = Math.max(0, lastSendAt + SEND_INTERVAL_MS - performance.now());
-    setTimeout(() => requestAnimationFrame(() => {
-      sendQueued = false;
-      flush();
-    }), wait);
-  }
-
-  function flush() {
-    if (inFlight !== null || desired === null || desired === lastSent) return;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    inFlight = `page-${nextId++}`;
-    lastSent = desired;
-    lastSendAt = performance.now();
-    socket.send(JSON.stringify({ level: desired, transition: desiredFade, id: inFlight }));
-  }
-
-  function want(level, fadeSeconds = 0) {
-    const clamped = Math.max(0, Math.min(100, Math.round(level)));
-    desired = clamped;
-    desiredFade = fadeSeconds;
-    render(clamped, clamped || (server ? server.brightness : 0), clamped > 0, fadeSeconds);
-    queueSend();
-  }
-
-  // Power and Off send a command of their own: the brightness stays where it is.
-  function sendCommand(command) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    socket.send(JSON.stringify({ ...command, transition: BUTTON_FADE_S, id: `page-${nextId++}` }));
+    if (card) card.settle();
   }
 
   // One line per schedule: when, what, and a Delete button; built with textContent only.
@@ -221,33 +303,27 @@
     const what = s.level !== undefined ? (s.level ? `level ${s.level}` : "off")
       : s.on !== undefined ? (s.on ? "on" : "off") : `step ${s.step}`;
     const fade = s.transition ? `, fading ${Math.round(s.transition / 60)} min` : "";
-    return `${s.name}: ${when} → ${what}${fade}`;
+    const whose = cards.size > 1 ? ` (${s.light})` : "";
+    return `${s.name}${whose}: ${when} → ${what}${fade}`;
   }
 
   function renderSchedules() {
-    const items = [...schedules.values()].sort((a, b) => a.name.localeCompare(b.name)).map((s) => {
+    const order = [...cards.keys()];
+    const sorted = [...schedules.values()].sort((a, b) =>
+      order.indexOf(a.light) - order.indexOf(b.light) || a.name.localeCompare(b.name));
+    const items = sorted.map((s) => {
       const item = document.createElement("li");
       const text = document.createElement("span");
       text.textContent = describeSchedule(s);
       const remove = document.createElement("button");
       remove.type = "button";
       remove.textContent = "Delete";
-      remove.setAttribute("aria-label", `Delete schedule ${s.name}`);
-      remove.addEventListener("click", () => sendRaw({ type: "unschedule", name: s.name }));
+      remove.setAttribute("aria-label", `Delete schedule ${s.name}${cards.size > 1 ? ` of ${s.light}` : ""}`);
+      remove.addEventListener("click", () => send({ type: "unschedule", name: s.name, light: s.light }));
       item.append(text, remove);
       return item;
     });
     scheduleList.replaceChildren(...items);
-  }
-
-  function sendRaw(message) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    socket.send(JSON.stringify({ ...message, id: `page-${nextId++}` }));
-  }
-
-  function sendSleep(after) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    socket.send(JSON.stringify({ type: "sleep", after, transition: SLEEP_FADE_S, id: `page-${nextId++}` }));
   }
 
   function connect() {
@@ -258,16 +334,16 @@
     socket.onopen = () => {
       opened = true;
       attempt = 0;
-      server = null; // the server sends its state next; seq restarts after a server restart
-      desired = lastSent = inFlight = null;
-      schedules.clear(); // the server sends every schedule after its state
+      replyTo.clear();
+      for (const card of cards.values()) card.reset();
+      schedules.clear(); // the server sends every schedule after the states
       renderSchedules();
       setConnection("connected", "Connected");
     };
     socket.onmessage = onMessage;
     socket.onclose = async () => {
       socket = null;
-      inFlight = null;
+      for (const card of cards.values()) card.lost();
       if (!opened && tokenRequired && await tokenRefused()) needToken(true);
       else scheduleReconnect();
     };
@@ -296,38 +372,11 @@
     setTimeout(connect, wait);
   }
 
-  slider.addEventListener("pointerdown", () => { dragging = true; });
-  window.addEventListener("pointerup", () => {
-    if (!dragging) return;
-    dragging = false;
-    want(Number(slider.value)); // the final value is always sent on release
-  });
-  window.addEventListener("pointercancel", () => { dragging = false; });
-  slider.addEventListener("input", () => want(Number(slider.value)));
-  slider.addEventListener("change", () => want(Number(slider.value)));
-  number.addEventListener("change", () => {
-    const value = Number(number.value);
-    if (number.value === "" || !Number.isInteger(value) || value < 0 || value > 100) {
-      showError("Enter a whole number from 0 to 100.");
-      if (server) number.value = String(server.brightness);
-      return;
-    }
-    want(value, BUTTON_FADE_S);
-  });
-  const current = () => (desired !== null ? desired : Number(slider.value));
-  $("minus").addEventListener("click", () => want(current() - 1, BUTTON_FADE_S));
-  $("plus").addEventListener("click", () => want(current() + 1, BUTTON_FADE_S));
-  $("off").addEventListener("click", () => sendCommand({ on: false }));
-  $("full").addEventListener("click", () => want(100, BUTTON_FADE_S));
-  power.addEventListener("click", () => sendCommand({ type: "toggle" }));
-  for (const button of sleepButtons) {
-    button.addEventListener("click", () => sendSleep(Number(button.dataset.minutes) * 60));
-  }
-  sleepCancel.addEventListener("click", () => sendSleep(null));
   scheduleForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const fade = Number($("schedule-fade").value) * 60;
-    sendRaw({ type: "schedule", name: $("schedule-name").value.trim(), at: $("schedule-at").value,
+    send({ type: "schedule", name: $("schedule-name").value.trim(), at: $("schedule-at").value,
+      ...(scheduleLight ? { light: scheduleLight.value } : { light: [...cards.keys()][0] }),
       days: $("schedule-days").value, level: Number($("schedule-level").value), ...(fade ? { transition: fade } : {}) });
   });
 

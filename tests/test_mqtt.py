@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from mqtt_bridge import BrokerAddress, default_device_id, ha_command
+from home_assistant import ha_command
+from mqtt_bridge import BrokerAddress, default_device_id
 from mqtt_support import Broker, Listener
 from support import Client
 

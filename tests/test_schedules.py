@@ -147,7 +147,7 @@ def test_replace_delete_and_typed_errors_change_nothing(light, clock):
         light.execute(DeleteSchedule("nope"), origin="test")
     assert caught.value.code == schedules_module.NOT_FOUND
     assert light.execute(DeleteSchedule("a"), origin="test") == protocol.ScheduleDeleted("a")
-    assert [i.name for i in made.infos()] == ["b"] and set(clock.jobs) == {"schedule:b"}
+    assert [i.name for i in made.infos()] == ["b"] and set(clock.jobs) == {"schedule:led:b"}
 
 
 @pytest.mark.parametrize("fields,fragment", [
@@ -247,7 +247,7 @@ def test_an_unknown_watch_on_the_url_is_refused_before_the_upgrade(server):
     from websockets.exceptions import InvalidStatus
 
     with pytest.raises(InvalidStatus) as refused:
-        Client(server.ws_url + "?watch=lights")
+        Client(server.ws_url + "?watch=colours")
     response = refused.value.response
     body = json.loads(response.body)
     assert response.status_code == 400 and body["code"] == "invalid_message" and "schedules" in body["message"]

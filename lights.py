@@ -1,0 +1,112 @@
+"""The service's lights by name: which light a command is for, the default light first.
+
+``LIGHTS=desk:21,shelf:20`` names them (:func:`parse_lights`); without it there is one
+light, ``led``, on ``LED_PIN``. A command that names no light is the default light's,
+so every client written for one light goes on working; ``"*"`` is every light.
+Transport-free, like :mod:`light`.
+"""
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple
+
+import protocol
+from light import Light
+
+GPIO_PINS = range(0, 28)  # BCM GPIO 0..27: the 40-pin header of every Raspberry Pi
+
+
+class LightSpec(NamedTuple):
+    """One light of LIGHTS: its name and the BCM pin of its LED."""
+
+    name: str
+    pin: int
+
+
+def parse_lights(text: str) -> tuple[LightSpec, ...]:
+    """``desk:21,shelf:20``: the lights in order, the first the default; ValueError saying which
+    part is wrong (a name, a pin, a name or a pin given twice)."""
+    specs: list[LightSpec] = []
+    for part in (part.strip() for part in str(text).split(",")):
+        if not part:
+            continue
+        name, colon, pin_text = part.partition(":")
+        name, pin_text = name.strip(), pin_text.strip()
+        if not colon or not protocol.LIGHT_NAME.fullmatch(name):
+            raise ValueError(f"LIGHTS: {part!r} is not NAME:PIN ({protocol.LIGHT_NAME_RULE}), "
+                             "e.g. LIGHTS=desk:21,shelf:20")
+        if not pin_text.isascii() or not pin_text.isdecimal() or int(pin_text) not in GPIO_PINS:
+            raise ValueError(f"LIGHTS: light {name!r} has pin {pin_text!r}; a pin is a BCM GPIO number "
+                             f"from {GPIO_PINS.start} to {GPIO_PINS.stop - 1}")
+        pin = int(pin_text)
+        for other in specs:
+            if other.name == name:
+                raise ValueError(f"LIGHTS: the name {name!r} is given twice")
+            if other.pin == pin:
+                raise ValueError(f"LIGHTS: GPIO{pin} is given to both {other.name!r} and {name!r}")
+        specs.append(LightSpec(name, pin))
+    if not specs:
+        raise ValueError("LIGHTS is empty: give NAME:PIN pairs, e.g. LIGHTS=desk:21,shelf:20")
+    return tuple(specs)
+
+
+class Lights:
+    """The lights in LIGHTS order; the first is the default light."""
+
+    def __init__(self, lights: list[Light]):
+        if not lights:
+            raise ValueError("a service has at least one light")
+        self._by_name = {light.name: light for light in lights}
+        if len(self._by_name) != len(lights):
+            raise ValueError("two lights have one name")
+        self.default = lights[0]
+        if len(lights) > 1:
+            for light in lights:
+                light.log_prefix = f"{light.name}: "
+
+    def __iter__(self) -> Iterator[Light]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def get(self, name: str | None, request_id: protocol.RequestId = None) -> Light:
+        """The light called ``name`` (None: the default one); ProtocolError when there is none."""
+        if name is None:
+            return self.default
+        light = self._by_name.get(name)
+        if light is None:
+            raise protocol.ProtocolError(
+                protocol.UNKNOWN_LIGHT, f"no light named {protocol.describe(name)}; this service has "
+                f"{', '.join(self._by_name)}" + (" (or \"*\" for every light)" if len(self) > 1 else ""), request_id)
+        return light
+
+    def resolve(self, name: str | None, request_id: protocol.RequestId = None) -> list[Light]:
+        """The lights a command's ``light`` names: the default one (None), one, or every light ("*")."""
+        if name == protocol.EVERY_LIGHT:
+            return list(self._by_name.values())
+        return [self.get(name, request_id)]
+
+    def read_all(self, use):
+        """Call ``use(states)`` with every light's state, under every light's ordering lock:
+        no change can come between (see :meth:`light.Light.read`). The locks are taken in
+        the lights' order, and a light's listeners never take another light's lock."""
+        lights, states = list(self), []
+
+        def under(index: int):
+            if index == len(lights):
+                return use(states)
+            return lights[index].read(lambda state: (states.append(state), under(index + 1))[1])
+
+        return under(0)
+
+    def stop_changes(self) -> None:
+        for light in self:
+            light.stop_changes()
+
+    def release(self) -> None:
+        for light in self:
+            light.release()

@@ -1,0 +1,178 @@
+"""The REST twin of the WebSocket: ``/led`` (the default light), ``/lights`` and
+``/lights/NAME`` (each light), and the schedules, for curl and scripts.
+
+A Blueprint (registered by ``app.create_app``). A POST parses with :mod:`protocol`,
+as the WebSocket does, from a JSON body or form fields, and acts through the light;
+answers are the state's fields (as on the WebSocket, without ``"type"``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from flask import Blueprint, request
+from werkzeug.exceptions import HTTPException
+
+import protocol
+from http_edge import error_reply, json_response, peer, the_light, the_lights
+from led import HardwareError
+
+log = logging.getLogger(__name__)
+
+rest = Blueprint("ledsock_rest", __name__)
+
+
+def rest_state(state: protocol.State, shown: float | None = None, named: bool = False) -> dict:
+    """A state's REST fields (as on the WebSocket, without "type"), and on GET the level the
+    LED shows at this instant; ``named``: with the light's name."""
+    fields = protocol.state_fields(state, named)
+    if shown is not None:
+        fields["shown"] = round(shown, 2)
+    return fields
+
+
+def _dump(body) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+FORM_FIELDS = ("level", "on", "step", "transition", "light")
+
+
+def command_from_post(req) -> protocol.Command:
+    """Read a POST: the form fields level, on, step, transition and light, or a JSON body.
+
+    The body is read once, as text: ``curl -d '{"level": 5}'`` labels JSON as a form,
+    and Flask's form parser would consume it before it could be read as JSON. A form
+    is turned into the JSON message it stands for, so both follow the same rules.
+    """
+    if req.mimetype == "multipart/form-data":
+        given = list(req.form)
+        fields = {name: req.form.getlist(name) for name in FORM_FIELDS if name in req.form}
+        if not fields:
+            raise _no_accepted_field(req.path, given)
+    else:
+        body = req.get_data(as_text=True)
+        fields = {}
+        if not body.strip():
+            hint = (f" (the URL's ?{'&'.join(req.args)} is not read: send it as the body, -d "
+                    f"{next(iter(req.args))}=...)" if req.args else "")
+            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST {req.path} needs a body{hint}: form fields "
+                                         f"{', '.join(FORM_FIELDS)} (e.g. level=80), or JSON such as {{\"level\": 80}}")
+        if req.mimetype == "application/x-www-form-urlencoded" and not body.lstrip().startswith(("{", "[")) \
+                and "=" in body:
+            given = list(parse_qs(body, keep_blank_values=True))
+            fields = {name: values for name, values in parse_qs(body, keep_blank_values=True).items()
+                      if name in FORM_FIELDS}
+            if not fields:
+                raise _no_accepted_field(req.path, given)
+        if not fields:
+            command = protocol.parse_command(body)
+            if not isinstance(command, protocol.LightCommand):
+                raise protocol.ProtocolError(
+                    protocol.INVALID_MESSAGE,
+                    f"POST {req.path} takes {{\"level\": N}}, {{\"on\": true|false}}, {{\"step\": N}}, "
+                    "{\"type\": \"sleep\", \"after\": S} or {\"type\": \"toggle\"}, or the same as form fields")
+            return command
+    return protocol.parse_command(json.dumps({name: _form_value(name, values[-1]) for name, values in fields.items()}))
+
+
+def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
+    shown = ", ".join(repr(name[:20]) for name in given[:5]) or "none"
+    return protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST {path} takes the form fields {', '.join(FORM_FIELDS)} "
+                                  f"(or a JSON body); got {shown}")
+
+
+def _form_value(name: str, text: str):
+    """A form field as its JSON value: on=true|false, transition as a number, the rest as text."""
+    if name == "on":
+        return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower(), text)
+    if name == "transition":
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+
+
+@rest.get("/led")
+def get_led():
+    light = the_light()
+    return json_response(_dump(rest_state(light.state(), shown=light.led.shown())))
+
+
+@rest.post("/led")
+def post_led():
+    """A command for the light its body names, the default light when it names none."""
+    return _post(None)
+
+
+@rest.get("/lights")
+def get_lights():
+    """Every light's state, the default light first (a JSON array: REST clients are not JsonUtility)."""
+    return json_response(_dump([rest_state(light.state(), shown=light.led.shown(), named=True)
+                                for light in the_lights()]))
+
+
+@rest.get("/lights/<name>")
+def get_light(name):
+    try:
+        found = the_lights().resolve(name)
+    except protocol.ProtocolError as exc:
+        return json_response(*error_reply(exc))
+    states = [rest_state(light.state(), shown=light.led.shown(), named=True) for light in found]
+    return json_response(_dump(states if name == protocol.EVERY_LIGHT else states[0]))
+
+
+@rest.post("/lights/<name>")
+def post_light(name):
+    return _post(name)
+
+
+def _post(path_light: str | None):
+    """Carry out one POSTed command; ``path_light``: the light the URL names, if it does."""
+    client = peer(request.environ)
+    try:
+        command = command_from_post(request)
+        if path_light is not None:
+            if command.light not in (None, path_light):
+                raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"the body names light {command.light!r} "
+                                             f"and the URL {path_light!r}: leave it out of the body")
+            target = path_light
+        else:
+            target = command.light
+        states = [light.execute(command, origin=f"http {client}") for light in the_lights().resolve(target)]
+    except (protocol.ProtocolError, HardwareError) as exc:
+        if isinstance(exc, HardwareError):
+            log.error("%s (POST from %s)", exc, client)
+        return json_response(*error_reply(exc))
+    except HTTPException:  # 413 and the like: answered by their own handlers
+        raise
+    except Exception:  # a bug: one JSON error, never Flask's HTML page
+        log.exception("POST %s from %s could not be handled", request.path, client)
+        return json_response(protocol.internal_error_message(), 500)
+    if target == protocol.EVERY_LIGHT:
+        return json_response(_dump([rest_state(state, named=True) for state in states]))
+    return json_response(_dump(rest_state(states[0], named=target is not None)))
+
+
+def _schedules(light, named: bool) -> str:
+    return _dump([{**protocol.schedule_fields(info, named), "next_at": info.next_at}
+                  for info in light.schedules.infos()])
+
+
+@rest.get("/schedules")
+def get_schedules():
+    """The default light's schedules, as the WebSocket sends them (a JSON array)."""
+    return json_response(_schedules(the_light(), named=False))
+
+
+@rest.get("/lights/<name>/schedules")
+def get_light_schedules(name):
+    try:
+        light = the_lights().get(name)
+    except protocol.ProtocolError as exc:
+        return json_response(*error_reply(exc))
+    return json_response(_schedules(light, named=True))
