@@ -255,3 +255,28 @@ def test_slots_admit_up_to_max_clients(connect):
     assert hub.reserve_slot() and hub.reserve_slot() and not hub.reserve_slot()
     hub.release_slot()
     assert hub.reserve_slot()
+
+
+def light_state(light, seq):
+    return f'{{"type":"state","light":"{light}","level":{seq % 101},"seq":{seq}}}'
+
+
+def test_a_slow_reader_gets_the_newest_state_of_every_light_in_order(connect):
+    hub = Hub(send_timeout=10, ping_interval=25, max_clients=10)
+    slow, slow_peer = connect(hub, small_buffers=True)
+    slow.watches_lights = True
+    for seq in range(1, 3001):  # two lights change in turn; the slow peer reads nothing meanwhile
+        for light in ("desk", "shelf"):
+            hub.broadcast_state(light, None, lambda light=light, seq=seq: light_state(light, seq))
+    last = {light: light_state(light, 3000).encode() for light in ("desk", "shelf")}
+    seen = {"desk": [], "shelf": []}
+    for _, payload in slow_peer.frames(timeout=5, until=lambda frame: frame[1] == last["shelf"])[1:]:
+        light = payload.split(b'"light":"')[1].split(b'"')[0].decode()
+        seen[light].append(payload)
+    for light in ("desk", "shelf"):
+        seqs = seqs_of([(1, payload) for payload in seen[light]])
+        assert seen[light][-1] == last[light], f"{light}: its newest state was replaced by another light's"
+        assert seqs == sorted(set(seqs)) and len(seqs) < 1500
+    v1, v1_peer = connect(hub)
+    hub.broadcast_state("shelf", None, lambda: light_state("shelf", 3001))  # not the default light's
+    assert v1_peer.frames(timeout=0.2)[1:] == []  # a v1 client sees the default light only
