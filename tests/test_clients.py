@@ -358,14 +358,16 @@ def compile_cs(out: Path, *sources, target="exe"):
     return out
 
 
-def test_unity_led_message_reads_every_kind_of_server_message(mono, server, tmp_path):
+def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server, tmp_path):
     harness = compile_cs(tmp_path / "harness.exe", ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
                          ROOT / "clients" / "unity" / "LedMessage.cs")
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
     with Client(server.ws_url) as client:
         messages = [client.conn.recv(5)]
         for request in ({"level": 70, "id": "u1"}, {"level": 500, "id": "u2"}, {"type": "ping", "id": "u3"},
                         {"type": "ping"}, '{"level": "\u00b2"}', {"on": False, "id": "u4"},
-                        {"level": 60, "transition": 0.5, "id": "u5"}, {"type": "watch", "schedules": True, "id": "u6"}):
+                        {"level": 60, "transition": 0.5, "id": "u5"}, {"type": "watch", "schedules": True, "id": "u6"},
+                        {"level": 30, "light": "shelf", "id": "u7"}, {"type": "watch", "lights": True, "id": "u8"}):
             client.send(request)
             messages.append(client.conn.recv(5))
     result = subprocess.run(["mono", str(harness)], input="\n".join(messages) + "\n", capture_output=True,
@@ -374,12 +376,15 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, server, tmp_
     expected = []
     for text in messages:
         m = json.loads(text)
-        expected.append("type={}|level={}|on={}|brightness={}|seq={}|transition={:g}|id={}|code={}|message={}".format(
-            m["type"], m.get("level", 0), str(m.get("on", False)).lower(), m.get("brightness", 0), m.get("seq", 0),
-            m.get("transition", 0), m.get("id", ""), m.get("code", ""), m.get("message", "")))
+        expected.append("type={}|level={}|on={}|brightness={}|seq={}|transition={:g}|id={}|code={}|message={}|light={}"
+                        .format(m["type"], m.get("level", 0), str(m.get("on", False)).lower(), m.get("brightness", 0),
+                                m.get("seq", 0), m.get("transition", 0), m.get("id", ""), m.get("code", ""),
+                                m.get("message", ""), m.get("light", "")))
     assert result.stdout.splitlines() == expected
     kinds = [json.loads(t)["type"] for t in messages]
-    assert kinds == ["state", "state", "error", "pong", "pong", "error", "state", "state", "watching"]
+    assert kinds == ["state", "state", "error", "pong", "pong", "error", "state", "state", "watching", "state",
+                     "watching"]
+    assert "light=shelf" in result.stdout.splitlines()[-2]
     assert "on=false|brightness=70" in result.stdout and "transition=0.5" in result.stdout
 
 

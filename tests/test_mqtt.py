@@ -1,4 +1,5 @@
 """The MQTT bridge against a real Mosquitto on loopback: topics, Home Assistant, faults, a fleet."""
+import json
 import os
 import signal
 import time
@@ -305,3 +306,57 @@ def test_a_clean_stop_is_one_info_line_not_a_lost_broker(start_server, broker):
     log = server.log()
     assert "INFO mqtt_bridge: MQTT: left mqtt://127.0.0.1" in log and "(the service is stopping)" in log, log[-1500:]
     assert "MQTT: lost" not in log and "WARNING mqtt_bridge" not in log
+
+
+# ---------------------------------------------------------------- several lights on one lamp
+
+
+def test_several_lights_get_one_entity_each_and_obey_one_light_or_all(start_server, broker, listeners):
+    server = lamp(start_server, broker, "lamp1", LIGHTS="desk:21,shelf:20,status:16")
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/#", "homeassistant/light/#")
+    configs = {unique: hears.wait_for(f"homeassistant/light/{unique}/config")
+               for unique in ("ledsock_lamp1", "ledsock_lamp1_shelf", "ledsock_lamp1_status")}
+    # The default light keeps the entity and topics one light always had; the others are beside it.
+    assert configs["ledsock_lamp1"]["command_topic"] == "ledsock/lamp1/ha/set"
+    assert configs["ledsock_lamp1_shelf"]["command_topic"] == "ledsock/lamp1/lights/shelf/ha/set"
+    assert configs["ledsock_lamp1_shelf"]["state_topic"] == "ledsock/lamp1/lights/shelf/ha/state"
+    assert configs["ledsock_lamp1_status"]["default_entity_id"] == "light.ledsock_lamp1_status"
+    assert [c["name"] for c in configs.values()] == ["desk", "shelf", "status"]
+    assert len({json.dumps(c["device"]) for c in configs.values()}) == 1  # one device
+    assert "light" not in hears.wait_for("ledsock/lamp1/state")  # the default light's, as v1 has it
+    assert hears.wait_for("ledsock/lamp1/lights/shelf/state")["light"] == "shelf"
+
+    hears.publish("ledsock/lamp1/lights/shelf/ha/set", {"state": "ON", "brightness": 30})  # HA, one light
+    assert hears.wait_for("ledsock/lamp1/lights/shelf/ha/state", lambda s: s["brightness"] == 30)["state"] == "ON"
+    hears.publish("ledsock/lamp1/lights/status/set", {"level": 7})  # a light's own topic
+    assert hears.wait_for("ledsock/lamp1/lights/status/state", lambda s: s["seq"] == 1)["level"] == 7
+    hears.publish("ledsock/lamp1/set", {"on": False, "light": "*"})  # every light
+    for light in ("desk", "shelf", "status"):
+        assert hears.wait_for(f"ledsock/lamp1/lights/{light}/state", lambda s: not s["on"])["light"] == light
+    assert hears.wait_for("ledsock/lamp1/state", lambda s: not s["on"])["seq"] == 1
+    assert [(s["light"], s["on"], s["brightness"]) for s in server.get("/lights")] == [
+        ("desk", False, 50), ("shelf", False, 30), ("status", False, 7)]
+
+    for topic, payload, code in [("ledsock/lamp1/set", {"level": 5, "light": "nope"}, "unknown_light"),
+                                 ("ledsock/lamp1/lights/nope/set", {"level": 5}, "unknown_light"),
+                                 ("ledsock/lamp1/lights/shelf/set", {"level": 5, "light": "desk"}, "invalid_message")]:
+        hears.publish(topic, payload)
+        assert hears.wait_for("ledsock/lamp1/error", lambda e, c=code: e["code"] == c)
+    assert [s["seq"] for s in server.get("/lights")] == [1, 2, 2]  # the refused ones changed nothing
+
+
+def test_a_group_command_may_name_a_light_that_only_some_lamps_have(start_server, broker, listeners):
+    kitchen = lamp(start_server, broker, "kitchen", LIGHTS="ceiling:21,counter:20")
+    hall = lamp(start_server, broker, "hall")
+    for server in (kitchen, hall):
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/+/state", "ledsock/+/lights/+/state", "ledsock/+/error")
+    hears.publish("ledsock/all/set", {"level": 20, "light": "counter"})
+    assert hears.wait_for("ledsock/kitchen/lights/counter/state", lambda s: s["level"] == 20)["seq"] == 1
+    hears.publish("ledsock/all/set", {"level": 33, "light": "*"})
+    assert hears.wait_for("ledsock/hall/state", lambda s: s["level"] == 33)["seq"] == 1
+    assert hears.wait_for("ledsock/kitchen/lights/ceiling/state", lambda s: s["level"] == 33)["seq"] == 1
+    assert hears.wait_for("ledsock/kitchen/lights/counter/state", lambda s: s["level"] == 33)["seq"] == 2
+    assert hall.led()["seq"] == 1  # the hall has no counter light: the first command passed it by
+    assert hears.on("ledsock/hall/error") == [] and hears.on("ledsock/kitchen/error") == []

@@ -6,6 +6,7 @@ using System;
 public class LedMessage
 {
     public string type;     // "state", "error", "pong", "schedule", "schedule_deleted" or "watching"
+    public string light;    // state, schedule: whose it is, once you name lights (empty: the default light)
     public int level;       // state: what the LED shows once any fade is over, 0..100 (0 while off)
     public bool on;         // state: whether the light is on
     public int brightness;  // state: 1..100, what "on" shows; kept while off, so an On returns to it
@@ -22,6 +23,7 @@ public class LedMessage
     public int step;        // schedule: its step command, when it has one
     public long next_at;    // schedule: Unix seconds it fires next (0: never)
     public bool schedules;  // watching: whether you now get the schedules' news (send {"type":"watch","schedules":true})
+    public bool lights;     // watching: whether you now get every light's states (send {"type":"watch","lights":true})
     public string id;       // the id of your request, echoed in its reply (send string ids)
     public string code;     // error: invalid_json, invalid_message, out_of_range, unknown_type, hardware_error, rate_limited
     public string message;  // error: what was wrong, for people

@@ -18,6 +18,8 @@ public class LedSocket : MonoBehaviour
 {
     [Tooltip("The service's WebSocket, e.g. ws://raspberrypi.local:5000/ws")]
     [SerializeField] private string url = "ws://raspberrypi.local:5000/ws";
+    [Tooltip("Which of the service's lights (LIGHTS=desk:21,shelf:20): its name, or empty for the default light")]
+    [SerializeField] private string light = "";
     [Tooltip("First reconnect wait in seconds; it doubles after each failure")]
     [SerializeField] private float reconnectMinSeconds = 0.5f;
     [Tooltip("Longest reconnect wait in seconds")]
@@ -78,7 +80,13 @@ public class LedSocket : MonoBehaviour
     {
         if (socket == null || !IsConnected)
             return;
-        socket.SendAsync("{" + fields + Fade(fadeSeconds) + "}", null);
+        socket.SendAsync("{" + fields + Fade(fadeSeconds) + Light() + "}", null);
+    }
+
+    // The light a command is for: none named, the default light (protocol v1 as it was).
+    private string Light()
+    {
+        return string.IsNullOrEmpty(light) ? "" : ",\"light\":\"" + light + "\"";
     }
 
     private static string Fade(float seconds)
@@ -111,7 +119,7 @@ public class LedSocket : MonoBehaviour
 
         if (wanted >= 0 && IsConnected && Time.realtimeSinceStartup - lastSendAt >= sendIntervalSeconds)
         {
-            socket.SendAsync("{\"level\":" + wanted + Fade(wantedFade) + "}", null);
+            socket.SendAsync("{\"level\":" + wanted + Fade(wantedFade) + Light() + "}", null);
             lastSendAt = Time.realtimeSinceStartup;
             wanted = -1;
         }
@@ -143,6 +151,8 @@ public class LedSocket : MonoBehaviour
                 IsConnected = true;
                 attempt = 0;
                 lastSeq = -1; // the server sends its state next; seq restarts with the server
+                if (!string.IsNullOrEmpty(light)) // another light's states come to those that watch the lights
+                    socket.SendAsync("{\"type\":\"watch\",\"lights\":true}", null);
                 break;
             case Kind.Message:
                 OnServerMessage(item.text);
@@ -161,7 +171,9 @@ public class LedSocket : MonoBehaviour
     private void OnServerMessage(string text)
     {
         LedMessage message = JsonUtility.FromJson<LedMessage>(text);
-        if (message.type == "state")
+        // With a light named, states say whose they are: only that light's count. Without, the
+        // server sends the default light's alone, as protocol v1 has it.
+        if (message.type == "state" && (string.IsNullOrEmpty(light) || message.light == light))
         {
             if (message.seq < lastSeq)
                 return; // stale
