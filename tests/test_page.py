@@ -408,3 +408,71 @@ def test_a_schedule_added_on_one_page_shows_on_both_and_is_deleted_from_the_othe
         expect(tab.page.locator("#schedule-list li")).to_have_count(0)
     assert server.get("/schedules") == []
     assert a.console_errors == b.console_errors == []
+
+
+# ---------------------------------------------------------------- several lights
+
+
+def card(tab, light, part):
+    return tab.page.locator(f'.card[data-light="{light}"] [data-part="{part}"]')
+
+
+def test_each_light_has_a_card_that_shows_and_drives_it(start_server, open_tab):
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20,status:16"})
+    a, b = open_tab(server), open_tab(server)
+    expect(a.page.locator(".card-title")).to_have_text([re.compile(r"^desk GPIO 21"), re.compile(r"^shelf GPIO 20"),
+                                                        re.compile(r"^status GPIO 16")])
+    for light in ("desk", "shelf", "status"):
+        expect(card(a, light, "value")).to_have_text("50")
+    card(a, "shelf", "full").click()
+    expect(card(b, "shelf", "value")).to_have_text("100")
+    server.post("/lights/status", '{"level": 7}')  # another door, another light
+    expect(card(a, "status", "value")).to_have_text("7")
+    expect(card(b, "status", "level")).to_have_value("7")
+    card(b, "desk", "power").click()
+    expect(card(a, "desk", "value")).to_have_text("0")
+    assert [(s["light"], s["level"]) for s in server.get("/lights")] == [("desk", 0), ("shelf", 100), ("status", 7)]
+    for light, level in (("desk", "0"), ("shelf", "100"), ("status", "7")):  # nothing crossed to another card
+        expect(card(a, light, "value")).to_have_text(level)
+        expect(card(b, light, "value")).to_have_text(level)
+    a.page.locator('.card[data-light="status"] .sleep-after[data-minutes="15"]').click()
+    expect(card(b, "status", "sleep-status")).to_contain_text("Off at")
+    expect(card(b, "shelf", "sleep-status")).to_have_text("")
+    a.page.locator("#schedule-name").fill("night")
+    a.page.locator("#schedule-light").select_option("shelf")
+    a.page.locator("#schedule-at").fill("23:30")
+    a.page.locator("#schedule-level").fill("0")
+    a.page.locator("#schedule-add").click()
+    expect(b.page.locator("#schedule-list li")).to_have_text([re.compile(r"^night \(shelf\): 23:30")])
+    assert [s["name"] for s in server.get("/lights/shelf/schedules")] == ["night"]
+    b.page.get_by_role("button", name="Delete schedule night of shelf").click()
+    expect(a.page.locator("#schedule-list li")).to_have_count(0)
+    for tab in (a, b):
+        assert tab.console_errors == []
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_on_a_narrow_phone_every_card_stays_usable(start_server, open_tab, width):
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20,a-long-light-name_0123456789abcd:16"})
+    tab = open_tab(server, viewport={"width": width, "height": 800})
+    layout = tab.page.evaluate("""() => {
+      const box = (el) => el.getBoundingClientRect();
+      const shown = [...document.querySelectorAll("button, input, select, h2")].filter((el) => el.offsetParent);
+      return {
+        page: [document.documentElement.scrollWidth, innerWidth],
+        outside: shown.filter((el) => box(el).left < 0 || box(el).right > innerWidth).map((el) => el.outerHTML),
+        clipped: shown.filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent),
+        cards: [...document.querySelectorAll(".card")].map((c) => ({
+          sleep: [...c.querySelectorAll(".sleep button")].filter((el) => el.offsetParent).map((el) => box(el).top),
+          fine: [...c.querySelectorAll(".fine > *")].map((el) => box(el).top),
+        })),
+      };
+    }""")
+    assert layout["page"][0] <= layout["page"][1], layout  # no sideways scrolling
+    assert layout["outside"] == [] and layout["clipped"] == [], layout
+    assert len(layout["cards"]) == 3
+    for rows in layout["cards"]:
+        assert len(set(rows["sleep"])) == 1 and len(set(rows["fine"])) == 1, layout
+    card(tab, "a-long-light-name_0123456789abcd", "plus").click()
+    server_level = server.wait_for(lambda h: h["lights"][2]["level"] == 51, what="the third card's +")
+    assert server_level["lights"][0]["level"] == 50
