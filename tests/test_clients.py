@@ -17,7 +17,7 @@ DOC_HOST = "raspberrypi.local:5000"
 RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
 TESTED_RECIPES = {"interactive", "one-shot", "watch", "led-script", "led-script-use", "curl-get",
                   "curl-set-form", "curl-set-json", "curl-error", "curl-power", "csharp-build", "csharp-set",
-                  "csharp-fade", "token-websocat", "token-curl"}
+                  "csharp-fade", "token-websocat", "token-curl", "lights-one-shot", "lights-watch", "lights-curl"}
 
 
 def recipes() -> dict:
@@ -215,6 +215,32 @@ def test_curl_recipes(server):
             {"level": 43, "on": True, "brightness": 43, "seq": 4, "transition": 1.5},
             {"level": 33, "on": True, "brightness": 33, "seq": 5}]
         assert [client.recv()["seq"] for _ in range(3)] == [3, 4, 5]
+
+
+def test_the_several_lights_recipes(start_server):
+    require("websocat"), require("jq"), require("curl")
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20,status:16"})
+    result = run(recipe("lights-one-shot", server))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+                                          '{"type":"state","light":"shelf","level":30,"on":true,"brightness":30,"seq":1}']
+    watcher = subprocess.Popen(["sh", "-c", recipe("lights-watch", server)], env=shell_env(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        assert [watcher.stdout.readline() for _ in range(3)] == ["desk 50\n", "shelf 30\n", "status 50\n"]
+        curl_all, curl_one, curl_every = recipe("lights-curl", server).strip().splitlines()
+        assert [(s["light"], s["level"]) for s in json.loads(run(curl_all).stdout)] == [
+            ("desk", 50), ("shelf", 30), ("status", 50)]
+        assert json.loads(run(curl_one).stdout) == {"light": "status", "level": 70, "on": True, "brightness": 70,
+                                                     "seq": 1}
+        assert watcher.stdout.readline() == "status 70\n"
+        assert [(s["light"], s["on"]) for s in json.loads(run(curl_every).stdout)] == [
+            ("desk", False), ("shelf", False), ("status", False)]
+        assert [watcher.stdout.readline() for _ in range(3)] == ["desk 0\n", "shelf 0\n", "status 0\n"]
+    finally:
+        os.killpg(watcher.pid, 9)
+        watcher.wait()
 
 
 # ------------------------------------------------------------------ C#

@@ -387,3 +387,18 @@ def test_one_light_names_itself_led_for_clients_that_name_lights(server):
     assert server.get("/lights/led")["light"] == "led"
     assert server.post("/lights/led", '{"level": 9}')[1]["light"] == "led"
     assert "light" not in server.led()
+
+
+def test_the_protocol_documents_several_lights_session_byte_for_byte(lamp3):
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    section = doc[doc.index("## Several lights"):doc.index("## Server to client")]
+    session = section[section.index("```\n") + 4:section.index("\n```", section.index("```\n") + 4)].splitlines()
+    path = session[0].removeprefix("→ (connect to ").removesuffix(")")
+    with Client(lamp3.ws_url.removesuffix("/ws") + path) as client:
+        for line in session[1:]:
+            arrow, text = line.split(" ", 1)
+            if arrow == "→":
+                client.send(text)
+            else:
+                assert client.conn.recv(5) == text, line
+        assert client.nothing_pending()

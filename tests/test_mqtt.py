@@ -1,7 +1,9 @@
 """The MQTT bridge against a real Mosquitto on loopback: topics, Home Assistant, faults, a fleet."""
 import json
 import os
+import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from home_assistant import ha_command
 from mqtt_bridge import BrokerAddress, default_device_id
 from mqtt_support import Broker, Listener
-from support import Client
+from support import ROOT, Client
 
 
 @pytest.fixture
@@ -360,3 +362,74 @@ def test_a_group_command_may_name_a_light_that_only_some_lamps_have(start_server
     assert hears.wait_for("ledsock/kitchen/lights/counter/state", lambda s: s["level"] == 33)["seq"] == 2
     assert hall.led()["seq"] == 1  # the hall has no counter light: the first command passed it by
     assert hears.on("ledsock/hall/error") == [] and hears.on("ledsock/kitchen/error") == []
+
+
+# ---------------------------------------------------------------- docs/mqtt.md's shell lines, as written
+
+MQTT_RECIPE = re.compile(r"<!-- mqtt: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
+
+
+def mqtt_recipe(name: str, broker) -> list[str]:
+    """The lines of docs/mqtt.md's block ``name``, pointed at the test's broker."""
+    blocks = {m["name"]: m["body"] for m in MQTT_RECIPE.finditer((ROOT / "docs" / "mqtt.md").read_text())}
+    return [line.replace("-h broker.lan", f"-h 127.0.0.1 -p {broker.port}") for line in blocks[name].splitlines()]
+
+
+def run_line(line: str) -> None:
+    done = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, (line, done.stderr)
+
+
+def test_the_documents_two_light_walk_through(start_server, broker):
+    doc = (ROOT / "docs" / "mqtt.md").read_text()
+    start = re.search(r"```sh\n(LIGHTS=\S+ MQTT_URL=\S+ MQTT_DEVICE_ID=\S+) make run\n```", doc)[1]
+    env = dict(word.split("=", 1) for word in start.split())
+    server = start_server(env={**env, "MQTT_URL": broker.url})
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    subscribe, *publishes = mqtt_recipe("lights", broker)
+    watcher = subprocess.Popen(["sh", "-c", subscribe], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        heard = [watcher.stdout.readline().split(" ", 1) for _ in range(2)]  # the retained states, at once
+        assert sorted(topic for topic, _ in heard) == ["ledsock/study/lights/desk/state",
+                                                       "ledsock/study/lights/shelf/state"]
+        for line in publishes:
+            run_line(line)
+        changes = [watcher.stdout.readline().split(" ", 1) for _ in range(4)]
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+    said = [(topic.rsplit("/", 2)[1], json.loads(payload)) for topic, payload in changes]
+    assert [(light, state["level"]) for light, state in said] == [("shelf", 30), ("desk", 80), ("desk", 0),
+                                                                  ("shelf", 0)]
+    assert all(state["light"] == light for light, state in said)
+    assert [(s["light"], s["on"], s["brightness"]) for s in server.get("/lights")] == [
+        ("desk", False, 80), ("shelf", False, 30)]
+
+
+def test_the_documents_fleet_lines(start_server, broker):
+    kitchen = lamp(start_server, broker, "kitchen", LIGHTS="ceiling:21,shelf:20")
+    hall = lamp(start_server, broker, "hall")
+    for server in (kitchen, hall):
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    level20, off, subscribe, toggle, sleep, shelf = mqtt_recipe("fleet", broker)
+    run_line(level20)
+    for server in (kitchen, hall):
+        server.wait_for(lambda h: h["level"] == 20, what="every lamp at 20")
+    run_line(off)
+    for server in (kitchen, hall):
+        server.wait_for(lambda h: h["on"] is False, what="every lamp off")
+    watcher = subprocess.Popen(["sh", "-c", subscribe], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert sorted(watcher.stdout.readline().split(" ")[0] for _ in range(2)) == [
+            "ledsock/hall/state", "ledsock/kitchen/state"]
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+    run_line(toggle)
+    kitchen.wait_for(lambda h: h["on"] is True, what="the kitchen toggled on")
+    run_line(sleep)
+    for server in (kitchen, hall):
+        server.wait_for(lambda h: h.get("sleep_in", 0) > 1790, what="a sleep timer of 30 minutes")
+    run_line(shelf)
+    kitchen.wait_for(lambda h: h["lights"][1]["level"] == 60, what="the kitchen's shelf at 60")
+    assert hall.led()["level"] == 0 and hall.get("/healthz")["lights"][0]["name"] == "led"
