@@ -48,7 +48,6 @@ class Led:
         self._shown = 0.0  # the level written last: where a fade is now
         self.error: str | None = None  # why the LED cannot be driven now; None when it can
         self._lock = threading.Lock()
-        self._fading = threading.Condition(self._lock)
         self._fade: Fade | None = None
         self._fader: threading.Thread | None = None
         # time.sleep is looked up at each call: under gevent it is patched when serving starts, after
@@ -62,10 +61,10 @@ class Led:
         self._hung = None  # set while a call past its deadline has not returned
         self._device = self._call(lambda: self._open(pin_factory))
         self._reconnect = reconnect
+        self._check_interval = check_interval
         self._stopped = threading.Event()
         if reconnect is not None:
-            threading.Thread(target=self._watch, args=(check_interval,), name="ledsock-led-watch",
-                             daemon=True).start()
+            DeviceWatch.every(check_interval).add(self)
 
     def _open(self, pin_factory):
         if hasattr(pin_factory, "open"):  # kernel_pwm.KernelPwmFactory: the pin's own channel
@@ -98,7 +97,6 @@ class Led:
                 if self._fader is None:
                     self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
                     self._fader.start()
-                self._fading.notify_all()
             else:
                 self._fade = None
                 self._write(level)
@@ -139,14 +137,15 @@ class Led:
         return fade.remaining(self._clock()) if fade is not None else 0.0
 
     def _fade_loop(self) -> None:
+        """Write the fade under way, step by step; end when no fade is left (a light at rest
+        has no fader: ``set_level`` starts one for the next fade)."""
         step = 1 / self._fade_rate
         while not self._stopped.is_set():
             with self._lock:
-                while self._fade is None and not self._stopped.is_set():
-                    self._fading.wait()
                 fade = self._fade
                 if fade is None:
-                    continue
+                    self._fader = None
+                    return
                 if self._device is None:  # the daemon went away mid-fade: the reconnect re-applies
                     self._fade = None
                     continue
@@ -159,6 +158,8 @@ class Led:
                 if fade.done_at(now) and self._fade is fade:
                     self._fade = None
             self._sleep(max(0.0, step - (self._clock() - now)))  # the write's own time counts
+        with self._lock:
+            self._fader = None
 
     def _lost(self, exc: Exception) -> None:
         """Note the failure; with a reconnect, drop the dead connection (the lock is held)."""
@@ -190,47 +191,51 @@ class Led:
                 pass
         _close_quietly(self.pin_factory)
 
-    def _watch(self, interval: float) -> None:
-        while not self._stopped.wait(interval):
-            with self._lock:
-                if self._device is not None:
-                    try:
-                        if hasattr(self.pin_factory, "connection"):  # pigpio: is its daemon there?
-                            self.pin_factory.connection.get_current_tick()
-                    except Exception as exc:
-                        self._lost(exc)
-                    continue
-            # Reconnecting (a TCP probe, a new connection) happens outside the lock, so
-            # sets, which fail at once while the daemon is gone, are never held up by it.
-            if self._hung is not None:
-                if not self._hung.is_set():
-                    continue  # the call past its deadline is still stuck: no second one
-                self._hung = None
-            factory = None
-            try:
-                factory = self._call(self._reconnect)
-                device = self._call(lambda: self._open(factory))
-            except Exception as exc:
-                log.debug("%s still unavailable: %s", self.factory_name, exc)
-                _close_quietly(factory)
-                continue
-            with self._lock:
+    def check_device(self) -> None:
+        """Is the device there? If it is gone, try to open it again and put the level back.
+        Called every ``check_interval`` seconds by the :class:`DeviceWatch`."""
+        if self._stopped.is_set():
+            return
+        with self._lock:
+            if self._device is not None:
                 try:
-                    self._call(lambda: setattr(device, "value", self.curve.duty(self.level)))
+                    if hasattr(self.pin_factory, "connection"):  # pigpio: is its daemon there?
+                        self.pin_factory.connection.get_current_tick()
                 except Exception as exc:
-                    log.debug("%s went away again: %s", self.factory_name, exc)
-                    _close_quietly(factory)
-                    continue
-                self.pin_factory, self._device, self.error = factory, device, None
-                level = self._shown = self.level
-            log.warning("the LED's %s device is back: GPIO%d at level %d again", self.factory_name, self.pin, level)
+                    self._lost(exc)
+                return
+        # Reconnecting (a TCP probe, a new connection) happens outside the lock, so
+        # sets, which fail at once while the daemon is gone, are never held up by it.
+        if self._hung is not None:
+            if not self._hung.is_set():
+                return  # the call past its deadline is still stuck: no second one
+            self._hung = None
+        factory = None
+        try:
+            factory = self._call(self._reconnect)
+            device = self._call(lambda: self._open(factory))
+        except Exception as exc:
+            log.debug("%s still unavailable: %s", self.factory_name, exc)
+            _close_quietly(factory)
+            return
+        with self._lock:
+            try:
+                self._call(lambda: setattr(device, "value", self.curve.duty(self.level)))
+            except Exception as exc:
+                log.debug("%s went away again: %s", self.factory_name, exc)
+                _close_quietly(factory)
+                return
+            self.pin_factory, self._device, self.error = factory, device, None
+            level = self._shown = self.level
+        log.warning("the LED's %s device is back: GPIO%d at level %d again", self.factory_name, self.pin, level)
 
     def close(self) -> None:
         """Release the pin (the LED goes dark) and the factory's resources."""
         self._stopped.set()
+        if self._reconnect is not None:
+            DeviceWatch.every(self._check_interval).remove(self)
         with self._lock:
             self._fade = None
-            self._fading.notify_all()
             try:
                 if self._device is not None:
                     self._device.close()
@@ -240,6 +245,50 @@ class Led:
                     self._drop_connection()  # a hung daemon: one deadline, not one per call
             finally:
                 _close_quietly(self.pin_factory)  # closing a dead pigpio connection may fail
+
+
+class DeviceWatch:
+    """One thread that checks the devices of every LED that can reconnect, so that a light
+    more costs no thread: each interval, each LED's :meth:`Led.check_device` in turn."""
+
+    _lock = threading.Lock()
+    _by_interval: dict[float, "DeviceWatch"] = {}
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.leds: list[Led] = []
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def every(cls, interval: float) -> "DeviceWatch":
+        with cls._lock:
+            return cls._by_interval.setdefault(interval, cls(interval))
+
+    def add(self, led: Led) -> None:
+        with self._lock:
+            self.leds.append(led)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ledsock-led-watch", daemon=True)
+                self._thread.start()
+
+    def remove(self, led: Led) -> None:
+        with self._lock:
+            if led in self.leds:
+                self.leds.remove(led)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)  # looked up at each call: gevent's once serving has begun
+            with self._lock:
+                leds = list(self.leds)
+                if not leds:  # every LED closed: the next one starts a thread again
+                    self._thread = None
+                    return
+            for led in leds:
+                try:
+                    led.check_device()
+                except Exception:  # one device's fault must not end the others' checks
+                    log.exception("checking GPIO%d's device failed", led.pin)
 
 
 def _close_quietly(pin_factory) -> None:

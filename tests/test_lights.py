@@ -402,3 +402,26 @@ def test_the_protocol_documents_several_lights_session_byte_for_byte(lamp3):
             else:
                 assert client.conn.recv(5) == text, line
         assert client.nothing_pending()
+
+
+def test_a_light_more_costs_no_thread_at_rest(mock_factory):
+    def named(name):
+        return [t for t in threading.enumerate() if t.name == name]
+
+    leds = [Led(pin, pin_factory=mock_factory, reconnect=lambda: mock_factory, check_interval=0.05)
+            for pin in (21, 20, 16, 12)]
+    try:
+        assert len(named("ledsock-led-watch")) == 1  # one watch for every device
+        for led in leds:
+            led.set_level(80, transition=0.1)
+        assert 1 <= len(named("ledsock-fader")) <= 4  # a fader while a light fades...
+        deadline = time.monotonic() + 5
+        while named("ledsock-fader"):  # ...and none once every fade is over
+            assert time.monotonic() < deadline, named("ledsock-fader")
+            time.sleep(0.01)
+        assert [led.shown() for led in leds] == [80] * 4
+        leds[0].set_level(10, transition=0.05)  # the next fade starts a fader again
+        assert len(named("ledsock-fader")) == 1
+    finally:
+        for led in leds:
+            led.close()
