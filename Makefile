@@ -30,12 +30,13 @@ test-tools:
 	  echo "make: the tests need Debian packages that are missing:$$missing"; \
 	  $(call apt_install,$$missing); fi
 
-# The fan-out benchmark against the textbook and asyncio reference servers, the fleet on one
-# broker, and each attack of docs/security.md beside the same minute without it (not part of
+# The fan-out benchmark against the textbook and asyncio reference servers, what a light more
+# costs, the fleet on one broker, and each attack of docs/security.md beside the same minute without it (not part of
 # make test). Figures: bench/results/*.json and docs/performance.png.
 bench: $(VENV)/.bench-deps test-tools
 	cd bench && ../$(PY) fanout.py
 	cd bench && ../$(PY) plot.py
+	cd bench && ../$(PY) lights.py
 	cd bench && ../$(PY) fleet.py
 	cd bench && ../$(PY) attack.py
 

@@ -10,7 +10,8 @@ Workloads:
   fan-out    N subscribers and one writer; M level changes, one in flight: each is
              timed until all N subscribers hold it. N = 10, 100, 500, 1000, and at
              N = 500 once more with clients that offer permessage-deflate, as Chrome does.
-             ledsock-1core is ledsock pinned to one core (taskset -c 0): a Pi-class profile.
+             ledsock-1core is ledsock pinned to one core (taskset -c 0): a Pi-class profile;
+             ledsock-3lights has three lights (the changes go to the default one).
   capacity   connections held while ramping to 10,000; RSS and threads on the way, the
              time for one broadcast to reach everyone at each step, and the CPU the
              server then spends over 4 s while they sit idle (its keep-alive work).
@@ -161,6 +162,9 @@ def servers(state_dir: Path) -> list[Server]:
         Server("ledsock-gevent", gevent + ["--state-file", str(state_dir / "gevent.json")], PROTOCOL_V1,
                health=True),
         Server("ledsock-1core", ["taskset", "-c", "0"] + gevent + ["--state-file", str(state_dir / "1core.json")],
+               PROTOCOL_V1, fanout_only=True, health=True),
+        Server("ledsock-3lights", gevent + ["--state-file", str(state_dir / "3lights.json"),
+                                            "--lights", "desk:21,shelf:20,status:16"],
                PROTOCOL_V1, fanout_only=True, health=True),
         Server("ledsock-gthread", ledsock + ["--worker", "gthread", "--threads", "6100", "--max-clients", "6000",
                                              "--state-file", str(state_dir / "gthread.json")], PROTOCOL_V1,
@@ -445,7 +449,7 @@ def print_report(results: dict) -> None:
                   f"{row['cpu_ms_per_change']:10.3f} {row['rss_mb']:7.1f} {row['threads']:5.0f} "
                   f"{row['delivered']:>6}/{row['expected']:<6} {'yes' if row['converged'] else 'NO'}")
         if ours in table:
-            for ref in ("ceiling", "textbook", "ledsock-gthread", "ledsock-1core"):
+            for ref in ("ceiling", "textbook", "ledsock-gthread", "ledsock-1core", "ledsock-3lights"):
                 if ref in table:
                     o, r = table[ours], table[ref]
                     print(f"   {ours} vs {ref:15}: CPU/change {ratio(o['cpu_ms_per_change'], r['cpu_ms_per_change'])}, "
@@ -530,6 +534,12 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, bool | None]]:
             one, two = table["ledsock-1core"], table[ours]
             rows.append((f"one core vs two, {key}", f"CPU/change {one['cpu_ms_per_change'] / two['cpu_ms_per_change']:.2f}x, "
                          f"p99 {one['p99_ms']:.1f} vs {two['p99_ms']:.1f} ms", "(shown)", None))
+    for key, table in results["fanout"].items():
+        if "ledsock-3lights" in table and ours in table and "deflate" not in key:
+            three, one = table["ledsock-3lights"], table[ours]
+            r = three["cpu_ms_per_change"] / one["cpu_ms_per_change"]
+            rows.append((f"three lights vs one, {key}", f"CPU/change {r:.2f}x, p99 {three['p99_ms']:.1f} vs "
+                         f"{one['p99_ms']:.1f} ms", "CPU <= 1.15x (unchanged)", r <= 1.15))
     return rows
 
 

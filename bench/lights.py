@@ -1,0 +1,75 @@
+"""What a light more costs: ledsock with one light and with eight, side by side.
+
+Run by ``make bench`` after the fan-out (whose ``ledsock-3lights`` profile shows the
+per-change cost with three lights beside one). Both services start with the simulated
+LED; every light is faded once and then left at rest, and then each service's RSS and
+OS threads are read three times a second apart. The figure is the difference of the
+medians divided by the seven extra lights; the target (docs/performance.md) is at most
+1 MB of RSS and no thread per light.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from fanout import HOST, PROTOCOL_V1, Server, save
+
+HERE = Path(__file__).resolve().parent
+EIGHT = "l0:4,l1:5,l2:6,l3:12,l4:13,l5:16,l6:20,l7:21"
+RSS_PER_LIGHT_MB = 1.0
+
+
+def post(server: Server, path: str, body: dict) -> None:
+    request = urllib.request.Request(f"http://{HOST}:{server.port}{path}", data=json.dumps(body).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def measure(server: Server, names: list[str]) -> dict:
+    for name in names:  # each light fades once, then rests
+        post(server, f"/lights/{name}", {"level": 80, "transition": 0.2})
+    time.sleep(1.0)
+    samples = []
+    for _ in range(3):
+        samples.append(server.memory())
+        time.sleep(1.0)
+    return {"rss_mb": statistics.median(rss for rss, _ in samples),
+            "threads": statistics.median(threads for _, threads in samples)}
+
+
+def main() -> int:
+    state_dir = Path(tempfile.mkdtemp(prefix="ledsock-lights-"))
+    command = [sys.executable, "app.py", "--host", HOST, "--port", "{port}", "--pin-factory", "mock"]
+    one = Server("one light", command + ["--state-file", str(state_dir / "lights-1.json")], PROTOCOL_V1)
+    eight = Server("eight lights", command + ["--state-file", str(state_dir / "lights-8.json"), "--lights", EIGHT],
+                   PROTOCOL_V1)
+    results = {}
+    try:
+        for server in (one, eight):
+            server.start(state_dir)
+        results["one"] = measure(one, ["led"])
+        results["eight"] = measure(eight, [part.split(":")[0] for part in EIGHT.split(",")])
+    finally:
+        for server in (one, eight):
+            server.stop()
+    extra = (results["eight"]["rss_mb"] - results["one"]["rss_mb"]) / 7
+    threads = (results["eight"]["threads"] - results["one"]["threads"]) / 7
+    results["per_extra_light"] = {"rss_mb": extra, "threads": threads}
+    save(results, HERE / "results" / "lights.json")
+    print("\n== what a light more costs (one light and eight, side by side, each faded once then at rest)")
+    for key in ("one", "eight"):
+        print(f"{key:6} lights: RSS {results[key]['rss_mb']:.2f} MB, {results[key]['threads']:.0f} OS threads")
+    met = extra <= RSS_PER_LIGHT_MB and threads <= 0
+    print(f"per extra light: {extra * 1024:.0f} KB of RSS, {threads:+.2f} threads"
+          f"   (target: at most {RSS_PER_LIGHT_MB:g} MB and no thread)  {'met' if met else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
