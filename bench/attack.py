@@ -42,6 +42,7 @@ ATTACKS = {
     "4 slow readers": attacks.slow_readers,
     "5 schedule churn": attacks.schedule_churn,
     "6 overflowing numbers": attacks.overflow_flood,
+    "7 every light at once": attacks.every_light_flood,
 }
 
 
@@ -67,7 +68,7 @@ class RssSampler:
 
 
 def measure(name: str, run, seconds: float, folder: Path) -> dict:
-    server = ServerProcess(folder, env={"LOG_LEVEL": "warning"}).start()
+    server = ServerProcess(folder, env={"LOG_LEVEL": "warning", **getattr(run, "server_env", {})}).start()
     try:
         # Warm up what the first schedule imports (APScheduler), so it is not the attack's cost.
         with attacks.Client(server.ws_url) as warm:

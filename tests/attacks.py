@@ -37,7 +37,7 @@ class Watcher:
 
     A thread takes turns at three things every ``every`` s and keeps each one's time:
     a WebSocket ``get`` round trip, a ``GET /healthz``, and (with ``fan_out``) a level
-    set by a writer client until a second, watching client holds it. One that does not
+    set by a writer client (its reply included) until a second, watching client holds it. One that does not
     answer within ``timeout`` counts as that long and as a failure.
     """
 
@@ -92,8 +92,10 @@ class Watcher:
             json.loads(response.read())
 
     def _set_and_watch(self, level: int) -> None:
-        self.writer.send({"level": level})
-        self.client.recv_until(lambda m: m.get("type") == "state" and m.get("level") == level, self.timeout)
+        """The writer's set, until the watching client holds it or a later change (another
+        client may change the same light meanwhile: states are snapshots, the newest kept)."""
+        reply, _ = self.writer.request({"level": level, "id": "w"}, self.timeout)
+        self.client.recv_until(lambda m: m.get("type") == "state" and m["seq"] >= reply["seq"], self.timeout)
 
     def _run(self) -> None:
         n = 0
@@ -329,3 +331,62 @@ def schedule_churn(server, seconds: float, rate: float = 100) -> dict:
             time.sleep(1 / rate)
         writer.recv_until(lambda m: m.get("id") == n - 1)
     return {"messages": n + n // 2}
+
+
+EIGHT_LIGHTS = "l0:4,l1:5,l2:6,l3:12,l4:13,l5:16,l6:20,l7:21"
+
+
+def every_light_flood(server, seconds: float, clients: int = 4, schedules_per_light: int = 8) -> dict:
+    """Clients that make the most of several lights: each watches every light and schedule (all
+    of them sent on connect), then turns that watch off and on again (all of them again each
+    time) between commands for every light at once (``"light": "*"``), as fast as it can. Half
+    of them read everything at once (so no backlog slows them), half read nothing; cut off, one
+    connects again. The server needs LIGHTS (``server_env``)."""
+    names = [part.split(":")[0] for part in EIGHT_LIGHTS.split(",")]
+    with Client(server.ws_url) as setup:  # schedules to be sent, over and over
+        setup.recv()
+        for light in names:
+            for k in range(schedules_per_light):
+                setup.request({"type": "schedule", "name": f"s{k}", "light": light, "at": f"0{k}:00", "level": 5,
+                               "id": f"{light}{k}"})
+    counts = {"connections": 0, "messages": 0, "cut_off": 0}
+    deadline = time.monotonic() + seconds
+
+    def attacker(seed: int, reads: bool) -> None:
+        n = seed
+        while time.monotonic() < deadline:
+            sock = raw_websocket(server.port, rcvbuf=None if reads else 4096, path="/ws?watch=lights,schedules")
+            counts["connections"] += 1
+            sock.setblocking(False)
+            try:
+                while time.monotonic() < deadline:
+                    n += 1
+                    message = ({"type": "watch", "lights": n % 4 == 1} if n % 2 else
+                               {"level": n % 101, "light": "*", "id": n})
+                    try:
+                        sock.send(client_frame(0x1, json.dumps(message).encode()))
+                    except BlockingIOError:
+                        time.sleep(0.001)
+                        continue
+                    counts["messages"] += 1
+                    while reads:
+                        try:
+                            if not sock.recv(65536):
+                                raise ConnectionResetError("closed by the server")
+                        except BlockingIOError:
+                            break
+                    time.sleep(0.002)
+            except OSError:
+                counts["cut_off"] += 1
+            finally:
+                sock.close()
+
+    threads = [threading.Thread(target=attacker, args=(i * 1000, i % 2 == 0)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts
+
+
+every_light_flood.server_env = {"LIGHTS": EIGHT_LIGHTS}

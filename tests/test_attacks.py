@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import protocol
-from attacks import (EMPTY_CONTINUATION, EMPTY_PONG, IMPOSSIBLE_CRON, UNFINISHED_TEXT, Flood, Watcher,
+from attacks import (EMPTY_CONTINUATION, EMPTY_PONG, IMPOSSIBLE_CRON, UNFINISHED_TEXT, Flood, Watcher, every_light_flood,
                      idle_connections, rss_kb, schedule_churn, slow_readers)
 from mqtt_support import Broker, Listener
 from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
@@ -283,3 +283,24 @@ def test_schedule_messages_write_the_state_file_at_most_once_a_second(server):
         names = [m.get("name") for m in news if m["type"] in ("schedule", "schedule_deleted")]
         assert names and "same" not in names, names  # the identical puts told no one
     assert [s["name"] for s in server.get("/schedules")] == ["same"]
+
+
+# ---------------------------------------------------------------- 7: every light at once
+
+
+def test_commands_for_every_light_and_watches_turned_on_and_off_hold_up_no_one(start_server):
+    """Several lights multiply what one message asks for: a "*" command is a change of every
+    light for every watcher, a watch turned on sends every light and schedule again."""
+    server = start_server(env=every_light_flood.server_env)
+    pid = worker_pid(server)
+    with Watcher(server, fan_out=True) as watcher:
+        watcher.more_rounds()
+        before = rss_kb(pid)
+        figures = every_light_flood(server, seconds=6)
+        watcher.more_rounds()
+    assert figures["messages"] > 2000, figures  # the attack ran
+    assert_served(watcher)
+    assert watcher.converged, watcher.summary()
+    server.wait_for(lambda h: h["clients"] == 0, timeout=20, what="the attackers gone")
+    assert rss_kb(pid) - before < 5 * 1024, (before, rss_kb(pid))
+    print(f"every light at once: {figures}; {watcher.summary()}")
