@@ -20,7 +20,7 @@ from handshake import SERVER_OPTIONS
 from hub import Hub
 from brightness import parse_curve
 from led import open_led
-from pins import PinFactoryUnavailable, choose_pin_factory
+from pins import PinFactoryUnavailable, choose_pin_factories, choose_pin_factory
 from light import Light, power_on_state
 from lights import Lights, LightSpec, parse_lights
 from schedules import Schedules
@@ -180,13 +180,12 @@ def main(argv=None) -> int:
     logging._srcfile = None
     logging.logThreads = logging.logMultiprocessing = False  # (gunicorn's lines name the process)
     specs = args.lights or (LightSpec(protocol.DEFAULT_LIGHT_NAME, args.pin),)
-    factories = {}
-    for spec in specs:  # each light's pin gets the factory that drives it here
-        try:
-            factories[spec.name] = choose_pin_factory(args.pin_factory, timeout=args.pigpio_timeout, pin=spec.pin)
-        except PinFactoryUnavailable as exc:
-            log.error("%s%s", f"light {spec.name!r} on GPIO{spec.pin}: " if args.lights else "", exc)
-            return 2
+    pins = {spec.name: spec.pin for spec in specs}
+    try:  # each light's pin gets the factory that drives it here
+        factories = choose_pin_factories(pins, args.pin_factory, timeout=args.pigpio_timeout)
+    except PinFactoryUnavailable as exc:
+        log.error("%s%s", f"light {exc.light!r} on GPIO{pins[exc.light]}: " if args.lights else "", exc)
+        return 2
     config = settings.app_config(args)
     config["LED_PIN_FACTORIES"] = factories  # resolved once, here: auto's probes are not run again
     host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host

@@ -73,21 +73,21 @@ def choose_pin_factory(requested: str = "auto", environ=os.environ, *, pin: int 
     A factory asked for by name that cannot work here raises PinFactoryUnavailable, whose
     message says what to do; ``auto`` takes the first of REAL_FACTORIES that works, else
     ``mock`` with one warning naming each one tried and why it failed. ``probes`` (tests)
-    replaces the check of a factory: name -> callable raising PinFactoryUnavailable.
+    replaces the check of a factory: name -> callable(pin) raising PinFactoryUnavailable.
     """
     if requested not in PIN_FACTORIES:
         raise ValueError(f"pin factory must be one of {', '.join(PIN_FACTORIES)}, got {requested!r}")
     if requested == "mock":
         return "mock"
-    checks = {"pigpio": lambda: _check_pigpio(environ, timeout), "kernel": lambda: _check_kernel(pin),
-              "lgpio": _check_lgpio, **(probes or {})}
+    checks = {"pigpio": lambda pin: _check_pigpio(environ, timeout), "kernel": _check_kernel,
+              "lgpio": lambda pin: _check_lgpio(), **(probes or {})}
     if requested != "auto":
-        checks[requested]()  # raises, saying what to do
+        checks[requested](pin)  # raises, saying what to do
         return requested
     reasons = []
     for name in REAL_FACTORIES:
         try:
-            checks[name]()
+            checks[name](pin)
             return name
         except PinFactoryUnavailable as exc:
             reasons.append(f"{name}: {str(exc).split(';')[0]}")  # the reason; the advice is for a named one
@@ -95,6 +95,21 @@ def choose_pin_factory(requested: str = "auto", environ=os.environ, *, pin: int 
                 "docs/boards.md says what each board needs; LED_PIN_FACTORY=pigpio, kernel or lgpio "
                 "refuses to start without it.", pin, "; ".join(reasons))
     return "mock"
+
+
+def choose_pin_factories(pins: dict[str, int], requested: str = "auto", environ=os.environ, *,
+                         timeout: float = DEFAULT_PIGPIO_TIMEOUT, probes: dict | None = None) -> dict[str, str]:
+    """Each light's factory, chosen by :func:`choose_pin_factory` for its own pin (``pins``:
+    light name -> BCM pin): under ``auto`` GPIO 18 may get the kernel's PWM and GPIO 21 lgpio.
+    A factory that cannot drive a light's pin raises PinFactoryUnavailable with ``light`` set."""
+    chosen = {}
+    for light, pin in pins.items():
+        try:
+            chosen[light] = choose_pin_factory(requested, environ, pin=pin, timeout=timeout, probes=probes)
+        except PinFactoryUnavailable as exc:
+            exc.light = light
+            raise
+    return chosen
 
 
 def _check_pigpio(environ, timeout: float) -> None:

@@ -12,7 +12,7 @@ from brightness import Curve
 from fake_boards import FakeKernel, fake_lgpio
 from kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
 from led import HardwareError, Led
-from pins import PinFactoryUnavailable, choose_pin_factory
+from pins import PinFactoryUnavailable, choose_pin_factories, choose_pin_factory
 
 PI4 = "Raspberry Pi 4 Model B Rev 1.5"
 PI5 = "Raspberry Pi 5 Model B Rev 1.0"
@@ -192,11 +192,11 @@ def test_lgpio_without_a_chip_or_with_a_busy_line_says_so(lgpio):
 
 def probes(*present):
     def absent(name):
-        def check():
+        def check(pin):
             raise PinFactoryUnavailable(f"{name} is not here")
         return check
 
-    return {name: (lambda: None) if name in present else absent(name) for name in ("pigpio", "kernel", "lgpio")}
+    return {name: (lambda pin: None) if name in present else absent(name) for name in ("pigpio", "kernel", "lgpio")}
 
 
 @pytest.mark.parametrize("present, chosen", [
@@ -212,6 +212,21 @@ def test_auto_falls_back_to_the_simulation_with_one_line_naming_each_reason(capl
         assert choose_pin_factory("auto", pin=18, probes=probes()) == "mock"
     [line] = [r.getMessage() for r in caplog.records]
     assert "SIMULATED" in line and all(f"{name}: {name} is not here" in line for name in ("pigpio", "kernel", "lgpio"))
+
+
+def test_each_light_gets_the_factory_its_pin_has():
+    def kernel(pin):  # the kernel's PWM drives GPIO 18 and 19 only
+        if pin not in (18, 19):
+            raise PinFactoryUnavailable(f"GPIO{pin} is not a pin of dtoverlay=pwm-2chan")
+
+    lights = {"desk": 18, "shelf": 19, "status": 21}
+    pi5 = {**probes("lgpio"), "kernel": kernel}  # no pigpio on a Pi 5
+    assert choose_pin_factories(lights, "auto", probes=pi5) == {"desk": "kernel", "shelf": "kernel", "status": "lgpio"}
+    assert choose_pin_factories(lights, "auto", probes={**pi5, **probes("pigpio", "lgpio")}) == dict.fromkeys(
+        lights, "pigpio")
+    with pytest.raises(PinFactoryUnavailable, match="GPIO21 is not a pin") as refused:
+        choose_pin_factories(lights, "kernel", probes=pi5)
+    assert refused.value.light == "status"
 
 
 @pytest.mark.parametrize("name", ["pigpio", "kernel", "lgpio"])
