@@ -7,6 +7,7 @@ starts: it reads :mod:`settings`, picks the pin factory, and serves (:mod:`serve
 """
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import sys
@@ -19,7 +20,7 @@ import timers
 from handshake import SERVER_OPTIONS
 from hub import Hub
 from brightness import parse_curve
-from led import open_led
+from led import HardwareError, open_led
 from pins import PinFactoryUnavailable, choose_pin_factories, choose_pin_factory
 from light import Light, power_on_state
 from lights import Lights, LightSpec, parse_lights
@@ -126,6 +127,13 @@ def _light(config, spec: LightSpec, led, state_file, scheduler, location) -> Lig
                                 timezone=timers.local_timezone())
     if record is not None and record.saved_schedules:
         light.schedules.load(record.saved_schedules)
+    effect = record.saved_effect() if record is not None else None
+    if effect and on and state.parse_power_on(config["POWER_ON"]) == "last":  # it ran when the service stopped
+        try:
+            light.execute(protocol.parse_command(json.dumps(effect)), origin="the state file")
+        except (protocol.ProtocolError, HardwareError) as exc:
+            log.warning("%sthe saved effect %s was not started again: %s", light.log_prefix, effect,
+                        getattr(exc, "message", exc))
     log.info("%s on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve",
              f"light {spec.name!r}" if config.get("LIGHTS") else "LED", led.pin, led.factory_name,
              " (SIMULATED)" if led.simulated else "", light.state().level, brightness, "on" if on else "off",

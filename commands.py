@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
-from fields import DEFAULT_LIGHT_NAME, RequestId, When
+from fields import DEFAULT_LIGHT_NAME, Effect, RequestId, When
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,15 @@ class Step:
     delta: int
     request_id: RequestId = None
     transition: Optional[float] = None
+    light: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SetEffect:
+    """Start ``effect`` on the light (replacing one that runs), or stop the effect (None)."""
+
+    effect: Optional[Effect]
+    request_id: RequestId = None
     light: Optional[str] = None
 
 
@@ -93,7 +102,7 @@ class PutSchedule:
 
     name: str
     when: When
-    action: "SetLevel | SetPower | Step"
+    action: "SetLevel | SetPower | Step | SetEffect"
     request_id: RequestId = None
     light: Optional[str] = None
 
@@ -113,7 +122,7 @@ class ScheduleInfo:
 
     name: str
     when: When
-    action: "SetLevel | SetPower | Step"
+    action: "SetLevel | SetPower | Step | SetEffect"
     next_at: int = 0
     light: str = DEFAULT_LIGHT_NAME  # the light whose schedule it is
 
@@ -124,9 +133,10 @@ class ScheduleDeleted:
     light: str = DEFAULT_LIGHT_NAME
 
 
-Command = Union[SetLevel, SetPower, Toggle, Step, Sleep, PutSchedule, DeleteSchedule, Watch, GetState, Ping]
+Command = Union[SetLevel, SetPower, Toggle, Step, SetEffect, Sleep, PutSchedule, DeleteSchedule, Watch, GetState,
+                Ping]
 ScheduleCommand = (PutSchedule, DeleteSchedule)
-LightCommand = (SetLevel, SetPower, Toggle, Step, Sleep)  # the commands that can change the state
+LightCommand = (SetLevel, SetPower, Toggle, Step, SetEffect, Sleep)  # the commands that can change the state
 
 
 class State(NamedTuple):
@@ -140,6 +150,7 @@ class State(NamedTuple):
     sleep_at: int = 0  # when the sleep timer turns the light off (Unix seconds); 0: no timer
     sleep_in: float = 0.0  # seconds from now until then
     light: str = DEFAULT_LIGHT_NAME  # the light's name
+    effect: str = ""  # the effect that runs ("breathe", "candle", "blink", "flash"); "": none
 
     @property
     def level(self) -> int:

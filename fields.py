@@ -217,6 +217,68 @@ def parse_json(text: Union[str, bytes]):
         ) from None
 
 
+EFFECTS = ("breathe", "candle", "blink", "flash")
+# Each effect's fields, their range and default: (low, high, default, integer?).
+EFFECT_FIELDS = {
+    "breathe": {"period": (0.5, 600, 4, False)},
+    "candle": {"depth": (1, 100, 30, True)},
+    "blink": {"on_time": (0.05, 3600, 0.5, False), "off_time": (0.05, 3600, 0.5, False)},
+    "flash": {"count": (1, 100, 3, True), "on_time": (0.05, 60, 0.5, False), "off_time": (0.05, 60, 0.5, False)},
+}
+ALL_EFFECT_FIELDS = ("period", "depth", "on_time", "off_time", "count")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An effect and its fields (the ones it does not take are None)."""
+
+    name: str
+    period: Optional[float] = None  # breathe: seconds from top to top
+    depth: Optional[int] = None  # candle: percent of the brightness the flame may dip
+    on_time: Optional[float] = None  # blink, flash: seconds on...
+    off_time: Optional[float] = None  # ...and off
+    count: Optional[int] = None  # flash: blinks
+
+    def fields(self) -> dict:
+        """The flat JSON fields that start it again: ``effect`` and its own."""
+        return {"effect": self.name, **{name: getattr(self, name) for name in EFFECT_FIELDS[self.name]}}
+
+
+def parse_effect(message: dict) -> Optional[Effect]:
+    """A message's ``effect`` and its fields; None for ``"effect": null`` (stop the effect)."""
+    name = message["effect"]
+    given = [field for field in ALL_EFFECT_FIELDS if field in message]
+    if name is None:
+        if given:
+            raise ProtocolError(INVALID_MESSAGE, f"\"effect\": null stops the effect and takes no {given[0]}")
+        return None
+    if name not in EFFECTS:
+        raise ProtocolError(INVALID_MESSAGE, f"effect must be one of {', '.join(map(describe, EFFECTS))} "
+                            f"(or null to stop it), got {describe(name)}")
+    own = EFFECT_FIELDS[name]
+    foreign = [field for field in given if field not in own]
+    if foreign:
+        takes = ", ".join(own)
+        raise ProtocolError(INVALID_MESSAGE, f"{foreign[0]} does not go with {name}, which takes {takes}")
+    values = {}
+    for field_name, (low, high, default, integer) in own.items():
+        value = message.get(field_name, default)
+        rule = (f"{field_name} must be {'an integer' if integer else 'a number of seconds'} "
+                f"from {low:g} to {high:g}")
+        if integer:
+            if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or (
+                    isinstance(value, Decimal) and not value.is_finite()):
+                raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
+            if value < low or value > high:  # compared first: no arithmetic on 1e999999999
+                raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
+            if value != int(value):
+                raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
+            values[field_name] = int(value)
+        else:
+            values[field_name] = _seconds(value, rule, low, high)
+    return Effect(name, **values)
+
+
 DAILY = "daily"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SUN_EVENTS = ("sunrise", "sunset")

@@ -27,7 +27,9 @@ class Led:
 
     ``set_level`` jumps, or fades over ``transition`` seconds: a fader thread (a
     greenlet under gevent) writes ``fade_rate`` steps a second along an ease curve, and
-    a new level mid-fade starts from the level shown at that instant. ``clock`` and
+    a new level mid-fade starts from the level shown at that instant. ``start_effect``
+    runs an effect (:mod:`effects`) on the same fader, the one writer of the LED, and a
+    new level or effect takes over from the level shown. ``clock`` and
     ``sleep`` are the fader's time (tests pass a fake pair that needs no waiting).
 
     With ``reconnect`` (a callable returning a fresh pin factory; given for pigpio), a
@@ -50,6 +52,7 @@ class Led:
         self._lock = threading.Lock()
         self._fade: Fade | None = None
         self._fader: threading.Thread | None = None
+        self._effect_done = None  # called when the effect that runs ends by itself (a flash)
         # time.sleep is looked up at each call: under gevent it is patched when serving starts, after
         # this module was imported, and the unpatched one would stall every connection.
         self._fade_rate, self._clock = fade_rate, clock
@@ -102,6 +105,33 @@ class Led:
                 self._write(level)
             self.level = level
 
+    def start_effect(self, make, level: int, on_done=None):
+        """Run the shape ``make(shown, now)`` builds (:func:`effects.shape_for`) on the fader,
+        from the level shown; ``level`` is the light's level, where it goes back to when the
+        effect stops. ``on_done(shape)`` is called (outside the lock) when the shape has ended
+        by itself (a flash) or a write failed. Returns the shape.
+
+        Raises HardwareError if the pin cannot be written (its first level is written here).
+        """
+        with self._lock:
+            if self._device is None:
+                raise HardwareError(f"{self.error}; reconnecting")
+            now = self._clock()
+            shape = make(self._shown, now)
+            self._write(shape.level_at(now))
+            self._fade, self._effect_done = shape, on_done
+            self.level = level
+            if self._fader is None:
+                self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
+                self._fader.start()
+            return shape
+
+    @property
+    def effect(self) -> str:
+        """The name of the effect the fader runs ("" when none)."""
+        running = self._fade
+        return "" if running is None or isinstance(running, Fade) else running.name
+
     def _write(self, level: float) -> None:
         """Write one level through the curve (lock held); a failure becomes HardwareError."""
         try:
@@ -132,31 +162,38 @@ class Led:
             raise
 
     def fade_remaining(self) -> float:
-        """Seconds until the fade under way reaches its level (0 when none)."""
+        """Seconds until the fade under way reaches its level (0 when none, or an effect runs)."""
         fade = self._fade
-        return fade.remaining(self._clock()) if fade is not None else 0.0
+        return fade.remaining(self._clock()) if isinstance(fade, Fade) else 0.0
 
     def _fade_loop(self) -> None:
-        """Write the fade under way, step by step; end when no fade is left (a light at rest
-        has no fader: ``set_level`` starts one for the next fade)."""
+        """Write the fade or effect under way, up to ``fade_rate`` levels a second; end when
+        none is left (a light at rest has no fader: the next fade or effect starts one)."""
         step = 1 / self._fade_rate
         while not self._stopped.is_set():
+            ended = None
             with self._lock:
-                fade = self._fade
-                if fade is None:
+                running = self._fade
+                if running is None:
                     self._fader = None
                     return
-                if self._device is None:  # the daemon went away mid-fade: the reconnect re-applies
-                    self._fade = None
-                    continue
                 now = self._clock()
+                done = running.done_at(now)
+                level = running.target if done and isinstance(running, Fade) else running.level_at(now)
                 try:
-                    self._write(fade.target if fade.done_at(now) else fade.level_at(now))
-                except HardwareError:
-                    log.error("a fade stopped: %s", self.error)
-                    continue
-                if fade.done_at(now) and self._fade is fade:
+                    if self._device is None:  # the daemon went away: the reconnect puts the level back
+                        done = True
+                    elif level != self._shown:  # a blink's long on or off is not rewritten 60 times a second
+                        self._write(level)
+                except HardwareError:  # _write has stopped it
+                    log.error("a %s stopped: %s", "fade" if isinstance(running, Fade) else running.name, self.error)
+                    done = True
+                if done and (self._fade is running or self._fade is None):
                     self._fade = None
+                    if not isinstance(running, Fade):
+                        ended, self._effect_done = (running, self._effect_done), None
+            if ended is not None and ended[1] is not None:
+                ended[1](ended[0])  # outside the lock: the light publishes that the effect is over
             self._sleep(max(0.0, step - (self._clock() - now)))  # the write's own time counts
         with self._lock:
             self._fader = None

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Callable, Optional
 
+import effects
 import protocol
 import state
 from protocol import State
@@ -58,6 +59,8 @@ class Light:
         self._lock = threading.Lock()
         self._listeners: list[StateListener] = []
         self._frozen = False  # set by stop_changes(): shutdown has begun
+        self._effect: protocol.Effect | None = None  # the effect that runs, with its fields
+        self._shape = None  # its shape on the LED (effects.py), to tell its own end from a later one's
         brightness = protocol.parse_level(brightness)
         if brightness == 0:
             raise ValueError("brightness is what 'on' shows: 1..100 (use on=False for off)")
@@ -103,6 +106,8 @@ class Light:
         match command:
             case protocol.SetLevel() | protocol.SetPower() | protocol.Toggle() | protocol.Step():
                 return self.change(command, origin=origin, requester=requester, reply=reply)
+            case protocol.SetEffect():
+                return self.set_effect(command, origin=origin, requester=requester, reply=reply)
             case protocol.Sleep():
                 return self.set_sleep(command, origin=origin, requester=requester, reply=reply)
             case protocol.PutSchedule() | protocol.DeleteSchedule() if self.schedules is not None:
@@ -131,14 +136,16 @@ class Light:
         with self._changing:
             old = self._state
             target = next_state(old, command)
-            changed = target[:2] != old[:2] and not self._frozen  # after shutdown began, nothing changes
+            # A change of the state, or one that ends an effect (from the level it shows: no jump).
+            changed = (target[:2] != old[:2] or bool(old.effect)) and not self._frozen  # not after shutdown began
             if changed:
                 transition = self.default_transition if command.transition is None else command.transition
                 self.led.set_level(target.level, transition)  # raises HardwareError
             with self._lock:
                 if changed:
                     self._cancel_sleep()  # any change ends the sleep timer (and its own firing is one)
-                    self._state = old._replace(brightness=target.brightness, on=target.on, seq=old.seq + 1)
+                    self._effect = self._shape = None
+                    self._state = old._replace(brightness=target.brightness, on=target.on, seq=old.seq + 1, effect="")
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
                     if self.state_file is not None:
                         self.state_file.save_soon(new.brightness, new.on)
@@ -152,6 +159,68 @@ class Light:
             log.info("%slevel %d -> %d%s (seq %d) by %s", self.log_prefix, old.level, new.level,
                      f" over {new.transition:g} s" if new.transition else "", new.seq, origin)
         return new
+
+    def set_effect(self, command: protocol.SetEffect, *, origin: str, requester: object = None,
+                   reply: Optional[Replier] = None) -> State:
+        """Start an effect (one that runs is replaced) or stop it (``effect`` None); tell the
+        listeners. Breathe, candle and blink turn the light on at its brightness; a flash
+        shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
+        effect = command.effect
+        with self._changing:
+            old = self._state
+            if effect is None:
+                changed = bool(old.effect) and not self._frozen
+                if changed:  # back to the state's level, from the level shown
+                    self.led.set_level(old.level, self.default_transition)
+            else:
+                changed = not self._frozen and (effect != self._effect or effect.name == "flash")
+                if changed:
+                    on = old.on if effect.name == "flash" else True
+                    shape = self.led.start_effect(
+                        effects.shape_for(effect, top=old.brightness, back_to=old.level, seed=old.seq),
+                        old.brightness if on else 0, on_done=self._effect_ended)
+            with self._lock:
+                if changed:
+                    if effect is None:
+                        self._effect = self._shape = None
+                        self._state = old._replace(seq=old.seq + 1, effect="")
+                    else:
+                        self._effect, self._shape = effect, shape
+                        self._state = old._replace(on=on, seq=old.seq + 1, effect=effect.name)
+                    new = self._current()
+                    if self.state_file is not None:
+                        self.state_file.save_soon(new.brightness, new.on, self.kept_effect())
+                    for listener in self._listeners:
+                        listener(new, requester)
+                else:
+                    new = self._current()
+                if reply is not None:
+                    reply(new)
+        if changed:
+            log.info("%s%s (seq %d) by %s", self.log_prefix, f"effect {effect.name} {effect.fields()}"
+                     if effect is not None else "effect stopped", new.seq, origin)
+        return new
+
+    def kept_effect(self) -> dict | None:
+        """The effect that runs as the state file keeps it (a flash is not kept: it is over in seconds)."""
+        effect = self._effect
+        return effect.fields() if effect is not None and effect.name != "flash" else None
+
+    def _effect_ended(self, shape) -> None:
+        """The LED's fader: an effect ended by itself (a flash, back where the light was) or
+        could not go on (a failed write). A new state for everyone, without the effect."""
+        with self._changing:
+            with self._lock:
+                if self._shape is not shape or self._frozen:
+                    return  # a later change or effect has taken over
+                self._effect = self._shape = None
+                self._state = self._state._replace(seq=self._state.seq + 1, effect="")
+                new = self._current()
+                if self.state_file is not None:
+                    self.state_file.save_soon(new.brightness, new.on)
+                for listener in self._listeners:
+                    listener(new, None)
+        log.info("%seffect %s over (seq %d)", self.log_prefix, shape.name, new.seq)
 
     def set_sleep(self, command: protocol.Sleep, *, origin: str, requester: object = None,
                   reply: Optional[Replier] = None) -> State:

@@ -49,6 +49,11 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_watch,
     parse_watch_query,
     parse_light,
+    parse_effect,
+    Effect,
+    EFFECTS,
+    EFFECT_FIELDS,
+    ALL_EFFECT_FIELDS,
     LIGHT_NAME,
     LIGHT_NAME_RULE,
     EVERY_LIGHT,
@@ -64,6 +69,7 @@ from commands import (  # noqa: F401 - re-exported: the doors use protocol.<name
     SetPower,
     Toggle,
     Step,
+    SetEffect,
     Sleep,
     GetState,
     Ping,
@@ -81,15 +87,27 @@ from commands import (  # noqa: F401 - re-exported: the doors use protocol.<name
 )
 
 def _set_command(message: dict, request_id: RequestId, light: Optional[str] = None) -> Command:
-    """A set message: one of level, on and step, and perhaps a transition.
+    """A set message: one of level, on, step and effect, and perhaps a transition.
 
     ``level`` may come with an ``on`` that agrees with it (true above 0, false at 0), as
     in a state sent back; any other pair is a conflict.
     """
-    given = [field for field in ("level", "on", "step") if field in message]
+    given = [field for field in ("level", "on", "step", "effect") if field in message]
     if not given:
         raise ProtocolError(
-            INVALID_MESSAGE, "missing \"level\"; send e.g. {\"level\": 80}, {\"on\": false} or {\"step\": 10}")
+            INVALID_MESSAGE, "missing \"level\"; send e.g. {\"level\": 80}, {\"on\": false}, {\"step\": 10} "
+            "or {\"effect\": \"breathe\"}")
+    if "effect" in given and len(given) > 1:
+        raise ProtocolError(
+            INVALID_MESSAGE, f"send one of level, on, step and effect in a message, got {' and '.join(given)}")
+    if given == ["effect"]:
+        if "transition" in message:
+            raise ProtocolError(INVALID_MESSAGE, "an effect takes no transition: it starts from the level shown")
+        return SetEffect(parse_effect(message), request_id, light)
+    strays = [field for field in ALL_EFFECT_FIELDS if field in message]
+    if strays:
+        raise ProtocolError(INVALID_MESSAGE, f"{strays[0]} goes with an effect, e.g. "
+                            "{\"effect\": \"breathe\", \"period\": 4}")
     transition = parse_transition(message["transition"]) if "transition" in message else None
     if given == ["level", "on"]:
         level, on = parse_level(message["level"]), parse_on(message["on"])
@@ -111,7 +129,7 @@ def parse_command(text: Union[str, bytes]) -> Command:
     """Turn one client message into a Command; raise ProtocolError if it is not one.
 
     Accepted: ``{"level": N}``, a bare integer ``N``, ``{"on": true|false}``, ``{"step": N}``
-    (each also with ``"type": "set"`` and a ``"transition"``), ``{"type": "toggle"}``,
+    (each also with ``"type": "set"`` and a ``"transition"``), ``{"effect": NAME|null}``, ``{"type": "toggle"}``,
     ``{"type": "sleep"}``, ``{"type": "schedule"}``, ``{"type": "unschedule"}``,
     ``{"type": "watch"}``, ``{"type": "get"}`` and ``{"type": "ping"}``, each optionally
     with an ``"id"`` (docs/protocol.md has every rule).
@@ -179,6 +197,8 @@ def state_fields(state: State, named: bool = False) -> dict:
     if state.sleep_at:
         fields["sleep_at"] = state.sleep_at
         fields["sleep_in"] = round(state.sleep_in, 1)
+    if state.effect:
+        fields["effect"] = state.effect
     return fields
 
 
@@ -226,9 +246,11 @@ def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict:
         fields["level"] = action.level
     elif isinstance(action, SetPower):
         fields["on"] = action.on
+    elif isinstance(action, SetEffect):
+        fields.update(action.effect.fields() if action.effect is not None else {"effect": None})
     else:
         fields["step"] = action.delta
-    if action.transition is not None:
+    if getattr(action, "transition", None) is not None:
         fields["transition"] = action.transition
     return fields
 

@@ -67,6 +67,7 @@ class StateFile:
         self._states: dict[str, tuple[int, bool]] = {}  # each light's newest (brightness, on)
         self._loaded_states: dict[str, tuple[int | None, bool]] = {}  # what load() found
         self._schedules: dict[str, list[dict]] = {}  # each light's schedules, as kept
+        self._effects: dict[str, dict] = {}  # each light's running effect, as its message's fields
         self._version = 0  # counts changes: the version of the above
         self._timer: threading.Timer | None = None
         self._last_write = float("-inf")
@@ -125,6 +126,8 @@ class StateFile:
             for name, (light_state, schedules) in found.items():
                 if schedules:
                     self._schedules[name] = schedules
+                if isinstance(lines[name].get("effect"), dict) and light_state is not None and light_state[1]:
+                    self._effects[name] = lines[name]["effect"]
                 if light_state is not None:
                     self._loaded_states[name] = light_state
                     if light_state[0] is not None:  # what a schedules-only write keeps
@@ -141,11 +144,22 @@ class StateFile:
         log.warning("state file %s %s; starting without it and %s", self.path, problem, moved)
         return None
 
-    def save_soon(self, brightness: int, on: bool, light: str | None = None) -> None:
-        """Remember a light's state; it reaches the disk within ``min_interval`` seconds."""
+    def save_soon(self, brightness: int, on: bool, effect: dict | None = None, light: str | None = None) -> None:
+        """Remember a light's state (and the effect that runs, as its message's fields); it
+        reaches the disk within ``min_interval`` seconds."""
         with self._lock:
-            self._states[light or self.default_light] = (brightness, on)
+            light = light or self.default_light
+            self._states[light] = (brightness, on)
+            if effect:
+                self._effects[light] = effect
+            else:
+                self._effects.pop(light, None)
             self._changed()
+
+    def saved_effect(self, light: str) -> dict | None:
+        """The effect load() found running on ``light`` (its message's fields), if any."""
+        with self._lock:
+            return self._effects.get(light)
 
     def save_schedules(self, schedules: list[dict], light: str | None = None) -> None:
         """Remember a light's schedules; they reach the disk with the state, within ``min_interval`` s."""
@@ -177,6 +191,8 @@ class StateFile:
         if light in self._states:
             brightness, on = self._states[light]
             line = {"brightness": brightness, "on": on, "level": brightness if on else 0}
+            if light in self._effects:
+                line["effect"] = self._effects[light]
         if self._schedules.get(light):
             line["schedules"] = self._schedules[light]
         return line
@@ -270,8 +286,11 @@ class LightRecord:
     def saved(self) -> tuple[int | None, bool] | None:
         return self.file.saved(self.light)
 
-    def save_soon(self, brightness: int, on: bool) -> None:
-        self.file.save_soon(brightness, on, light=self.light)
+    def save_soon(self, brightness: int, on: bool, effect: dict | None = None) -> None:
+        self.file.save_soon(brightness, on, effect, light=self.light)
+
+    def saved_effect(self) -> dict | None:
+        return self.file.saved_effect(self.light)
 
     def save_schedules(self, schedules: list[dict]) -> None:
         self.file.save_schedules(schedules, light=self.light)

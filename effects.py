@@ -1,0 +1,133 @@
+"""The effects' shapes: the level a light shows at each instant while an effect runs.
+
+Pure arithmetic on time, like :class:`brightness.Fade`: the LED's one writer (the fader,
+:mod:`led`) asks ``level_at(now)`` up to 60 times a second and writes it through the
+curve. ``top`` is the light's brightness, the level the effect is built around.
+
+- **breathe**: a smooth rise and fall between 0 and ``top``, ``period`` s from top to top.
+  It begins at the level shown when it starts (on its way down), so it starts without a jump.
+- **candle**: a flicker below ``top``, never under ``top * (1 - depth/100)``: a new random
+  depth every ``FLICKER_STEP`` s, eased into, from a seeded generator (the same seed, the
+  same flame).
+- **blink**: ``top`` for ``on_time`` s, 0 for ``off_time`` s, over and over.
+- **flash**: ``count`` blinks, then ``back_to`` (the level shown before): done.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Optional
+
+from brightness import ease
+
+FLICKER_STEP = 0.12  # seconds between a candle's random depths
+
+
+@dataclass(frozen=True)
+class Breathe:
+    top: float
+    period: float
+    began: float
+    name: str = "breathe"
+
+    @classmethod
+    def starting_at(cls, shown: float, top: float, period: float, now: float) -> "Breathe":
+        """A breathe whose first level is ``shown`` (on the way down from ``top``): no jump."""
+        fraction = min(1.0, max(0.0, shown / top)) if top else 1.0
+        phase = math.acos(2 * fraction - 1) / (2 * math.pi)  # 0 at the top, 0.5 at 0
+        return cls(top, period, now - phase * period)
+
+    def level_at(self, now: float) -> float:
+        return self.top * (1 + math.cos(2 * math.pi * (now - self.began) / self.period)) / 2
+
+    def done_at(self, now: float) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Candle:
+    top: float
+    depth: float  # percent of ``top`` the flame may dip
+    began: float
+    seed: int = 0
+    name: str = "candle"
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _dip(self, step: int) -> float:
+        """The random dip (0..1) of flicker step ``step``: the same for the same seed and step."""
+        dip = self._cache.get(step)
+        if dip is None:
+            if len(self._cache) > 4:
+                self._cache.clear()
+            # Small dips mostly, a deep one now and then, as a flame does.
+            dip = self._cache[step] = random.Random(self.seed * 1_000_003 + step).random() ** 2
+        return dip
+
+    def level_at(self, now: float) -> float:
+        position = max(0.0, now - self.began) / FLICKER_STEP
+        step = int(position)
+        dip = self._dip(step) + (self._dip(step + 1) - self._dip(step)) * ease(position - step)
+        return self.top * (1 - self.depth / 100 * dip)
+
+    def lowest(self) -> float:
+        return self.top * (1 - self.depth / 100)
+
+    def done_at(self, now: float) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Blink:
+    top: float
+    on_time: float
+    off_time: float
+    began: float
+    name: str = "blink"
+
+    def level_at(self, now: float) -> float:
+        into = (now - self.began) % (self.on_time + self.off_time)
+        return self.top if into < self.on_time else 0.0
+
+    def done_at(self, now: float) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Flash:
+    top: float
+    on_time: float
+    off_time: float
+    count: int
+    began: float
+    back_to: float  # the level shown before: where the flash ends
+    name: str = "flash"
+
+    def level_at(self, now: float) -> float:
+        if self.done_at(now):
+            return self.back_to
+        into = (now - self.began) % (self.on_time + self.off_time)
+        return self.top if into < self.on_time else 0.0
+
+    def done_at(self, now: float) -> bool:
+        return now - self.began >= self.count * (self.on_time + self.off_time)
+
+    def duration(self) -> float:
+        return self.count * (self.on_time + self.off_time)
+
+
+Shape = Optional[Breathe | Candle | Blink | Flash]
+
+
+def shape_for(effect, top: float, back_to: float, seed: int = 0):
+    """``make(shown, now)``: the shape of ``effect`` (a protocol Effect: its name and fields)
+    around ``top``, begun at ``now`` with ``shown`` on the LED; a flash ends at ``back_to``."""
+    def make(shown: float, now: float):
+        if effect.name == "breathe":
+            return Breathe.starting_at(shown, top, effect.period, now)
+        if effect.name == "candle":
+            return Candle(top, effect.depth, now, seed)
+        if effect.name == "blink":
+            return Blink(top, effect.on_time, effect.off_time, now)
+        return Flash(top, effect.on_time, effect.off_time, effect.count, now, back_to)
+    return make
