@@ -15,14 +15,20 @@ from decimal import Decimal
 import protocol
 
 ONLINE, OFFLINE = "online", "offline"
-HA_COMMAND_FIELDS = ("state", "brightness", "transition")  # what discovery says this light does
+HA_COMMAND_FIELDS = ("state", "brightness", "transition", "effect", "flash")  # what discovery says this light does
+HA_EFFECTS = ("breathe", "candle", "blink")  # the effect_list; a flash is HA's own "flash"
+FLASH_SHORT, FLASH_LONG = 2, 10  # seconds: flash_time_short and flash_time_long, as HA sends them
+FLASH_BLINK = 0.5  # seconds on, then off: one blink a second
 
 
-def ha_command(payload: dict) -> str:
-    """Home Assistant's JSON-schema command, as the protocol message it stands for.
+def ha_command(payload: dict) -> list[str]:
+    """Home Assistant's JSON-schema command, as the protocol messages it stands for, in order.
 
-    A field this light does not do (``flash``, ``effect``, a colour) is refused, never
-    ignored: the sender learns it on the error topic, and nothing changes.
+    ``{"state":"ON","brightness":40,"effect":"candle"}`` is a level, then the effect;
+    ``{"state":"ON","flash":2}`` (``flash_time_short``, in seconds) is a flash of two blinks,
+    one a second, that ends where the light was. A field this light does not do (a colour)
+    or an effect not in the list is refused, never ignored: the sender learns it on the
+    error topic, and nothing changes.
     """
     if not isinstance(payload, dict) or payload.get("state") not in ("ON", "OFF"):
         raise protocol.ProtocolError(
@@ -32,12 +38,27 @@ def ha_command(payload: dict) -> str:
         raise protocol.ProtocolError(
             protocol.INVALID_MESSAGE, f"this light does not support {', '.join(map(repr, sorted(unsupported)))}; "
             f"a Home Assistant command may have {', '.join(HA_COMMAND_FIELDS)}")
+    if "flash" in payload:
+        seconds = payload["flash"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, Decimal)) or not 1 <= seconds <= 100:
+            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, "flash must be whole seconds from 1 to 100 "
+                                         f"(HA sends {FLASH_SHORT} or {FLASH_LONG}), got {protocol.describe(seconds)}")
+        return [json.dumps({"effect": "flash", "count": int(seconds), "on_time": FLASH_BLINK,
+                            "off_time": FLASH_BLINK})]
+    if "effect" in payload and payload["effect"] not in HA_EFFECTS:
+        raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"effect must be one of {', '.join(HA_EFFECTS)}, "
+                                     f"got {protocol.describe(payload['effect'])}")
     message: dict = {"on": payload["state"] == "ON"}
     if payload["state"] == "ON" and "brightness" in payload:
         message = {"level": payload["brightness"]}
     if "transition" in payload:
         message["transition"] = payload["transition"]
-    return json.dumps(message, default=_exact_number)
+    messages = [json.dumps(message, default=_exact_number)]
+    if payload["state"] == "ON" and "effect" in payload:
+        if "brightness" not in payload and "transition" not in payload:
+            messages = []  # the effect turns the light on by itself
+        messages.append(json.dumps({"effect": payload["effect"]}))
+    return messages
 
 
 def _exact_number(value):
@@ -48,8 +69,10 @@ def _exact_number(value):
 
 
 def ha_state(state: protocol.State) -> str:
+    """The state HA reads: a flash is not an effect HA lists, so it shows as none."""
+    effect = state.effect if state.effect in HA_EFFECTS else None
     return json.dumps({"state": "ON" if state.on else "OFF", "brightness": state.brightness,
-                       "color_mode": "brightness"}, separators=(",", ":"))
+                       "color_mode": "brightness", "effect": effect}, separators=(",", ":"))
 
 
 def entity_id(device_id: str, light: str, is_default: bool) -> str:
@@ -59,7 +82,8 @@ def entity_id(device_id: str, light: str, is_default: bool) -> str:
 
 def discovery_config(*, device_id: str, light: str, is_default: bool, several: bool, topics: str,
                      availability_topic: str, page_url: str = "", sw_version: str = "1") -> dict:
-    """One light's discovery config: HA's MQTT light, JSON schema, brightness only.
+    """One light's discovery config: HA's MQTT light, JSON schema: brightness, transitions,
+    effects and flash.
 
     ``topics`` is where its ``ha/set`` and ``ha/state`` are; ``several``: the service has
     more than one light, so each entity is named after its light (one light takes the device's name).
@@ -81,7 +105,11 @@ def discovery_config(*, device_id: str, light: str, is_default: bool, several: b
         "brightness_scale": 100,
         "supported_color_modes": ["brightness"],
         "transition": True,
-        "flash": False,  # HA would offer flash, and the lamp does not flash: never advertise it
+        "effect": True,
+        "effect_list": list(HA_EFFECTS),
+        "flash": True,  # HA's flash: a flash effect of flash_time seconds
+        "flash_time_short": FLASH_SHORT,
+        "flash_time_long": FLASH_LONG,
         "qos": 1,
         "device": {"identifiers": [f"ledsock_{device_id}"], "name": f"ledsock {device_id}",
                    "model": "ledsock LED (Raspberry Pi PWM)", "manufacturer": "ledsock",

@@ -208,23 +208,24 @@ class MqttBridge:
                 text = message.payload.decode("utf-8")
             except UnicodeDecodeError:
                 raise protocol.ProtocolError(protocol.INVALID_MESSAGE, "payload is not UTF-8 text") from None
-            if is_ha:
-                text = ha_command(protocol.parse_json(text))
-            command = protocol.parse_command(text)
-            request_id = command.request_id
-            if not isinstance(command, protocol.LightCommand + protocol.ScheduleCommand):
-                self._publish_states_now()  # get/ping: the state topics are the answer
-                return
-            if topic_light is not None and command.light not in (None, topic_light):
-                raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"the payload names light {command.light!r} "
-                                             f"and the topic {topic_light!r}: leave it out of the payload",
-                                             request_id)
-            name = topic_light or command.light
-            if is_group and name not in (None, protocol.EVERY_LIGHT) and name not in self.lights.names:
-                log.debug("MQTT: a group command for light %r, which this lamp does not have", name)
-                return  # the fleet's lamps need not all have it
-            for light in self.lights.resolve(name, request_id):
-                self._execute(light, command, message.topic, request_id)
+            commands = [protocol.parse_command(each) for each in (ha_command(protocol.parse_json(text)) if is_ha
+                                                                   else [text])]
+            request_id = commands[0].request_id if commands else None
+            for command in commands:
+                if not isinstance(command, protocol.LightCommand + protocol.ScheduleCommand):
+                    self._publish_states_now()  # get/ping: the state topics are the answer
+                    return
+                if topic_light is not None and command.light not in (None, topic_light):
+                    raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"the payload names light "
+                                                 f"{command.light!r} and the topic {topic_light!r}: leave it out "
+                                                 "of the payload", request_id)
+            for command in commands:
+                name = topic_light or command.light
+                if is_group and name not in (None, protocol.EVERY_LIGHT) and name not in self.lights.names:
+                    log.debug("MQTT: a group command for light %r, which this lamp does not have", name)
+                    return  # the fleet's lamps need not all have it
+                for light in self.lights.resolve(name, request_id):
+                    self._execute(light, command, message.topic, request_id)
         except protocol.ProtocolError as exc:
             log.debug("MQTT: rejected on %s: %s", message.topic, exc.message)
             self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))

@@ -36,7 +36,7 @@ def _dump(body) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-FORM_FIELDS = ("level", "on", "step", "transition", "light")
+FORM_FIELDS = ("level", "on", "step", "transition", "light", "effect", "period", "depth", "on_time", "off_time", "count")
 
 
 def command_from_post(req) -> protocol.Command:
@@ -72,7 +72,8 @@ def command_from_post(req) -> protocol.Command:
                 raise protocol.ProtocolError(
                     protocol.INVALID_MESSAGE,
                     f"POST {req.path} takes {{\"level\": N}}, {{\"on\": true|false}}, {{\"step\": N}}, "
-                    "{\"type\": \"sleep\", \"after\": S} or {\"type\": \"toggle\"}, or the same as form fields")
+                    "{\"effect\": NAME}, {\"type\": \"sleep\", \"after\": S} or {\"type\": \"toggle\"}, "
+                    "or the same as form fields")
             return command
     return protocol.parse_command(json.dumps({name: _form_value(name, values[-1]) for name, values in fields.items()}))
 
@@ -84,14 +85,18 @@ def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
 
 
 def _form_value(name: str, text: str):
-    """A form field as its JSON value: on=true|false, transition as a number, the rest as text."""
+    """A form field as its JSON value: on=true|false, effect=none as null, the numbers as
+    numbers (the protocol checks each), the rest as text."""
     if name == "on":
         return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower(), text)
-    if name == "transition":
+    if name == "effect" and text.strip().lower() in ("", "none", "null"):
+        return None
+    if name in ("transition", "period", "on_time", "off_time", "count", "depth"):
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             return text
+        return int(number) if number.is_integer() and name in ("count", "depth") else number
     return text
 
 

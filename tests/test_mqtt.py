@@ -48,12 +48,13 @@ def test_retained_state_status_and_discovery_greet_a_newcomer(start_server, brok
     config = hears.wait_for("homeassistant/light/ledsock_lamp1/config")
     assert (config["schema"], config["brightness_scale"], config["supported_color_modes"]) == ("json", 100, ["brightness"])
     assert config["availability_topic"] == "ledsock/lamp1/status" and config["unique_id"] == "ledsock_lamp1"
-    # HA 2026.4 reads default_entity_id (object_id is gone); the lamp does not flash, so HA must not offer it.
+    # HA 2026.4 reads default_entity_id (object_id is gone); flash and the effects work, so HA offers them.
     assert config["default_entity_id"] == "light.ledsock_lamp1" and "object_id" not in config
-    assert config["flash"] is False and "effect" not in config
+    assert config["flash"] is True and (config["flash_time_short"], config["flash_time_long"]) == (2, 10)
+    assert config["effect"] is True and config["effect_list"] == ["breathe", "candle", "blink"]
     assert config["command_topic"] == "ledsock/lamp1/ha/set" and config["state_topic"] == "ledsock/lamp1/ha/state"
     assert config["device"]["configuration_url"].endswith(f":{server.port}/") and config["origin"]["name"] == "ledsock"
-    assert hears.wait_for("ledsock/lamp1/ha/state") == {"state": "ON", "brightness": 50, "color_mode": "brightness"}
+    assert hears.wait_for("ledsock/lamp1/ha/state") == {"state": "ON", "brightness": 50, "color_mode": "brightness", "effect": None}
     assert all(retained for topic, _, retained in hears.heard), hears.heard
     health = server.get("/healthz")
     assert health["mqtt_broker"] == f"mqtt://127.0.0.1:{broker.port}" and health["mqtt_error"] is None
@@ -87,7 +88,7 @@ def test_home_assistant_commands_and_state(start_server, broker, listeners):
     hears = listeners(broker, "ledsock/lamp1/ha/state", "homeassistant/light/#")
     hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 40, "transition": 2.0})
     assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["brightness"] == 40) == {
-        "state": "ON", "brightness": 40, "color_mode": "brightness"}
+        "state": "ON", "brightness": 40, "color_mode": "brightness", "effect": None}
     hears.publish("ledsock/lamp1/ha/set", {"state": "OFF"})
     assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["state"] == "OFF")["brightness"] == 40
     hears.publish("ledsock/lamp1/ha/set", {"state": "ON"})
@@ -98,7 +99,7 @@ def test_home_assistant_commands_and_state(start_server, broker, listeners):
     while hears.on("ledsock/lamp1/ha/state")[-1]["state"] != "ON":
         assert time.monotonic() < deadline, hears.on("ledsock/lamp1/ha/state")
         time.sleep(0.05)
-    assert hears.on("ledsock/lamp1/ha/state")[-1] == {"state": "ON", "brightness": 40, "color_mode": "brightness"}
+    assert hears.on("ledsock/lamp1/ha/state")[-1] == {"state": "ON", "brightness": 40, "color_mode": "brightness", "effect": None}
     assert server.led()["seq"] == 3
     before = len(hears.on("homeassistant/light/ledsock_lamp1/config"))
     hears.publish("homeassistant/status", "online")  # Home Assistant restarted
@@ -218,10 +219,16 @@ def test_urls_ids_and_ha_commands():
         with pytest.raises(ValueError):
             BrokerAddress.parse(bad)
     assert default_device_id("Kitchen Pi.local") == "kitchen-pi"
-    assert ha_command({"state": "ON", "brightness": 40, "transition": 2.0}) == '{"level": 40, "transition": 2.0}'
+    assert ha_command({"state": "ON", "brightness": 40, "transition": 2.0}) == ['{"level": 40, "transition": 2.0}']
     from protocol import parse_json
-    assert ha_command(parse_json('{"state": "ON", "brightness": 40, "transition": 2.5}')) == '{"level": 40, "transition": 2.5}'
-    assert ha_command({"state": "OFF"}) == '{"on": false}'
+    assert ha_command(parse_json('{"state": "ON", "brightness": 40, "transition": 2.5}')) == [
+        '{"level": 40, "transition": 2.5}']
+    assert ha_command({"state": "OFF"}) == ['{"on": false}']
+    assert ha_command({"state": "ON", "effect": "candle"}) == ['{"effect": "candle"}']
+    assert ha_command({"state": "ON", "brightness": 40, "effect": "breathe"}) == ['{"level": 40}',
+                                                                                   '{"effect": "breathe"}']
+    assert ha_command({"state": "ON", "flash": 2}) == [
+        '{"effect": "flash", "count": 2, "on_time": 0.5, "off_time": 0.5}']
 
 
 def test_discovery_can_be_turned_off(start_server, broker, listeners):
@@ -286,19 +293,49 @@ def test_schedules_are_retained_per_name_and_cleared_when_deleted(start_server, 
 
 
 def test_a_field_the_lamp_does_not_do_is_refused_on_the_error_topic(start_server, broker, listeners):
-    """Home Assistant's short flash, as it sends it (flash_time_short, in seconds)."""
     server = lamp(start_server, broker)
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
     hears = listeners(broker, "ledsock/lamp1/error", "ledsock/lamp1/ha/state")
-    for payload in ({"state": "ON", "flash": 2}, {"state": "ON", "effect": "candle"},
+    for payload in ({"state": "ON", "effect": "rainbow"}, {"state": "ON", "flash": "short"},
                     {"state": "ON", "brightness": 30, "color": {"r": 255, "g": 0, "b": 0}}):
         hears.publish("ledsock/lamp1/ha/set", payload)
-    for field in ("flash", "effect", "color"):
-        error = hears.wait_for("ledsock/lamp1/error", lambda e, f=field: f"'{f}'" in e["message"])
+    for field in ("effect must be", "flash must be", "'color'"):
+        error = hears.wait_for("ledsock/lamp1/error", lambda e, f=field: f in e["message"])
         assert error["code"] == "invalid_message", error
     hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 30})  # then a command it does
     hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["brightness"] == 30)
     assert server.led()["seq"] == 1  # only the last one changed anything
+
+
+def test_home_assistants_short_flash_flashes_and_returns(start_server, broker, listeners):
+    """HA's short flash, as it sends it: {"state":"ON","flash":2} (flash_time_short, in seconds)."""
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    server.post("/led", '{"level": 30}')
+    hears = listeners(broker, "ledsock/lamp1/state", "ledsock/lamp1/ha/state")
+    with Client(server.ws_url) as browser:
+        browser.recv()
+        hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "flash": 2})
+        started = browser.recv()
+        assert (started["effect"], started["level"], started["seq"]) == ("flash", 30, 2)
+        ended = browser.recv(timeout=5)  # two blinks, one a second: about 2 s later
+    assert "effect" not in ended and (ended["level"], ended["on"], ended["seq"]) == (30, True, 3)
+    health = server.get("/healthz")
+    assert health["shown"] == 30 and health["level"] == 30  # exactly where it was
+    assert hears.wait_for("ledsock/lamp1/state", lambda s: s["seq"] == 3)["level"] == 30
+    assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["state"] == "ON")["effect"] is None
+
+
+def test_home_assistant_starts_and_ends_an_effect(start_server, broker, listeners):
+    server = lamp(start_server, broker)
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "ledsock/lamp1/ha/state")
+    hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 60, "effect": "candle"})
+    assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["effect"] == "candle")["brightness"] == 60
+    assert server.led()["effect"] == "candle"
+    hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 20})  # a level ends it
+    assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["brightness"] == 20)["effect"] is None
+    assert "effect" not in server.led()
 
 
 def test_a_clean_stop_is_one_info_line_not_a_lost_broker(start_server, broker):

@@ -248,7 +248,7 @@ def test_rest_takes_json_sent_with_curls_default_form_type(server):
     assert server.post("/led", "level=6&level=7", form) == (200, {"level": 7, "on": True, "brightness": 7, "seq": 2})
     status, reply = server.post("/led", "lvl=8", form)
     assert (status, reply["code"]) == (400, "invalid_message")
-    assert reply["message"] == "POST /led takes the form fields level, on, step, transition, light (or a JSON body); got 'lvl'"
+    assert reply["message"] == "POST /led takes the form fields level, on, step, transition, light, effect, period, depth, on_time, off_time, count (or a JSON body); got 'lvl'"
     assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
 
 
