@@ -67,8 +67,9 @@
     const sleepStatus = part("sleep-status");
     const sleepCancel = part("sleep-cancel");
     const sleepButtons = [...root.querySelectorAll(".sleep-after")];
+    const effect = part("effect");
     const controls = [slider, number, power, part("minus"), part("plus"), part("off"), part("full"), sleepCancel,
-      ...sleepButtons];
+      effect, ...sleepButtons];
 
     let server = null;        // newest state from the server: {level, on, brightness, seq}
     let desired = null;       // level the user wants; sent when nothing is in flight
@@ -141,6 +142,8 @@
       if (server !== null && message.seq < server.seq) return; // stale
       server = { level: message.level, on: message.on, brightness: message.brightness, seq: message.seq };
       renderSleep(message.sleep_in || 0);
+      effect.value = message.effect || ""; // the effect that runs, whoever started it
+      led.dataset.effect = message.effect || "";
       if (!userHolds()) render(server.level, server.brightness, server.on, message.transition || 0);
     }
 
@@ -215,6 +218,8 @@
       button.addEventListener("click", () => sendSleep(Number(button.dataset.minutes) * 60));
     }
     sleepCancel.addEventListener("click", () => sendSleep(null));
+    // An effect starts from the level shown; "none" stops it (the light goes back to its level).
+    effect.addEventListener("change", () => send({ light, effect: effect.value || null }));
 
     const card = {
       light,

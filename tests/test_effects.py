@@ -174,3 +174,80 @@ def test_effect_null_stops_it_and_the_same_effect_again_changes_nothing(light, f
     stopped = light.execute(protocol.parse_command('{"effect": null}'), origin="test")
     assert stopped.effect == "" and stopped.seq == first.seq + 1 and stopped.level == 80
     assert light.execute(protocol.parse_command('{"effect": null}'), origin="test").seq == stopped.seq
+
+
+def test_a_schedule_starts_an_effect_a_candle_at_sunset_and_a_flash_at_seven(mock_factory):
+    from datetime import datetime
+
+    from schedules import Schedules
+    from test_schedules import LONDON, FakeScheduler
+
+    clock = FakeScheduler(datetime(2026, 12, 7, 6, 0, tzinfo=LONDON))
+    light = Light(Led(21, pin_factory=mock_factory), brightness=60, on=False)
+    light.schedules = Schedules(light, clock, timezone=LONDON, location=(51.5074, -0.1278))
+    try:
+        for text in ('{"type": "schedule", "name": "dusk", "sun": "sunset", "effect": "candle", "depth": 20}',
+                     '{"type": "schedule", "name": "alarm", "at": "07:00", "effect": "flash", "count": 5}'):
+            info = light.execute(protocol.parse_command(text), origin="test")
+            assert protocol.parse_command(json.dumps({**protocol.schedule_fields(info), "type": "schedule"})) \
+                .action == protocol.parse_command(text).action  # sent back, it is the same schedule
+        assert clock.advance_to(datetime(2026, 12, 7, 7, 0, 1, tzinfo=LONDON)) == 1
+        assert light.state().effect == "flash" and not light.state().on  # a flash: the light stays off after
+        light.execute(protocol.parse_command('{"effect": null}'), origin="test")
+        assert clock.advance_to(datetime(2026, 12, 7, 17, 0, tzinfo=LONDON)) == 1  # sunset, 15:53 in London
+        state = light.state()
+        assert (state.effect, state.on, state.level) == ("candle", True, 60)
+    finally:
+        light.release()
+
+
+# ---------------------------------------------------------------- real processes
+
+
+def test_an_effect_set_on_one_door_shows_on_every_other(start_server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from test_page import CHROMIUM, CHROMIUM_ARGS
+
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
+    with Client(server.ws_url) as v1, Client(server.ws_url + "?watch=lights") as watcher, sync_playwright() as pw:
+        v1.recv(), watcher.recv(), watcher.recv()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(server.http + "/")
+            expect(page.locator("#connection")).to_have_text("Connected")
+            reply, _ = v1.request({"effect": "breathe", "period": 2, "id": 1})  # the WebSocket
+            assert reply["effect"] == "breathe" and reply["seq"] == 1
+            assert watcher.recv()["effect"] == "breathe"
+            expect(page.locator("#effect")).to_have_value("breathe")  # the page
+            assert server.get("/led")["effect"] == "breathe"  # REST
+            page.locator("#effect-shelf").select_option("candle")  # the page, another light
+            assert watcher.recv() == {"type": "state", "light": "shelf", "level": 50, "on": True, "brightness": 50,
+                                      "seq": 1, "effect": "candle"}
+            assert server.post("/lights/shelf", "effect=blink&on_time=0.2&off_time=0.2",
+                               "application/x-www-form-urlencoded")[1]["effect"] == "blink"  # a form
+            expect(page.locator("#effect-shelf")).to_have_value("blink")
+            assert v1.nothing_pending()  # the other light's effects are not the v1 client's news
+            page.locator("#effect").select_option("")  # none: stops it
+            assert v1.recv()["seq"] == 2 and "effect" not in server.get("/led")
+            expect(page.locator("#effect")).to_have_value("")
+            assert page.evaluate("document.querySelector('.led').dataset.effect") == ""
+        finally:
+            browser.close()
+
+
+def test_a_running_effect_is_kept_across_a_restart_and_a_flash_is_not(start_server, tmp_path):
+    env = {"LIGHTS": "desk:21,shelf:20", "STATE_FILE": str(tmp_path / "effects.json")}
+    first = start_server(env=env)
+    first.post("/lights/desk", '{"effect": "candle", "depth": 40}')
+    first.post("/lights/shelf", '{"effect": "flash", "count": 100}')  # still flashing at the stop
+    assert first.stop() == 0
+    second = start_server(env=env)
+    lights = {s["light"]: s for s in second.get("/lights")}
+    assert lights["desk"]["effect"] == "candle" and "effect" not in lights["shelf"]
+    assert lights["shelf"]["level"] == 50  # where it was before the flash
+    assert json.loads((tmp_path / "effects.json").read_text())["effect"] == {"effect": "candle", "depth": 40}
+    assert second.stop() == 0
+    third = start_server(env={**env, "POWER_ON": "off"})  # not when the service starts the light off
+    assert all("effect" not in s for s in third.get("/lights"))
