@@ -308,6 +308,24 @@ def test_csharp_invalid_level_exits_1_with_the_server_message(led_client, server
     assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
+def test_csharp_effects_and_a_named_light(led_client, start_server):
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
+
+    def run(*args):
+        result = led_client_run(led_client, "--url", server.ws_url, *args)
+        return result.returncode, json.loads(result.stdout) if result.stdout else result.stderr.strip()
+
+    assert run("effect", "breathe") == (0, {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 1,
+                                            "effect": "breathe", "id": "ledclient"})
+    assert run("--light", "shelf", "effect", "candle")[1]["light"] == "shelf"
+    code, state = run("--light", "shelf", "get")
+    assert code == 0 and (state["light"], state["effect"]) == ("shelf", "candle")
+    assert run("effect", "none")[1]["seq"] == 2 and "effect" not in server.led()
+    assert run("effect", "rainbow") == (1, 'ledclient: invalid_message: effect must be one of "breathe", "candle", '
+                                           '"blink", "flash" (or null to stop it), got "rainbow"')
+    assert run("--light", "hall", "on")[0] == 1
+
+
 def test_csharp_power_toggle_step_and_fade(led_client, server):
     def run(*args):
         result = led_client_run(led_client, "--url", server.ws_url, *args)
@@ -393,7 +411,8 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
         for request in ({"level": 70, "id": "u1"}, {"level": 500, "id": "u2"}, {"type": "ping", "id": "u3"},
                         {"type": "ping"}, '{"level": "\u00b2"}', {"on": False, "id": "u4"},
                         {"level": 60, "transition": 0.5, "id": "u5"}, {"type": "watch", "schedules": True, "id": "u6"},
-                        {"level": 30, "light": "shelf", "id": "u7"}, {"type": "watch", "lights": True, "id": "u8"}):
+                        {"level": 30, "light": "shelf", "id": "u7"}, {"effect": "candle", "id": "u8"},
+                        {"type": "watch", "lights": True, "id": "u9"}):
             client.send(request)
             messages.append(client.conn.recv(5))
     result = subprocess.run(["mono", str(harness)], input="\n".join(messages) + "\n", capture_output=True,
@@ -403,14 +422,16 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
     for text in messages:
         m = json.loads(text)
         expected.append("type={}|level={}|on={}|brightness={}|seq={}|transition={:g}|id={}|code={}|message={}|light={}"
-                        .format(m["type"], m.get("level", 0), str(m.get("on", False)).lower(), m.get("brightness", 0),
-                                m.get("seq", 0), m.get("transition", 0), m.get("id", ""), m.get("code", ""),
-                                m.get("message", ""), m.get("light", "")))
+                        "|effect={}".format(m["type"], m.get("level", 0), str(m.get("on", False)).lower(),
+                                            m.get("brightness", 0), m.get("seq", 0), m.get("transition", 0),
+                                            m.get("id", ""), m.get("code", ""), m.get("message", ""),
+                                            m.get("light", ""), m.get("effect", "")))
     assert result.stdout.splitlines() == expected
     kinds = [json.loads(t)["type"] for t in messages]
     assert kinds == ["state", "state", "error", "pong", "pong", "error", "state", "state", "watching", "state",
-                     "watching"]
-    assert "light=shelf" in result.stdout.splitlines()[-2]
+                     "state", "watching"]
+    assert "light=shelf" in result.stdout.splitlines()[-3]
+    assert result.stdout.splitlines()[-2].endswith("|light=desk|effect=candle")
     assert "on=false|brightness=70" in result.stdout and "transition=0.5" in result.stdout
 
 

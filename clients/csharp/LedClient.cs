@@ -1,11 +1,12 @@
 // LedClient: read, set or watch the ledsock LED from a terminal or a script.
 //
 //   mcs -r:System.Runtime.Serialization -out:LedClient.exe LedClient.cs     (Mono; or add to a .NET project)
-//   mono LedClient.exe [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS]
-//                      get | set N | on | off | toggle | step N | watch [--count N]
+//   mono LedClient.exe [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS] [--light NAME]
+//                      get | set N | on | off | toggle | step N | effect NAME | watch [--count N]
 //
 // set N shows level N (0 is off); on/off keep the brightness; step N moves by N (-100..100);
-// --fade fades the change over that many seconds.
+// effect NAME starts breathe, candle, blink or flash (none stops it); --fade fades the change
+// over that many seconds; --light names one of the service's lights (without it: the default one).
 //
 // Prints server messages as they arrive (one JSON line each). Exit status: 0 on success,
 // 1 when the server answers with an error, 2 when it cannot connect or gets no answer in time,
@@ -31,6 +32,8 @@ public class ServerMessage
     [DataMember] public int brightness;
     [DataMember] public int seq;
     [DataMember] public double transition;
+    [DataMember] public string light;
+    [DataMember] public string effect;
     [DataMember] public string id;
     [DataMember] public string code;
     [DataMember] public string message;
@@ -67,7 +70,7 @@ public static class LedClient
     static void PrintUsage()
     {
         Console.Error.WriteLine("usage: LedClient [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS] "
-            + "get | set N | on | off | toggle | step N | watch [--count N]");
+            + "[--light NAME] get | set N | on | off | toggle | step N | effect NAME | watch [--count N]");
     }
 
     static async Task<int> Run(string[] args)
@@ -75,7 +78,7 @@ public static class LedClient
         string url = Environment.GetEnvironmentVariable("LED_URL") ?? "ws://localhost:5000/ws";
         double timeout = 5;
         int count = -1;
-        string command = null, value = null, fade = null;
+        string command = null, value = null, fade = null, light = null;
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
@@ -83,6 +86,7 @@ public static class LedClient
             else if (arg == "--timeout" && i + 1 < args.Length) timeout = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
             else if (arg == "--count" && i + 1 < args.Length) count = int.Parse(args[++i]);
             else if (arg == "--fade" && i + 1 < args.Length) fade = args[++i];
+            else if (arg == "--light" && i + 1 < args.Length) light = args[++i];
             else if (command == null) command = arg;
             else if (TakesValue(command) && value == null) value = arg;
             else { PrintUsage(); return Usage; }
@@ -118,21 +122,22 @@ public static class LedClient
             if (command == "watch")
                 result = await Watch(socket, count);
             else
-                result = await Request(socket, RequestText(command, value, fade), timeout);
+                result = await Request(socket, RequestText(command, value, fade, light), timeout);
             await CloseQuietly(socket);
             return result;
         }
     }
 
-    static readonly string[] Commands = { "get", "set", "on", "off", "toggle", "step", "watch" };
+    static readonly string[] Commands = { "get", "set", "on", "off", "toggle", "step", "effect", "watch" };
 
     static bool TakesValue(string command)
     {
-        return command == "set" || command == "step";
+        return command == "set" || command == "step" || command == "effect";
     }
 
-    // The message a command sends (null for get: the server sends its state on connect).
-    static string RequestText(string command, string value, string fade)
+    // The message a command sends (null for get of the default light: the server sends its
+    // state on connect).
+    static string RequestText(string command, string value, string fade, string light)
     {
         string fields;
         switch (command)
@@ -142,10 +147,26 @@ public static class LedClient
             case "on": fields = "\"on\":true"; break;
             case "off": fields = "\"on\":false"; break;
             case "toggle": fields = "\"type\":\"toggle\""; break;
+            case "effect": fields = "\"effect\":" + (value == "none" ? "null" : JsonString(value)); break;
+            case "get": if (light == null) return null; fields = "\"type\":\"get\""; break;
             default: return null;
         }
         if (fade != null) fields += ",\"transition\":" + JsonNumber(fade);
+        if (light != null) fields += ",\"light\":" + JsonString(light);
         return "{" + fields + ",\"id\":\"" + RequestId + "\"}";
+    }
+
+    // A JSON string, escaped (the server names what is wrong with a bad name).
+    static string JsonString(string text)
+    {
+        var escaped = new StringBuilder("\"");
+        foreach (char c in text)
+        {
+            if (c == '"' || c == '\\') escaped.Append('\\').Append(c);
+            else if (c < ' ') escaped.AppendFormat("\\u{0:x4}", (int)c);
+            else escaped.Append(c);
+        }
+        return escaped.Append('"').ToString();
     }
 
     // Send the request (if any) and wait for the state or error that answers it.

@@ -14,6 +14,12 @@ public class LedMessage
     public float transition; // state: seconds the fade to this level takes (0: no fade; absent when 0)
     public long sleep_at;    // state: Unix seconds the sleep timer turns the light off (0: no timer)
     public float sleep_in;   // state: seconds from this message until then
+    public string effect;   // state: the effect that runs ("breathe", "candle", "blink", "flash"), or empty
+    public float period;    // schedule: a breathe's seconds from top to top
+    public int depth;       // schedule: a candle's dip, percent of the brightness
+    public float on_time;   // schedule: a blink's or flash's seconds on...
+    public float off_time;  // ...and off
+    public int count;       // schedule: a flash's blinks
     public string name;     // schedule, schedule_deleted: the schedule's name
     public string at;       // schedule: "06:45" (local time), or empty
     public string cron;     // schedule: a crontab line, or empty

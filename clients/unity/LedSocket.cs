@@ -33,6 +33,7 @@ public class LedSocket : MonoBehaviour
     public int Level { get; private set; } = -1;     // what the LED shows (0 while off)
     public bool On { get; private set; }
     public int Brightness { get; private set; } = -1; // what On returns to; kept while off
+    public string Effect { get; private set; } = "";  // the effect that runs, or "" (none)
     public bool IsConnected { get; private set; }
 
     private enum Kind { Opened, Message, Closed, Failed }
@@ -69,6 +70,13 @@ public class LedSocket : MonoBehaviour
     public void TurnOff(float fadeSeconds = 0f) { SendCommand("\"on\":false", fadeSeconds); }
 
     public void Toggle(float fadeSeconds = 0f) { SendCommand("\"type\":\"toggle\"", fadeSeconds); }
+
+    /// <summary>Start an effect: "breathe", "candle", "blink" or "flash" (with the service's defaults:
+    /// a 4 s breathe, a 30% candle, 0.5 s blinks, 3 flashes). Any level, power or step ends it.</summary>
+    public void StartEffect(string effect) { SendCommand("\"effect\":\"" + effect + "\"", 0f); }
+
+    /// <summary>Stop the effect: the light goes back to its level.</summary>
+    public void StopEffect() { SendCommand("\"effect\":null", 0f); }
 
     /// <summary>Move the level by <paramref name="delta"/> (-100..100); at 0 the light is off.</summary>
     public void Step(int delta, float fadeSeconds = 0f)
@@ -180,6 +188,7 @@ public class LedSocket : MonoBehaviour
             lastSeq = message.seq;
             On = message.on;
             Brightness = message.brightness;
+            Effect = message.effect ?? "";
             if (message.level != Level)
             {
                 Level = message.level;
