@@ -43,6 +43,7 @@ ATTACKS = {
     "5 schedule churn": attacks.schedule_churn,
     "6 overflowing numbers": attacks.overflow_flood,
     "7 every light at once": attacks.every_light_flood,
+    "8 effects everywhere": attacks.effect_churn,
 }
 
 

@@ -1,4 +1,4 @@
-"""What a light more costs: ledsock with one light and with eight, side by side.
+"""What a light more costs, and what an effect costs: ledsock with one light and with eight.
 
 Run by ``make bench`` after the fan-out (whose ``ledsock-3lights`` profile shows the
 per-change cost with three lights beside one). Both services start with the simulated
@@ -6,6 +6,11 @@ LED; every light is faded once and then left at rest, and then each service's RS
 OS threads are read three times a second apart. The figure is the difference of the
 medians divided by the seven extra lights; the target (docs/performance.md) is at most
 1 MB of RSS and no thread per light.
+
+Then the effects: the eight-light service's CPU over ``EFFECT_WINDOW`` s at rest, then with
+every light running the same effect (breathe, candle, blink in turn), taking turns three
+times; per light, the median of (with - at rest) / 8, as a share of one core. The target is
+at most 2 % of one core per light while an effect runs.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from fanout import HOST, PROTOCOL_V1, Server, save
 HERE = Path(__file__).resolve().parent
 EIGHT = "l0:4,l1:5,l2:6,l3:12,l4:13,l5:16,l6:20,l7:21"
 RSS_PER_LIGHT_MB = 1.0
+EFFECT_WINDOW = 4.0  # seconds of CPU measured per sample
+EFFECT_CORE_PCT = 2.0  # the target: a light running an effect, share of one core
 
 
 def post(server: Server, path: str, body: dict) -> None:
@@ -43,6 +50,25 @@ def measure(server: Server, names: list[str]) -> dict:
             "threads": statistics.median(threads for _, threads in samples)}
 
 
+def effect_cost(server: Server, names: list[str]) -> dict:
+    """Per light, the share of one core each effect costs over rest (medians of three turns)."""
+    def cpu_pct() -> float:
+        before = server.cpu_seconds()
+        time.sleep(EFFECT_WINDOW)
+        return (server.cpu_seconds() - before) / EFFECT_WINDOW * 100
+
+    samples: dict[str, list[float]] = {"rest": [], "breathe": [], "candle": [], "blink": []}
+    for _ in range(3):
+        for effect in samples:
+            body = {"effect": None if effect == "rest" else effect, "light": "*"}
+            post(server, "/led", body)
+            time.sleep(0.5)
+            samples[effect].append(cpu_pct())
+    rest = statistics.median(samples["rest"])
+    return {"rest_pct": rest, **{f"{effect}_pct_per_light": (statistics.median(values) - rest) / len(names)
+                                 for effect, values in samples.items() if effect != "rest"}}
+
+
 def main() -> int:
     state_dir = Path(tempfile.mkdtemp(prefix="ledsock-lights-"))
     command = [sys.executable, "app.py", "--host", HOST, "--port", "{port}", "--pin-factory", "mock"]
@@ -53,8 +79,11 @@ def main() -> int:
     try:
         for server in (one, eight):
             server.start(state_dir)
+        names = [part.split(":")[0] for part in EIGHT.split(",")]
         results["one"] = measure(one, ["led"])
-        results["eight"] = measure(eight, [part.split(":")[0] for part in EIGHT.split(",")])
+        results["eight"] = measure(eight, names)
+        one.stop()
+        results["effects"] = effect_cost(eight, names)
     finally:
         for server in (one, eight):
             server.stop()
@@ -68,6 +97,12 @@ def main() -> int:
     met = extra <= RSS_PER_LIGHT_MB and threads <= 0
     print(f"per extra light: {extra * 1024:.0f} KB of RSS, {threads:+.2f} threads"
           f"   (target: at most {RSS_PER_LIGHT_MB:g} MB and no thread)  {'met' if met else 'MISSED'}")
+    effects = results["effects"]
+    print(f"\n== what an effect costs (eight lights, each running it; at rest {effects['rest_pct']:.2f} % of a core)")
+    for effect in ("breathe", "candle", "blink"):
+        pct = effects[f"{effect}_pct_per_light"]
+        print(f"{effect:8} {pct:5.2f} % of one core per light   (target: at most {EFFECT_CORE_PCT:g} %)  "
+              f"{'met' if pct <= EFFECT_CORE_PCT else 'MISSED'}")
     return 0
 
 

@@ -390,3 +390,40 @@ def every_light_flood(server, seconds: float, clients: int = 4, schedules_per_li
 
 
 every_light_flood.server_env = {"LIGHTS": EIGHT_LIGHTS}
+
+
+def effect_churn(server, seconds: float, clients: int = 2) -> dict:
+    """Every light running a candle (60 writes a second each) while clients switch every light's
+    effect as fast as they can, reading their replies. The server needs LIGHTS (``server_env``)."""
+    cycle = ["breathe", "candle", "blink", "flash", None]
+    with Client(server.ws_url) as setup:
+        setup.recv()
+        setup.request({"effect": "candle", "light": "*", "id": "all"})
+    counts = {"messages": 0}
+    deadline = time.monotonic() + seconds
+
+    def attacker(seed: int) -> None:
+        n = seed
+        def answered(message: dict) -> bool:  # the last light's reply, or an error (rate_limited has no id)
+            return message.get("type") == "error" or (message.get("id") == n and message.get("light") == "l7")
+
+        with Client(server.ws_url) as me:
+            me.recv()
+            while time.monotonic() < deadline:
+                n += 1
+                me.send({"effect": cycle[n % len(cycle)], "light": "*", "id": n})
+                counts["messages"] += 1
+                me.recv_until(answered)
+        with Client(server.ws_url) as end:  # leave them all burning: the cost of eight candles stays
+            end.recv()
+            end.request({"effect": "candle", "light": "*", "id": "again"})
+
+    threads = [threading.Thread(target=attacker, args=(i * 1000,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts
+
+
+effect_churn.server_env = {"LIGHTS": EIGHT_LIGHTS}

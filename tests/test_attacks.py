@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import protocol
-from attacks import (EMPTY_CONTINUATION, EMPTY_PONG, IMPOSSIBLE_CRON, UNFINISHED_TEXT, Flood, Watcher, every_light_flood,
+from attacks import (EMPTY_CONTINUATION, EMPTY_PONG, IMPOSSIBLE_CRON, UNFINISHED_TEXT, Flood, Watcher, effect_churn,
+                     every_light_flood,
                      idle_connections, rss_kb, schedule_churn, slow_readers)
 from mqtt_support import Broker, Listener
 from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
@@ -304,3 +305,20 @@ def test_commands_for_every_light_and_watches_turned_on_and_off_hold_up_no_one(s
     server.wait_for(lambda h: h["clients"] == 0, timeout=20, what="the attackers gone")
     assert rss_kb(pid) - before < 5 * 1024, (before, rss_kb(pid))
     print(f"every light at once: {figures}; {watcher.summary()}")
+
+
+# ---------------------------------------------------------------- 8: effects everywhere
+
+
+def test_effects_on_every_light_switched_as_fast_as_clients_can_hold_up_no_one(start_server):
+    """Eight lights each writing 60 levels a second, and every light's effect switched again
+    and again: the LED's writers share the loop with everyone."""
+    server = start_server(env=effect_churn.server_env)
+    with Watcher(server, fan_out=True) as watcher:
+        watcher.more_rounds()
+        figures = effect_churn(server, seconds=6)
+        watcher.more_rounds()
+    assert figures["messages"] > 200, figures  # the attack ran
+    assert_served(watcher)
+    assert watcher.converged, watcher.summary()
+    print(f"effects everywhere: {figures}; {watcher.summary()}")
