@@ -17,7 +17,8 @@ DOC_HOST = "raspberrypi.local:5000"
 RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
 TESTED_RECIPES = {"interactive", "one-shot", "watch", "led-script", "led-script-use", "curl-get",
                   "curl-set-form", "curl-set-json", "curl-error", "curl-power", "csharp-build", "csharp-set",
-                  "csharp-fade", "token-websocat", "token-curl", "lights-one-shot", "lights-watch", "lights-curl"}
+                  "csharp-fade", "token-websocat", "token-curl", "lights-one-shot", "lights-watch", "lights-curl",
+                  "curl-effect"}
 
 
 def recipes() -> dict:
@@ -215,6 +216,18 @@ def test_curl_recipes(server):
             {"level": 43, "on": True, "brightness": 43, "seq": 4, "transition": 1.5},
             {"level": 33, "on": True, "brightness": 33, "seq": 5}]
         assert [client.recv()["seq"] for _ in range(3)] == [3, 4, 5]
+
+
+def test_the_effect_recipe(server):
+    require("curl")
+    flash, candle, none = recipe("curl-effect", server).strip().splitlines()
+    with Client(server.ws_url) as watcher:
+        watcher.recv()
+        assert json.loads(run(flash).stdout) == {"level": 50, "on": True, "brightness": 50, "seq": 1, "effect": "flash"}
+        assert watcher.recv()["effect"] == "flash"
+        assert watcher.recv(timeout=10) == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 2}
+        assert json.loads(run(candle).stdout)["effect"] == "candle"
+        assert json.loads(run(none).stdout) == {"level": 50, "on": True, "brightness": 50, "seq": 4}
 
 
 def test_the_several_lights_recipes(start_server):

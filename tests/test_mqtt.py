@@ -448,7 +448,7 @@ def test_the_documents_fleet_lines(start_server, broker):
     hall = lamp(start_server, broker, "hall")
     for server in (kitchen, hall):
         server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
-    level20, off, subscribe, toggle, sleep, shelf = mqtt_recipe("fleet", broker)
+    level20, off, subscribe, toggle, sleep, shelf, flash = mqtt_recipe("fleet", broker)
     run_line(level20)
     for server in (kitchen, hall):
         server.wait_for(lambda h: h["level"] == 20, what="every lamp at 20")
@@ -470,3 +470,10 @@ def test_the_documents_fleet_lines(start_server, broker):
     run_line(shelf)
     kitchen.wait_for(lambda h: h["lights"][1]["level"] == 60, what="the kitchen's shelf at 60")
     assert hall.led()["level"] == 0 and hall.get("/healthz")["lights"][0]["name"] == "led"
+    before = {server: server.led() for server in (kitchen, hall)}
+    run_line(flash)
+    for server in (kitchen, hall):  # flashed (a change), and then back as it was (another)
+        server.wait_for(lambda h, b=before[server]: h["seq"] == b["seq"] + 2, what="a flash, over")
+        after = server.led()
+        assert [after.get(k) for k in ("level", "on", "brightness", "sleep_at", "effect")] == [
+            before[server].get(k) for k in ("level", "on", "brightness", "sleep_at", "effect")]
