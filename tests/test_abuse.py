@@ -17,7 +17,7 @@ from support import Client, client_frame, raw_websocket, read_until_closed, work
 ERROR_CODES = {protocol.INVALID_JSON, protocol.INVALID_MESSAGE, protocol.OUT_OF_RANGE, protocol.UNKNOWN_TYPE}
 TYPES = ["set", "toggle", "sleep", "schedule", "unschedule", "watch", "get", "ping", "nope"]
 FIELDS = ["level", "on", "step", "transition", "after", "name", "at", "cron", "sun", "offset", "days",
-          "schedules", "id"]
+          "schedules", "lights", "light", "effect", "period", "depth", "on_time", "off_time", "count", "id"]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
@@ -27,7 +27,13 @@ json_values = st.recursive(
 plausible = st.one_of(
     st.integers(-120, 120), st.sampled_from([0.5, 1.5, 1e2, 3600, 86400, 86401]), st.booleans(), st.none(),
     st.sampled_from(["42", "wake", "06:45", "25:00", "sunrise", "sunset", "mon-fri", "daily", "30 23 * * *",
-                     "0 0 31 2 *", "a" * 40]))
+                     "0 0 31 2 *", "a" * 40, "shelf", "*", "Desk", "breathe", "candle", "blink", "flash",
+                     "rainbow"]))
+effect_commands = st.builds(
+    lambda effect, fields: json.dumps({"effect": effect, **fields}),
+    st.sampled_from(["breathe", "candle", "blink", "flash", None, "rainbow"]),
+    st.dictionaries(st.sampled_from(["period", "depth", "on_time", "off_time", "count", "light", "id"]),
+                    st.integers(-5, 700) | st.sampled_from([0.04, 0.5, 2.5, 1e3, "shelf", "*"]), max_size=3))
 schedule_commands = st.builds(
     lambda when, action, extra: json.dumps({"type": "schedule", "name": "wake", **when, **action, **extra}),
     st.sampled_from([{"at": "06:45"}, {"at": "06:45", "days": "mon-fri"}, {"cron": "30 23 * * *"},
@@ -37,7 +43,8 @@ schedule_commands = st.builds(
 commands = st.one_of(st.builds(
     lambda kind, fields: json.dumps({**({"type": kind} if kind else {}), **fields}),
     st.sampled_from([None, *TYPES]),
-    st.dictionaries(st.sampled_from(FIELDS), plausible | json_values, max_size=5)), schedule_commands)
+    st.dictionaries(st.sampled_from(FIELDS), plausible | json_values, max_size=5)), schedule_commands,
+    effect_commands)
 messages = st.one_of(
     st.text(),
     json_values.map(json.dumps),
@@ -69,7 +76,7 @@ def check_parse(text):
         return
     kind = message.get("type", "set")
     assert command.request_id == message.get("id"), (text, command)
-    expected = {"set": (SetLevel, protocol.SetPower, protocol.Step), "toggle": (protocol.Toggle,),
+    expected = {"set": (SetLevel, protocol.SetPower, protocol.Step, protocol.SetEffect), "toggle": (protocol.Toggle,),
                 "sleep": (protocol.Sleep,), "schedule": (protocol.PutSchedule,),
                 "unschedule": (protocol.DeleteSchedule,), "watch": (protocol.Watch,), "get": (protocol.GetState,),
                 "ping": (protocol.Ping,)}[kind]
@@ -91,7 +98,18 @@ def check_parse(text):
             check_parse(json.dumps({k: v for k, v in message.items()
                                     if k in ("level", "on", "step", "transition")}))  # its action is a set
     elif isinstance(command, protocol.Watch):
-        assert command.schedules is message["schedules"]
+        assert command.schedules is message.get("schedules") and command.lights is message.get("lights")
+    elif isinstance(command, protocol.SetEffect):
+        if message["effect"] is None:
+            assert command.effect is None
+        else:
+            assert command.effect.name == message["effect"]
+            for name, value in command.effect.fields().items():  # the message's, or the effect's default
+                if name != "effect" and name in message:
+                    assert value == float(message[name]), (text, command)
+    if not isinstance(command, protocol.Watch):
+        assert command.light == message.get("light"), (text, command)
+        assert command.light is None or command.light == "*" or protocol.LIGHT_NAME.fullmatch(command.light)
 
 
 @settings(max_examples=1500, deadline=None)
