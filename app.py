@@ -22,7 +22,7 @@ from hub import Hub
 from brightness import parse_curve
 from led import HardwareError, open_led
 from pins import PinFactoryUnavailable, choose_pin_factories, choose_pin_factory
-from light import Light, power_on_state
+from light import Light
 from lights import Lights, LightSpec, parse_lights
 from schedules import Schedules
 from serve import off_the_event_loop, serve, with_deadline
@@ -112,7 +112,7 @@ def _light(config, spec: LightSpec, led, state_file, scheduler, location) -> Lig
                        curve=parse_curve(config["BRIGHTNESS_CURVE"]), with_deadline=with_deadline)
     record = state_file.record(spec.name) if state_file is not None else None
     saved = record.saved() if record is not None else None
-    brightness, on = power_on_state(config["POWER_ON"], config["INITIAL_LEVEL"], saved)
+    brightness, on = state.power_on_state(config["POWER_ON"], config["INITIAL_LEVEL"], saved)
     if saved:
         log.info("%srestoring level %d (brightness %s, %s) from %s", "" if len(config.get("LIGHTS") or ()) < 2
                  else f"{spec.name}: ", saved[0] if saved[1] else 0, saved[0], "on" if saved[1] else "off",

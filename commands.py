@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
-from fields import DEFAULT_LIGHT_NAME, Effect, RequestId, When
+from fields import DEFAULT_LIGHT_NAME, Effect, RequestId
+from when import When
 
 
 @dataclass(frozen=True)

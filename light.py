@@ -332,20 +332,3 @@ def next_state(current: State, command) -> State:
             level = min(protocol.LEVEL_MAX, max(protocol.LEVEL_MIN, current.level + delta))
             return current._replace(brightness=level or current.brightness, on=level > 0)
     raise TypeError(f"not a light command: {command!r}")
-
-
-def power_on_state(power_on: str | int, initial_level: int,
-                   saved: tuple[int | None, bool] | None) -> tuple[int, bool]:
-    """Brightness and power at start, by POWER_ON: "last" (as saved, else on at
-    ``initial_level``), "on" or "off" (at the saved brightness), or a level (0: off).
-
-    Where no brightness was saved, it is ``initial_level`` (100 when that is 0).
-    """
-    policy = state.parse_power_on(power_on)
-    initial = protocol.parse_level(initial_level)
-    brightness = (saved[0] if saved else None) or initial or 100
-    if policy == "last":
-        return (brightness, saved[1]) if saved else (brightness, initial > 0)
-    if policy in ("on", "off"):
-        return brightness, policy == "on"
-    return (policy or brightness), policy > 0

@@ -44,8 +44,6 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_step,
     parse_on,
     parse_id,
-    parse_schedule_name,
-    parse_when,
     parse_watch,
     parse_watch_query,
     parse_light,
@@ -59,10 +57,14 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     EVERY_LIGHT,
     DEFAULT_LIGHT_NAME,
     UNKNOWN_LIGHT,
-    DAILY,
-    When,
     parse_json,
     describe,
+)
+from when import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+    DAILY,
+    When,
+    parse_schedule_name,
+    parse_when,
 )
 from commands import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     SetLevel,

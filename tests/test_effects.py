@@ -251,3 +251,32 @@ def test_a_running_effect_is_kept_across_a_restart_and_a_flash_is_not(start_serv
     assert second.stop() == 0
     third = start_server(env={**env, "POWER_ON": "off"})  # not when the service starts the light off
     assert all("effect" not in s for s in third.get("/lights"))
+
+
+def test_an_effect_follows_the_hardware_error_rules(fake):
+    from led import HardwareError
+    from test_led import BrokenPWMPin
+
+    factory = MockFactory(pin_class=BrokenPWMPin)
+    led = Led(21, pin_factory=factory, curve=Curve("linear"), fade_rate=RATE, clock=fake.clock, sleep=fake.sleep)
+    light = Light(led, brightness=80, clock=fake.clock)
+    heard = []
+    light.add_listener(lambda new, requester: heard.append(new))
+    try:
+        factory.pin(21).broken = True
+        with pytest.raises(HardwareError):  # its first level is written by the command: it fails at once
+            light.execute(protocol.parse_command('{"effect": "candle"}'), origin="test")
+        assert light.state().effect == "" and heard == []  # nothing changed, no one told
+        factory.pin(21).broken = False
+        light.execute(protocol.parse_command('{"effect": "breathe", "period": 2}'), origin="test")
+        factory.pin(21).broken = True  # the device fails while the effect runs
+        deadline = time.monotonic() + 10
+        while light.state().effect:
+            assert time.monotonic() < deadline, "the failed effect never ended"
+            time.sleep(0.001)
+        assert [s.effect for s in heard] == ["breathe", ""]  # everyone learns that it stopped
+        assert light.health()["status"] == "degraded" and "GPIO21" in light.health()["hardware_error"]
+    finally:
+        factory.pin(21).broken = False
+        light.release()
+        factory.close()

@@ -8,7 +8,8 @@ from gpiozero.pins.mock import MockFactory
 import protocol
 from led import HardwareError, Led
 from brightness import Curve
-from light import Light, power_on_state
+from light import Light
+from state import power_on_state
 from protocol import Ping, Pong, SetLevel, State
 from state import StateFile
 from test_led import BrokenPWMPin
