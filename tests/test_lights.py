@@ -2,6 +2,7 @@
 schedules and state-file line, protocol v1 kept byte for byte, and real processes with
 real clients on every door."""
 import json
+import urllib.error
 import subprocess
 import sys
 import threading
@@ -425,3 +426,20 @@ def test_a_light_more_costs_no_thread_at_rest(mock_factory):
     finally:
         for led in leds:
             led.close()
+
+
+def test_a_lights_post_is_admitted_as_a_led_post_is(start_server):
+    server = start_server(env={"LIGHTS": THREE, "LED_TOKEN": "s3cret"})
+    assert server.post("/lights/shelf", '{"level": 5}')[0] == 401  # no token
+    assert server.post("/lights/*", '{"on": false}')[0] == 401
+    import urllib.request
+
+    request = urllib.request.Request(server.http + "/lights/shelf", data=b'{"level": 5}', method="POST", headers={
+        "Content-Type": "application/json", "Authorization": "Bearer s3cret", "Origin": "http://evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403  # another site's page, token or not
+    request.remove_header("Origin")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.loads(answer.read())["level"] == 5
+    assert [s["seq"] for s in server.get("/lights")] == [0, 1, 0]  # readable without the token
