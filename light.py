@@ -147,10 +147,7 @@ class Light:
                     self._effect = self._shape = None
                     self._state = old._replace(brightness=target.brightness, on=target.on, seq=old.seq + 1, effect="")
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
-                    if self.state_file is not None:
-                        self.state_file.save_soon(new.brightness, new.on)
-                    for listener in self._listeners:
-                        listener(new, requester)
+                    self._publish(new, requester)
                 else:
                     new = self._current()
                 if reply is not None:
@@ -188,10 +185,7 @@ class Light:
                         self._effect, self._shape = effect, shape
                         self._state = old._replace(on=on, seq=old.seq + 1, effect=effect.name)
                     new = self._current()
-                    if self.state_file is not None:
-                        self.state_file.save_soon(new.brightness, new.on, self.kept_effect())
-                    for listener in self._listeners:
-                        listener(new, requester)
+                    self._publish(new, requester)
                 else:
                     new = self._current()
                 if reply is not None:
@@ -200,6 +194,13 @@ class Light:
             log.info("%s%s (seq %d) by %s", self.log_prefix, f"effect {effect.name} {effect.fields()}"
                      if effect is not None else "effect stopped", new.seq, origin)
         return new
+
+    def _publish(self, new: State, requester: object) -> None:
+        """A change is made (lock held): onto the disk soon, and to every listener now."""
+        if self.state_file is not None:
+            self.state_file.save_soon(new.brightness, new.on, self.kept_effect())
+        for listener in self._listeners:
+            listener(new, requester)
 
     def kept_effect(self) -> dict | None:
         """The effect that runs as the state file keeps it (a flash is not kept: it is over in seconds)."""
@@ -216,10 +217,7 @@ class Light:
                 self._effect = self._shape = None
                 self._state = self._state._replace(seq=self._state.seq + 1, effect="")
                 new = self._current()
-                if self.state_file is not None:
-                    self.state_file.save_soon(new.brightness, new.on)
-                for listener in self._listeners:
-                    listener(new, None)
+                self._publish(new, None)
         log.info("%seffect %s over (seq %d)", self.log_prefix, shape.name, new.seq)
 
     def set_sleep(self, command: protocol.Sleep, *, origin: str, requester: object = None,

@@ -228,14 +228,7 @@ public static class LedClient
         int number;
         if (int.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out number))
             return number.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var escaped = new StringBuilder("\"");
-        foreach (char c in value)
-        {
-            if (c == '"' || c == '\\') escaped.Append('\\').Append(c);
-            else if (c < ' ') escaped.AppendFormat("\\u{0:x4}", (int)c);
-            else escaped.Append(c);
-        }
-        return escaped.Append('"').ToString();
+        return JsonString(value);
     }
 
     // Seconds from the command line go out as a JSON number if they are one, else as a string
