@@ -336,6 +336,15 @@ def schedule_churn(server, seconds: float, rate: float = 100) -> dict:
 EIGHT_LIGHTS = "l0:4,l1:5,l2:6,l3:12,l4:13,l5:16,l6:20,l7:21"
 
 
+def run_together(attacker, arguments: list[tuple]) -> None:
+    """One thread per attacker, each with its arguments, all at once; back when all are done."""
+    threads = [threading.Thread(target=attacker, args=args) for args in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def every_light_flood(server, seconds: float, clients: int = 4, schedules_per_light: int = 8) -> dict:
     """Clients that make the most of several lights: each watches every light and schedule (all
     of them sent on connect), then turns that watch off and on again (all of them again each
@@ -381,11 +390,7 @@ def every_light_flood(server, seconds: float, clients: int = 4, schedules_per_li
             finally:
                 sock.close()
 
-    threads = [threading.Thread(target=attacker, args=(i * 1000, i % 2 == 0)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(attacker, [(i * 1000, i % 2 == 0) for i in range(clients)])
     return counts
 
 
@@ -418,11 +423,7 @@ def effect_churn(server, seconds: float, clients: int = 2) -> dict:
             end.recv()
             end.request({"effect": "candle", "light": "*", "id": "again"})
 
-    threads = [threading.Thread(target=attacker, args=(i * 1000,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(attacker, [(i * 1000,) for i in range(clients)])
     return counts
 
 
