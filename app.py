@@ -21,7 +21,7 @@ from handshake import SERVER_OPTIONS
 from hub import Hub
 from brightness import parse_curve
 from led import HardwareError, open_led
-from pins import PinFactoryUnavailable, choose_pin_factories, choose_pin_factory
+from pins import PinFactoryUnavailable, choose_pin_factories
 from light import Light
 from lights import Lights, LightSpec, parse_lights
 from schedules import Schedules
@@ -69,10 +69,14 @@ def create_app(config=None, led=None) -> Flask:
     location = None
     if app.config.get("LATITUDE") is not None and app.config.get("LONGITUDE") is not None:
         location = (float(app.config["LATITUDE"]), float(app.config["LONGITUDE"]))
+    to_open = {spec.name: spec.pin for spec in specs if led is None or spec is not specs[0]}
+    factories = app.config.get("LED_PIN_FACTORIES") or choose_pin_factories(
+        to_open, app.config["LED_PIN_FACTORY"], timeout=float(app.config["PIGPIO_TIMEOUT"]))
     opened = []
     try:
         for spec in specs:
-            opened.append(_light(app.config, spec, led if spec is specs[0] else None, state_file, scheduler, location))
+            opened.append(_light(app.config, spec, led if spec.name not in to_open else None, factories.get(spec.name),
+                                 state_file, scheduler, location))
     except Exception:
         for light in opened:
             light.release()
@@ -101,14 +105,11 @@ def create_app(config=None, led=None) -> Flask:
     return app
 
 
-def _light(config, spec: LightSpec, led, state_file, scheduler, location) -> Light:
-    """One light of the service: its LED (opened on its pin unless given), its state as saved,
-    its schedules. Logs one line saying where it is and how it starts."""
+def _light(config, spec: LightSpec, led, factory: str | None, state_file, scheduler, location) -> Light:
+    """One light of the service: its LED (opened on its pin with ``factory`` unless given), its
+    state as saved, its schedules. Logs one line saying where it is and how it starts."""
     if led is None:
-        timeout = float(config["PIGPIO_TIMEOUT"])
-        factory = (config.get("LED_PIN_FACTORIES") or {}).get(spec.name) or choose_pin_factory(
-            config["LED_PIN_FACTORY"], timeout=timeout, pin=spec.pin)
-        led = open_led(spec.pin, pin_factory=factory, timeout=timeout,
+        led = open_led(spec.pin, pin_factory=factory, timeout=float(config["PIGPIO_TIMEOUT"]),
                        curve=parse_curve(config["BRIGHTNESS_CURVE"]), with_deadline=with_deadline)
     record = state_file.record(spec.name) if state_file is not None else None
     saved = record.saved() if record is not None else None

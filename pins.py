@@ -75,41 +75,69 @@ def choose_pin_factory(requested: str = "auto", environ=os.environ, *, pin: int 
     ``mock`` with one warning naming each one tried and why it failed. ``probes`` (tests)
     replaces the check of a factory: name -> callable(pin) raising PinFactoryUnavailable.
     """
+    return choose_pin_factories({None: pin}, requested, environ, timeout=timeout, probes=probes)[None]
+
+
+def choose_pin_factories(pins: dict, requested: str = "auto", environ=os.environ, *,
+                         timeout: float = DEFAULT_PIGPIO_TIMEOUT, probes: dict | None = None) -> dict:
+    """Each light's factory, chosen as :func:`choose_pin_factory` does for its own pin (``pins``:
+    light name -> BCM pin): under ``auto`` GPIO 18 may get the kernel's PWM and GPIO 21 lgpio.
+    pigpio's and lgpio's checks, which do not depend on the pin, run once for all the lights,
+    and the lights left simulated get one warning between them. A factory that cannot drive a
+    light's pin raises PinFactoryUnavailable with ``light`` set."""
     if requested not in PIN_FACTORIES:
         raise ValueError(f"pin factory must be one of {', '.join(PIN_FACTORIES)}, got {requested!r}")
-    if requested == "mock":
-        return "mock"
     checks = {"pigpio": lambda pin: _check_pigpio(environ, timeout), "kernel": _check_kernel,
               "lgpio": lambda pin: _check_lgpio(), **(probes or {})}
-    if requested != "auto":
-        checks[requested](pin)  # raises, saying what to do
-        return requested
-    reasons = []
-    for name in REAL_FACTORIES:
-        try:
-            checks[name](pin)
-            return name
-        except PinFactoryUnavailable as exc:
-            reasons.append(f"{name}: {str(exc).split(';')[0]}")  # the reason; the advice is for a named one
-    log.warning("no real PWM for GPIO%d, so the LED is SIMULATED (gpiozero MockFactory). Tried %s. "
-                "docs/boards.md says what each board needs; LED_PIN_FACTORY=pigpio, kernel or lgpio "
-                "refuses to start without it.", pin, "; ".join(reasons))
-    return "mock"
-
-
-def choose_pin_factories(pins: dict[str, int], requested: str = "auto", environ=os.environ, *,
-                         timeout: float = DEFAULT_PIGPIO_TIMEOUT, probes: dict | None = None) -> dict[str, str]:
-    """Each light's factory, chosen by :func:`choose_pin_factory` for its own pin (``pins``:
-    light name -> BCM pin): under ``auto`` GPIO 18 may get the kernel's PWM and GPIO 21 lgpio.
-    A factory that cannot drive a light's pin raises PinFactoryUnavailable with ``light`` set."""
-    chosen = {}
+    checks["pigpio"], checks["lgpio"] = _once(checks["pigpio"]), _once(checks["lgpio"])
+    chosen, simulated, reasons = {}, [], []
     for light, pin in pins.items():
-        try:
-            chosen[light] = choose_pin_factory(requested, environ, pin=pin, timeout=timeout, probes=probes)
-        except PinFactoryUnavailable as exc:
-            exc.light = light
-            raise
+        if requested == "mock":
+            chosen[light] = "mock"
+            continue
+        if requested != "auto":
+            try:
+                checks[requested](pin)  # raises, saying what to do
+            except PinFactoryUnavailable as exc:
+                exc.light = light
+                raise
+            chosen[light] = requested
+            continue
+        tried = []
+        for name in REAL_FACTORIES:
+            try:
+                checks[name](pin)
+                chosen[light] = name
+                break
+            except PinFactoryUnavailable as exc:
+                tried.append(f"{name}: {str(exc).split(';')[0]}")  # the reason; the advice is for a named one
+        else:
+            chosen[light] = "mock"
+            simulated.append(pin)
+            reasons = reasons or tried
+    if simulated:
+        log.warning("no real PWM for %s, so %s SIMULATED (gpiozero MockFactory). Tried %s. docs/boards.md says "
+                    "what each board needs; LED_PIN_FACTORY=pigpio, kernel or lgpio refuses to start without it.",
+                    ", ".join(f"GPIO{pin}" for pin in simulated),
+                    "the LED is" if len(simulated) == 1 else "these LEDs are", "; ".join(reasons))
     return chosen
+
+
+def _once(check):
+    """A check whose answer does not depend on the pin, asked once (its failure raised again)."""
+    answers = []
+
+    def checked(pin: int) -> None:
+        if not answers:
+            try:
+                check(pin)
+                answers.append(None)
+            except PinFactoryUnavailable as exc:
+                answers.append(exc)
+        if answers[0] is not None:
+            raise answers[0]
+
+    return checked
 
 
 def _check_pigpio(environ, timeout: float) -> None:

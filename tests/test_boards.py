@@ -302,3 +302,18 @@ print(round(took, 2), round(max(gaps), 3), with_deadline(lambda: 42, 1))
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30)
     took, longest_gap, answer = result.stdout.split()
     assert 0.25 < float(took) < 1.0 and float(longest_gap) < 0.1 and answer == "42", result.stdout + result.stderr
+
+
+def test_lights_left_simulated_get_one_warning_and_pin_free_checks_run_once(caplog):
+    asked = []
+
+    def pigpio(pin):
+        asked.append(pin)
+        raise PinFactoryUnavailable("pigpio is not here")
+
+    lights = {"desk": 21, "shelf": 20, "status": 16}
+    with caplog.at_level(logging.WARNING, logger="pins"):
+        chosen = choose_pin_factories(lights, "auto", probes={**probes(), "pigpio": pigpio})
+    assert chosen == dict.fromkeys(lights, "mock") and asked == [21]  # the daemon probed once, not per light
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "no real PWM for GPIO21, GPIO20, GPIO16, so these LEDs are SIMULATED" in line
