@@ -237,6 +237,8 @@ def handle_message(lights: Lights, client: Client, message) -> None:
             client.names_lights = True  # from now on its states say whose they are
         named = client.names_lights or client.watches_lights
         targets = lights.resolve(command.light, request_id)
+        if isinstance(command, protocol.Ping):
+            targets = targets[:1]  # one pong, whichever light it names
     except protocol.ProtocolError as exc:
         log.debug("rejected from %s: %s", client.peer, exc.message)
         client.send_reply(error_reply(exc, exc.request_id)[0])

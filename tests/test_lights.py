@@ -266,6 +266,8 @@ def test_a_command_names_its_light_or_every_light_and_its_replies_say_whose(lamp
         # The v1 client got the default light's change only, as v1 has it.
         assert v1.recv() == {"type": "state", "level": 0, "on": False, "brightness": 50, "seq": 1}
         assert v1.nothing_pending()
+        assert me.request({"type": "ping", "light": "*", "id": "p"})[0] == {"type": "pong", "id": "p"}
+        assert me.nothing_pending()  # one pong, not one per light
         reply, _ = me.request({"type": "sleep", "after": 600, "light": "status", "id": 3})
         assert reply["light"] == "status" and reply["sleep_in"] > 590
         assert "sleep_at" not in states_of(lamp3)["desk"] and "sleep_at" in states_of(lamp3)["status"]
