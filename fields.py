@@ -143,11 +143,8 @@ def parse_sleep_after(value) -> Optional[float]:
                     "or null to cancel the sleep timer", 1, SLEEP_MAX)
 
 
-def parse_step(value) -> int:
-    """A relative step: an integer from -STEP_MAX to STEP_MAX (or such a string, from a form)."""
-    rule = f"step must be an integer from {-STEP_MAX} to {STEP_MAX}"
-    if isinstance(value, str) and _SIGNED_DIGITS.fullmatch(value) and len(value) <= 5:
-        value = Decimal(value)
+def _whole(value, rule: str, low: int, high: int) -> int:
+    """A JSON integer (or a number with no fraction) from ``low`` to ``high``; ``rule`` names it."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     value = Decimal(value)
@@ -155,11 +152,18 @@ def parse_step(value) -> int:
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     # The range first, by comparison alone: arithmetic on 1e999999999 (abs, rounding)
     # overflows Decimal's context, and in range the integral check is cheap and exact.
-    if value < -STEP_MAX or value > STEP_MAX:
+    if value < low or value > high:
         raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
     if value != value.to_integral_value():
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     return int(value)
+
+
+def parse_step(value) -> int:
+    """A relative step: an integer from -STEP_MAX to STEP_MAX (or such a string, from a form)."""
+    if isinstance(value, str) and _SIGNED_DIGITS.fullmatch(value) and len(value) <= 5:
+        value = Decimal(value)
+    return _whole(value, f"step must be an integer from {-STEP_MAX} to {STEP_MAX}", -STEP_MAX, STEP_MAX)
 
 
 def parse_on(value) -> bool:
@@ -265,17 +269,7 @@ def parse_effect(message: dict) -> Optional[Effect]:
         value = message.get(field_name, default)
         rule = (f"{field_name} must be {'an integer' if integer else 'a number of seconds'} "
                 f"from {low:g} to {high:g}")
-        if integer:
-            if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or (
-                    isinstance(value, Decimal) and not value.is_finite()):
-                raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
-            if value < low or value > high:  # compared first: no arithmetic on 1e999999999
-                raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
-            if value != int(value):
-                raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
-            values[field_name] = int(value)
-        else:
-            values[field_name] = _seconds(value, rule, low, high)
+        values[field_name] = (_whole if integer else _seconds)(value, rule, low, high)
     return Effect(name, **values)
 
 
