@@ -51,15 +51,15 @@ class Hub:
         with self._lock:
             self._slots -= 1
 
-    def add(self, client: Client, first_state: str | list[tuple[object, str]]) -> int:
-        """Send a new client its first state (or each light's, as (key, text) pairs) and count
-        it in (closing it if shutdown began)."""
+    def add(self, client: Client, first_states: list[tuple[object, str]]) -> int:
+        """Send a new client its first states, as (light, text) pairs, and count it in
+        (closing it if shutdown began)."""
         client.next_ping = self._clock() + self.ping_interval
         with self._lock:
             if self._closing:
                 client.close(CloseCode.GOING_AWAY, "server shutting down")
             else:
-                for key, text in [(None, first_state)] if isinstance(first_state, str) else first_state:
+                for key, text in first_states:
                     client.send_state(text_frame(text), key)
             self._members.add(client)
             if self._keepalive is None:
@@ -79,13 +79,6 @@ class Hub:
     def __len__(self) -> int:
         with self._lock:
             return len(self._members)
-
-    def broadcast(self, text: str, *, skip: object = None) -> None:
-        """Send a state to every client but ``skip``; never blocks on a client."""
-        frame = text_frame(text)
-        for client in self.snapshot():
-            if client is not skip:
-                client.send_state(frame)
 
     def broadcast_state(self, key: object, plain: str | None, named, *, skip: object = None) -> None:
         """Send a light's state to the clients that see that light, but ``skip``; never blocks.

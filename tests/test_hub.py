@@ -94,12 +94,17 @@ def connect():
             theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sockets.extend((ours, theirs))
         client = Client(FakeServerWs(ours), f"peer{len(sockets) // 2}", **options)
-        hub.add(client, first)
+        hub.add(client, [(None, first)])
         return client, Peer(theirs)
 
     yield connect
     for s in sockets:
         s.close()
+
+
+def broadcast(hub, text, skip=None):
+    """A state of the one light, to every client (as the app's listener sends the default light's)."""
+    hub.broadcast_state(None, text, lambda: text, skip=skip)
 
 
 def state(seq):
@@ -111,7 +116,7 @@ def test_a_broadcast_is_one_frame_to_every_client_but_the_requester(connect):
     (_, peer_a), (b, peer_b), (_, peer_c) = connect(hub), connect(hub), connect(hub)
     for peer in (peer_a, peer_b, peer_c):
         assert peer.frames(until=lambda f: True) == [(0x1, b'{"type":"state","level":50,"on":true,"brightness":50,"seq":0}')]
-    hub.broadcast(state(1), skip=b)
+    broadcast(hub, state(1), skip=b)
     assert peer_a.frames(until=lambda f: True) == [(0x1, state(1).encode())]
     assert peer_c.frames(until=lambda f: True) == [(0x1, state(1).encode())]
     assert peer_b.nothing_arrived()
@@ -127,7 +132,7 @@ def test_a_client_that_stops_reading_holds_up_no_one_and_gets_only_the_newest_st
         fast_peer.frames(timeout=5, until=lambda f: f[1] == state(3000).encode())))
     reader.start()
     for seq in range(1, 3001):  # the slow peer reads nothing meanwhile
-        hub.broadcast(state(seq))
+        broadcast(hub, state(seq))
     reader.join()
     fast_seqs = seqs_of(fast_seen[1:])
     assert fast_seqs[-1] == 3000 and fast_seqs == sorted(set(fast_seqs))  # converged, in order
@@ -145,7 +150,7 @@ def test_replies_are_never_dropped_even_while_the_client_is_behind(connect):
     client, peer = connect(hub, small_buffers=True)
     for n in range(500):
         client.send_reply(f'{{"type":"pong","id":{n}}}')
-        hub.broadcast(state(n + 1))
+        broadcast(hub, state(n + 1))
     frames = peer.frames(timeout=5, until=lambda f: f[1] == b'{"type":"pong","id":499}')
     replies = [p for _, p in frames if b"pong" in p]
     assert replies == [f'{{"type":"pong","id":{n}}}'.encode() for n in range(500)]
