@@ -142,16 +142,13 @@ class Light:
                 transition = self.default_transition if command.transition is None else command.transition
                 self.led.set_level(target.level, transition)  # raises HardwareError
             with self._lock:
+                new = None
                 if changed:
                     self._cancel_sleep()  # any change ends the sleep timer (and its own firing is one)
                     self._effect = self._shape = None
                     self._state = old._replace(brightness=target.brightness, on=target.on, seq=old.seq + 1, effect="")
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
-                    self._publish(new, requester)
-                else:
-                    new = self._current()
-                if reply is not None:
-                    reply(new)
+                new = self._answer(new, requester, reply)
         if changed:
             log.info("%slevel %d -> %d%s (seq %d) by %s", self.log_prefix, old.level, new.level,
                      f" over {new.transition:g} s" if new.transition else "", new.seq, origin)
@@ -177,6 +174,7 @@ class Light:
                         effects.shape_for(effect, top=old.brightness, back_to=old.level, seed=old.seq),
                         old.brightness if on else 0, on_done=self._effect_ended)
             with self._lock:
+                new = None
                 if changed:
                     if effect is None:
                         self._effect = self._shape = None
@@ -185,19 +183,26 @@ class Light:
                         self._effect, self._shape = effect, shape
                         self._state = old._replace(on=on, seq=old.seq + 1, effect=effect.name)
                     new = self._current()
-                    self._publish(new, requester)
-                else:
-                    new = self._current()
-                if reply is not None:
-                    reply(new)
+                new = self._answer(new, requester, reply)
         if changed:
             log.info("%s%s (seq %d) by %s", self.log_prefix, f"effect {effect.name} {effect.fields()}"
                      if effect is not None else "effect stopped", new.seq, origin)
         return new
 
-    def _publish(self, new: State, requester: object) -> None:
-        """A change is made (lock held): onto the disk soon, and to every listener now."""
-        if self.state_file is not None:
+    def _answer(self, new: State | None, requester: object, reply: Optional[Replier]) -> State:
+        """After a command (lock held): publish ``new`` if it changed the light, else read the
+        state as it is; either way, the requester's reply."""
+        if new is not None:
+            self._publish(new, requester)
+        else:
+            new = self._current()
+        if reply is not None:
+            reply(new)
+        return new
+
+    def _publish(self, new: State, requester: object, save: bool = True) -> None:
+        """A change is made (lock held): onto the disk soon (``save``), and to every listener now."""
+        if save and self.state_file is not None:
             self.state_file.save_soon(new.brightness, new.on, self.kept_effect())
         for listener in self._listeners:
             listener(new, requester)
@@ -249,8 +254,7 @@ class Light:
         """The sleep timer was set or ended: a new seq, told to every listener (lock held)."""
         self._state = self._state._replace(seq=self._state.seq + 1)
         new = self._current()
-        for listener in self._listeners:
-            listener(new, requester)
+        self._publish(new, requester, save=False)  # the timer is not kept across a restart
         return new
 
     def _cancel_sleep(self) -> None:
