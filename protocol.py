@@ -185,7 +185,10 @@ def parse_command(text: Union[str, bytes]) -> Command:
         raise
 
 
-def _dump(message: dict) -> str:
+def _dump(message: dict, request_id: RequestId = None) -> str:
+    """A message as compact JSON; a reply carries its request's ``id`` last."""
+    if request_id is not None:
+        message["id"] = request_id
     return json.dumps(message, separators=(",", ":"))
 
 
@@ -216,17 +219,13 @@ def state_message(state: State, request_id: RequestId = None, named: bool = Fals
 @functools.lru_cache(maxsize=64)
 def _state_text(state: State, request_id: RequestId, named: bool) -> str:
     message = {"type": "state", **state_fields(state, named)}
-    if request_id is not None:
-        message["id"] = request_id
-    return _dump(message)
+    return _dump(message, request_id)
 
 
 def error_message(code: str, message: str, request_id: RequestId = None) -> str:
     """The one error reply a rejected request gets."""
     reply = {"type": "error", "code": code, "message": message}
-    if request_id is not None:
-        reply["id"] = request_id
-    return _dump(reply)
+    return _dump(reply, request_id)
 
 
 def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict:
@@ -260,18 +259,14 @@ def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict:
 def schedule_message(info: ScheduleInfo, request_id: RequestId = None, named: bool = False) -> str:
     """A schedule, sent to its watchers when it is made, changed or fired, and on connect."""
     message = {"type": "schedule", **schedule_fields(info, named), "next_at": info.next_at}
-    if request_id is not None:
-        message["id"] = request_id
-    return _dump(message)
+    return _dump(message, request_id)
 
 
 def schedule_deleted_message(name: str, request_id: RequestId = None, light: str | None = None) -> str:
     message = {"type": "schedule_deleted", "name": name}
     if light is not None:
         message["light"] = light
-    if request_id is not None:
-        message["id"] = request_id
-    return _dump(message)
+    return _dump(message, request_id)
 
 
 def reply_message(reply: Reply, request_id: RequestId = None, named: bool = False) -> str:
@@ -302,14 +297,10 @@ def watching_message(schedules: bool, request_id: RequestId = None, lights: bool
     reply = {"type": "watching", "schedules": schedules}
     if lights is not None:
         reply["lights"] = lights
-    if request_id is not None:
-        reply["id"] = request_id
-    return _dump(reply)
+    return _dump(reply, request_id)
 
 
 def pong_message(request_id: RequestId = None) -> str:
     """The reply to ``{"type": "ping"}``."""
     reply = {"type": "pong"}
-    if request_id is not None:
-        reply["id"] = request_id
-    return _dump(reply)
+    return _dump(reply, request_id)
