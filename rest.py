@@ -121,12 +121,15 @@ def get_lights():
                                 for light in the_lights()]))
 
 
+@rest.errorhandler(protocol.ProtocolError)
+def refused(exc: protocol.ProtocolError):
+    """A request the protocol refuses (an unknown light, a bad body): its error object, 400 or 404."""
+    return json_response(*error_reply(exc))
+
+
 @rest.get("/lights/<name>")
 def get_light(name):
-    try:
-        found = the_lights().resolve(name)
-    except protocol.ProtocolError as exc:
-        return json_response(*error_reply(exc))
+    found = the_lights().resolve(name)
     states = [rest_state(light.state(), shown=light.led.shown(), named=True) for light in found]
     return json_response(_dump(states if name == protocol.EVERY_LIGHT else states[0]))
 
@@ -176,8 +179,4 @@ def get_schedules():
 
 @rest.get("/lights/<name>/schedules")
 def get_light_schedules(name):
-    try:
-        light = the_lights().get(name)
-    except protocol.ProtocolError as exc:
-        return json_response(*error_reply(exc))
-    return json_response(_schedules(light, named=True))
+    return json_response(_schedules(the_lights().get(name), named=True))
