@@ -114,12 +114,12 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
     record = state_file.record(spec.name) if state_file is not None else None
     saved = record.saved() if record is not None else None
     brightness, on = state.power_on_state(config["POWER_ON"], config["INITIAL_LEVEL"], saved)
+    log_prefix = f"{spec.name}: " if len(config.get("LIGHTS") or ()) > 1 else ""  # several lights: say whose
     if saved:
-        log.info("%srestoring level %d (brightness %s, %s) from %s", "" if len(config.get("LIGHTS") or ()) < 2
-                 else f"{spec.name}: ", saved[0] if saved[1] else 0, saved[0], "on" if saved[1] else "off",
-                 state_file.path)
+        log.info("%srestoring level %d (brightness %s, %s) from %s", log_prefix, saved[0] if saved[1] else 0,
+                 saved[0], "on" if saved[1] else "off", state_file.path)
     try:
-        light = Light(led, name=spec.name, brightness=brightness, on=on, state_file=record,
+        light = Light(led, name=spec.name, brightness=brightness, on=on, state_file=record, log_prefix=log_prefix,
                       default_transition=float(config["DEFAULT_TRANSITION"]), scheduler=scheduler)
     except Exception:
         led.close()

@@ -35,14 +35,14 @@ class Light:
     """
 
     def __init__(self, led, *, name: str = protocol.DEFAULT_LIGHT_NAME, brightness: int = 50, on: bool = True,
-                 state_file: state.StateFile | state.LightRecord | None = None,
+                 state_file: state.StateFile | state.LightRecord | None = None, log_prefix: str = "",
                  default_transition: float = 0.0, clock: Callable[[], float] = time.monotonic,
                  scheduler=None, wall_clock: Callable[[], float] = time.time):
         """``scheduler`` runs the sleep timer: ``call_at(unix_seconds, fn)`` returning a
         handle with ``cancel()`` (timers.Scheduler; a fake one in tests). ``state_file``
         keeps this light's line of the state file."""
         self.name = name
-        self.log_prefix = ""  # "NAME: " once the service has several lights (lights.Lights)
+        self.log_prefix = log_prefix  # "NAME: " when the service has several lights (app.py)
         self.led = led
         self.scheduler = scheduler
         self.schedules = None  # the Schedules that take schedule commands, when wired (app.py)

@@ -59,9 +59,6 @@ class Lights:
         if len(self._by_name) != len(lights):
             raise ValueError("two lights have one name")
         self.default = lights[0]
-        if len(lights) > 1:
-            for light in lights:
-                light.log_prefix = f"{light.name}: "
 
     def __iter__(self) -> Iterator[Light]:
         return iter(self._by_name.values())
