@@ -9,7 +9,6 @@ simple-websocket's ``connected`` flag, which flask-sock reads after the handler.
 """
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import socket
@@ -18,6 +17,7 @@ import time
 
 from frames import CloseCode, FrameBudget, PolicyViolation, ping_frame, text_frame
 from handshake import CONNECTION_THREAD
+from outbox import Outbox, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +31,6 @@ RECEIVE_BYTES = 4096  # one read of a client's socket: the work between two yiel
 OUTBOX_BUDGET = 64 * 1024
 DRAIN_AFTER_CLOSE = 1.0  # seconds a violator's socket is read (not parsed) after its close frame...
 DRAIN_BYTES = 64 * 1024  # ...and at most this much of it
-
-
-class Outgoing(enum.Enum):
-    """Kinds of outbox entry. A STATE is replaced by a newer state and a NEWS entry by
-    newer news of the same key; only REPLYs count towards the pending-reply limit; REST
-    is a frame's unsent tail, CONTROL a ping or a pong."""
-
-    STATE = "state"
-    REPLY = "reply"
-    NEWS = "news"
-    REST = "rest"
-    CONTROL = "control"
 
 
 class ClientGone(Exception):
@@ -63,11 +51,9 @@ class Client:
 
     Nothing that happens to this client's socket can hold up anyone else. A frame is
     written at once by whoever produced it (usually the broadcast) only when nothing
-    is waiting and the socket takes it without waiting; otherwise it is queued, and
-    this client's writer sends it, blocking on this client alone. States are
-    snapshots, so of the states waiting to go out only the newest is kept; news (a
-    schedule's) is kept newest per key; replies to the client's own requests are kept
-    in order. All of it counts against ``outbox_budget`` bytes: a client past it is
+    is waiting and the socket takes it without waiting; otherwise it waits in the
+    :class:`outbox.Outbox` (whose rules keep it short), and this client's writer sends
+    it, blocking on this client alone. A client past ``outbox_budget`` bytes waiting is
     cut off, whatever it sends.
 
     It ends in one of three ways: :meth:`close` (a close handshake), :meth:`disconnect`
@@ -75,9 +61,8 @@ class Client:
     connection is over.
     """
 
-    __slots__ = ("ws", "conn", "peer", "_max_replies", "_budget", "_outbox_budget", "_lock", "_cond", "_outbox",
-                 "_replies", "_queued", "_close", "_finished", "_writing", "_sending_since", "_os_socket",
-                 "_writer", "_messages", "_parts", "_part_frames", "_part_size", "_ping_payload", "_pong_seen",
+    __slots__ = ("ws", "conn", "peer", "_max_replies", "_budget", "_lock", "_cond", "_outbox", "_close", "_finished",
+                 "_writing", "_sending_since", "_os_socket", "_writer", "_messages", "_parts", "_part_frames", "_part_size", "_ping_payload", "_pong_seen",
                  "_pings_sent", "next_ping", "dropped", "wants_news", "watches_lights", "names_lights")
 
     def __init__(self, ws, peer: str, *, max_pending_replies: int = 64, outbox_budget: int = OUTBOX_BUDGET,
@@ -92,14 +77,9 @@ class Client:
         self.peer = peer
         self._max_replies = max_pending_replies
         self._budget = budget or FrameBudget(max_message_size=getattr(ws, "max_message_size", None))
-        self._outbox_budget = outbox_budget
         self._lock = threading.Lock()  # taken bare on the broadcast's path: one call less per client
         self._cond = threading.Condition(self._lock)
-        # A list, not a deque: it is nearly always empty, never long (states replace each
-        # other, news coalesces, replies are capped), and a deque costs 600 bytes per client.
-        self._outbox: list[tuple[Outgoing, bytes, object]] = []
-        self._replies = 0
-        self._queued = 0  # bytes in the outbox
+        self._outbox = Outbox(outbox_budget)  # what waits to be sent, guarded by _lock
         self._close: tuple[int, str] | None = None
         self._finished = False
         self._writing = False  # the writer is sending, outside the lock
@@ -218,7 +198,6 @@ class Client:
         self.dropped = f"closed with {int(violation.code)}: {violation.reason}"
         with self._cond:
             self._outbox.clear()
-            self._queued = 0
             self._close = (violation.code, violation.reason)  # nothing else may go out now
             self._cond.notify_all()
         try:
@@ -248,15 +227,8 @@ class Client:
         with self._lock:
             if self._finished or self._close:  # closing: only what was queued before goes out
                 return
-            outbox = self._outbox
-            index = len(outbox) - 1
-            while index >= 0 and outbox[index][0] is Outgoing.STATE:  # the states at the end: one per light
-                if outbox[index][2] == key:
-                    self._queued += len(frame) - len(outbox[index][1])
-                    outbox[index] = (Outgoing.STATE, frame, key)
-                    return
-                index -= 1
-            self._send_or_queue(Outgoing.STATE, frame, key)
+            if not (self._outbox.entries and self._outbox.replace_state(frame, key)):
+                self._send_or_queue(Outgoing.STATE, frame, key)
 
     def send_reply(self, text: str) -> None:
         """Send a reply to this client's own request (kept in order, capped by the handler)."""
@@ -272,12 +244,8 @@ class Client:
         with self._cond:
             if self._finished or self._close:
                 return
-            for index, (kind, waiting, waiting_key) in enumerate(self._outbox):
-                if kind is Outgoing.NEWS and waiting_key == key:
-                    self._queued += len(frame) - len(waiting)
-                    self._outbox[index] = (Outgoing.NEWS, frame, key)
-                    return
-            self._send_or_queue(Outgoing.NEWS, frame, key)
+            if not self._outbox.replace_news(frame, key):
+                self._send_or_queue(Outgoing.NEWS, frame, key)
 
     def send_ping(self) -> None:
         """Send a keep-alive ping; :meth:`answered_ping` tells whether its pong came."""
@@ -305,7 +273,7 @@ class Client:
         """
         if self.dropped:  # cut off: its handler is ending, nothing more is kept for it
             return
-        if not self._outbox and not self._writing and self.ws.connected:
+        if not self._outbox.entries and not self._writing and self.ws.connected:
             try:
                 sent = self._os_socket.send(frame, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
@@ -316,19 +284,13 @@ class Client:
                 return
             if sent:
                 kind, frame = Outgoing.REST, frame[sent:]
-        self._outbox.append((kind, frame, key))
-        self._queued += len(frame)
-        if kind is Outgoing.REPLY:
-            self._replies += 1
-        if self._queued > self._outbox_budget:
-            self._outbox.clear()
-            self._queued = self._replies = 0
-            self.disconnect(f"over its outbox budget ({self._outbox_budget // 1024} KiB waiting to be read)")
+        if not self._outbox.append(kind, frame, key):
+            self.disconnect(f"over its outbox budget ({self._outbox.budget // 1024} KiB waiting to be read)")
             return
         self._wake_writer()
 
     def queued_bytes(self) -> int:
-        return self._queued
+        return self._outbox.queued
 
     def _wake_writer(self) -> None:
         """Start the writer if this client never needed one, else wake it (lock held).
@@ -347,7 +309,7 @@ class Client:
         """Wait until another reply may be queued; False if the client stays backed up."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._replies < self._max_replies or self._finished, timeout
+                lambda: self._outbox.replies < self._max_replies or self._finished, timeout
             )
 
     def close(self, code: CloseCode, reason: str) -> None:
@@ -374,7 +336,6 @@ class Client:
         with self._cond:
             self._finished = True
             self._outbox.clear()
-            self._queued = 0
             self._cond.notify_all()
         self.ws.connected = False
         try:
@@ -402,15 +363,13 @@ class Client:
     def _write_loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._outbox or self._close or self._finished)
+                self._cond.wait_for(lambda: self._outbox.entries or self._close or self._finished)
                 if self._finished:
                     return
-                if self._outbox:
-                    kind, frame, _key = self._outbox.pop(0)
-                    self._queued -= len(frame)
+                if self._outbox.entries:
+                    kind, frame = self._outbox.pop()
                     if kind is Outgoing.REPLY:
-                        self._replies -= 1
-                        self._cond.notify_all()
+                        self._cond.notify_all()  # room for another reply: wait_for_room
                     close = None
                 else:
                     frame, close = None, self._close
