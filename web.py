@@ -156,8 +156,7 @@ def websocket(ws):
     rate = RateLimit(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
     # The first states are sent under the lights' locks: no change comes between them and the join.
     if client.watches_lights:
-        count = lights.read_all(lambda states: hub.add(
-            client, [(state.light, protocol.state_message(state, named=True)) for state in states]))
+        count = lights.read_all(lambda states: hub.add(client, named_states(states)))
     else:
         count = lights.default.read(lambda state: hub.add(client, [(state.light, protocol.state_message(state))]))
     if client.wants_news:
@@ -198,11 +197,16 @@ def send_schedules(lights: Lights, client: Client) -> None:
             client.send_news((info.light, info.name), protocol.schedule_message(info, named=named))
 
 
+def named_states(states: list[protocol.State]) -> list[tuple[str, str]]:
+    """Each light's state with its name, as (light, text): what a client that watches the lights gets."""
+    return [(state.light, protocol.state_message(state, named=True)) for state in states]
+
+
 def send_states(lights: Lights, client: Client) -> None:
     """Every light's state, to a client that has just asked to watch them (each one's
     under its lock, with the client already counted in: none is missed)."""
-    lights.read_all(lambda states: [client.send_state(text_frame(protocol.state_message(state, named=True)),
-                                                      state.light) for state in states])
+    lights.read_all(lambda states: [client.send_state(text_frame(text), light)
+                                    for light, text in named_states(states)])
 
 
 def watch(lights: Lights, client: Client, command: protocol.Watch) -> None:
