@@ -86,8 +86,7 @@ class Blink:
     name: str = "blink"
 
     def level_at(self, now: float) -> float:
-        into = (now - self.began) % (self.on_time + self.off_time)
-        return self.top if into < self.on_time else 0.0
+        return _blinking(self.top, self.on_time, self.off_time, now - self.began)
 
     def done_at(self, now: float) -> bool:
         return False
@@ -106,14 +105,18 @@ class Flash:
     def level_at(self, now: float) -> float:
         if self.done_at(now):
             return self.back_to
-        into = (now - self.began) % (self.on_time + self.off_time)
-        return self.top if into < self.on_time else 0.0
+        return _blinking(self.top, self.on_time, self.off_time, now - self.began)
 
     def done_at(self, now: float) -> bool:
         return now - self.began >= self.count * (self.on_time + self.off_time)
 
     def duration(self) -> float:
         return self.count * (self.on_time + self.off_time)
+
+
+def _blinking(top: float, on_time: float, off_time: float, elapsed: float) -> float:
+    """``top`` for ``on_time`` s, then 0 for ``off_time`` s, over and over, ``elapsed`` s in."""
+    return top if elapsed % (on_time + off_time) < on_time else 0.0
 
 
 Shape = Optional[Breathe | Candle | Blink | Flash]
