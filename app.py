@@ -22,7 +22,7 @@ from hub import Hub
 from brightness import parse_curve
 from led import HardwareError, open_led
 from pins import PinFactoryUnavailable, choose_pin_factories
-from light import Light
+from light import Light, new_changes_log
 from lights import Lights, LightSpec, parse_lights
 from schedules import Schedules
 from serve import off_the_event_loop, serve, with_deadline
@@ -73,10 +73,11 @@ def create_app(config=None, led=None) -> Flask:
     factories = app.config.get("LED_PIN_FACTORIES") or choose_pin_factories(
         to_open, app.config["LED_PIN_FACTORY"], timeout=float(app.config["PIGPIO_TIMEOUT"]))
     opened = []
+    changes_log = new_changes_log()  # one for every light: a client's changes of all of them count together
     try:
         for spec in specs:
             opened.append(_light(app.config, spec, led if spec.name not in to_open else None, factories.get(spec.name),
-                                 state_file, scheduler, location))
+                                 state_file, scheduler, location, changes_log))
     except Exception:
         for light in opened:
             light.release()
@@ -105,7 +106,8 @@ def create_app(config=None, led=None) -> Flask:
     return app
 
 
-def _light(config, spec: LightSpec, led, factory: str | None, state_file, scheduler, location) -> Light:
+def _light(config, spec: LightSpec, led, factory: str | None, state_file, scheduler, location,
+           changes_log) -> Light:
     """One light of the service: its LED (opened on its pin with ``factory`` unless given), its
     state as saved, its schedules. Logs one line saying where it is and how it starts."""
     if led is None:
@@ -120,7 +122,8 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
                  saved[0], "on" if saved[1] else "off", state_file.path)
     try:
         light = Light(led, name=spec.name, brightness=brightness, on=on, state_file=record, log_prefix=log_prefix,
-                      default_transition=float(config["DEFAULT_TRANSITION"]), scheduler=scheduler)
+                      default_transition=float(config["DEFAULT_TRANSITION"]), scheduler=scheduler,
+                      changes_log=changes_log)
     except Exception:
         led.close()
         raise
@@ -152,7 +155,7 @@ def _start_mqtt(config, lights):
     bridge = mqtt_bridge.MqttBridge(
         lights, broker, device_id=device_id, group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
         discovery=bool(config["MQTT_DISCOVERY"]), ca_file=config.get("MQTT_CA_FILE"),
-        page_url=config.get("PAGE_URL") or "")
+        page_url=config.get("PAGE_URL") or "", rate=float(config["RATE_LIMIT"]), burst=int(config["RATE_BURST"]))
     bridge.start()
     return bridge
 

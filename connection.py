@@ -312,6 +312,13 @@ class Client:
                 lambda: self._outbox.replies < self._max_replies or self._finished, timeout
             )
 
+    def wait_until_sent(self, timeout: float) -> bool:
+        """Wait until everything queued has gone to the socket; False if it stays backed up."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: (not self._outbox.entries and not self._writing) or self._finished or self._close is not None,
+                timeout)
+
     def close(self, code: CloseCode, reason: str) -> None:
         """Send what is queued, then a close frame with ``code``; the client answers it."""
         with self._cond:
@@ -389,3 +396,5 @@ class Client:
                 self._sending_since = None
                 with self._cond:
                     self._writing = False
+                    if not self._outbox.entries:
+                        self._cond.notify_all()  # all sent: wait_until_sent

@@ -118,14 +118,20 @@ STEP_MAX = 100
 _SIGNED_DIGITS = re.compile(r"-?[0-9]+")
 
 
-def _seconds(value, rule: str, low: int, high: int) -> float:
+def _exact(bound: float) -> Decimal:
+    """A bound as the decimal it is written as (``0.05``), not the binary float nearest it
+    (0.05000000000000000277...), so that a value is compared with what the docs say."""
+    return Decimal(str(bound))
+
+
+def _seconds(value, rule: str, low: float, high: float) -> float:
     """A JSON number of seconds from ``low`` to ``high``, exactly as sent; ``rule`` names it."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     value = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not value.is_finite():
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
-    if value < low or value > high:
+    if value < _exact(low) or value > _exact(high):
         raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
     return float(value)
 
@@ -152,7 +158,7 @@ def _whole(value, rule: str, low: int, high: int) -> int:
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
     # The range first, by comparison alone: arithmetic on 1e999999999 (abs, rounding)
     # overflows Decimal's context, and in range the integral check is cheap and exact.
-    if value < low or value > high:
+    if value < _exact(low) or value > _exact(high):
         raise ProtocolError(OUT_OF_RANGE, f"{rule}, got {describe(value)}")
     if value != value.to_integral_value():
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")

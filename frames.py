@@ -8,6 +8,8 @@ import enum
 import struct
 import time
 
+from budget import Budget
+
 MAX_FRAGMENTS = 16  # frames one message may come in (every client here sends one)
 CONTROL_RATE = 5.0  # pings and pongs a client may send a second, on average...
 CONTROL_BURST = 20  # ...and at once
@@ -34,31 +36,24 @@ class PolicyViolation(Exception):
 class FrameBudget:
     """What one client may send, counted in frames, not messages.
 
-    Pings and pongs come from a token bucket (``control_rate`` a second, bursts of
+    Pings and pongs come from a :class:`budget.Budget` (``control_rate`` a second, bursts of
     ``control_burst``); a message may come in at most ``max_fragments`` frames and
     ``max_message_size`` bytes. A client past any of these raises PolicyViolation. Whole
     messages are rate-limited apart, by the handler, with a ``rate_limited`` reply.
     """
 
-    __slots__ = ("control_rate", "control_burst", "max_fragments", "max_message_size", "_tokens", "_stamp",
-                 "_clock")
+    __slots__ = ("control_rate", "control_burst", "max_fragments", "max_message_size", "_control")
 
     def __init__(self, *, max_message_size: int | None, control_rate: float = CONTROL_RATE,
                  control_burst: int = CONTROL_BURST, max_fragments: int = MAX_FRAGMENTS, clock=time.monotonic):
         self.control_rate, self.control_burst = control_rate, control_burst
         self.max_fragments, self.max_message_size = max_fragments, max_message_size
-        self._clock = clock
-        self._tokens = float(control_burst)
-        self._stamp = clock()
+        self._control = Budget(control_rate, control_burst, clock=clock)
 
     def control_frame(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.control_burst, self._tokens + (now - self._stamp) * self.control_rate)
-        self._stamp = now
-        if self._tokens < 1:
+        if not self._control.take():
             raise PolicyViolation(f"over {self.control_rate:g} pings and pongs a second "
                                   f"(bursts of {self.control_burst})")
-        self._tokens -= 1
 
     def message_part(self, frames: int, size: int) -> None:
         if frames > self.max_fragments:

@@ -5,6 +5,7 @@ monkey-patching, which serve.py does).
 """
 from __future__ import annotations
 
+from budget import ENVIRON_KEY, ONE, Budget
 from protocol import INVALID_MESSAGE, TOO_MANY_CLIENTS, error_message
 
 BODY_LIMIT = 64 * 1024  # bytes of a request body read ahead of the app (it refuses far less: 413)
@@ -97,10 +98,11 @@ def protocol_error_body(code: str, message: str) -> bytes:
     return (error_message(code, message) + "\n").encode()
 
 
-def websocket_aware_handler(waiting, deadlines=None):
-    """gevent's WSGI handler class, fitted for connections a WebSocket takes over and for
-    the deadlines of http_guard (made on first use: gevent must be imported after the
-    monkey-patching). ``waiting`` is the http_guard.WaitingRoom of the server."""
+def websocket_aware_handler(waiting, deadlines=None, make_budget=None):
+    """gevent's WSGI handler class, fitted for connections a WebSocket takes over, for the
+    deadlines of http_guard and for each connection's budget (made on first use: gevent must
+    be imported after the monkey-patching). ``waiting`` is the http_guard.WaitingRoom of the
+    server; ``make_budget()`` makes a connection's budget.Budget (RATE_LIMIT, RATE_BURST)."""
     import io
     import socket
 
@@ -111,6 +113,7 @@ def websocket_aware_handler(waiting, deadlines=None):
     from http_guard import DEADLINES
 
     deadlines = deadlines or DEADLINES
+    make_budget = make_budget or (lambda: Budget(100, 200))
 
     class TooSlow(socket.timeout, ValueError):
         """A phase of a request passed its deadline. An OSError, so gevent takes it for a
@@ -126,6 +129,12 @@ def websocket_aware_handler(waiting, deadlines=None):
         room. simple-websocket gets the connection's own socket (not a duplicate), and
         once the WebSocket is over the connection closes without another byte: no HTTP
         response after the close frame, no wait for a next request on it.
+
+        A connection gets its turn and no more: each request costs a unit of its budget (the
+        app spends more for a request that does more, through ``environ[ENVIRON_KEY]``), and
+        before its next request it yields to every other connection, then waits while its
+        budget is spent. So requests it pipelines wait behind the others' work, and one that
+        keeps hundreds in flight is served at RATE_LIMIT requests a second, not all at once.
         """
 
         def __init__(self, sock, address, server, rfile=None):
@@ -134,6 +143,7 @@ def websocket_aware_handler(waiting, deadlines=None):
             super().__init__(sock, address, server, rfile or sock.makefile("rb", REQUEST_BUFFER))
             self.requests = 0
             self._deadline = None
+            self.budget = make_budget()
 
         def cut_off(self) -> None:
             """Close this waiting connection from another greenlet: its read ends at once."""
@@ -156,6 +166,10 @@ def websocket_aware_handler(waiting, deadlines=None):
             first = self.requests == 0
             self.requests += 1
             waiting.wait(self, f"{self.client_address[0]}" if self.client_address else "?")
+            if not first:  # the others' turn first; then, with its budget spent, it waits
+                gevent.sleep(0)
+                if (wait := self.budget.wait()) > 0:
+                    gevent.sleep(wait)
             self._start_deadline(deadlines.headers if first else deadlines.keep_alive,
                                  "the request line and headers" if first else "an idle keep-alive")
             try:
@@ -174,6 +188,9 @@ def websocket_aware_handler(waiting, deadlines=None):
             self._stop_deadline()  # the line and headers are in
             environ = super().get_environ()
             environ[RAW_SOCKET_KEY] = self.socket
+            environ[ENVIRON_KEY] = self.budget
+            if environ.get("HTTP_UPGRADE", "").lower() != "websocket":  # a WebSocket counts its own messages
+                self.budget.spend(ONE)
             return environ
 
         def run_application(self):

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import effects
 import protocol
 import state
+from loglimit import LogLimiter
 from protocol import State
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,15 @@ log = logging.getLogger(__name__)
 # (None for a change that no client asked for), so it must only queue, never wait.
 StateListener = Callable[[State, object], None]
 Replier = Callable[[protocol.Reply], None]
+# Takes a change's log line (the light's name, and what changed) in the place of the log: a
+# command for every light gathers its lights' lines into one (lights.Lights.execute).
+Note = Callable[[str, str], None]
+
+
+def new_changes_log() -> LogLimiter:
+    """The log of changes that a service's lights share: a few lines a period per origin
+    (a client, a schedule), the rest counted into one line."""
+    return LogLimiter(log, "changes")
 
 
 class Light:
@@ -37,12 +47,14 @@ class Light:
     def __init__(self, led, *, name: str = protocol.DEFAULT_LIGHT_NAME, brightness: int = 50, on: bool = True,
                  state_file: state.StateFile | state.LightRecord | None = None, log_prefix: str = "",
                  default_transition: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 scheduler=None, wall_clock: Callable[[], float] = time.time):
+                 scheduler=None, wall_clock: Callable[[], float] = time.time, changes_log: LogLimiter | None = None):
         """``scheduler`` runs the sleep timer: ``call_at(unix_seconds, fn)`` returning a
         handle with ``cancel()`` (timers.Scheduler; a fake one in tests). ``state_file``
-        keeps this light's line of the state file."""
+        keeps this light's line of the state file. ``changes_log`` writes a line per change,
+        a few a period per origin (one shared by every light of a service)."""
         self.name = name
         self.log_prefix = log_prefix  # "NAME: " when the service has several lights (app.py)
+        self.changes_log = changes_log or new_changes_log()
         self.led = led
         self.scheduler = scheduler
         self.schedules = None  # the Schedules that take schedule commands, when wired (app.py)
@@ -96,22 +108,23 @@ class Light:
             return use(self._current())
 
     def execute(self, command: protocol.Command, *, origin: str, requester: object = None,
-                reply: Optional[Replier] = None) -> protocol.Reply:
+                reply: Optional[Replier] = None, note: Optional[Note] = None) -> protocol.Reply:
         """Carry out one command and return its answer; ``reply`` gets it under the lock.
 
-        ``origin`` names the door and the client in the log. Raises ProtocolError for a
-        command this light does not handle and HardwareError when the LED cannot be
-        set; nothing changes then, and no listener is told.
+        ``origin`` names the door and the client in the log; ``note``, when given, takes the
+        change's log line instead. Raises ProtocolError for a command this light does not
+        handle and HardwareError when the LED cannot be set; nothing changes then, and no
+        listener is told.
         """
         match command:
             case protocol.SetLevel() | protocol.SetPower() | protocol.Toggle() | protocol.Step():
-                return self.change(command, origin=origin, requester=requester, reply=reply)
+                return self.change(command, origin=origin, requester=requester, reply=reply, note=note)
             case protocol.SetEffect():
-                return self.set_effect(command, origin=origin, requester=requester, reply=reply)
+                return self.set_effect(command, origin=origin, requester=requester, reply=reply, note=note)
             case protocol.Sleep():
-                return self.set_sleep(command, origin=origin, requester=requester, reply=reply)
+                return self.set_sleep(command, origin=origin, requester=requester, reply=reply, note=note)
             case protocol.PutSchedule() | protocol.DeleteSchedule() if self.schedules is not None:
-                return self.schedules.execute(command, origin=origin, requester=requester, reply=reply)
+                return self.schedules.execute(command, origin=origin, requester=requester, reply=reply, note=note)
             case protocol.GetState():
                 with self._lock:
                     answer = self._current()
@@ -130,7 +143,7 @@ class Light:
                     getattr(command, "request_id", None))
 
     def change(self, command, *, origin: str, requester: object = None,
-               reply: Optional[Replier] = None) -> State:
+               reply: Optional[Replier] = None, note: Optional[Note] = None) -> State:
         """Apply a level, power, toggle or step command; tell the listeners if anything
         changed. Raises HardwareError (nothing changes then, and no one is told)."""
         with self._changing:
@@ -150,12 +163,12 @@ class Light:
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
                 new = self._answer(new, requester, reply)
         if changed:
-            log.info("%slevel %d -> %d%s (seq %d) by %s", self.log_prefix, old.level, new.level,
-                     f" over {new.transition:g} s" if new.transition else "", new.seq, origin)
+            self.tell(origin, note, "level %d -> %d%s (seq %d)", old.level, new.level,
+                      f" over {new.transition:g} s" if new.transition else "", new.seq)
         return new
 
     def set_effect(self, command: protocol.SetEffect, *, origin: str, requester: object = None,
-                   reply: Optional[Replier] = None) -> State:
+                   reply: Optional[Replier] = None, note: Optional[Note] = None) -> State:
         """Start an effect (one that runs is replaced) or stop it (``effect`` None); tell the
         listeners. Breathe, candle and blink turn the light on at its brightness; a flash
         shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
@@ -185,9 +198,17 @@ class Light:
                     new = self._current()
                 new = self._answer(new, requester, reply)
         if changed:
-            log.info("%s%s (seq %d) by %s", self.log_prefix, f"effect {effect.name} {effect.fields()}"
-                     if effect is not None else "effect stopped", new.seq, origin)
+            self.tell(origin, note, "%s (seq %d)", f"effect {effect.name} {effect.fields()}"
+                      if effect is not None else "effect stopped", new.seq)
         return new
+
+    def tell(self, origin: str, note: Optional[Note], what: str, *args) -> None:
+        """One change's log line, ``what % args``: to ``note`` when given, else to the log
+        (``changes_log``: a few lines a period per origin, the rest counted)."""
+        if note is not None:
+            note(self.name, what % args)
+        else:
+            self.changes_log.info(str(origin), "%s" + what + " by %s", self.log_prefix, *args, origin)
 
     def _answer(self, new: State | None, requester: object, reply: Optional[Replier]) -> State:
         """After a command (lock held): publish ``new`` if it changed the light, else read the
@@ -223,10 +244,10 @@ class Light:
                 self._state = self._state._replace(seq=self._state.seq + 1, effect="")
                 new = self._current()
                 self._publish(new, None)
-        log.info("%seffect %s over (seq %d)", self.log_prefix, shape.name, new.seq)
+        self.tell(f"light {self.name}", None, "effect %s over (seq %d)", shape.name, new.seq)
 
     def set_sleep(self, command: protocol.Sleep, *, origin: str, requester: object = None,
-                  reply: Optional[Replier] = None) -> State:
+                  reply: Optional[Replier] = None, note: Optional[Note] = None) -> State:
         """Start (or restart) the sleep timer, or cancel it (``after`` None); tell the listeners."""
         if command.after is not None and self.scheduler is None:
             raise protocol.ProtocolError(protocol.UNKNOWN_TYPE, "this server has no sleep timer",
@@ -244,10 +265,10 @@ class Light:
                 if reply is not None:
                     reply(new)
         if command.after is not None:
-            log.info("%ssleep timer: off in %g s%s (seq %d) by %s", self.log_prefix, command.after,
-                     f", fading over {command.transition:g} s" if command.transition else "", new.seq, origin)
+            self.tell(origin, note, "sleep timer: off in %g s%s (seq %d)", command.after,
+                      f", fading over {command.transition:g} s" if command.transition else "", new.seq)
         elif changed:
-            log.info("%ssleep timer cancelled (seq %d) by %s", self.log_prefix, new.seq, origin)
+            self.tell(origin, note, "sleep timer cancelled (seq %d)", new.seq)
         return new
 
     def _timer_changed(self, requester: object) -> State:

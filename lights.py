@@ -7,10 +7,11 @@ Transport-free, like :mod:`light`.
 """
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple, Optional
 
 import protocol
-from light import Light
+from led import HardwareError
+from light import Light, Replier
 
 GPIO_PINS = range(0, 28)  # BCM GPIO 0..27: the 40-pin header of every Raspberry Pi
 
@@ -86,6 +87,37 @@ class Lights:
         if name == protocol.EVERY_LIGHT:
             return list(self._by_name.values())
         return [self.get(name, request_id)]
+
+    def execute(self, name: str | None, command: protocol.Command, *, origin: str, requester: object = None,
+                reply: Optional[Replier] = None,
+                failed: Optional[Callable[[Light, Exception], None]] = None) -> list[protocol.Reply]:
+        """Carry out ``command`` on the lights ``name`` names (None: the default one; "*": every
+        light, in order) and return their answers. Raises ProtocolError for an unknown light.
+
+        A light that refuses (ProtocolError) or cannot be driven (HardwareError) is handed to
+        ``failed`` and the others still act; without ``failed`` the error is raised. A command
+        for every light writes one log line naming the lights it changed, not one per light.
+        """
+        targets = self.resolve(name, getattr(command, "request_id", None))
+        if name != protocol.EVERY_LIGHT:
+            return [self._one(targets[0], command, origin, requester, reply, failed, None)]
+        lines: list[str] = []
+        answers = [self._one(light, command, origin, requester, reply, failed,
+                             lambda light_name, what: lines.append(f"{light_name} {what}")) for light in targets]
+        if lines:
+            self.default.changes_log.info(str(origin), "%d of %d lights by %s: %s", len(lines), len(targets), origin,
+                                          "; ".join(lines))
+        return [answer for answer in answers if answer is not None]
+
+    @staticmethod
+    def _one(light: Light, command, origin, requester, reply, failed, note):
+        try:
+            return light.execute(command, origin=origin, requester=requester, reply=reply, note=note)
+        except (protocol.ProtocolError, HardwareError) as exc:
+            if failed is None:
+                raise
+            failed(light, exc)
+            return None
 
     def read_all(self, use):
         """Call ``use(states)`` with every light's state, under every light's ordering lock:

@@ -12,20 +12,24 @@ never holds up a change or the WebSocket fan-out. docs/mqtt.md has the topics.
 """
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 import protocol
+from budget import ONE, Budget
 from home_assistant import OFFLINE, ONLINE, discovery_config, entity_id, ha_command, ha_state
 from led import HardwareError
 from light import Light
 from lights import Lights
+from loglimit import LogLimiter
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +78,33 @@ class BrokerAddress:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+class TopicFamily(enum.Enum):
+    """The topics a lamp takes messages on, each family with its own budget (ID: the lamp's
+    MQTT_DEVICE_ID, GROUP: its MQTT_GROUP; a light's own topics are in its lamp's families)."""
+
+    SET = "ledsock/ID/set and ledsock/ID/lights/+/set"
+    HOME_ASSISTANT = "ledsock/ID/ha/set and ledsock/ID/lights/+/ha/set"
+    GROUP = "ledsock/GROUP/set"
+    HA_STATUS = HA_STATUS
+
+
 class MqttBridge:
     """The lights on one MQTT broker: commands in, retained states out, Home Assistant discovery."""
 
     def __init__(self, lights: Lights, broker: BrokerAddress, *, device_id: str, group: str = "all",
-                 discovery: bool = True, ca_file: str | None = None, page_url: str = "", sw_version: str = "1"):
+                 discovery: bool = True, ca_file: str | None = None, page_url: str = "", sw_version: str = "1",
+                 rate: float = 100.0, burst: int = 200):
         self.lights, self.broker = lights, broker
         self.device_id, self.group, self.discovery = device_id, group, discovery
         self.ca_file, self.page_url, self.sw_version = ca_file, page_url, sw_version
         self.base = f"{ROOT}/{device_id}"
         self.connected = False
         self.last_error: str | None = None
+        # Each family of topics is limited as a WebSocket connection is (RATE_LIMIT, RATE_BURST):
+        # anyone may publish on a broker, so a flood on one family leaves the others their share.
+        self._budgets = {family: Budget(rate, burst) for family in TopicFamily}
+        self.dropped = 0  # messages dropped past their family's budget, since start
+        self._drops_log = LogLimiter(log, "MQTT messages dropped", lines=1)
         self._pending: dict[str, protocol.State] = {}  # each light's newest state not yet published
         self._wake = threading.Condition()
         self._stopped = False
@@ -142,7 +162,8 @@ class MqttBridge:
             self._client.loop_stop()
 
     def health(self) -> dict:
-        return {"mqtt_connected": self.connected, "mqtt_broker": str(self.broker), "mqtt_error": self.last_error}
+        return {"mqtt_connected": self.connected, "mqtt_broker": str(self.broker), "mqtt_error": self.last_error,
+                "mqtt_dropped": self.dropped}
 
     # ---------------------------------------------------------------- paho's callbacks (its thread)
 
@@ -176,31 +197,56 @@ class MqttBridge:
         if not self._stopped:
             self.last_error = f"disconnected: {reason_code}"
 
-    def _addressed(self, topic: str) -> tuple[str | None, bool, bool] | None:
-        """What a command topic says: (the light it names, if it does; Home Assistant's?; the group's?)."""
+    def _addressed(self, topic: str) -> tuple[str | None, TopicFamily] | None:
+        """What a command topic says: (the light it names, if it does; its family)."""
         if topic == f"{self.base}/set":
-            return None, False, False
+            return None, TopicFamily.SET
         if topic == f"{self.base}/ha/set":
-            return self.lights.default.name, True, False
+            return self.lights.default.name, TopicFamily.HOME_ASSISTANT
         if topic == f"{ROOT}/{self.group}/set":
-            return None, False, True
+            return None, TopicFamily.GROUP
         prefix = f"{self.base}/lights/"
         if topic.startswith(prefix):
             name, _, rest = topic[len(prefix):].partition("/")
-            if rest in ("set", "ha/set"):
-                return name, rest == "ha/set", False
+            if rest == "set":
+                return name, TopicFamily.SET
+            if rest == "ha/set":
+                return name, TopicFamily.HOME_ASSISTANT
         return None
 
     def _on_message(self, _client, _userdata, message) -> None:
-        if message.topic == HA_STATUS:
-            if message.payload == b"online":
-                self._announce()  # Home Assistant restarted: it needs discovery and the state again
-            return
-        addressed = self._addressed(message.topic)
-        if addressed is None:
-            return
-        topic_light, is_ha, is_group = addressed
+        """One message from the broker, if its family's budget allows (paho's thread: under gevent
+        a greenlet on the shared loop, which gets its turn between two messages)."""
+        try:
+            if message.topic == HA_STATUS:
+                family, addressed = TopicFamily.HA_STATUS, None
+            else:
+                addressed = self._addressed(message.topic)
+                if addressed is None:
+                    return
+                family = addressed[1]
+            budget = self._budgets[family]
+            if not budget.take(ONE):
+                self.dropped += 1
+                self._drops_log.warning(family.value, "MQTT: over %g messages a second on %s (bursts of %g); "
+                                        "dropping them, counted in /healthz (mqtt_dropped)", budget.rate,
+                                        family.value.replace("ID", self.device_id).replace("GROUP", self.group),
+                                        budget.burst)
+                return
+            if addressed is None:
+                cost = self._announce() if message.payload == b"online" else ONE  # HA restarted: it needs it all again
+            else:
+                cost = self._command(message, addressed[0], family)
+            budget.spend(cost - ONE)
+        except Exception:  # never into paho's network thread, which would stop with it
+            log.exception("MQTT: a message on %s could not be handled", message.topic)
+        finally:
+            time.sleep(0)  # the loop's other work comes between two messages
+
+    def _command(self, message, topic_light: str | None, family: "TopicFamily") -> int:
+        """Carry out a command message; returns its cost: a unit per light it acted on."""
         request_id = None
+        is_ha, is_group = family is TopicFamily.HOME_ASSISTANT, family is TopicFamily.GROUP
         try:
             if len(message.payload) > MAX_PAYLOAD:
                 raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"payload over {MAX_PAYLOAD} bytes")
@@ -214,35 +260,37 @@ class MqttBridge:
             for command in commands:
                 if not isinstance(command, protocol.LightCommand + protocol.ScheduleCommand):
                     self._publish_states_now()  # get/ping: the state topics are the answer
-                    return
+                    return len(self.lights)
                 if topic_light is not None and command.light not in (None, topic_light):
                     raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"the payload names light "
                                                  f"{command.light!r} and the topic {topic_light!r}: leave it out "
                                                  "of the payload", request_id)
+            cost = 0
             for command in commands:
                 name = topic_light or command.light
                 if is_group and name not in (None, protocol.EVERY_LIGHT) and name not in self.lights.names:
                     log.debug("MQTT: a group command for light %r, which this lamp does not have", name)
-                    return  # the fleet's lamps need not all have it
-                for light in self.lights.resolve(name, request_id):
-                    self._execute(light, command, message.topic, request_id)
+                    return ONE  # the fleet's lamps need not all have it
+                self.lights.execute(name, command, origin=f"mqtt {message.topic}", requester=self,
+                                    failed=lambda light, exc: self._failed(light, exc, message.topic, request_id))
+                cost += len(self.lights) if name == protocol.EVERY_LIGHT else 1
+            return max(ONE, cost)
         except protocol.ProtocolError as exc:
             log.debug("MQTT: rejected on %s: %s", message.topic, exc.message)
             self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
-        except Exception:  # never into paho's network thread, which would stop with it
+        except Exception:  # a bug: logged, answered on the error topic
             log.exception("MQTT: a message on %s could not be handled", message.topic)
             self._publish(f"{self.base}/error", protocol.internal_error_message(request_id))
+        return ONE
 
-    def _execute(self, light: Light, command, topic: str, request_id) -> None:
-        """One light carries out the command; its failure goes to the error topic (the others still act)."""
-        try:
-            light.execute(command, origin=f"mqtt {topic}", requester=self)
-        except protocol.ProtocolError as exc:
-            log.debug("MQTT: rejected on %s: %s", topic, exc.message)
-            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
-        except HardwareError as exc:
-            log.error("%s (set on %s)", exc, topic)
+    def _failed(self, light: Light, exc: Exception, topic: str, request_id) -> None:
+        """A light refused the command, or could not be driven: the error topic says so (the others still act)."""
+        if isinstance(exc, HardwareError):
+            light.changes_log.error(f"mqtt {topic}", "%s (set on %s)", exc, topic)
             self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
+        else:
+            log.debug("MQTT: rejected on %s: %s", topic, getattr(exc, "message", exc))
+            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
 
     # ---------------------------------------------------------------- publishing
 
@@ -302,13 +350,15 @@ class MqttBridge:
     def _publish(self, topic: str, text: str) -> None:
         self._client.publish(topic, text, qos=1)
 
-    def _announce(self) -> None:
+    def _announce(self) -> int:
+        """Home Assistant's discovery configs and every light's state; returns the messages it costs."""
         if self.discovery:
             for light in self.lights:
                 unique_id = entity_id(self.device_id, light.name, light is self.lights.default)
                 self._client.publish(f"homeassistant/light/{unique_id}/config",
                                      json.dumps(self.discovery_config(light)), qos=1, retain=True)
         self._publish_states_now()
+        return len(self.lights) * (2 if self.discovery else 1)
 
     def discovery_config(self, light: Light | None = None) -> dict:
         """Home Assistant's discovery config of ``light`` (the default one when None)."""

@@ -164,9 +164,9 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
     gets ``timeout`` seconds, so a hung daemon costs a failed write, never a stall.
     """
     if name == "mock":
-        from gpiozero.pins.mock import MockFactory, MockPWMPin
+        from gpiozero.pins.mock import MockFactory
 
-        return MockFactory(pin_class=MockPWMPin)
+        return MockFactory(pin_class=bounded_mock_pwm_pin())
     if name == "kernel":
         from kernel_pwm import KernelPwmFactory, KernelPwmUnavailable
 
@@ -227,6 +227,29 @@ def _set_deadline(connection, timeout: float) -> None:
     command_socket = getattr(getattr(connection, "sl", None), "s", None)
     if command_socket is not None:
         command_socket.settimeout(timeout)
+
+
+SIMULATED_HISTORY = 100  # the states a simulated pin keeps: the newest, for a look at what it did last
+
+
+def bounded_mock_pwm_pin():
+    """gpiozero's MockPWMPin, keeping only its newest SIMULATED_HISTORY states.
+
+    gpiozero's mock pins keep every state they were ever set to (``states``, a list, for tests
+    that assert the history), and an effect sets one up to 60 times a second: a simulated
+    lamp running a candle for a day would keep five million. The service's simulated pins
+    keep a bounded ``deque`` instead; tests that assert a history build gpiozero's own.
+    """
+    from collections import deque
+
+    from gpiozero.pins.mock import MockPWMPin
+
+    class BoundedMockPWMPin(MockPWMPin):
+        def clear_states(self):
+            super().clear_states()  # gpiozero's own start: its clock and first state
+            self.states = deque(self.states, maxlen=SIMULATED_HISTORY)
+
+    return BoundedMockPWMPin
 
 
 def fine_duty_lgpio_pin():

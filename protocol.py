@@ -136,7 +136,12 @@ def parse_command(text: Union[str, bytes]) -> Command:
     ``{"type": "watch"}``, ``{"type": "get"}`` and ``{"type": "ping"}``, each optionally
     with an ``"id"`` (docs/protocol.md has every rule).
     """
-    message = parse_json(text)
+    return parse_message(parse_json(text))
+
+
+def parse_message(message) -> Command:
+    """:func:`parse_command` of a message already decoded, as :func:`parse_json` decodes it
+    (numbers exact: ints and Decimals); a REST form's fields and Home Assistant's commands come so."""
     if isinstance(message, Decimal) or (isinstance(message, int) and not isinstance(message, bool)):
         return SetLevel(parse_level(message))
     if not isinstance(message, dict):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+from decimal import Decimal
 from urllib.parse import parse_qs
 
 from flask import Blueprint, request
 from werkzeug.exceptions import HTTPException
 
 import protocol
+from budget import ENVIRON_KEY, ONE
 from http_edge import error_reply, json_response, peer, the_light, the_lights
 from led import HardwareError
 
@@ -75,7 +77,7 @@ def command_from_post(req) -> protocol.Command:
                     "{\"effect\": NAME}, {\"type\": \"sleep\", \"after\": S} or {\"type\": \"toggle\"}, "
                     "or the same as form fields")
             return command
-    return protocol.parse_command(json.dumps({name: _form_value(name, values[-1]) for name, values in fields.items()}))
+    return protocol.parse_message({name: _form_value(name, values[-1]) for name, values in fields.items()})
 
 
 def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
@@ -84,19 +86,22 @@ def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
                                   f"(or a JSON body); got {shown}")
 
 
+NUMBER_FIELDS = ("transition", "period", "on_time", "off_time", "count", "depth")
+
+
 def _form_value(name: str, text: str):
     """A form field as its JSON value: on=true|false, effect=none as null, the numbers as
-    numbers (the protocol checks each), the rest as text."""
+    numbers, exactly as written (the protocol checks each, as it would in JSON), the rest as text."""
     if name == "on":
         return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower(), text)
     if name == "effect" and text.strip().lower() in ("", "none", "null"):
         return None
-    if name in ("transition", "period", "on_time", "off_time", "count", "depth"):
+    if name in NUMBER_FIELDS:
         try:
-            number = float(text)
-        except ValueError:
+            number = protocol.parse_json(text)
+        except protocol.ProtocolError:
             return text
-        return int(number) if number.is_integer() and name in ("count", "depth") else number
+        return number if isinstance(number, (int, Decimal)) and not isinstance(number, bool) else text
     return text
 
 
@@ -151,10 +156,13 @@ def _post(path_light: str | None):
             target = path_light
         else:
             target = command.light
-        states = [light.execute(command, origin=f"http {client}") for light in the_lights().resolve(target)]
+        lights = the_lights()
+        states = lights.execute(target, command, origin=f"http {client}")
+        if target == protocol.EVERY_LIGHT and (budget := request.environ.get(ENVIRON_KEY)) is not None:
+            budget.spend(len(lights) - ONE)  # a change of every light: the connection waits the longer for its next
     except (protocol.ProtocolError, HardwareError) as exc:
         if isinstance(exc, HardwareError):
-            log.error("%s (POST from %s)", exc, client)
+            the_light().changes_log.error(f"http {client}", "%s (POST from %s)", exc, client)
         return json_response(*error_reply(exc))
     except HTTPException:  # 413 and the like: answered by their own handlers
         raise

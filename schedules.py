@@ -57,16 +57,17 @@ class Schedules:
         if self._items:
             log.info("restored %d schedule(s): %s", len(self._items), ", ".join(sorted(self._items)))
 
-    def execute(self, command, *, origin: str, requester: object = None, reply=None):
+    def execute(self, command, *, origin: str, requester: object = None, reply=None, note=None):
         """Put or delete a schedule; the listeners hear of it unless nothing changed (the
-        same schedule put again is answered, and neither written nor told to anyone)."""
+        same schedule put again is answered, and neither written nor told to anyone). Its log
+        line is the light's (``Light.tell``: to ``note`` when given)."""
         if isinstance(command, protocol.PutSchedule):
             answer, changed = self._put(command)
             if changed:
-                log.info("schedule %r set by %s: %s", command.name, origin, protocol.schedule_fields(answer))
+                self.light.tell(origin, note, "schedule %r set: %s", command.name, protocol.schedule_fields(answer))
         else:
             answer, changed = self._delete(command), True
-            log.info("schedule %r deleted by %s", command.name, origin)
+            self.light.tell(origin, note, "schedule %r deleted", command.name)
         for listener in self._listeners if changed else ():
             listener(answer, requester)
         if reply is not None:

@@ -49,6 +49,7 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     from gevent.event import Event
     from gevent.pool import Pool
 
+    from budget import Budget
     from gevent_http import first_bytes_server, websocket_aware_handler
     from http_guard import WaitingRoom, crowded
 
@@ -62,8 +63,9 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     waiting = WaitingRoom(crowded=lambda count, longest: crowded(count, longest, free=pool.free_count(),
                                                                  headroom=HTTP_HEADROOM),
                           close=lambda connection: connection.cut_off())
+    handler = websocket_aware_handler(waiting, make_budget=lambda: Budget(args.rate_limit, args.rate_burst))
     server = first_bytes_server(waiting)(
-        (args.host, args.port), app, handler_class=websocket_aware_handler(waiting),
+        (args.host, args.port), app, handler_class=handler,
         spawn=pool, backlog=2048, log=None, error_log=logging.getLogger("serve.http"))
     app.extensions["ledsock_waiting"] = waiting  # /healthz reports it
     server.max_accept = ACCEPT_BATCH

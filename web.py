@@ -12,44 +12,24 @@ import json
 import logging
 import os
 import threading
-import time
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
 
 import protocol
 from admission import host_allowed, origin_allowed, own_host_names, presented_token
+from budget import ENVIRON_KEY, Budget
 from connection import Client, ClientGone, connection_threads
-from frames import CloseCode, text_frame
+from frames import CloseCode
 from handshake import decline_extensions
-from http_edge import error_reply, json_response, peer, the_hub, the_lights
-from led import HardwareError
-from lights import Lights
+from http_edge import json_response, peer, the_hub, the_lights
+from loglimit import LogLimiter
+from ws_session import Session
 
 log = logging.getLogger(__name__)
 
 web = Blueprint("ledsock", __name__)
 sock = Sock()  # routes only: the WebSocket options come from each app's SOCK_SERVER_OPTIONS
-
-
-class RateLimit:
-    """A token bucket: ``rate`` messages a second on average, bursts of up to ``burst``."""
-
-    __slots__ = ("rate", "burst", "_tokens", "_stamp")
-
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst = rate, burst
-        self._tokens = float(burst)
-        self._stamp = time.monotonic()
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
 
 
 @web.record_once
@@ -59,13 +39,32 @@ def _allowed_hosts(state):
     state.app.extensions["ledsock_hosts"] = own_host_names() | listed
 
 
+@web.record_once
+def _logs(state):
+    """The edge's lines, bounded under a flood: a WebSocket's connect and disconnect (a few a
+    period per host), and each refusal (once a period per connection and reason, then counted)."""
+    state.app.extensions["ledsock_logs"] = {
+        "connections": LogLimiter(log, "connects and disconnects"),
+        "refusals": LogLimiter(log, "refused requests", lines=1),
+    }
+
+
+def connections_log(app) -> LogLimiter:
+    return app.extensions["ledsock_logs"]["connections"]
+
+
+def refused(reason: str, msg: str, *args) -> None:
+    """Log a refusal: once a period for this connection and ``reason``, then counted."""
+    current_app.extensions["ledsock_logs"]["refusals"].warning(f"{peer(request.environ)} {reason}", msg, *args)
+
+
 @web.before_app_request
 def admit_host():
     """Refuse a Host this service was not given (DNS rebinding), for every path, reads included."""
     if host_allowed(request.host, current_app.extensions["ledsock_hosts"]):
         return None
-    log.warning("refused %s %s from %s: Host %s is not this service's (ALLOWED_HOSTS adds names)",
-                request.method, request.path, peer(request.environ), request.host)
+    refused("Host", "refused %s %s from %s: Host %s is not this service's (ALLOWED_HOSTS adds names)",
+            request.method, request.path, peer(request.environ), request.host)
     return json_response(protocol.error_message(
         protocol.FORBIDDEN_HOST,
         f"this service is not {request.host!r}; reach it by its IP address or name, "
@@ -87,7 +86,8 @@ def admit():
     client = peer(request.environ)
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(origin, request.host, config["ALLOWED_ORIGINS"]):
-        log.warning("refused %s %s from %s: Origin %s is not allowed", request.method, request.path, client, origin)
+        refused("Origin", "refused %s %s from %s: Origin %s is not allowed", request.method, request.path, client,
+                origin)
         return json_response(protocol.error_message(
             protocol.FORBIDDEN_ORIGIN,
             f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins"), 403)
@@ -95,8 +95,8 @@ def admit():
     if token is not None:
         presented = presented_token(request.headers, request.args, allow_query=is_ws)
         if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
-            log.warning("refused %s %s from %s: %s token", request.method, request.path, client,
-                        "no" if presented is None else "wrong")
+            refused("token", "refused %s %s from %s: %s token", request.method, request.path, client,
+                    "no" if presented is None else "wrong")
             refusal = json_response(protocol.error_message(
                 protocol.UNAUTHORIZED,
                 "this service needs its token: send 'Authorization: Bearer TOKEN'"
@@ -110,7 +110,7 @@ def admit():
             return json_response(protocol.error_message(exc.code, exc.message), 400)
         hub = the_hub()
         if not hub.reserve_slot():
-            log.warning("refused a WebSocket from %s: all %d client slots are taken", client, hub.max_clients)
+            refused("full", "refused a WebSocket from %s: all %d client slots are taken", client, hub.max_clients)
             refusal = json_response(protocol.error_message(
                 protocol.TOO_MANY_CLIENTS,
                 f"the server already has its maximum of {hub.max_clients} WebSocket clients; try again later"), 503)
@@ -150,18 +150,12 @@ def websocket(ws):
     config = current_app.config
     lights, hub = the_lights(), the_hub()
     client = Client(ws, peer(request.environ), max_pending_replies=config["MAX_PENDING_REPLIES"])
-    watching = g.pop("ledsock_watch", frozenset())
-    client.wants_news = "schedules" in watching
-    client.watches_lights = client.names_lights = "lights" in watching
-    rate = RateLimit(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
-    # The first states are sent under the lights' locks: no change comes between them and the join.
-    if client.watches_lights:
-        count = lights.read_all(lambda states: hub.add(client, named_states(states)))
-    else:
-        count = lights.default.read(lambda state: hub.add(client, [(state.light, protocol.state_message(state))]))
-    if client.wants_news:
-        send_schedules(lights, client)  # after the states: one message per schedule
-    log.info("client %s connected (%d clients)", client.peer, count)
+    # The connection's budget: the server's, which its HTTP requests drew on too, or one of its own.
+    budget = request.environ.get(ENVIRON_KEY) or Budget(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
+    session = Session(lights, client, budget, send_timeout=hub.send_timeout)
+    count = session.greet(hub, g.pop("ledsock_watch", frozenset()))
+    host = client.peer.rpartition(":")[0] or client.peer
+    connections_log(current_app).info(host, "client %s connected (%d clients)", client.peer, count)
     why = "client closed"
     try:
         while True:
@@ -171,12 +165,7 @@ def websocket(ws):
             if not client.wait_for_room(hub.send_timeout):
                 client.disconnect(f"not reading its replies for over {hub.send_timeout:g} s")
                 break
-            if not rate.allow():
-                client.send_reply(protocol.error_message(
-                    protocol.RATE_LIMITED,
-                    f"over {rate.rate:g} messages a second (bursts of {rate.burst}); this one was dropped"))
-                continue
-            handle_message(lights, client, message)
+            session.handle(message)
     except ClientGone as gone:
         if gone.code is None:
             why = "the connection ended without a close frame"
@@ -184,86 +173,10 @@ def websocket(ws):
             why = f"closed with code {gone.code}"
     finally:
         count = hub.remove(client)
-        log.info("client %s disconnected: %s (%d clients)", client.peer, client.dropped or why, count)
+        connections_log(current_app).info(host, "client %s disconnected: %s (%d clients)", client.peer,
+                                          client.dropped or why, count)
+        lights.default.changes_log.forget(session.origin)
         client.finish()
-
-
-def send_schedules(lights: Lights, client: Client) -> None:
-    """Every schedule the client sees, one message each, to a client that watches them: the
-    default light's, and every light's to one that watches the lights."""
-    named = client.names_lights or client.watches_lights
-    for light in lights if client.watches_lights else [lights.default]:
-        for info in light.schedules.infos() if light.schedules is not None else ():
-            client.send_news((info.light, info.name), protocol.schedule_message(info, named=named))
-
-
-def named_states(states: list[protocol.State]) -> list[tuple[str, str]]:
-    """Each light's state with its name, as (light, text): what a client that watches the lights gets."""
-    return [(state.light, protocol.state_message(state, named=True)) for state in states]
-
-
-def send_states(lights: Lights, client: Client) -> None:
-    """Every light's state, to a client that has just asked to watch them (each one's
-    under its lock, with the client already counted in: none is missed)."""
-    lights.read_all(lambda states: [client.send_state(text_frame(text), light)
-                                    for light, text in named_states(states)])
-
-
-def watch(lights: Lights, client: Client, command: protocol.Watch) -> None:
-    """Start or stop what a client watches, answer it, and send what it now watches."""
-    new_schedules = command.schedules is True and not client.wants_news
-    new_lights = command.lights is True and not client.watches_lights
-    if command.schedules is not None:
-        client.wants_news = command.schedules
-    if command.lights is not None:
-        client.watches_lights = command.lights
-        client.names_lights = client.names_lights or command.lights
-    client.send_reply(protocol.watching_message(client.wants_news, command.request_id,
-                                                client.watches_lights if client.names_lights else None))
-    if new_lights:
-        send_states(lights, client)
-    if new_schedules or (new_lights and client.wants_news):
-        send_schedules(lights, client)
-
-
-def handle_message(lights: Lights, client: Client, message) -> None:
-    """Answer one WebSocket message; every failure becomes one typed error reply.
-
-    A command for every light ("*") is carried out light by light, each with its own reply."""
-    request_id = None
-    try:
-        command = protocol.parse_command(message)
-        request_id = command.request_id
-        if isinstance(command, protocol.Watch):  # about this connection, not a light
-            watch(lights, client, command)
-            return
-        if command.light is not None:
-            client.names_lights = True  # from now on its states say whose they are
-        named = client.names_lights or client.watches_lights
-        targets = lights.resolve(command.light, request_id)
-        if isinstance(command, protocol.Ping):
-            targets = targets[:1]  # one pong, whichever light it names
-    except protocol.ProtocolError as exc:
-        log.debug("rejected from %s: %s", client.peer, exc.message)
-        client.send_reply(error_reply(exc, exc.request_id)[0])
-        return
-    except Exception:  # a bug: logged, answered, and the connection (a WebSocket stream) kept
-        log.exception("a message from %s could not be handled: %.80r", client.peer, message)
-        client.send_reply(protocol.internal_error_message(request_id))
-        return
-    for light in targets:
-        try:
-            light.execute(command, origin=f"ws {client.peer}", requester=client,
-                          reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id, named)))
-        except protocol.ProtocolError as exc:
-            log.debug("rejected from %s: %s", client.peer, exc.message)
-            client.send_reply(error_reply(exc, exc.request_id)[0])
-        except HardwareError as exc:
-            log.error("%s (set from %s); level stays %d", exc, client.peer, light.state().level)
-            client.send_reply(error_reply(exc, request_id)[0])
-        except Exception:  # a bug: logged, answered, and the connection (a WebSocket stream) kept
-            log.exception("a message from %s could not be handled: %.80r", client.peer, message)
-            client.send_reply(protocol.internal_error_message(request_id))
 
 
 @web.get("/healthz")
