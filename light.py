@@ -34,7 +34,7 @@ Note = Callable[[str, str], None]
 def new_changes_log() -> LogLimiter:
     """The log of changes that a service's lights share: a few lines a period per origin
     (a client, a schedule), the rest counted into one line."""
-    return LogLimiter(log, "changes")
+    return LogLimiter(log, "changes", overall=100)
 
 
 class Light:
@@ -163,8 +163,8 @@ class Light:
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
                 new = self._answer(new, requester, reply)
         if changed:
-            self.tell(origin, note, "level %d -> %d%s (seq %d)", old.level, new.level,
-                      f" over {new.transition:g} s" if new.transition else "", new.seq)
+            self.tell(origin, note, "level %d -> %d%s", old.level, new.level,
+                      f" over {new.transition:g} s" if new.transition else "", seq=new.seq)
         return new
 
     def set_effect(self, command: protocol.SetEffect, *, origin: str, requester: object = None,
@@ -198,17 +198,20 @@ class Light:
                     new = self._current()
                 new = self._answer(new, requester, reply)
         if changed:
-            self.tell(origin, note, "%s (seq %d)", f"effect {effect.name} {effect.fields()}"
-                      if effect is not None else "effect stopped", new.seq)
+            self.tell(origin, note, "%s", f"effect {effect.name} {effect.fields()}"
+                      if effect is not None else "effect stopped", seq=new.seq)
         return new
 
-    def tell(self, origin: str, note: Optional[Note], what: str, *args) -> None:
-        """One change's log line, ``what % args``: to ``note`` when given, else to the log
+    def tell(self, origin: str, note: Optional[Note], what: str, *args, seq: int | None = None) -> None:
+        """One change's log line, ``what % args`` and the ``seq`` it made: to ``note`` when given
+        (without the seq, so that every light's same change reads the same), else to the log
         (``changes_log``: a few lines a period per origin, the rest counted)."""
         if note is not None:
             note(self.name, what % args)
-        else:
+        elif seq is None:
             self.changes_log.info(str(origin), "%s" + what + " by %s", self.log_prefix, *args, origin)
+        else:
+            self.changes_log.info(str(origin), "%s" + what + " (seq %d) by %s", self.log_prefix, *args, seq, origin)
 
     def _answer(self, new: State | None, requester: object, reply: Optional[Replier]) -> State:
         """After a command (lock held): publish ``new`` if it changed the light, else read the
@@ -244,7 +247,7 @@ class Light:
                 self._state = self._state._replace(seq=self._state.seq + 1, effect="")
                 new = self._current()
                 self._publish(new, None)
-        self.tell(f"light {self.name}", None, "effect %s over (seq %d)", shape.name, new.seq)
+        self.tell(f"light {self.name}", None, "effect %s over", shape.name, seq=new.seq)
 
     def set_sleep(self, command: protocol.Sleep, *, origin: str, requester: object = None,
                   reply: Optional[Replier] = None, note: Optional[Note] = None) -> State:
@@ -265,10 +268,10 @@ class Light:
                 if reply is not None:
                     reply(new)
         if command.after is not None:
-            self.tell(origin, note, "sleep timer: off in %g s%s (seq %d)", command.after,
-                      f", fading over {command.transition:g} s" if command.transition else "", new.seq)
+            self.tell(origin, note, "sleep timer: off in %g s%s", command.after,
+                      f", fading over {command.transition:g} s" if command.transition else "", seq=new.seq)
         elif changed:
-            self.tell(origin, note, "sleep timer cancelled (seq %d)", new.seq)
+            self.tell(origin, note, "sleep timer cancelled", seq=new.seq)
         return new
 
     def _timer_changed(self, requester: object) -> State:

@@ -7,6 +7,7 @@ Transport-free, like :mod:`light`.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterator, NamedTuple, Optional
 
 import protocol
@@ -101,12 +102,17 @@ class Lights:
         targets = self.resolve(name, getattr(command, "request_id", None))
         if name != protocol.EVERY_LIGHT:
             return [self._one(targets[0], command, origin, requester, reply, failed, None)]
-        lines: list[str] = []
-        answers = [self._one(light, command, origin, requester, reply, failed,
-                             lambda light_name, what: lines.append(f"{light_name} {what}")) for light in targets]
-        if lines:
-            self.default.changes_log.info(str(origin), "%d of %d lights by %s: %s", len(lines), len(targets), origin,
-                                          "; ".join(lines))
+        changed: dict[str, list[str]] = {}  # each change, and the lights it was made to
+        answers = []
+        for index, light in enumerate(targets):
+            if index:
+                time.sleep(0)  # between two lights, the others' turn (under gevent a yield to the loop)
+            answers.append(self._one(light, command, origin, requester, reply, failed,
+                                     lambda light_name, what: changed.setdefault(what, []).append(light_name)))
+        if changed:
+            self.default.changes_log.info(
+                str(origin), "%d of %d lights by %s: %s", sum(map(len, changed.values())), len(targets), origin,
+                "; ".join(f"{what} ({', '.join(names)})" for what, names in changed.items()))
         return [answer for answer in answers if answer is not None]
 
     @staticmethod

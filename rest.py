@@ -86,7 +86,7 @@ def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
                                   f"(or a JSON body); got {shown}")
 
 
-NUMBER_FIELDS = ("transition", "period", "on_time", "off_time", "count", "depth")
+NUMBER_FIELDS = ("level", "step", "transition", "period", "on_time", "off_time", "count", "depth")
 
 
 def _form_value(name: str, text: str):
@@ -96,7 +96,7 @@ def _form_value(name: str, text: str):
         return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower(), text)
     if name == "effect" and text.strip().lower() in ("", "none", "null"):
         return None
-    if name in NUMBER_FIELDS:
+    if name in NUMBER_FIELDS and text == text.strip():  # " 42" stays text: the protocol's rules for strings
         try:
             number = protocol.parse_json(text)
         except protocol.ProtocolError:

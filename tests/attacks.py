@@ -41,8 +41,9 @@ class Watcher:
     answer within ``timeout`` counts as that long and as a failure.
     """
 
-    def __init__(self, server, every: float = 0.02, timeout: float = 5.0, fan_out: bool = False):
+    def __init__(self, server, every: float = 0.02, timeout: float = 5.0, fan_out: bool = False, query: str = ""):
         self.server, self.every, self.timeout, self.fan_out = server, every, timeout, fan_out
+        self.url = server.ws_url + query  # query: "?token=..." for a service with LED_TOKEN
         self.gets: list[float] = []
         self.healthz: list[float] = []
         self.fan_outs: list[float] = []
@@ -52,10 +53,10 @@ class Watcher:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> "Watcher":
-        self.client = Client(self.server.ws_url)
+        self.client = Client(self.url)
         self.client.recv()  # the state on connect
         if self.fan_out:
-            self.writer = Client(self.server.ws_url)
+            self.writer = Client(self.url)
             self.writer.recv()
         self._thread.start()
         return self
