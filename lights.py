@@ -11,7 +11,6 @@ import time
 from typing import Callable, Iterator, NamedTuple, Optional
 
 import protocol
-from led import HardwareError
 from light import Light, Replier
 
 GPIO_PINS = range(0, 28)  # BCM GPIO 0..27: the 40-pin header of every Raspberry Pi
@@ -95,9 +94,10 @@ class Lights:
         """Carry out ``command`` on the lights ``name`` names (None: the default one; "*": every
         light, in order) and return their answers. Raises ProtocolError for an unknown light.
 
-        A light that refuses (ProtocolError) or cannot be driven (HardwareError) is handed to
-        ``failed`` and the others still act; without ``failed`` the error is raised. A command
-        for every light writes one log line naming the lights it changed, not one per light.
+        A light that fails (it refuses the command, its LED cannot be driven, or a fault of the
+        service's own) is handed to ``failed`` with the exception, and the others still act;
+        without ``failed`` the exception is raised. A command for every light writes one log
+        line naming the lights it changed, not one per light.
         """
         targets = self.resolve(name, getattr(command, "request_id", None))
         if name != protocol.EVERY_LIGHT:
@@ -119,7 +119,7 @@ class Lights:
     def _one(light: Light, command, origin, requester, reply, failed, note):
         try:
             return light.execute(command, origin=origin, requester=requester, reply=reply, note=note)
-        except (protocol.ProtocolError, HardwareError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the door tells each kind apart (failed)
             if failed is None:
                 raise
             failed(light, exc)

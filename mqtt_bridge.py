@@ -284,13 +284,17 @@ class MqttBridge:
         return ONE
 
     def _failed(self, light: Light, exc: Exception, topic: str, request_id) -> None:
-        """A light refused the command, or could not be driven: the error topic says so (the others still act)."""
-        if isinstance(exc, HardwareError):
+        """A light failed the command (refused it, could not drive its LED, or a bug: logged):
+        the error topic says so, and the others still act."""
+        if isinstance(exc, protocol.ProtocolError):
+            log.debug("MQTT: rejected on %s: %s", topic, exc.message)
+            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
+        elif isinstance(exc, HardwareError):
             light.changes_log.error(f"mqtt {topic}", "%s (set on %s)", exc, topic)
             self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
         else:
-            log.debug("MQTT: rejected on %s: %s", topic, getattr(exc, "message", exc))
-            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
+            log.error("MQTT: a message on %s could not be handled", topic, exc_info=exc)
+            self._publish(f"{self.base}/error", protocol.internal_error_message(request_id))
 
     # ---------------------------------------------------------------- publishing
 

@@ -86,7 +86,9 @@ def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
                                   f"(or a JSON body); got {shown}")
 
 
-NUMBER_FIELDS = ("level", "step", "transition", "period", "on_time", "off_time", "count", "depth")
+# The form fields that are numbers in JSON; level and step stay text, which the protocol takes
+# as they come from an HTML form (level: "a string of ASCII digits", step: "-10").
+NUMBER_FIELDS = ("transition", "period", "on_time", "off_time", "count", "depth")
 
 
 def _form_value(name: str, text: str):

@@ -168,9 +168,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SOCK_SERVER_OPTIONS.max_message_size", "--max-message-size", "MAX_MESSAGE_SIZE", _positive(int), 4096,
             "largest WebSocket message in bytes; larger ones close with 1009"),
     Setting("RATE_LIMIT", "--rate-limit", "RATE_LIMIT", _positive(float), 100.0,
-            "messages a second one connection may send on average"),
+            "messages' worth of work a second one client (a connection, an MQTT topic family) may cause on "
+            "average: a message or request is one, and one more for each further message it makes the "
+            "service send back (a command for every light, a watch)"),
     Setting("RATE_BURST", "--rate-burst", "RATE_BURST", _positive(int), 200,
-            "messages one connection may send in a burst"),
+            "messages' worth of work one client may cause in a burst"),
     Setting("ALLOWED_ORIGINS", "--allowed-origins", "ALLOWED_ORIGINS", _names, (),
             "comma-separated browser origins besides the service's own, e.g. https://dash.example"),
     Setting("ALLOWED_HOSTS", "--allowed-hosts", "ALLOWED_HOSTS", _names, (),

@@ -42,7 +42,8 @@ def _allowed_hosts(state):
 @web.record_once
 def _logs(state):
     """The edge's lines, bounded under a flood: a WebSocket's connect and disconnect (a few a
-    period per host), and each refusal (once a period per connection and reason, then counted)."""
+    period per host and reason), and each refusal (once a period per connection and reason,
+    then counted)."""
     state.app.extensions["ledsock_logs"] = {
         "connections": LogLimiter(log, "connects and disconnects"),
         "refusals": LogLimiter(log, "refused requests", lines=1),
@@ -155,7 +156,7 @@ def websocket(ws):
     session = Session(lights, client, budget, send_timeout=hub.send_timeout)
     count = session.greet(hub, g.pop("ledsock_watch", frozenset()))
     host = client.peer.rpartition(":")[0] or client.peer
-    connections_log(current_app).info(host, "client %s connected (%d clients)", client.peer, count)
+    connections_log(current_app).info(f"{host} connected", "client %s connected (%d clients)", client.peer, count)
     why = "client closed"
     try:
         while True:
@@ -173,8 +174,9 @@ def websocket(ws):
             why = f"closed with code {gone.code}"
     finally:
         count = hub.remove(client)
-        connections_log(current_app).info(host, "client %s disconnected: %s (%d clients)", client.peer,
-                                          client.dropped or why, count)
+        why = client.dropped or why
+        connections_log(current_app).info(f"{host} {why}", "client %s disconnected: %s (%d clients)", client.peer,
+                                          why, count)
         lights.default.changes_log.forget(session.origin)
         client.finish()
 

@@ -91,15 +91,19 @@ class Session:
         return 1
 
     def _failed(self, request_id: protocol.RequestId):
-        """What a light that refused the command, or could not be driven, answers this client."""
+        """What a light that failed answers this client: the command refused, the LED not
+        driven, or (a bug: logged) the server's own fault; the connection stays."""
         def failed(light, exc: Exception) -> None:
-            if isinstance(exc, HardwareError):
+            if isinstance(exc, protocol.ProtocolError):
+                log.debug("rejected from %s: %s", self.client.peer, exc.message)
+                self.client.send_reply(error_reply(exc, exc.request_id)[0])
+            elif isinstance(exc, HardwareError):
                 light.changes_log.error(self.origin, "%s (set from %s); level stays %d", exc, self.client.peer,
                                         light.state().level)
                 self.client.send_reply(error_reply(exc, request_id)[0])
             else:
-                log.debug("rejected from %s: %s", self.client.peer, getattr(exc, "message", exc))
-                self.client.send_reply(error_reply(exc, getattr(exc, "request_id", request_id))[0])
+                log.error("a message from %s could not be handled", self.client.peer, exc_info=exc)
+                self.client.send_reply(protocol.internal_error_message(request_id))
         return failed
 
     def watch(self, command: protocol.Watch) -> int:

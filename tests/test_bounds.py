@@ -7,6 +7,7 @@ refused 0.05 itself and let 0.0500000000000000027 through."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from pathlib import Path
 from typing import NamedTuple
@@ -132,6 +133,10 @@ def test_every_door_accepts_each_bound_and_refuses_one_step_past(start_server, t
                     status, body = server.post("/led", message.replace("@@", value))
                 else:
                     status, body = server.post("/led", form_body(message, value), "application/x-www-form-urlencoded")
+                if door == "rest form" and code is not None and (
+                        '"level": @@' in message and not re.fullmatch("[0-9]+", value)
+                        or '"step": @@' in message and not re.fullmatch("-?[0-9]+", value)):
+                    code = "invalid_message"  # a form's level and step are strings, digits only (protocol.md)
                 if (status == 200) != (code is None) or (code is not None and body["code"] != code):
                     wrong.append((door, message.replace("@@", value), code, status, body))
         hears = Listener(broker, "ledsock/lamp1/error")
