@@ -80,6 +80,7 @@ ATTACKS = {
                                           lambda folder: {"LED_TOKEN": "secret"}, query="?token=secret"),
     "9d pipelined POST /lights/*": Attack(lambda server, s, c: amp.pipelined_http(server, s, amp.POST_EVERY_LIGHT),
                                           lambda folder: EVERY_PIN),
+    "9e malformed requests": Attack(lambda server, s, c: amp.pipelined_http(server, s, amp.MALFORMED)),
     "10 watch toggles, 896 schedules": Attack(lambda server, s, c: amp.watch_toggles(server, s), _many_schedules),
     "11 every light at the limit": Attack(lambda server, s, c: amp.every_light_commands(server, s),
                                           lambda folder: EVERY_PIN),

@@ -31,6 +31,7 @@ def post(path: str, body: str) -> bytes:
 
 POST_NO_TOKEN = post("/led", '{"level": 5}')  # to a service with LED_TOKEN: 401 each
 POST_EVERY_LIGHT = post("/lights/*", '{"type": "toggle"}')  # a change of every light each time
+MALFORMED = b"GET /" + b"x" * 4000 + b" HTTP/9.9\r\n\r\n"  # 400 and closed: the attacker connects again
 
 
 def pipelined_http(server, seconds: float, request: bytes = GET_HEALTHZ, in_flight: int = 200) -> dict:

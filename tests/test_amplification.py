@@ -49,7 +49,9 @@ class Measured:
     (amp.GET_PAGE, {}),
     (amp.POST_NO_TOKEN, {"LED_TOKEN": "secret"}),
     (amp.POST_EVERY_LIGHT, {"LIGHTS": amp.EVERY_PIN}),
-], ids=["GET /healthz", "GET /", "POST /led without a token", "POST /lights/* of 28 lights"])
+    (amp.MALFORMED, {}),
+], ids=["GET /healthz", "GET /", "POST /led without a token", "POST /lights/* of 28 lights",
+        "a malformed request line, connecting again after each 400"])
 def test_a_connection_that_keeps_200_requests_in_flight_gets_its_turn_and_no_more(start_server, request_bytes, env):
     server = start_server(env=env)
     query = "?token=secret" if "LED_TOKEN" in env else ""
