@@ -6,10 +6,9 @@ import time
 import pytest
 
 import amplification as amp
-from attacks import Watcher, rss_kb
+from attacks import Watcher, assert_served, rss_kb
 from mqtt_support import Broker
 from support import Client, worker_pid
-from test_attacks import assert_served
 
 LOG_PER_S = 20 * 1024  # bytes of log a second the service may write under any attack (make bench: the target)
 RSS_BACK = 5 * 1024  # KB: what memory may keep once the attackers are gone
