@@ -33,7 +33,7 @@ def test_work_done_on_a_clients_behalf_is_a_debt_it_waits_out():
     assert not budget.take() and budget.wait() == pytest.approx(7.02)  # 701 in debt, and one unit
     clock.now += 7.0
     assert not budget.take()  # two hundredths of a second short
-    clock.now += 0.02
+    clock.now += 0.03
     assert budget.take()
 
 
