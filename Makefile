@@ -50,14 +50,17 @@ screenshot: $(VENV)/.test-deps test-tools
 PREFIX ?= /opt/ledsock
 SERVICE_USER := ledsock
 UNIT_DIR ?= /etc/systemd/system
-INSTALLED_FILES := *.py requirements.txt README.md templates static docs deploy
+# The service's packages (README, "How it is built"), installed beside app.py, led.py and protocol.py.
+PACKAGES := lamp curves messages boards broadcast doors serving limits adapters
+INSTALLED_FILES := *.py $(PACKAGES) requirements.txt README.md templates static docs deploy
 
 install:
 	@[ -n "$(DESTDIR)" ] || [ "$$(id -u)" = 0 ] || { echo "make install: run it as root: sudo make install" >&2; exit 1; }
 	@echo "make install: ledsock into $(DESTDIR)$(PREFIX)"
 	mkdir -p $(DESTDIR)$(PREFIX) $(DESTDIR)$(UNIT_DIR)
-	rm -rf $(DESTDIR)$(PREFIX)/templates $(DESTDIR)$(PREFIX)/static $(DESTDIR)$(PREFIX)/docs $(DESTDIR)$(PREFIX)/deploy
+	rm -rf $(addprefix $(DESTDIR)$(PREFIX)/,templates static docs deploy $(PACKAGES))
 	cp -R $(INSTALLED_FILES) $(DESTDIR)$(PREFIX)/
+	find $(DESTDIR)$(PREFIX) -path $(DESTDIR)$(PREFIX)/.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	[ -x $(DESTDIR)$(PREFIX)/.venv/bin/python ] || $(PYTHON) -m venv $(DESTDIR)$(PREFIX)/.venv
 	$(DESTDIR)$(PREFIX)/.venv/bin/python -m pip install --disable-pip-version-check -q --require-hashes \
 	  -r $(DESTDIR)$(PREFIX)/requirements.txt \

@@ -14,18 +14,18 @@ import sys
 from typing import TYPE_CHECKING
 
 import protocol
-import settings
-import state
-import timers
-from handshake import SERVER_OPTIONS
-from hub import Hub
-from brightness import parse_curve
+from serving import settings
+from lamp import state
+from lamp import timers
+from broadcast.handshake import SERVER_OPTIONS
+from broadcast.hub import Hub
+from curves.brightness import parse_curve
 from led import HardwareError, open_led
-from pins import PinFactoryUnavailable, choose_pin_factories
-from light import Light, new_changes_log
-from lights import Lights, LightSpec, parse_lights
-from schedules import Schedules
-from serve import off_the_event_loop, serve, with_deadline
+from boards.pins import PinFactoryUnavailable, choose_pin_factories
+from lamp.light import Light, new_changes_log
+from lamp.lights import Lights, LightSpec, parse_lights
+from lamp.schedules import Schedules
+from serving.serve import configure_logging, off_the_event_loop, serve, with_deadline
 
 # Flask and the WebSocket stack are imported where the app is built, not here: under
 # gevent the app is built after the monkey-patching, and under --worker gthread main()
@@ -42,8 +42,8 @@ def create_app(config=None, led=None) -> Flask:
     """Build the service around ``led`` (opened from the config when not given)."""
     from flask import Flask
 
-    from rest import rest
-    from web import web
+    from doors.rest import rest
+    from doors.web import web
 
     app = Flask(__name__)
     app.config.from_mapping(DEFAULT_CONFIG)
@@ -147,7 +147,7 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
 
 def _start_mqtt(config, lights):
     """The MQTT bridge, when MQTT_URL is set (paho-mqtt is imported only then)."""
-    import mqtt_bridge
+    from doors import mqtt_bridge
 
     broker = mqtt_bridge.BrokerAddress.parse(config["MQTT_URL"])
     device_id = mqtt_bridge.check_topic_name(config.get("MQTT_DEVICE_ID") or mqtt_bridge.default_device_id(),
@@ -185,12 +185,7 @@ def release(app: Flask) -> None:
 
 def main(argv=None) -> int:
     args = settings.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The formats name no source line or thread: don't look them up for every
-    # record (the Logging HOWTO's "Optimization"); a line per change stays cheap.
-    logging._srcfile = None
-    logging.logThreads = logging.logMultiprocessing = False  # (gunicorn's lines name the process)
+    configure_logging(args.log_level)
     specs = args.lights or (LightSpec(protocol.DEFAULT_LIGHT_NAME, args.pin),)
     pins = {spec.name: spec.pin for spec in specs}
     try:  # each light's pin gets the factory that drives it here
@@ -206,7 +201,7 @@ def main(argv=None) -> int:
              args.host, args.port, args.max_clients, args.worker,
              "token required" if args.led_token else "no token")
     if args.mqtt_url:
-        from mqtt_bridge import BrokerAddress  # paho itself is imported with the app only
+        from doors.mqtt_bridge import BrokerAddress  # paho itself is imported with the app only
 
         try:  # a bad MQTT_URL stops the start here, with one clear line, before serving
             log.info("MQTT bridge to %s", BrokerAddress.parse(args.mqtt_url))

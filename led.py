@@ -10,8 +10,9 @@ import os
 import threading
 import time
 
-from brightness import Curve, Fade
-from pins import DEFAULT_PIGPIO_TIMEOUT, PigpioUnavailable, make_pin_factory, pigpio_address, pigpio_answers
+from curves.brightness import Curve, Fade
+from boards.pins import (DEFAULT_PIGPIO_TIMEOUT, PigpioUnavailable, PinFactory, make_pin_factory, pigpio_address,
+                         pigpio_answers)
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Led:
 
     @property
     def simulated(self) -> bool:
-        return self.factory_name == "mock"
+        return self.factory_name == PinFactory.MOCK
 
     def shown(self) -> float:
         """The level the LED shows at this instant (between two levels during a fade)."""
@@ -125,12 +126,6 @@ class Led:
                 self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
                 self._fader.start()
             return shape
-
-    @property
-    def effect(self) -> str:
-        """The name of the effect the fader runs ("" when none)."""
-        running = self._fade
-        return "" if running is None or isinstance(running, Fade) else running.name
 
     def _write(self, level: float) -> None:
         """Write one level through the curve (lock held); a failure becomes HardwareError."""
@@ -337,11 +332,11 @@ def _close_quietly(pin_factory) -> None:
 
 
 def _factory_name(pin_factory) -> str:
-    return {"PiGPIOFactory": "pigpio", "LGPIOFactory": "lgpio", "KernelPwmFactory": "kernel"}.get(
-        type(pin_factory).__name__, "mock")
+    return {"PiGPIOFactory": PinFactory.PIGPIO, "LGPIOFactory": PinFactory.LGPIO,
+            "KernelPwmFactory": PinFactory.KERNEL}.get(type(pin_factory).__name__, PinFactory.MOCK)
 
 
-def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
+def open_led(pin: int = 21, *, pin_factory: str = PinFactory.MOCK, environ=os.environ,
              timeout: float = DEFAULT_PIGPIO_TIMEOUT, curve: Curve = Curve("cie"), with_deadline=None) -> Led:
     """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``);
     each call to the pigpio daemon gets ``timeout`` seconds."""
@@ -353,16 +348,17 @@ def open_led(pin: int = 21, *, pin_factory: str = "mock", environ=os.environ,
         # and building a factory on a hung daemon would wait for it with no deadline.
         if not pigpio_answers(host, port, timeout=min(0.5, timeout)):
             raise PigpioUnavailable(f"no pigpio daemon answers at {host}:{port}")
-        return make_pin_factory("pigpio", environ, timeout=timeout)
+        return make_pin_factory(PinFactory.PIGPIO, environ, timeout=timeout)
 
     def reopen():  # the kernel's PWM, lgpio: open the device again
         return make_pin_factory(pin_factory, environ, timeout=timeout, pin=pin)
 
     try:
         return Led(pin, pin_factory=factory, factory_name=pin_factory, curve=curve,
-                   reconnect={"pigpio": reconnect_pigpio, "mock": None}.get(pin_factory, reopen),
+                   reconnect={PinFactory.PIGPIO: reconnect_pigpio, PinFactory.MOCK: None}.get(pin_factory, reopen),
                    # pigpio's calls have their socket's deadline; a local device gets one here.
-                   with_deadline=None if pin_factory in ("pigpio", "mock") else with_deadline, deadline=timeout)
+                   with_deadline=None if pin_factory in (PinFactory.PIGPIO, PinFactory.MOCK) else with_deadline,
+                   deadline=timeout)
     except Exception:
         factory.close()
         raise

@@ -15,7 +15,7 @@ import json
 from decimal import Decimal
 from typing import Optional, Union
 
-from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+from messages.fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     LEVEL_MIN,
     LEVEL_MAX,
     ID_MAX_CHARS,
@@ -47,11 +47,7 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_watch,
     parse_watch_query,
     parse_light,
-    parse_effect,
-    Effect,
-    EFFECTS,
-    EFFECT_FIELDS,
-    ALL_EFFECT_FIELDS,
+    WatchName,
     LIGHT_NAME,
     LIGHT_NAME_RULE,
     EVERY_LIGHT,
@@ -60,13 +56,22 @@ from fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     parse_json,
     describe,
 )
-from when import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+from messages.effect import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+    ALL_EFFECT_FIELDS,
+    EFFECT_FIELDS,
+    EFFECTS,
+    Effect,
+    EffectName,
+    FieldRange,
+    parse_effect,
+)
+from messages.when import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     DAILY,
     When,
     parse_schedule_name,
     parse_when,
 )
-from commands import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+from messages.commands import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     SetLevel,
     SetPower,
     Toggle,

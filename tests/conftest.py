@@ -1,6 +1,11 @@
-"""Fixtures: an isolated app per test (simulated LED), and real server processes."""
+"""Fixtures shared by the tests: an isolated app per test (simulated LED), real server
+processes, and the boards' fakes (a pigpio daemon, lgpio under gpiozero)."""
+import sys
+
 import pytest
 
+from fake_boards import fake_lgpio
+from fake_pigpiod import FakePigpiod
 from support import ServerProcess
 
 
@@ -48,3 +53,25 @@ def start_server(tmp_path):
 @pytest.fixture
 def server(start_server):
     return start_server()
+
+
+@pytest.fixture
+def pigpiod():
+    """tests/fake_pigpiod.py on a free port: pigpio's socket protocol, recording the duty cycles."""
+    daemon = FakePigpiod().start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def lgpio(monkeypatch):
+    """A fake lgpio under gpiozero's real LGPIOFactory, on a board gpiozero knows (a Pi 5)."""
+    module = fake_lgpio(chips=(0,), busy=(5,))
+    monkeypatch.setitem(sys.modules, "lgpio", module)
+    monkeypatch.delitem(sys.modules, "gpiozero.pins.lgpio", raising=False)
+    import gpiozero.pins.local
+
+    # This machine is no Pi: gpiozero reads the board from /proc, so the test tells it.
+    monkeypatch.setattr(gpiozero.pins.local, "get_pi_revision", lambda: 0xD04170)
+    yield module
+    sys.modules.pop("gpiozero.pins.lgpio", None)

@@ -18,7 +18,7 @@ import time
 import types
 from pathlib import Path
 
-from kernel_pwm import Sysfs
+from boards.kernel_pwm import Sysfs
 
 
 class FakeKernel(Sysfs):

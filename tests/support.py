@@ -213,3 +213,13 @@ def worker_pid(server: "ServerProcess") -> int:
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
     assert len(children) <= 1, children
     return int(children[0]) if children else server.proc.pid
+
+
+def chosen_factory(requested: str = "auto", environ=None, *, pin: int = 21, **options) -> str:
+    """The pin factory boards.pins chooses for one light on ``pin``."""
+    import os
+
+    from boards.pins import choose_pin_factories
+
+    return choose_pin_factories({"led": pin}, requested, os.environ if environ is None else environ,
+                                **options)["led"]

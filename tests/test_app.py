@@ -1,10 +1,10 @@
 """The app factory in process: isolation, the injected LED, configuration, and the REST twin."""
 import pytest
 
-from handshake import SERVER_OPTIONS
+from broadcast.handshake import SERVER_OPTIONS
 
 from app import DEFAULT_CONFIG, create_app
-from brightness import Curve
+from curves.brightness import Curve
 from led import Led
 
 CIE = Curve("cie")  # the default curve: level to duty

@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-from brightness import Curve
+from curves.brightness import Curve
 from fake_boards import FakeKernel, fake_lgpio
-from kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
+from boards.kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
 from led import HardwareError, Led
-from pins import PinFactoryUnavailable, choose_pin_factories, choose_pin_factory
+from boards.pins import PinFactoryUnavailable, choose_pin_factories
+from support import chosen_factory
 
 PI4 = "Raspberry Pi 4 Model B Rev 1.5"
 PI5 = "Raspberry Pi 5 Model B Rev 1.0"
@@ -101,7 +102,7 @@ def test_an_led_on_the_kernels_pwm_fades_fails_and_comes_back(tmp_path):
 
 
 def test_a_hung_kernel_write_answers_within_the_deadline_and_the_level_comes_back(tmp_path):
-    from serve import with_deadline
+    from serving.serve import with_deadline
 
     kernel = FakeKernel(tmp_path, {0: 2})
 
@@ -136,22 +137,8 @@ def test_a_hung_kernel_write_answers_within_the_deadline_and_the_level_comes_bac
 # ---------------------------------------------------------------- lgpio
 
 
-@pytest.fixture
-def lgpio(monkeypatch):
-    """A fake lgpio under gpiozero's real LGPIOFactory, on a board gpiozero knows (a Pi 5)."""
-    module = fake_lgpio(chips=(0,), busy=(5,))
-    monkeypatch.setitem(sys.modules, "lgpio", module)
-    monkeypatch.delitem(sys.modules, "gpiozero.pins.lgpio", raising=False)
-    import gpiozero.pins.local
-
-    # This machine is no Pi: gpiozero reads the board from /proc, so the test tells it.
-    monkeypatch.setattr(gpiozero.pins.local, "get_pi_revision", lambda: 0xD04170)
-    yield module
-    sys.modules.pop("gpiozero.pins.lgpio", None)
-
-
 def test_an_led_through_lgpio_drives_tx_pwm_and_frees_its_line(lgpio):
-    from pins import make_pin_factory
+    from boards.pins import make_pin_factory
 
     cie = Led(20, pin_factory=make_pin_factory("lgpio", pin=20))  # the default curve: level 1 must light
     cie.set_level(1)
@@ -172,7 +159,7 @@ def test_an_led_through_lgpio_drives_tx_pwm_and_frees_its_line(lgpio):
 
 
 def test_lgpio_without_a_chip_or_with_a_busy_line_says_so(lgpio):
-    from pins import make_pin_factory
+    from boards.pins import make_pin_factory
 
     lgpio_missing = fake_lgpio(chips=())
     sys.modules["lgpio"] = lgpio_missing
@@ -204,12 +191,12 @@ def probes(*present):
     (("pigpio", "lgpio"), "pigpio"), ((), "mock"),
 ])
 def test_auto_takes_the_first_that_works(present, chosen):
-    assert choose_pin_factory("auto", pin=18, probes=probes(*present)) == chosen
+    assert chosen_factory("auto", pin=18, probes=probes(*present)) == chosen
 
 
 def test_auto_falls_back_to_the_simulation_with_one_line_naming_each_reason(caplog):
-    with caplog.at_level(logging.WARNING, logger="pins"):
-        assert choose_pin_factory("auto", pin=18, probes=probes()) == "mock"
+    with caplog.at_level(logging.WARNING, logger="boards.pins"):
+        assert chosen_factory("auto", pin=18, probes=probes()) == "mock"
     [line] = [r.getMessage() for r in caplog.records]
     assert "SIMULATED" in line and all(f"{name}: {name} is not here" in line for name in ("pigpio", "kernel", "lgpio"))
 
@@ -231,9 +218,9 @@ def test_each_light_gets_the_factory_its_pin_has():
 
 @pytest.mark.parametrize("name", ["pigpio", "kernel", "lgpio"])
 def test_a_factory_asked_for_by_name_is_used_or_refused(name):
-    assert choose_pin_factory(name, pin=18, probes=probes(name)) == name
+    assert chosen_factory(name, pin=18, probes=probes(name)) == name
     with pytest.raises(PinFactoryUnavailable, match=f"{name} is not here"):
-        choose_pin_factory(name, pin=18, probes=probes())
+        chosen_factory(name, pin=18, probes=probes())
 
 
 def test_an_lgpio_write_that_fails_is_a_hardware_error_and_the_level_comes_back(lgpio):
@@ -283,7 +270,7 @@ def test_under_gevent_a_call_past_its_deadline_stalls_neither_the_loop_nor_its_c
     script = """
 from gevent import monkey; monkey.patch_all()
 import gevent, time
-from serve import with_deadline
+from serving.serve import with_deadline
 ticks = []
 def ticker():
     while True:
@@ -312,7 +299,7 @@ def test_lights_left_simulated_get_one_warning_and_pin_free_checks_run_once(capl
         raise PinFactoryUnavailable("pigpio is not here")
 
     lights = {"desk": 21, "shelf": 20, "status": 16}
-    with caplog.at_level(logging.WARNING, logger="pins"):
+    with caplog.at_level(logging.WARNING, logger="boards.pins"):
         chosen = choose_pin_factories(lights, "auto", probes={**probes(), "pigpio": pigpio})
     assert chosen == dict.fromkeys(lights, "mock") and asked == [21]  # the daemon probed once, not per light
     [line] = [r.getMessage() for r in caplog.records]

@@ -8,10 +8,10 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 import protocol
-from brightness import Curve
-from effects import FLICKER_STEP
+from curves.brightness import Curve
+from curves.effects import FLICKER_STEP
 from led import Led
-from light import Light
+from lamp.light import Light
 from support import Client
 from test_led import FakeTime
 
@@ -179,7 +179,7 @@ def test_effect_null_stops_it_and_the_same_effect_again_changes_nothing(light, f
 def test_a_schedule_starts_an_effect_a_candle_at_sunset_and_a_flash_at_seven(mock_factory):
     from datetime import datetime
 
-    from schedules import Schedules
+    from lamp.schedules import Schedules
     from test_schedules import LONDON, FakeScheduler
 
     clock = FakeScheduler(datetime(2026, 12, 7, 6, 0, tzinfo=LONDON))

@@ -1,5 +1,5 @@
 """The waiting room of HTTP connections, in process on a fake clock: who is closed, and when."""
-from http_guard import WaitingRoom, crowded
+from serving.http_guard import WaitingRoom, crowded
 
 
 class Clock:

@@ -7,10 +7,10 @@ import time
 import pytest
 from wsproto.connection import Connection, ConnectionType
 
-from connection import Client
-from frames import CloseCode, text_frame
+from broadcast.connection import Client
+from broadcast.frames import CloseCode, text_frame
 from support import client_frame
-from hub import Hub
+from broadcast.hub import Hub
 
 
 class FakeServerWs:

@@ -7,9 +7,10 @@ import sys
 import pytest
 from gpiozero.pins.mock import MockPWMPin
 
-from brightness import Curve, parse_curve
+from curves.brightness import Curve, parse_curve
 from led import HardwareError, Led
-from pins import PigpioUnavailable, choose_pin_factory
+from boards.pins import PigpioUnavailable
+from support import chosen_factory
 from support import ROOT, free_port
 
 
@@ -69,13 +70,13 @@ def test_failed_write_raises_hardware_error():
 
 
 def test_mock_is_chosen_without_probing():
-    assert choose_pin_factory("mock", environ={"PIGPIO_PORT": "1"}) == "mock"
+    assert chosen_factory("mock", environ={"PIGPIO_PORT": "1"}) == "mock"
 
 
 def test_auto_falls_back_to_mock_with_a_warning_that_says_how_to_get_pwm(caplog):
     port = free_port()
     with caplog.at_level(logging.WARNING):
-        assert choose_pin_factory("auto", environ={"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(port)}) == "mock"
+        assert chosen_factory("auto", environ={"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(port)}) == "mock"
     assert f"127.0.0.1:{port}" in caplog.text
     assert "SIMULATED" in caplog.text and "docs/boards.md" in caplog.text  # where the way to real PWM is
 
@@ -86,8 +87,8 @@ def test_auto_picks_pigpio_when_its_daemon_answers():
     daemon = FakePigpiod().start()
     try:
         env = {"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(daemon.port)}
-        assert choose_pin_factory("auto", environ=env) == "pigpio"
-        assert choose_pin_factory("pigpio", environ=env) == "pigpio"
+        assert chosen_factory("auto", environ=env) == "pigpio"
+        assert chosen_factory("pigpio", environ=env) == "pigpio"
     finally:
         daemon.stop()
 
@@ -98,20 +99,20 @@ def test_a_daemon_that_accepts_but_never_answers_is_not_used():
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         env = {"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(listener.getsockname()[1])}
-        assert choose_pin_factory("auto", environ=env, timeout=0.3) == "mock"
+        assert chosen_factory("auto", environ=env, timeout=0.3) == "mock"
         with pytest.raises(PigpioUnavailable):
-            choose_pin_factory("pigpio", environ=env, timeout=0.3)
+            chosen_factory("pigpio", environ=env, timeout=0.3)
 
 
 def test_explicit_pigpio_unreachable_names_the_address():
     port = free_port()
     with pytest.raises(PigpioUnavailable, match=f"127.0.0.1:{port}.*pigpiod"):
-        choose_pin_factory("pigpio", environ={"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(port)})
+        chosen_factory("pigpio", environ={"PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(port)})
 
 
 def test_unknown_factory_is_refused():
     with pytest.raises(ValueError, match="auto, pigpio, kernel, lgpio, mock"):
-        choose_pin_factory("rpigpio")
+        chosen_factory("rpigpio")
 
 
 def test_service_exits_2_with_one_line_when_pigpio_is_required_but_absent():
@@ -129,7 +130,7 @@ def test_service_exits_2_with_one_line_when_pigpio_is_required_but_absent():
 
 
 def test_gpiozero_pin_factory_variable_is_honoured():
-    import settings
+    from serving import settings
 
     assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "mock"}).pin_factory == "mock"
     assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "pigpio"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from brightness import Curve
+from curves.brightness import Curve
 from protocol import State
 from support import Client, client_frame, free_port, raw_websocket, read_until_closed
 

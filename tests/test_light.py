@@ -7,11 +7,11 @@ from gpiozero.pins.mock import MockFactory
 
 import protocol
 from led import HardwareError, Led
-from brightness import Curve
-from light import Light
-from state import power_on_state
+from curves.brightness import Curve
+from lamp.light import Light
+from lamp.state import power_on_state
 from protocol import Ping, Pong, SetLevel, State
-from state import StateFile
+from lamp.state import StateFile
 from test_led import BrokenPWMPin
 
 

@@ -13,10 +13,10 @@ import pytest
 
 import protocol
 from led import Led
-from light import Light
-from lights import Lights, parse_lights
-from schedules import Schedules
-from state import StateFile
+from lamp.light import Light
+from lamp.lights import Lights, parse_lights
+from lamp.schedules import Schedules
+from lamp.state import StateFile
 from support import ROOT, Client, ServerProcess
 from test_clients import require, shell_env
 from test_schedules import LONDON, FakeScheduler

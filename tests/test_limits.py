@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from budget import Budget
-from loglimit import LogLimiter
+from limits.budget import Budget
+from limits.loglimit import LogLimiter
 
 
 class Clock:

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from home_assistant import ha_command
-from mqtt_bridge import BrokerAddress, default_device_id
+from doors.home_assistant import ha_command
+from doors.mqtt_bridge import BrokerAddress, default_device_id
 from mqtt_support import Broker, Listener
 from support import ROOT, Client
 

@@ -8,13 +8,6 @@ from fake_pigpiod import FakePigpiod
 from support import Client
 
 
-@pytest.fixture
-def pigpiod():
-    daemon = FakePigpiod().start()
-    yield daemon
-    daemon.stop()
-
-
 def pigpio_env(daemon, factory="pigpio", curve="linear"):
     """Linear by default, so a level reads as its duty cycle (the curves are test_led.py's)."""
     return {"LED_PIN_FACTORY": factory, "PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(daemon.port),

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import protocol
-import schedules as schedules_module
-import timers
+from lamp import schedules as schedules_module
+from lamp import timers
 from led import Led
-from light import Light
+from lamp.light import Light
 from protocol import DeleteSchedule, ProtocolError, SetLevel, When
-from schedules import Schedules
-from state import StateFile
+from lamp.schedules import Schedules
+from lamp.state import StateFile
 from support import Client
 
 LONDON = ZoneInfo("Europe/London")

@@ -6,10 +6,10 @@ import pytest
 
 import protocol
 from led import Led
-from light import Light
+from lamp.light import Light
 from protocol import GetState, Ping, SetLevel, SetPower, Sleep, Step, Toggle
 from support import Client
-from timers import Scheduler
+from lamp.timers import Scheduler
 
 
 class FakeScheduler:

@@ -10,8 +10,8 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-import state
-from state import StateFile
+from lamp import state
+from lamp.state import StateFile
 from support import Client
 
 
@@ -177,8 +177,8 @@ SLOW_DISK_UNDER_GEVENT = """
 from gevent import monkey; monkey.patch_all()
 import os, sys, time
 import gevent
-from serve import off_the_event_loop
-from state import StateFile
+from serving.serve import off_the_event_loop
+from lamp.state import StateFile
 
 blocking_sleep = monkey.get_original("time", "sleep")
 real_fsync = os.fsync

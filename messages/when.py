@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from fields import INVALID_MESSAGE, OUT_OF_RANGE, ProtocolError, describe
+from messages.fields import INVALID_MESSAGE, OUT_OF_RANGE, ProtocolError, describe
 
 DAILY = "daily"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

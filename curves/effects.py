@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable
 
-from brightness import ease
+from curves.brightness import ease
+from messages.effect import Effect, EffectName
 
 FLICKER_STEP = 0.12  # seconds between a candle's random depths
 
@@ -29,7 +30,7 @@ class Breathe:
     top: float
     period: float
     began: float
-    name: str = "breathe"
+    name: EffectName = EffectName.BREATHE
 
     @classmethod
     def starting_at(cls, shown: float, top: float, period: float, now: float) -> "Breathe":
@@ -51,7 +52,7 @@ class Candle:
     depth: float  # percent of ``top`` the flame may dip
     began: float
     seed: int = 0
-    name: str = "candle"
+    name: EffectName = EffectName.CANDLE
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def _dip(self, step: int) -> float:
@@ -70,9 +71,6 @@ class Candle:
         dip = self._dip(step) + (self._dip(step + 1) - self._dip(step)) * ease(position - step)
         return self.top * (1 - self.depth / 100 * dip)
 
-    def lowest(self) -> float:
-        return self.top * (1 - self.depth / 100)
-
     def done_at(self, now: float) -> bool:
         return False
 
@@ -83,7 +81,7 @@ class Blink:
     on_time: float
     off_time: float
     began: float
-    name: str = "blink"
+    name: EffectName = EffectName.BLINK
 
     def level_at(self, now: float) -> float:
         return _blinking(self.top, self.on_time, self.off_time, now - self.began)
@@ -100,7 +98,7 @@ class Flash:
     count: int
     began: float
     back_to: float  # the level shown before: where the flash ends
-    name: str = "flash"
+    name: EffectName = EffectName.FLASH
 
     def level_at(self, now: float) -> float:
         if self.done_at(now):
@@ -110,27 +108,23 @@ class Flash:
     def done_at(self, now: float) -> bool:
         return now - self.began >= self.count * (self.on_time + self.off_time)
 
-    def duration(self) -> float:
-        return self.count * (self.on_time + self.off_time)
-
 
 def _blinking(top: float, on_time: float, off_time: float, elapsed: float) -> float:
     """``top`` for ``on_time`` s, then 0 for ``off_time`` s, over and over, ``elapsed`` s in."""
     return top if elapsed % (on_time + off_time) < on_time else 0.0
 
 
-Shape = Optional[Breathe | Candle | Blink | Flash]
+Shape = Breathe | Candle | Blink | Flash
 
 
-def shape_for(effect, top: float, back_to: float, seed: int = 0):
-    """``make(shown, now)``: the shape of ``effect`` (a protocol Effect: its name and fields)
-    around ``top``, begun at ``now`` with ``shown`` on the LED; a flash ends at ``back_to``."""
-    def make(shown: float, now: float):
-        if effect.name == "breathe":
-            return Breathe.starting_at(shown, top, effect.period, now)
-        if effect.name == "candle":
-            return Candle(top, effect.depth, now, seed)
-        if effect.name == "blink":
-            return Blink(top, effect.on_time, effect.off_time, now)
-        return Flash(top, effect.on_time, effect.off_time, effect.count, now, back_to)
-    return make
+def shape_for(effect: Effect, top: float, back_to: float, seed: int = 0) -> Callable[[float, float], Shape]:
+    """``make(shown, now)``: the shape of ``effect`` (its name and fields) around ``top``,
+    begun at ``now`` with ``shown`` on the LED; a flash ends at ``back_to``. ValueError for
+    an effect it knows no shape of."""
+    shapes: dict[EffectName, Callable[[float, float], Shape]] = {
+        EffectName.BREATHE: lambda shown, now: Breathe.starting_at(shown, top, effect.period, now),
+        EffectName.CANDLE: lambda shown, now: Candle(top, effect.depth, now, seed),
+        EffectName.BLINK: lambda shown, now: Blink(top, effect.on_time, effect.off_time, now),
+        EffectName.FLASH: lambda shown, now: Flash(top, effect.on_time, effect.off_time, effect.count, now, back_to),
+    }
+    return shapes[EffectName(effect.name)]

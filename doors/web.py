@@ -17,14 +17,14 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
 
 import protocol
-from admission import host_allowed, origin_allowed, own_host_names, presented_token
-from budget import ENVIRON_KEY, Budget
-from connection import Client, ClientGone, connection_threads
-from frames import CloseCode
-from handshake import decline_extensions
-from http_edge import json_response, peer, the_hub, the_lights
-from loglimit import LogLimiter
-from ws_session import Session
+from doors.admission import host_allowed, origin_allowed, own_host_names, presented_token
+from limits.budget import ENVIRON_KEY, Budget
+from broadcast.connection import Client, ClientGone, connection_threads
+from broadcast.frames import CloseCode
+from broadcast.handshake import decline_extensions
+from doors.http_edge import json_response, peer, the_hub, the_lights
+from limits.loglimit import LogLimiter
+from doors.ws_session import Session
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,6 @@ def websocket(ws):
     try:
         while True:
             message = client.receive()  # the hub's keep-alive cuts off a client gone silent
-            if message is None:
-                continue
             if not client.wait_for_room(hub.send_timeout):
                 client.disconnect(f"not reading its replies for over {hub.send_timeout:g} s")
                 break

@@ -16,8 +16,8 @@ from flask import Blueprint, request
 from werkzeug.exceptions import HTTPException
 
 import protocol
-from budget import ENVIRON_KEY, ONE
-from http_edge import error_reply, json_response, peer, the_light, the_lights
+from limits.budget import ENVIRON_KEY, ONE
+from doors.http_edge import error_reply, json_response, peer, the_light, the_lights
 from led import HardwareError
 
 log = logging.getLogger(__name__)

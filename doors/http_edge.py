@@ -9,10 +9,10 @@ from __future__ import annotations
 from flask import Response, current_app
 
 import protocol
-from hub import Hub
+from broadcast.hub import Hub
 from led import HardwareError
-from light import Light
-from lights import Lights
+from lamp.light import Light
+from lamp.lights import Lights
 
 
 def the_lights() -> Lights:

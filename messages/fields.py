@@ -6,6 +6,7 @@ through :mod:`protocol`, never here.
 """
 from __future__ import annotations
 
+import enum
 import json
 import re
 from decimal import Decimal, InvalidOperation
@@ -124,7 +125,7 @@ def _exact(bound: float) -> Decimal:
     return Decimal(str(bound))
 
 
-def _seconds(value, rule: str, low: float, high: float) -> float:
+def seconds(value, rule: str, low: float, high: float) -> float:
     """A JSON number of seconds from ``low`` to ``high``, exactly as sent; ``rule`` names it."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
@@ -138,18 +139,18 @@ def _seconds(value, rule: str, low: float, high: float) -> float:
 
 def parse_transition(value) -> float:
     """A fade's length in seconds: a JSON number from 0 to TRANSITION_MAX."""
-    return _seconds(value, f"transition must be a number of seconds from 0 to {TRANSITION_MAX}", 0, TRANSITION_MAX)
+    return seconds(value, f"transition must be a number of seconds from 0 to {TRANSITION_MAX}", 0, TRANSITION_MAX)
 
 
 def parse_sleep_after(value) -> Optional[float]:
     """A sleep timer's delay: seconds from 1 to SLEEP_MAX, or null to cancel it."""
     if value is None:
         return None
-    return _seconds(value, f"after must be a number of seconds from 1 to {SLEEP_MAX}, "
+    return seconds(value, f"after must be a number of seconds from 1 to {SLEEP_MAX}, "
                     "or null to cancel the sleep timer", 1, SLEEP_MAX)
 
 
-def _whole(value, rule: str, low: int, high: int) -> int:
+def whole(value, rule: str, low: float, high: float) -> int:
     """A JSON integer (or a number with no fraction) from ``low`` to ``high``; ``rule`` names it."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
@@ -169,7 +170,7 @@ def parse_step(value) -> int:
     """A relative step: an integer from -STEP_MAX to STEP_MAX (or such a string, from a form)."""
     if isinstance(value, str) and _SIGNED_DIGITS.fullmatch(value) and len(value) <= 5:
         value = Decimal(value)
-    return _whole(value, f"step must be an integer from {-STEP_MAX} to {STEP_MAX}", -STEP_MAX, STEP_MAX)
+    return whole(value, f"step must be an integer from {-STEP_MAX} to {STEP_MAX}", -STEP_MAX, STEP_MAX)
 
 
 def parse_on(value) -> bool:
@@ -227,65 +228,20 @@ def parse_json(text: Union[str, bytes]):
         ) from None
 
 
-EFFECTS = ("breathe", "candle", "blink", "flash")
-# Each effect's fields, their range and default: (low, high, default, integer?).
-EFFECT_FIELDS = {
-    "breathe": {"period": (0.5, 600, 4, False)},
-    "candle": {"depth": (1, 100, 30, True)},
-    "blink": {"on_time": (0.05, 3600, 0.5, False), "off_time": (0.05, 3600, 0.5, False)},
-    "flash": {"count": (1, 100, 3, True), "on_time": (0.05, 60, 0.5, False), "off_time": (0.05, 60, 0.5, False)},
-}
-ALL_EFFECT_FIELDS = ("period", "depth", "on_time", "off_time", "count")
+class WatchName(enum.StrEnum):
+    """What a client may watch besides the default light's state (docs/protocol.md, "watch")."""
+
+    SCHEDULES = "schedules"
+    LIGHTS = "lights"
 
 
-@dataclass(frozen=True)
-class Effect:
-    """An effect and its fields (the ones it does not take are None)."""
-
-    name: str
-    period: Optional[float] = None  # breathe: seconds from top to top
-    depth: Optional[int] = None  # candle: percent of the brightness the flame may dip
-    on_time: Optional[float] = None  # blink, flash: seconds on...
-    off_time: Optional[float] = None  # ...and off
-    count: Optional[int] = None  # flash: blinks
-
-    def fields(self) -> dict:
-        """The flat JSON fields that start it again: ``effect`` and its own."""
-        return {"effect": self.name, **{name: getattr(self, name) for name in EFFECT_FIELDS[self.name]}}
-
-
-def parse_effect(message: dict) -> Optional[Effect]:
-    """A message's ``effect`` and its fields; None for ``"effect": null`` (stop the effect)."""
-    name = message["effect"]
-    given = [field for field in ALL_EFFECT_FIELDS if field in message]
-    if name is None:
-        if given:
-            raise ProtocolError(INVALID_MESSAGE, f"\"effect\": null stops the effect and takes no {given[0]}")
-        return None
-    if name not in EFFECTS:
-        raise ProtocolError(INVALID_MESSAGE, f"effect must be one of {', '.join(map(describe, EFFECTS))} "
-                            f"(or null to stop it), got {describe(name)}")
-    own = EFFECT_FIELDS[name]
-    foreign = [field for field in given if field not in own]
-    if foreign:
-        takes = ", ".join(own)
-        raise ProtocolError(INVALID_MESSAGE, f"{foreign[0]} does not go with {name}, which takes {takes}")
-    values = {}
-    for field_name, (low, high, default, integer) in own.items():
-        value = message.get(field_name, default)
-        rule = (f"{field_name} must be {'an integer' if integer else 'a number of seconds'} "
-                f"from {low:g} to {high:g}")
-        values[field_name] = (_whole if integer else _seconds)(value, rule, low, high)
-    return Effect(name, **values)
-
-
-WATCHABLE = ("schedules", "lights")  # what a client may watch (docs/protocol.md, "watch")
+WATCHABLE = tuple(WatchName)
 
 
 def parse_watch(message: dict) -> dict[str, bool]:
     """A watch request's ``schedules`` and ``lights``: true to start that news, false to stop
     it; one of them at least, and only the ones given change."""
-    given = {name: message[name] for name in WATCHABLE if name in message}
+    given = {str(name): message[name] for name in WATCHABLE if name in message}
     wrong = [name for name, value in given.items() if not isinstance(value, bool)]
     if not given or wrong:
         shown = f", got {describe(given[wrong[0]])}" if wrong else ""

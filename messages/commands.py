@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
-from fields import DEFAULT_LIGHT_NAME, Effect, RequestId
-from when import When
+from messages.effect import Effect
+from messages.fields import DEFAULT_LIGHT_NAME, RequestId
+from messages.when import When
 
 
 @dataclass(frozen=True)

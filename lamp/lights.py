@@ -11,7 +11,7 @@ import time
 from typing import Callable, Iterator, NamedTuple, Optional
 
 import protocol
-from light import Light, Replier
+from lamp.light import Light, Replier
 
 GPIO_PINS = range(0, 28)  # BCM GPIO 0..27: the 40-pin header of every Raspberry Pi
 

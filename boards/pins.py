@@ -10,15 +10,29 @@ it gets. Nothing here touches hardware at import.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import socket
 import struct
 
+from adapters.gpio_stack import fine_duty_lgpio_pin, import_lgpio, set_pigpio_deadline, stop_pigpio_notifications
+
 log = logging.getLogger(__name__)
 
-PIN_FACTORIES = ("auto", "pigpio", "kernel", "lgpio", "mock")
-REAL_FACTORIES = ("pigpio", "kernel", "lgpio")  # auto's order
+class PinFactory(enum.StrEnum):
+    """What drives a light's pin (docs/boards.md): pigpio's daemon, the kernel's PWM, lgpio, or
+    gpiozero's simulation; ``auto`` chooses the first of REAL_FACTORIES that works, else the simulation."""
+
+    AUTO = "auto"
+    PIGPIO = "pigpio"
+    KERNEL = "kernel"
+    LGPIO = "lgpio"
+    MOCK = "mock"
+
+
+PIN_FACTORIES = tuple(PinFactory)
+REAL_FACTORIES = (PinFactory.PIGPIO, PinFactory.KERNEL, PinFactory.LGPIO)  # auto's order
 DEFAULT_PIGPIO_ADDR = "localhost"
 DEFAULT_PIGPIO_PORT = 8888
 DEFAULT_PIGPIO_TIMEOUT = 1.0  # seconds any one call to the daemon may take
@@ -65,37 +79,31 @@ def pigpio_answers(host: str, port: int, timeout: float = DEFAULT_PIGPIO_TIMEOUT
         return False
 
 
-def choose_pin_factory(requested: str = "auto", environ=os.environ, *, pin: int = 21,
-                       timeout: float = DEFAULT_PIGPIO_TIMEOUT, probes: dict | None = None) -> str:
-    """Resolve ``requested`` to the factory that drives the LED on BCM ``pin``: one of
-    ``pigpio``, ``kernel``, ``lgpio`` or ``mock``.
-
-    A factory asked for by name that cannot work here raises PinFactoryUnavailable, whose
-    message says what to do; ``auto`` takes the first of REAL_FACTORIES that works, else
-    ``mock`` with one warning naming each one tried and why it failed. ``probes`` (tests)
-    replaces the check of a factory: name -> callable(pin) raising PinFactoryUnavailable.
-    """
-    return choose_pin_factories({None: pin}, requested, environ, timeout=timeout, probes=probes)[None]
-
-
-def choose_pin_factories(pins: dict, requested: str = "auto", environ=os.environ, *,
+def choose_pin_factories(pins: dict, requested: str = PinFactory.AUTO, environ=os.environ, *,
                          timeout: float = DEFAULT_PIGPIO_TIMEOUT, probes: dict | None = None) -> dict:
-    """Each light's factory, chosen as :func:`choose_pin_factory` does for its own pin (``pins``:
-    light name -> BCM pin): under ``auto`` GPIO 18 may get the kernel's PWM and GPIO 21 lgpio.
-    pigpio's and lgpio's checks, which do not depend on the pin, run once for all the lights,
-    and the lights left simulated get one warning between them. A factory that cannot drive a
-    light's pin raises PinFactoryUnavailable with ``light`` set."""
+    """Each light's factory for its pin (``pins``: light name -> BCM pin): one of ``pigpio``,
+    ``kernel``, ``lgpio`` or ``mock``; under ``auto`` GPIO 18 may get the kernel's PWM and
+    GPIO 21 lgpio.
+
+    A factory asked for by name that cannot drive a light's pin raises PinFactoryUnavailable
+    (with ``light`` set), whose message says what to do; ``auto`` takes the first of
+    REAL_FACTORIES that works, else ``mock``, and the lights left simulated get one warning
+    between them, naming each factory tried and why it failed. pigpio's and lgpio's checks,
+    which do not depend on the pin, run once for all the lights. ``probes`` (tests) replaces
+    the check of a factory: name -> callable(pin) raising PinFactoryUnavailable.
+    """
     if requested not in PIN_FACTORIES:
         raise ValueError(f"pin factory must be one of {', '.join(PIN_FACTORIES)}, got {requested!r}")
-    checks = {"pigpio": lambda pin: _check_pigpio(environ, timeout), "kernel": _check_kernel,
-              "lgpio": lambda pin: _check_lgpio(), **(probes or {})}
-    checks["pigpio"], checks["lgpio"] = _once(checks["pigpio"]), _once(checks["lgpio"])
+    checks = {PinFactory.PIGPIO: lambda pin: _check_pigpio(environ, timeout), PinFactory.KERNEL: _check_kernel,
+              PinFactory.LGPIO: lambda pin: _check_lgpio(), **(probes or {})}
+    for pinless in (PinFactory.PIGPIO, PinFactory.LGPIO):
+        checks[pinless] = _once(checks[pinless])
     chosen, simulated, reasons = {}, [], []
     for light, pin in pins.items():
-        if requested == "mock":
-            chosen[light] = "mock"
+        if requested == PinFactory.MOCK:
+            chosen[light] = PinFactory.MOCK
             continue
-        if requested != "auto":
+        if requested != PinFactory.AUTO:
             try:
                 checks[requested](pin)  # raises, saying what to do
             except PinFactoryUnavailable as exc:
@@ -112,7 +120,7 @@ def choose_pin_factories(pins: dict, requested: str = "auto", environ=os.environ
             except PinFactoryUnavailable as exc:
                 tried.append(f"{name}: {str(exc).split(';')[0]}")  # the reason; the advice is for a named one
         else:
-            chosen[light] = "mock"
+            chosen[light] = PinFactory.MOCK
             simulated.append(pin)
             reasons = reasons or tried
     if simulated:
@@ -150,11 +158,11 @@ def _check_pigpio(environ, timeout: float) -> None:
 
 
 def _check_kernel(pin: int) -> None:
-    make_pin_factory("kernel", pin=pin).close()  # finds the channel; touches no hardware
+    make_pin_factory(PinFactory.KERNEL, pin=pin).close()  # finds the channel; touches no hardware
 
 
 def _check_lgpio() -> None:
-    make_pin_factory("lgpio").close()  # opens the GPIO chip and closes it again
+    make_pin_factory(PinFactory.LGPIO).close()  # opens the GPIO chip and closes it again
 
 
 def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT, pin: int = 21):
@@ -163,22 +171,26 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
     pigpio's calls have no timeout of their own; each call on the factory's connection
     gets ``timeout`` seconds, so a hung daemon costs a failed write, never a stall.
     """
-    if name == "mock":
+    if name == PinFactory.MOCK:
         from gpiozero.pins.mock import MockFactory
 
         return MockFactory(pin_class=bounded_mock_pwm_pin())
-    if name == "kernel":
-        from kernel_pwm import KernelPwmFactory, KernelPwmUnavailable
+    if name == PinFactory.KERNEL:
+        from boards.kernel_pwm import KernelPwmFactory, KernelPwmUnavailable
 
         try:
             return KernelPwmFactory(pin)
         except KernelPwmUnavailable as exc:
             raise PinFactoryUnavailable(str(exc)) from None
-    if name == "lgpio":
+    if name == PinFactory.LGPIO:
         try:
+            import_lgpio(environ)  # where it can make its FIFO: LG_WD
             from gpiozero.pins.lgpio import LGPIOFactory
         except ImportError as exc:
             raise PinFactoryUnavailable(f"the lgpio module is missing ({exc})") from None
+        except OSError as exc:
+            raise PinFactoryUnavailable(f"the lgpio module cannot start ({exc}); give it a writable folder: "
+                                        "LG_WD=/run/ledsock") from None
         try:
             factory = LGPIOFactory()
             factory.pin_class = fine_duty_lgpio_pin()
@@ -187,7 +199,7 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
             raise PinFactoryUnavailable(
                 f"cannot open a GPIO chip ({exc}); is this a Raspberry Pi, and is the service's user "
                 "in the gpio group?") from None
-    if name == "pigpio":
+    if name == PinFactory.PIGPIO:
         from gpiozero.pins.pigpio import PiGPIOFactory
 
         host, port = pigpio_address(environ)
@@ -195,38 +207,10 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
             factory = PiGPIOFactory(host=host, port=port)
         except OSError as exc:
             raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
-        _stop_notifications(factory.connection)
-        _set_deadline(factory.connection, timeout)
+        stop_pigpio_notifications(factory.connection)
+        set_pigpio_deadline(factory.connection, timeout)
         return factory
     raise ValueError(f"unknown pin factory {name!r}")
-
-
-def _stop_notifications(connection) -> None:
-    """End pigpio's notification thread: an LED is an output and needs no edge events.
-
-    When the daemon goes away, that thread loops on its dead socket without ever
-    blocking; with threads it burns a core, and under gevent, where it never yields,
-    it would stop the whole service. Once stopped, it ends as soon as its socket does.
-    pigpio has no public way to do this, hence its private ``_notify``.
-    """
-    notify = getattr(connection, "_notify", None)
-    if notify is not None:
-        try:
-            notify.stop()
-        except OSError:
-            pass
-
-
-def _set_deadline(connection, timeout: float) -> None:
-    """Give every command on pigpio's command socket a deadline (pigpio opens it with none).
-
-    pigpio has no public way to do this, hence its private ``sl.s``. A call past the
-    deadline raises ``TimeoutError``; the Led then drops the connection, whose late
-    answers would otherwise be read as the answers to later commands.
-    """
-    command_socket = getattr(getattr(connection, "sl", None), "s", None)
-    if command_socket is not None:
-        command_socket.settimeout(timeout)
 
 
 SIMULATED_HISTORY = 100  # the states a simulated pin keeps: the newest, for a look at what it did last
@@ -250,25 +234,3 @@ def bounded_mock_pwm_pin():
             self.states = deque(self.states, maxlen=SIMULATED_HISTORY)
 
     return BoundedMockPWMPin
-
-
-def fine_duty_lgpio_pin():
-    """gpiozero's LGPIOPin, with the duty cycle it hands lgpio kept exact.
-
-    gpiozero rounds the duty down to whole percents (``int(value * 100)``), and lgpio
-    takes a fraction (its software PWM is timed in microseconds: 0.01 % steps at
-    100 Hz). With whole percents, CIE levels 1 to 8 (0.11 % to 0.89 %) would be dark.
-    """
-    import lgpio
-    from gpiozero.pins.lgpio import LGPIOPin
-
-    class FineDutyLGPIOPin(LGPIOPin):
-        def _set_state(self, value):
-            if not self._pwm:  # not PWM: gpiozero's own on/off
-                return super()._set_state(value)
-            # gpiozero's pin state (_pwm, factory._handle, _number) has no public setter for a fraction.
-            frequency = self._pwm[0]
-            self._pwm = (frequency, value * 100)
-            lgpio.tx_pwm(self.factory._handle, self._number, frequency, value * 100)
-
-    return FineDutyLGPIOPin

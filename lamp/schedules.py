@@ -13,7 +13,7 @@ import threading
 from typing import Callable, Optional
 
 import protocol
-import timers
+from lamp import timers
 
 log = logging.getLogger(__name__)
 

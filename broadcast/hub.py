@@ -10,8 +10,8 @@ import logging
 import threading
 import time
 
-from connection import Client
-from frames import CloseCode, text_frame
+from broadcast.connection import Client
+from broadcast.frames import CloseCode, text_frame
 
 log = logging.getLogger(__name__)
 

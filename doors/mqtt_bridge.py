@@ -24,12 +24,12 @@ from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 import protocol
-from budget import ONE, Budget
-from home_assistant import OFFLINE, ONLINE, discovery_config, entity_id, ha_command, ha_state
+from limits.budget import ONE, Budget
+from doors.home_assistant import OFFLINE, ONLINE, discovery_config, entity_id, ha_command, ha_state
 from led import HardwareError
-from light import Light
-from lights import Lights
-from loglimit import LogLimiter
+from lamp.light import Light
+from lamp.lights import Lights
+from limits.loglimit import LogLimiter
 
 log = logging.getLogger(__name__)
 

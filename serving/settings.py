@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import protocol
-import state
-from brightness import parse_curve
-from lights import parse_lights
-from pins import PIN_FACTORIES
+from lamp import state
+from curves.brightness import parse_curve
+from lamp.lights import parse_lights
+from boards.pins import PinFactory
 
 WORKERS = ("gevent", "gthread")  # how the service serves: see serve.py
 GEVENT_MAX_CLIENTS = 4000  # default MAX_CLIENTS under gevent: ~25 KB each, ~100 MB in all (docs/performance.md)
@@ -93,7 +93,7 @@ def _names(text):
 def _factory_from_gpiozero(environ) -> str:
     """gpiozero's own GPIOZERO_PIN_FACTORY is honoured when it names a factory we have."""
     named = environ.get("GPIOZERO_PIN_FACTORY", "")
-    return named if named in ("pigpio", "lgpio", "mock") else "auto"
+    return named if named in (PinFactory.PIGPIO, PinFactory.LGPIO, PinFactory.MOCK) else PinFactory.AUTO
 
 
 @dataclass(frozen=True)
@@ -128,11 +128,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIGHTS", "--lights", "LIGHTS", _lights, None,
             "several lights: NAME:PIN pairs, e.g. desk:21,shelf:20; the first is the default light, the one "
             "a command naming no light is for (replaces --pin; names: 1 to 32 of a-z, 0-9, _ and -)"),
-    Setting("LED_PIN_FACTORY", "--pin-factory", "LED_PIN_FACTORY", str, "auto",
+    Setting("LED_PIN_FACTORY", "--pin-factory", "LED_PIN_FACTORY", str, PinFactory.AUTO,
             "auto (pigpio if its daemon answers, else the kernel's hardware PWM, else lgpio, else simulated), "
             "pigpio, kernel, lgpio or mock (docs/boards.md); GPIOZERO_PIN_FACTORY=pigpio|lgpio|mock is "
             "honoured when this is unset",
-            choices=PIN_FACTORIES, cli_default=_factory_from_gpiozero),
+            choices=tuple(map(str, PinFactory)), cli_default=_factory_from_gpiozero),
     Setting("PIGPIO_TIMEOUT", "--pigpio-timeout", "PIGPIO_TIMEOUT", _positive(float), 1.0,
             "seconds any one call to the pigpio daemon may take; past it the set answers hardware_error "
             "and the service reconnects when the daemon answers again"),

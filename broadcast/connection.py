@@ -3,9 +3,9 @@
 The handshake is flask-sock's (simple-websocket's ``Server``); from then on this module
 owns the connection's frame loop on wsproto's public API (``receive_data``,
 ``events()``, ``send``), so every frame a client sends is counted against its budget
-(:class:`FrameBudget`) and the loop yields after each chunk read. The reaches left into
-a library are named where they are: gevent's OS socket under its cooperative one, and
-simple-websocket's ``connected`` flag, which flask-sock reads after the handler.
+(:class:`FrameBudget`) and the loop yields after each chunk read. What it needs of
+simple-websocket's ``Server`` and of gevent's socket beyond their public API goes through
+:mod:`adapters.websocket_stack`.
 """
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import socket
 import threading
 import time
 
-from frames import CloseCode, FrameBudget, PolicyViolation, ping_frame, text_frame
-from handshake import CONNECTION_THREAD
-from outbox import Outbox, Outgoing
+from adapters.websocket_stack import close_code, frame_connection, is_open, mark_closed, os_socket, socket_of
+from broadcast.frames import CloseCode, FrameBudget, PolicyViolation, ping_frame, text_frame
+from broadcast.handshake import CONNECTION_THREAD
+from broadcast.outbox import Outbox, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +62,15 @@ class Client:
     connection is over.
     """
 
-    __slots__ = ("ws", "conn", "peer", "_max_replies", "_budget", "_lock", "_cond", "_outbox", "_close", "_finished",
+    __slots__ = ("ws", "sock", "conn", "peer", "_max_replies", "_budget", "_lock", "_cond", "_outbox", "_close", "_finished",
                  "_writing", "_sending_since", "_os_socket", "_writer", "_messages", "_parts", "_part_frames", "_part_size", "_ping_payload", "_pong_seen",
                  "_pings_sent", "next_ping", "dropped", "wants_news", "watches_lights", "names_lights")
 
     def __init__(self, ws, peer: str, *, max_pending_replies: int = 64, outbox_budget: int = OUTBOX_BUDGET,
                  budget: FrameBudget | None = None):
-        from wsproto import WSConnection
-
         self.ws = ws  # simple-websocket's Server, after its handshake
-        # wsproto's frame connection alone (WSConnection.connection, public), without the
-        # handshake's h11 state: a few KB per client for the connection's life.
-        self.conn = ws.ws.connection if isinstance(ws.ws, WSConnection) else ws.ws
-        ws.ws = self.conn  # what flask-sock's ws.close() sends through, if it still can
+        self.sock = socket_of(ws)
+        self.conn = frame_connection(ws)  # wsproto's frame connection alone
         self.peer = peer
         self._max_replies = max_pending_replies
         self._budget = budget or FrameBudget(max_message_size=getattr(ws, "max_message_size", None))
@@ -84,9 +81,7 @@ class Client:
         self._finished = False
         self._writing = False  # the writer is sending, outside the lock
         self._sending_since: float | None = None
-        # gevent's cooperative socket wraps a non-blocking OS socket (its _sock, no public
-        # accessor): a send on that one returns at once instead of switching greenlets.
-        self._os_socket = getattr(ws.sock, "_sock", ws.sock)
+        self._os_socket = os_socket(self.sock)  # a send on it returns at once: it never waits
         try:  # bound what the kernel holds for a client that stopped reading
             self._os_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             # Every frame is a whole message, sent at once: without this, Nagle's algorithm
@@ -125,14 +120,14 @@ class Client:
 
         time.sleep(0)
         while not self._messages:
-            if not self.ws.connected:
-                raise ClientGone(self.ws.close_reason)
+            if not is_open(self.ws):
+                raise ClientGone(close_code(self.ws))
             try:
-                data = self.ws.sock.recv(RECEIVE_BYTES)
+                data = self.sock.recv(RECEIVE_BYTES)
             except OSError:
                 data = b""
             if not data:
-                self.ws.connected = False
+                mark_closed(self.ws)
                 raise ClientGone(None)
             try:
                 self._take(data)
@@ -140,8 +135,8 @@ class Client:
                 self._violated(violation)
                 raise ClientGone(violation.code) from None
             except LocalProtocolError:  # data after the close handshake
-                self.ws.connected = False
-                raise ClientGone(self.ws.close_reason) from None
+                mark_closed(self.ws)
+                raise ClientGone(close_code(self.ws)) from None
             if self._messages:
                 break
             time.sleep(0)  # a chunk that completed no message: the others' turn
@@ -177,13 +172,12 @@ class Client:
                 if event.payload == self._ping_payload:
                     self._pong_seen = True
             elif isinstance(event, CloseConnection):
-                self.ws.close_reason = event.code
                 if conn.state is not ConnectionState.CLOSED:  # not the answer to our own close
                     try:
                         self._send_control(conn.send(event.response()))
                     except LocalProtocolError:
                         pass
-                self.ws.connected = False
+                mark_closed(self.ws, event.code)
                 return
 
     def _violated(self, violation: PolicyViolation) -> None:
@@ -203,15 +197,15 @@ class Client:
         try:
             frame = self.conn.send(CloseConnection(code=int(violation.code), reason=violation.reason))
             self._os_socket.send(frame, socket.MSG_DONTWAIT)
-            self.ws.sock.shutdown(socket.SHUT_WR)
+            self.sock.shutdown(socket.SHUT_WR)
         except (OSError, LocalProtocolError):
             pass
-        self.ws.connected = False
+        mark_closed(self.ws)
         deadline, drained = time.monotonic() + DRAIN_AFTER_CLOSE, 0
         try:
             while (left := deadline - time.monotonic()) > 0 and drained < DRAIN_BYTES:
-                self.ws.sock.settimeout(left)
-                chunk = self.ws.sock.recv(RECEIVE_BYTES)
+                self.sock.settimeout(left)
+                chunk = self.sock.recv(RECEIVE_BYTES)
                 if not chunk:
                     break
                 drained += len(chunk)
@@ -273,7 +267,7 @@ class Client:
         """
         if self.dropped:  # cut off: its handler is ending, nothing more is kept for it
             return
-        if not self._outbox.entries and not self._writing and self.ws.connected:
+        if not self._outbox.entries and not self._writing and is_open(self.ws):
             try:
                 sent = self._os_socket.send(frame, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
@@ -331,7 +325,7 @@ class Client:
         if why is not None:
             self.dropped = why
         try:
-            self.ws.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
@@ -344,9 +338,9 @@ class Client:
             self._finished = True
             self._outbox.clear()
             self._cond.notify_all()
-        self.ws.connected = False
+        mark_closed(self.ws)
         try:
-            self.ws.sock.close()
+            self.sock.close()
         except OSError:
             pass
 
@@ -356,16 +350,15 @@ class Client:
         return time.monotonic() - since if since is not None else 0.0
 
     def _start_closing(self, code: int, reason: str) -> None:
-        """Send a close frame, and keep reading until the client answers it.
+        """Send a close frame; the frame loop (:meth:`receive`) goes on reading until the
+        client's close answers it, and only then is the socket closed.
 
-        simple-websocket's own close() stops its reader at once, and closing a socket
-        with the client's data still unread makes the kernel send a TCP reset, which
-        can destroy the close frame before the client reads it. Here the reader goes
-        on until the client's close frame arrives, then closes the socket cleanly.
+        Closing a socket with the client's data still unread makes the kernel send a TCP
+        reset, which can destroy the close frame before the client reads it.
         """
         from wsproto.events import CloseConnection
 
-        self.ws.sock.sendall(self.conn.send(CloseConnection(code=int(code), reason=reason)))
+        self.sock.sendall(self.conn.send(CloseConnection(code=int(code), reason=reason)))
 
     def _write_loop(self) -> None:
         while True:
@@ -384,12 +377,12 @@ class Client:
             self._sending_since = time.monotonic()
             try:
                 if close is not None:
-                    if self.ws.connected:  # not after a violation's close, already sent
+                    if is_open(self.ws):  # not after a violation's close, already sent
                         self._start_closing(*close)
                     return
-                if not self.ws.connected:
+                if not is_open(self.ws):
                     return  # the client closed: nothing may follow its close frame
-                self.ws.sock.sendall(frame)
+                self.sock.sendall(frame)
             except Exception:  # OSError, or wsproto's LocalProtocolError after the client's close
                 return  # the handler sees the connection end and cleans up
             finally:

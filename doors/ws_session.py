@@ -15,12 +15,12 @@ import logging
 import time
 
 import protocol
-from budget import ONE, Budget
-from connection import Client
-from frames import text_frame
-from http_edge import error_reply
+from limits.budget import ONE, Budget
+from broadcast.connection import Client
+from broadcast.frames import text_frame
+from doors.http_edge import error_reply
 from led import HardwareError
-from lights import Lights
+from lamp.lights import Lights
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ class Session:
         """Count the client in with its first states (every light's, if it watches them) and,
         if it watches them, every schedule; their cost goes on its budget. The clients now."""
         client, lights = self.client, self.lights
-        client.wants_news = "schedules" in watching
-        client.watches_lights = client.names_lights = "lights" in watching
+        client.wants_news = protocol.WatchName.SCHEDULES in watching
+        client.watches_lights = client.names_lights = protocol.WatchName.LIGHTS in watching
         # The first states are sent under the lights' locks: no change comes between them and the join.
         if client.watches_lights:
             count = lights.read_all(lambda states: hub.add(client, named_states(states)))

@@ -14,11 +14,11 @@ import threading
 import time
 from typing import Callable, Optional
 
-import effects
+from curves import effects
 import protocol
-import state
-from loglimit import LogLimiter
-from protocol import State
+from lamp import state
+from limits.loglimit import LogLimiter
+from protocol import EffectName, State
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +180,9 @@ class Light:
                 if changed:  # back to the state's level, from the level shown
                     self.led.set_level(old.level, self.default_transition)
             else:
-                changed = not self._frozen and (effect != self._effect or effect.name == "flash")
+                changed = not self._frozen and (effect != self._effect or effect.name is EffectName.FLASH)
                 if changed:
-                    on = old.on if effect.name == "flash" else True
+                    on = old.on if effect.name is EffectName.FLASH else True
                     shape = self.led.start_effect(
                         effects.shape_for(effect, top=old.brightness, back_to=old.level, seed=old.seq),
                         old.brightness if on else 0, on_done=self._effect_ended)
@@ -234,7 +234,7 @@ class Light:
     def kept_effect(self) -> dict | None:
         """The effect that runs as the state file keeps it (a flash is not kept: it is over in seconds)."""
         effect = self._effect
-        return effect.fields() if effect is not None and effect.name != "flash" else None
+        return effect.fields() if effect is not None and effect.name is not EffectName.FLASH else None
 
     def _effect_ended(self, shape) -> None:
         """The LED's fader: an effect ended by itself (a flash, back where the light was) or

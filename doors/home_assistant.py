@@ -16,7 +16,7 @@ import protocol
 
 ONLINE, OFFLINE = "online", "offline"
 HA_COMMAND_FIELDS = ("state", "brightness", "transition", "effect", "flash")  # what discovery says this light does
-HA_EFFECTS = ("breathe", "candle", "blink")  # the effect_list; a flash is HA's own "flash"
+HA_EFFECTS = tuple(effect for effect in protocol.EffectName if effect is not protocol.EffectName.FLASH)  # HA has its own flash
 FLASH_SHORT, FLASH_LONG = 2, 10  # seconds: flash_time_short and flash_time_long, as HA sends them
 FLASH_BLINK = 0.5  # seconds on, then off: one blink a second
 
@@ -43,7 +43,7 @@ def ha_command(payload: dict) -> list[str]:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, Decimal)) or not 1 <= seconds <= 100:
             raise protocol.ProtocolError(protocol.INVALID_MESSAGE, "flash must be whole seconds from 1 to 100 "
                                          f"(HA sends {FLASH_SHORT} or {FLASH_LONG}), got {protocol.describe(seconds)}")
-        return [json.dumps({"effect": "flash", "count": int(seconds), "on_time": FLASH_BLINK,
+        return [json.dumps({"effect": protocol.EffectName.FLASH, "count": int(seconds), "on_time": FLASH_BLINK,
                             "off_time": FLASH_BLINK})]
     if "effect" in payload and payload["effect"] not in HA_EFFECTS:
         raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"effect must be one of {', '.join(HA_EFFECTS)}, "

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     from gevent.event import Event
     from gevent.pool import Pool
 
-    from budget import Budget
-    from gevent_http import first_bytes_server, websocket_aware_handler
-    from http_guard import WaitingRoom, crowded
+    from limits.budget import Budget
+    from serving.gevent_http import first_bytes_server, websocket_aware_handler
+    from serving.http_guard import WaitingRoom, crowded
 
     app = load_app()
     # Connections served at once: MAX_CLIENTS WebSockets (the hub refuses more with a 503)
@@ -163,6 +164,27 @@ def raise_open_files_limit(max_clients: int) -> None:
     if new_soft < wanted:
         log.warning("open files are limited to %d (ulimit -n), too few for %d clients; "
                     "raise LimitNOFILE or lower MAX_CLIENTS", new_soft, max_clients)
+
+
+def configure_logging(level: str) -> None:
+    """The log: standard error (the journal under systemd), a line each with its time, level,
+    module and message. A module is named as the README names it (``light``, ``hub``), without
+    the package it is in (``lamp``, ``broadcast``: the folders at the top with an ``__init__.py``)."""
+    packages = {path.parent.name for path in Path(__file__).resolve().parent.parent.glob("*/__init__.py")}
+
+    def name_the_module(record: logging.LogRecord) -> bool:
+        package, dot, module = record.name.partition(".")
+        record.module_name = module if dot and package in packages else record.name
+        return True
+
+    handler = logging.StreamHandler()
+    handler.addFilter(name_the_module)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(module_name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    # The format names no source line or thread: don't look them up for every record (the
+    # Logging HOWTO's "Optimization"); a line per change stays cheap.
+    logging._srcfile = None
+    logging.logThreads = logging.logMultiprocessing = False  # (gunicorn's lines name the process)
 
 
 def off_the_event_loop(function, *args):

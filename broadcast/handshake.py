@@ -49,10 +49,3 @@ class _NoEvent:
 
 
 SERVER_OPTIONS = {"thread_class": _NoReaderThread, "event_class": _NoEvent}  # for SOCK_SERVER_OPTIONS
-
-# How a WSGI server hands simple-websocket the connection's socket as it is. Without it,
-# under gevent's server simple-websocket duplicates the socket (two descriptors per
-# client); with it, flask-sock ends a finished WebSocket's response by raising
-# StopIteration, which the server must take as "the connection is over, say nothing".
-RAW_SOCKET_KEY = "gunicorn.socket"
-WebSocketOver = StopIteration

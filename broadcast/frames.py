@@ -8,7 +8,7 @@ import enum
 import struct
 import time
 
-from budget import Budget
+from limits.budget import Budget
 
 MAX_FRAGMENTS = 16  # frames one message may come in (every client here sends one)
 CONTROL_RATE = 5.0  # pings and pongs a client may send a second, on average...

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from budget import ENVIRON_KEY, ONE, Budget
-from loglimit import LogLimiter
+from limits.budget import ENVIRON_KEY, ONE, Budget
+from limits.loglimit import LogLimiter
 from protocol import INVALID_MESSAGE, TOO_MANY_CLIENTS, error_message
 
 BODY_LIMIT = 64 * 1024  # bytes of a request body read ahead of the app (it refuses far less: 413)
@@ -29,7 +29,7 @@ def first_bytes_server(waiting, deadlines=None):
 
     from gevent.pywsgi import WSGIServer
 
-    from http_guard import DEADLINES
+    from serving.http_guard import DEADLINES
 
     deadlines = deadlines or DEADLINES
     full = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -113,8 +113,8 @@ def websocket_aware_handler(waiting, deadlines=None, make_budget=None):
     import gevent
     from gevent.pywsgi import WSGIHandler
 
-    from handshake import RAW_SOCKET_KEY, WebSocketOver
-    from http_guard import DEADLINES
+    from adapters.websocket_stack import RAW_SOCKET_KEY, WebSocketOver
+    from serving.http_guard import DEADLINES
 
     deadlines = deadlines or DEADLINES
     make_budget = make_budget or (lambda: Budget(100, 200))
