@@ -7,7 +7,6 @@ starts: it reads :mod:`settings`, picks the pin factory, and serves (:mod:`serve
 """
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import sys
@@ -42,6 +41,7 @@ def create_app(config=None, led=None) -> Flask:
     """Build the service around ``led`` (opened from the config when not given)."""
     from flask import Flask
 
+    from doors.http_edge import EXTENSION, Service
     from doors.rest import rest
     from doors.web import web
 
@@ -96,11 +96,9 @@ def create_app(config=None, led=None) -> Flask:
         light.schedules.add_listener(lambda news, requester, is_default=is_default: hub.broadcast_news(
             (news.light, news.name), protocol.reply_message(news) if is_default else None,
             lambda: protocol.reply_message(news, named=True), skip=requester))
-    app.extensions["ledsock"] = lights.default
-    app.extensions["ledsock_lights"] = lights
-    app.extensions["ledsock_hub"] = hub
+    shared = app.extensions[EXTENSION] = Service(lights, hub)
     if app.config.get("MQTT_URL"):
-        app.extensions["ledsock_mqtt"] = _start_mqtt(app.config, lights)
+        shared.bridge = _start_mqtt(app.config, lights)
     app.register_blueprint(web)
     app.register_blueprint(rest)
     return app
@@ -134,7 +132,7 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
     effect = record.saved_effect() if record is not None else None
     if effect and on and state.parse_power_on(config["POWER_ON"]) == "last":  # it ran when the service stopped
         try:
-            light.execute(protocol.parse_command(json.dumps(effect)), origin="the state file")
+            light.execute(protocol.parse_message(effect), origin="the state file")
         except (protocol.ProtocolError, HardwareError) as exc:
             log.warning("%sthe saved effect %s was not started again: %s", light.log_prefix, effect,
                         getattr(exc, "message", exc))
@@ -165,19 +163,25 @@ def shutdown(app: Flask, grace: float | None = None) -> None:
 
     Only the first call acts; ``grace`` defaults to SHUTDOWN_GRACE.
     """
-    lights, hub = app.extensions["ledsock_lights"], app.extensions["ledsock_hub"]
-    lights.stop_changes()
+    from doors.http_edge import service
+
+    shared = service(app)
+    shared.lights.stop_changes()
+    hub = shared.hub
     if hub.close_all():
         hub.wait_closed(app.config["SHUTDOWN_GRACE"] if grace is None else grace)
 
 
 def release(app: Flask) -> None:
     """The worker is exiting: end the keep-alive and release the GPIO."""
-    lights, hub = app.extensions["ledsock_lights"], app.extensions["ledsock_hub"]
+    from doors.http_edge import service
+
+    shared = service(app)
+    lights = shared.lights
     shutdown(app, grace=0.5)  # when no signal came first
-    hub.stop()
-    if "ledsock_mqtt" in app.extensions:
-        app.extensions["ledsock_mqtt"].stop()  # retained "offline": a clean stop, not a death
+    shared.hub.stop()
+    if shared.bridge is not None:
+        shared.bridge.stop()  # retained "offline": a clean stop, not a death
     lights.default.scheduler.stop()
     lights.release()
     log.info("GPIO%s released", ", ".join(str(light.led.pin) for light in lights))

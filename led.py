@@ -97,10 +97,7 @@ class Led:
             if transition > 0 and self._shown != level:
                 fade = Fade(self._shown, level, self._clock(), transition)
                 self._write(fade.level_at(fade.began))
-                self._fade = fade
-                if self._fader is None:
-                    self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
-                    self._fader.start()
+                self._run(fade)
             else:
                 self._fade = None
                 self._write(level)
@@ -120,12 +117,17 @@ class Led:
             now = self._clock()
             shape = make(self._shown, now)
             self._write(shape.level_at(now))
-            self._fade, self._effect_done = shape, on_done
+            self._effect_done = on_done
+            self._run(shape)
             self.level = level
-            if self._fader is None:
-                self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
-                self._fader.start()
             return shape
+
+    def _run(self, running) -> None:
+        """Hand the one writer a fade or an effect (lock held), starting it if it has ended."""
+        self._fade = running
+        if self._fader is None:
+            self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
+            self._fader.start()
 
     def _write(self, level: float) -> None:
         """Write one level through the curve (lock held); a failure becomes HardwareError."""

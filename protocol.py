@@ -11,7 +11,6 @@ be wrong is raised as :class:`ProtocolError`, which the edge turns into one
 from __future__ import annotations
 
 import functools
-import json
 from decimal import Decimal
 from typing import Optional, Union
 
@@ -54,6 +53,7 @@ from messages.fields import (  # noqa: F401 - re-exported: the doors use protoco
     DEFAULT_LIGHT_NAME,
     UNKNOWN_LIGHT,
     parse_json,
+    to_json,
     describe,
 )
 from messages.effect import (  # noqa: F401 - re-exported: the doors use protocol.<name>
@@ -199,7 +199,7 @@ def _dump(message: dict, request_id: RequestId = None) -> str:
     """A message as compact JSON; a reply carries its request's ``id`` last."""
     if request_id is not None:
         message["id"] = request_id
-    return json.dumps(message, separators=(",", ":"))
+    return to_json(message)
 
 
 def state_fields(state: State, named: bool = False) -> dict:

@@ -93,7 +93,7 @@ class Hub:
         for client in self.snapshot():
             if client is skip:
                 continue
-            if client.watches_lights or (client.names_lights and plain_frame is not None):
+            if _gets_named(client, plain is not None):
                 if named_frame is None:
                     named_frame = text_frame(named())
                 client.send_state(named_frame, key)
@@ -103,12 +103,13 @@ class Hub:
     def broadcast_news(self, key: object, text: str | None, named=None, *, skip: object = None) -> None:
         """Send news that no state replaces (a schedule's) to the clients that asked for it;
         one that has not read the news of ``key`` yet gets only the newest. ``text`` and
-        ``named()`` are as a state's in :meth:`broadcast_state`."""
+        ``named()`` are as a state's in :meth:`broadcast_state` (without ``named``, every
+        client gets ``text``)."""
         named_text = None
         for client in self.snapshot():
             if not client.wants_news or client is skip:
                 continue
-            if named is not None and (client.watches_lights or (client.names_lights and text is not None)):
+            if named is not None and _gets_named(client, text is not None):
                 if named_text is None:
                     named_text = named()
                 client.send_news(key, named_text)
@@ -160,3 +161,10 @@ class Hub:
     def stop(self) -> None:
         """End the keep-alive loop (the service is closing)."""
         self._stopped.set()
+
+
+def _gets_named(client: Client, has_plain: bool) -> bool:
+    """Whether ``client`` gets a message with its light's name rather than as protocol v1 has it
+    (``has_plain``: there is a v1 version, which only the default light's messages have): a
+    client that watches every light does, and one that has named a light."""
+    return client.watches_lights or (client.names_lights and has_plain)

@@ -71,8 +71,8 @@ def _exact_number(value):
 def ha_state(state: protocol.State) -> str:
     """The state HA reads: a flash is not an effect HA lists, so it shows as none."""
     effect = state.effect if state.effect in HA_EFFECTS else None
-    return json.dumps({"state": "ON" if state.on else "OFF", "brightness": state.brightness,
-                       "color_mode": "brightness", "effect": effect}, separators=(",", ":"))
+    return protocol.to_json({"state": "ON" if state.on else "OFF", "brightness": state.brightness,
+                             "color_mode": "brightness", "effect": effect})
 
 
 def entity_id(device_id: str, light: str, is_default: bool) -> str:

@@ -6,36 +6,52 @@ their own; both answer through these, so a refusal reads the same at every door.
 """
 from __future__ import annotations
 
-from flask import Response, current_app
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, current_app
 
 import protocol
 from broadcast.hub import Hub
-from led import HardwareError
 from lamp.light import Light
 from lamp.lights import Lights
+from limits.loglimit import LogLimiter
+
+
+EXTENSION = "ledsock"  # the key of the app's extensions that holds its Service
+
+
+@dataclass
+class Service:
+    """The app's shared objects, kept as one Flask extension (``app.extensions["ledsock"]``),
+    the way flask-sock keeps its ``Sock``: the lights, the WebSocket hub, the MQTT bridge (with
+    MQTT_URL), the server's waiting room (under the gevent server, which sets it), the host
+    names the service answers to and the edge's logs (set when :mod:`web` is registered)."""
+
+    lights: Lights
+    hub: Hub
+    bridge: Any = None  # doors.mqtt_bridge.MqttBridge
+    waiting: Any = None  # serving.http_guard.WaitingRoom
+    hosts: frozenset[str] = frozenset()
+    logs: dict[str, LogLimiter] = field(default_factory=dict)
+
+
+def service(app: Flask | None = None) -> Service:
+    """The Service of ``app`` (the current one when None)."""
+    return (app or current_app).extensions[EXTENSION]
 
 
 def the_lights() -> Lights:
-    return current_app.extensions["ledsock_lights"]
+    return service().lights
 
 
 def the_light() -> Light:
     """The default light."""
-    return current_app.extensions["ledsock"]
+    return service().lights.default
 
 
 def the_hub() -> Hub:
-    return current_app.extensions["ledsock_hub"]
-
-
-def error_reply(exc: Exception, request_id: protocol.RequestId = None) -> tuple[str, int]:
-    """The error object and HTTP status for a rejected request, the same at every door."""
-    if isinstance(exc, HardwareError):
-        return protocol.hardware_error_message(exc, request_id), 503
-    if isinstance(exc, protocol.ProtocolError):
-        status = 404 if exc.code == protocol.UNKNOWN_LIGHT else 400
-        return protocol.error_message(exc.code, exc.message, request_id), status
-    raise TypeError(f"no error reply for {type(exc).__name__}") from exc
+    return service().hub
 
 
 def peer(environ) -> str:

@@ -13,7 +13,6 @@ never holds up a change or the WebSocket fan-out. docs/mqtt.md has the topics.
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import re
 import socket
@@ -26,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import protocol
 from limits.budget import ONE, Budget
 from doors.home_assistant import OFFLINE, ONLINE, discovery_config, entity_id, ha_command, ha_state
-from led import HardwareError
+from doors.answers import failure
 from lamp.light import Light
 from lamp.lights import Lights
 from limits.loglimit import LogLimiter
@@ -272,29 +271,17 @@ class MqttBridge:
                     log.debug("MQTT: a group command for light %r, which this lamp does not have", name)
                     return ONE  # the fleet's lamps need not all have it
                 self.lights.execute(name, command, origin=f"mqtt {message.topic}", requester=self,
-                                    failed=lambda light, exc: self._failed(light, exc, message.topic, request_id))
+                                    failed=lambda light, exc: self._failed(exc, message.topic, request_id))
                 cost += len(self.lights) if name == protocol.EVERY_LIGHT else 1
             return max(ONE, cost)
-        except protocol.ProtocolError as exc:
-            log.debug("MQTT: rejected on %s: %s", message.topic, exc.message)
-            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
-        except Exception:  # a bug: logged, answered on the error topic
-            log.exception("MQTT: a message on %s could not be handled", message.topic)
-            self._publish(f"{self.base}/error", protocol.internal_error_message(request_id))
+        except Exception as exc:  # noqa: BLE001 - each kind answered on the error topic (a bug logged)
+            self._failed(exc, message.topic, request_id)
         return ONE
 
-    def _failed(self, light: Light, exc: Exception, topic: str, request_id) -> None:
-        """A light failed the command (refused it, could not drive its LED, or a bug: logged):
-        the error topic says so, and the others still act."""
-        if isinstance(exc, protocol.ProtocolError):
-            log.debug("MQTT: rejected on %s: %s", topic, exc.message)
-            self._publish(f"{self.base}/error", protocol.error_message(exc.code, exc.message, exc.request_id))
-        elif isinstance(exc, HardwareError):
-            light.changes_log.error(f"mqtt {topic}", "%s (set on %s)", exc, topic)
-            self._publish(f"{self.base}/error", protocol.hardware_error_message(exc, request_id))
-        else:
-            log.error("MQTT: a message on %s could not be handled", topic, exc_info=exc)
-            self._publish(f"{self.base}/error", protocol.internal_error_message(request_id))
+    def _failed(self, exc: Exception, topic: str, request_id) -> None:
+        """A command, or one light's part of it, failed: the error topic says so (doors.answers)."""
+        self._publish(f"{self.base}/error", failure(exc, request_id, origin=f"mqtt {topic}",
+                                                    changes_log=self.lights.default.changes_log)[0])
 
     # ---------------------------------------------------------------- publishing
 
@@ -360,7 +347,7 @@ class MqttBridge:
             for light in self.lights:
                 unique_id = entity_id(self.device_id, light.name, light is self.lights.default)
                 self._client.publish(f"homeassistant/light/{unique_id}/config",
-                                     json.dumps(self.discovery_config(light)), qos=1, retain=True)
+                                     protocol.to_json(self.discovery_config(light)), qos=1, retain=True)
         self._publish_states_now()
         return len(self.lights) * (2 if self.discovery else 1)
 

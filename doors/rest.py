@@ -7,7 +7,6 @@ answers are the state's fields (as on the WebSocket, without ``"type"``).
 """
 from __future__ import annotations
 
-import json
 import logging
 from decimal import Decimal
 from urllib.parse import parse_qs
@@ -17,8 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 import protocol
 from limits.budget import ENVIRON_KEY, ONE
-from doors.http_edge import error_reply, json_response, peer, the_light, the_lights
-from led import HardwareError
+from doors.answers import failure
+from doors.http_edge import json_response, peer, the_light, the_lights
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +31,6 @@ def rest_state(state: protocol.State, shown: float | None = None, named: bool = 
     if shown is not None:
         fields["shown"] = round(shown, 2)
     return fields
-
-
-def _dump(body) -> str:
-    return json.dumps(body, separators=(",", ":"))
 
 
 FORM_FIELDS = ("level", "on", "step", "transition", "light", "effect", "period", "depth", "on_time", "off_time", "count")
@@ -112,7 +107,7 @@ def _form_value(name: str, text: str):
 @rest.get("/led")
 def get_led():
     light = the_light()
-    return json_response(_dump(rest_state(light.state(), shown=light.led.shown())))
+    return json_response(protocol.to_json(rest_state(light.state(), shown=light.led.shown())))
 
 
 @rest.post("/led")
@@ -124,21 +119,22 @@ def post_led():
 @rest.get("/lights")
 def get_lights():
     """Every light's state, the default light first (a JSON array: REST clients are not JsonUtility)."""
-    return json_response(_dump([rest_state(light.state(), shown=light.led.shown(), named=True)
+    return json_response(protocol.to_json([rest_state(light.state(), shown=light.led.shown(), named=True)
                                 for light in the_lights()]))
 
 
 @rest.errorhandler(protocol.ProtocolError)
-def refused(exc: protocol.ProtocolError):
-    """A request the protocol refuses (an unknown light, a bad body): its error object, 400 or 404."""
-    return json_response(*error_reply(exc))
+def _failed(exc: Exception):
+    """A request that failed (a GET naming an unknown light, a POST refused or not carried out):
+    its error object and status, as every door answers (doors.answers)."""
+    return json_response(*failure(exc, origin=f"http {peer(request.environ)}", changes_log=the_light().changes_log))
 
 
 @rest.get("/lights/<name>")
 def get_light(name):
     found = the_lights().resolve(name)
     states = [rest_state(light.state(), shown=light.led.shown(), named=True) for light in found]
-    return json_response(_dump(states if name == protocol.EVERY_LIGHT else states[0]))
+    return json_response(protocol.to_json(states if name == protocol.EVERY_LIGHT else states[0]))
 
 
 @rest.post("/lights/<name>")
@@ -162,22 +158,17 @@ def _post(path_light: str | None):
         states = lights.execute(target, command, origin=f"http {client}")
         if target == protocol.EVERY_LIGHT and (budget := request.environ.get(ENVIRON_KEY)) is not None:
             budget.spend(len(lights) - ONE)  # a change of every light: the connection waits the longer for its next
-    except (protocol.ProtocolError, HardwareError) as exc:
-        if isinstance(exc, HardwareError):
-            the_light().changes_log.error(f"http {client}", "%s (POST from %s)", exc, client)
-        return json_response(*error_reply(exc))
     except HTTPException:  # 413 and the like: answered by their own handlers
         raise
-    except Exception:  # a bug: one JSON error, never Flask's HTML page
-        log.exception("POST %s from %s could not be handled", request.path, client)
-        return json_response(protocol.internal_error_message(), 500)
+    except Exception as exc:  # noqa: BLE001 - each kind its answer (doors.answers); a bug's is JSON, never HTML
+        return _failed(exc)
     if target == protocol.EVERY_LIGHT:
-        return json_response(_dump([rest_state(state, named=True) for state in states]))
-    return json_response(_dump(rest_state(states[0], named=target is not None)))
+        return json_response(protocol.to_json([rest_state(state, named=True) for state in states]))
+    return json_response(protocol.to_json(rest_state(states[0], named=target is not None)))
 
 
 def _schedules(light, named: bool) -> str:
-    return _dump([{**protocol.schedule_fields(info, named), "next_at": info.next_at}
+    return protocol.to_json([{**protocol.schedule_fields(info, named), "next_at": info.next_at}
                   for info in light.schedules.infos()])
 
 

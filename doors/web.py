@@ -8,7 +8,6 @@ failures to one error object with :func:`http_edge.error_reply`.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import threading
@@ -22,7 +21,7 @@ from limits.budget import ENVIRON_KEY, Budget
 from broadcast.connection import Client, ClientGone, connection_threads
 from broadcast.frames import CloseCode
 from broadcast.handshake import decline_extensions
-from doors.http_edge import json_response, peer, the_hub, the_lights
+from doors.http_edge import json_response, peer, service, the_hub, the_lights
 from limits.loglimit import LogLimiter
 from doors.ws_session import Session
 
@@ -36,7 +35,7 @@ sock = Sock()  # routes only: the WebSocket options come from each app's SOCK_SE
 def _allowed_hosts(state):
     """The names each app answers to: its own, and ALLOWED_HOSTS (worked out once, at registration)."""
     listed = {name.strip().lower().rstrip(".") for name in state.app.config["ALLOWED_HOSTS"]}
-    state.app.extensions["ledsock_hosts"] = own_host_names() | listed
+    service(state.app).hosts = own_host_names() | listed
 
 
 @web.record_once
@@ -44,32 +43,38 @@ def _logs(state):
     """The edge's lines, bounded under a flood: a WebSocket's connect and disconnect (a few a
     period per host and reason), and each refusal (once a period per connection and reason,
     then counted)."""
-    state.app.extensions["ledsock_logs"] = {
+    service(state.app).logs = {
         "connections": LogLimiter(log, "connects and disconnects"),
         "refusals": LogLimiter(log, "refused requests", lines=1),
     }
 
 
 def connections_log(app) -> LogLimiter:
-    return app.extensions["ledsock_logs"]["connections"]
+    return service(app).logs["connections"]
 
 
-def refused(reason: str, msg: str, *args) -> None:
-    """Log a refusal: once a period for this connection and ``reason``, then counted."""
-    current_app.extensions["ledsock_logs"]["refusals"].warning(f"{peer(request.environ)} {reason}", msg, *args)
+def refuse(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+           logged: tuple | None = None) -> Response:
+    """The answer to a request refused at the edge: the HTTP status, the protocol's error object,
+    ``headers``. ``logged`` is (reason, line, *args): the line is logged once a period for this
+    connection and reason, then counted (a flood of refusals costs the log one line)."""
+    if logged is not None:
+        reason, line, *args = logged
+        service().logs["refusals"].warning(f"{peer(request.environ)} {reason}", line, *args)
+    answer = json_response(protocol.error_message(code, message), status)
+    answer.headers.update(headers or {})
+    return answer
 
 
 @web.before_app_request
 def admit_host():
     """Refuse a Host this service was not given (DNS rebinding), for every path, reads included."""
-    if host_allowed(request.host, current_app.extensions["ledsock_hosts"]):
+    if host_allowed(request.host, service().hosts):
         return None
-    refused("Host", "refused %s %s from %s: Host %s is not this service's (ALLOWED_HOSTS adds names)",
-            request.method, request.path, peer(request.environ), request.host)
-    return json_response(protocol.error_message(
-        protocol.FORBIDDEN_HOST,
-        f"this service is not {request.host!r}; reach it by its IP address or name, "
-        "or add the name to ALLOWED_HOSTS"), 403)
+    return refuse(403, protocol.FORBIDDEN_HOST, f"this service is not {request.host!r}; reach it by its IP "
+                  "address or name, or add the name to ALLOWED_HOSTS",
+                  logged=("Host", "refused %s %s from %s: Host %s is not this service's (ALLOWED_HOSTS adds names)",
+                          request.method, request.path, peer(request.environ), request.host))
 
 
 @web.before_app_request
@@ -87,36 +92,30 @@ def admit():
     client = peer(request.environ)
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(origin, request.host, config["ALLOWED_ORIGINS"]):
-        refused("Origin", "refused %s %s from %s: Origin %s is not allowed", request.method, request.path, client,
-                origin)
-        return json_response(protocol.error_message(
-            protocol.FORBIDDEN_ORIGIN,
-            f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins"), 403)
+        return refuse(403, protocol.FORBIDDEN_ORIGIN,
+                      f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins",
+                      logged=("Origin", "refused %s %s from %s: Origin %s is not allowed", request.method,
+                              request.path, client, origin))
     token = config["LED_TOKEN"] or None
     if token is not None:
         presented = presented_token(request.headers, request.args, allow_query=is_ws)
         if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
-            refused("token", "refused %s %s from %s: %s token", request.method, request.path, client,
-                    "no" if presented is None else "wrong")
-            refusal = json_response(protocol.error_message(
-                protocol.UNAUTHORIZED,
-                "this service needs its token: send 'Authorization: Bearer TOKEN'"
-                + (" or add ?token=TOKEN to the URL" if is_ws else "")), 401)
-            refusal.headers["WWW-Authenticate"] = 'Bearer realm="ledsock"'
-            return refusal
+            return refuse(401, protocol.UNAUTHORIZED, "this service needs its token: send 'Authorization: Bearer "
+                          "TOKEN'" + (" or add ?token=TOKEN to the URL" if is_ws else ""),
+                          headers={"WWW-Authenticate": 'Bearer realm="ledsock"'},
+                          logged=("token", "refused %s %s from %s: %s token", request.method, request.path, client,
+                                  "no" if presented is None else "wrong"))
     if is_ws and request.headers.get("Upgrade", "").lower() == "websocket":
         try:  # before the upgrade: a bad value is an HTTP 400 a person can read
             g.ledsock_watch = protocol.parse_watch_query(request.args.getlist("watch"))
         except protocol.ProtocolError as exc:
-            return json_response(protocol.error_message(exc.code, exc.message), 400)
+            return refuse(400, exc.code, exc.message)
         hub = the_hub()
         if not hub.reserve_slot():
-            refused("full", "refused a WebSocket from %s: all %d client slots are taken", client, hub.max_clients)
-            refusal = json_response(protocol.error_message(
-                protocol.TOO_MANY_CLIENTS,
-                f"the server already has its maximum of {hub.max_clients} WebSocket clients; try again later"), 503)
-            refusal.headers["Retry-After"] = "5"
-            return refusal
+            return refuse(503, protocol.TOO_MANY_CLIENTS, f"the server already has its maximum of {hub.max_clients} "
+                          "WebSocket clients; try again later", headers={"Retry-After": "5"},
+                          logged=("full", "refused a WebSocket from %s: all %d client slots are taken", client,
+                                  hub.max_clients))
         g.ledsock_slot = True
         decline_extensions(request.environ)
     return None
@@ -185,13 +184,12 @@ def healthz():
     health = lights.default.health()
     health["lights"] = [{"name": light.name, **light.led_health()} for light in lights]
     health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads())
-    waiting = current_app.extensions.get("ledsock_waiting")  # the server's (serve.py), when it has one
-    if waiting is not None:
-        health.update(http_waiting=len(waiting), http_closed_waiting=waiting.closed)
-    bridge = current_app.extensions.get("ledsock_mqtt")
-    if bridge is not None:
-        health.update(bridge.health())
-    return json_response(json.dumps(health, separators=(",", ":")))
+    shared = service()
+    if shared.waiting is not None:  # the server's (serve.py), when it has one
+        health.update(http_waiting=len(shared.waiting), http_closed_waiting=shared.waiting.closed)
+    if shared.bridge is not None:
+        health.update(shared.bridge.health())
+    return json_response(protocol.to_json(health))
 
 
 @web.app_errorhandler(400)
@@ -200,28 +198,25 @@ def bad_request(error):
         message = "/ws is a WebSocket: open it with a WebSocket client (ws:// or wss://)"
     else:
         message = getattr(error, "description", None) or "bad request"
-    return json_response(protocol.error_message(protocol.INVALID_MESSAGE, message), 400)
+    return refuse(400, protocol.INVALID_MESSAGE, message)
 
 
 @web.app_errorhandler(404)
 def not_found(_error):
-    return json_response(protocol.error_message(
-        protocol.NOT_FOUND, f"no {request.path} here: the service has /, /ws, /led, /lights, /schedules and /healthz"), 404)
+    return refuse(404, protocol.NOT_FOUND,
+                  f"no {request.path} here: the service has /, /ws, /led, /lights, /schedules and /healthz")
 
 
 @web.app_errorhandler(405)
 def method_not_allowed(error):
     allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or ()))
-    response = json_response(protocol.error_message(
-        protocol.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.path}; use {allowed}"), 405)
-    response.headers["Allow"] = allowed
-    return response
+    return refuse(405, protocol.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.path}; use {allowed}",
+                  headers={"Allow": allowed})
 
 
 @web.app_errorhandler(413)
 def too_large(_error):
-    return json_response(protocol.error_message(
-        protocol.INVALID_MESSAGE, f"request body over {current_app.config['MAX_CONTENT_LENGTH']} bytes"), 413)
+    return refuse(413, protocol.INVALID_MESSAGE, f"request body over {current_app.config['MAX_CONTENT_LENGTH']} bytes")
 
 
 def os_threads() -> int:

@@ -18,8 +18,7 @@ import protocol
 from limits.budget import ONE, Budget
 from broadcast.connection import Client
 from broadcast.frames import text_frame
-from doors.http_edge import error_reply
-from led import HardwareError
+from doors.answers import failure
 from lamp.lights import Lights
 
 log = logging.getLogger(__name__)
@@ -79,32 +78,18 @@ class Session:
                 client.send_reply(protocol.pong_message(request_id))
                 return 1
             self.lights.execute(
-                command.light, command, origin=self.origin, requester=client, failed=self._failed(request_id),
+                command.light, command, origin=self.origin, requester=client,
+                failed=lambda light, exc: self._failed(exc, request_id),
                 reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id, named)))
             return len(self.lights) if command.light == protocol.EVERY_LIGHT else 1
-        except protocol.ProtocolError as exc:
-            log.debug("rejected from %s: %s", client.peer, exc.message)
-            client.send_reply(error_reply(exc, exc.request_id)[0])
-        except Exception:  # a bug: logged, answered, and the connection (a WebSocket stream) kept
-            log.exception("a message from %s could not be handled: %.80r", client.peer, message)
-            client.send_reply(protocol.internal_error_message(request_id))
+        except Exception as exc:  # noqa: BLE001 - each kind answered (a bug logged), the connection kept
+            self._failed(exc, request_id)
         return 1
 
-    def _failed(self, request_id: protocol.RequestId):
-        """What a light that failed answers this client: the command refused, the LED not
-        driven, or (a bug: logged) the server's own fault; the connection stays."""
-        def failed(light, exc: Exception) -> None:
-            if isinstance(exc, protocol.ProtocolError):
-                log.debug("rejected from %s: %s", self.client.peer, exc.message)
-                self.client.send_reply(error_reply(exc, exc.request_id)[0])
-            elif isinstance(exc, HardwareError):
-                light.changes_log.error(self.origin, "%s (set from %s); level stays %d", exc, self.client.peer,
-                                        light.state().level)
-                self.client.send_reply(error_reply(exc, request_id)[0])
-            else:
-                log.error("a message from %s could not be handled", self.client.peer, exc_info=exc)
-                self.client.send_reply(protocol.internal_error_message(request_id))
-        return failed
+    def _failed(self, exc: Exception, request_id: protocol.RequestId) -> None:
+        """A message, or one light's part of it, failed: its error object (doors.answers)."""
+        self.client.send_reply(failure(exc, request_id, origin=self.origin,
+                                       changes_log=self.lights.default.changes_log)[0])
 
     def watch(self, command: protocol.Watch) -> int:
         """Start or stop what the client watches, answer it, and send what it now watches

@@ -7,7 +7,6 @@ delayed while it runs fires up to a minute late (timers.MISFIRE_GRACE), never la
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Callable, Optional
@@ -50,7 +49,7 @@ class Schedules:
         """Take the schedules a state file kept; one that no longer parses is logged and dropped."""
         for fields in saved:
             try:
-                command = protocol.parse_command(json.dumps({**fields, "type": "schedule"}))
+                command = protocol.parse_message({**fields, "type": "schedule"})
                 self._put(command, save=False)
             except (protocol.ProtocolError, TypeError, ValueError) as exc:
                 log.warning("a saved schedule was dropped: %s (%s)", getattr(exc, "message", exc), fields)

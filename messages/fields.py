@@ -198,6 +198,11 @@ def parse_id(message: dict) -> RequestId:
     )
 
 
+def to_json(value) -> str:
+    """``value`` as compact JSON: how every message and answer of the service is written."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def parse_json(text: Union[str, bytes]):
     """Decode one JSON text with numbers kept exact; raise ProtocolError for anything else.
 

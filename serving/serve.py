@@ -68,7 +68,7 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     server = first_bytes_server(waiting)(
         (args.host, args.port), app, handler_class=handler,
         spawn=pool, backlog=2048, log=None, error_log=logging.getLogger("serve.http"))
-    app.extensions["ledsock_waiting"] = waiting  # /healthz reports it
+    app.extensions["ledsock"].waiting = waiting  # the app's Service (doors.http_edge): /healthz reports it
     server.max_accept = ACCEPT_BATCH
     server.start()
     log.info("serving from one process (pid %d), gevent", os.getpid())
@@ -194,12 +194,19 @@ def off_the_event_loop(function, *args):
     connection shares one OS thread, and an fsync there would stall them all, so the
     call goes to gevent's pool of real threads while its greenlet waits.
     """
-    if "gevent" in sys.modules:
-        from gevent import get_hub, monkey
-
-        if monkey.is_module_patched("threading"):
-            return get_hub().threadpool.apply(function, args)
+    hub = _gevent_hub()
+    if hub is not None:
+        return hub.threadpool.apply(function, args)
     return function(*args)
+
+
+def _gevent_hub():
+    """gevent's hub when the service is served from gevent (threading monkey-patched), else None."""
+    if "gevent" not in sys.modules:
+        return None
+    from gevent import get_hub, monkey
+
+    return get_hub() if monkey.is_module_patched("threading") else None
 
 
 _deadline_threads = None  # without gevent: a small pool of OS threads for with_deadline
@@ -213,15 +220,15 @@ def with_deadline(function, seconds: float):
     past its deadline. Under gevent the caller's greenlet waits and the others run.
     """
     global _deadline_threads
-    if "gevent" in sys.modules:
-        from gevent import Timeout, get_hub, monkey
+    hub = _gevent_hub()
+    if hub is not None:
+        from gevent import Timeout
 
-        if monkey.is_module_patched("threading"):
-            call = get_hub().threadpool.spawn(function)
-            try:
-                return call.get(timeout=seconds)
-            except Timeout:
-                raise TimeoutError(f"no answer within {seconds:g} s") from None
+        call = hub.threadpool.spawn(function)
+        try:
+            return call.get(timeout=seconds)
+        except Timeout:
+            raise TimeoutError(f"no answer within {seconds:g} s") from None
     if _deadline_threads is None:
         from concurrent.futures import ThreadPoolExecutor
 

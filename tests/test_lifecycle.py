@@ -189,7 +189,7 @@ class TestHardwareFailure:
         import json
 
         port, pin, flask_app = served
-        service = flask_app.extensions["ledsock"]
+        service = flask_app.extensions["ledsock"].lights.default
         with Client(f"ws://127.0.0.1:{port}/ws") as sender, Client(f"ws://127.0.0.1:{port}/ws") as other:
             sender.recv(), other.recv()
             pin.broken = True
