@@ -10,7 +10,14 @@ import time
 
 from limits.budget import Budget
 
-MAX_FRAGMENTS = 16  # frames one message may come in (every client here sends one)
+# A message may come in as many frames as a client likes (RFC 6455), so fragmentation is
+# bounded by bytes: each frame counts its header too, at least FRAME_HEADER bytes (2, and the
+# 4-byte mask every client frame has), and a message's frames may take FRAMING times its
+# largest payload. A 4 KiB message in one-byte frames (28 KiB on the wire) is taken; a flood of
+# empty continuation frames, which complete nothing, is closed after 32 KiB: milliseconds.
+FRAME_HEADER = 6
+FRAMING = 8
+DEFAULT_MESSAGE_SIZE = 4096  # MAX_MESSAGE_SIZE's default, for a budget given none
 CONTROL_RATE = 5.0  # pings and pongs a client may send a second, on average...
 CONTROL_BURST = 20  # ...and at once
 
@@ -37,17 +44,19 @@ class FrameBudget:
     """What one client may send, counted in frames, not messages.
 
     Pings and pongs come from a :class:`budget.Budget` (``control_rate`` a second, bursts of
-    ``control_burst``); a message may come in at most ``max_fragments`` frames and
-    ``max_message_size`` bytes. A client past any of these raises PolicyViolation. Whole
-    messages are rate-limited apart, by the handler, with a ``rate_limited`` reply.
+    ``control_burst``); a message may be at most ``max_message_size`` bytes, and its frames,
+    their headers counted, at most FRAMING times that. A client past any of these raises
+    PolicyViolation. Whole messages are rate-limited apart, by the handler, with a
+    ``rate_limited`` reply.
     """
 
-    __slots__ = ("control_rate", "control_burst", "max_fragments", "max_message_size", "_control")
+    __slots__ = ("control_rate", "control_burst", "max_message_size", "max_framed", "_control")
 
     def __init__(self, *, max_message_size: int | None, control_rate: float = CONTROL_RATE,
-                 control_burst: int = CONTROL_BURST, max_fragments: int = MAX_FRAGMENTS, clock=time.monotonic):
+                 control_burst: int = CONTROL_BURST, clock=time.monotonic):
         self.control_rate, self.control_burst = control_rate, control_burst
-        self.max_fragments, self.max_message_size = max_fragments, max_message_size
+        self.max_message_size = max_message_size
+        self.max_framed = FRAMING * (max_message_size or DEFAULT_MESSAGE_SIZE)
         self._control = Budget(control_rate, control_burst, clock=clock)
 
     def control_frame(self) -> None:
@@ -56,10 +65,11 @@ class FrameBudget:
                                   f"(bursts of {self.control_burst})")
 
     def message_part(self, frames: int, size: int) -> None:
-        if frames > self.max_fragments:
-            raise PolicyViolation(f"a message in over {self.max_fragments} frames")
+        """A message so far: ``frames`` frames of ``size`` bytes of payload in all."""
         if self.max_message_size and size > self.max_message_size:
             raise PolicyViolation(f"a message over {self.max_message_size} bytes", CloseCode.MESSAGE_TOO_BIG)
+        if size + frames * FRAME_HEADER > self.max_framed:
+            raise PolicyViolation(f"a message in over {self.max_framed} bytes of frames")
 
 
 def text_frame(text: str) -> bytes:

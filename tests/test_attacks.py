@@ -53,6 +53,32 @@ def test_a_client_may_ping_now_and_then_and_fragment_a_message(server):
         sock.close()
 
 
+def fragments(payload: bytes) -> bytes:
+    """``payload`` as one text message in one-byte frames, masked as a client sends them."""
+    frames = []
+    for index in range(len(payload)):
+        opcode = 0x1 if index == 0 else 0x0
+        final = 0x80 if index == len(payload) - 1 else 0
+        frames.append(bytes([final | opcode, 0x81]) + b"\0\0\0\0" + payload[index:index + 1])
+    return b"".join(frames)
+
+
+@pytest.mark.parametrize("size", [30, 4096])
+def test_a_message_in_one_byte_frames_is_taken_up_to_the_largest_message(server, size):
+    """RFC 6455 lets a client fragment a message as it likes: bounded by bytes, not frames."""
+    head = b'{"type":"ping","id":7,"p":"'
+    message = head + b"x" * (size - len(head) - 2) + b'"}'
+    assert len(message) == size
+    sock = raw_websocket(server.port)
+    try:
+        sock.settimeout(5)
+        sock.recv(4096)  # the state on connect
+        sock.sendall(fragments(message))
+        assert sock.recv(4096) == b'\x81\x16{"type":"pong","id":7}'
+    finally:
+        sock.close()
+
+
 def test_sigterm_during_a_flood_exits_at_once(server):
     flood = Flood(server.port, client_frame(0x1, b"1"), seconds=6).start()  # whole messages, rate-limited
     time.sleep(1)
