@@ -60,6 +60,7 @@ install:
 	mkdir -p $(DESTDIR)$(PREFIX) $(DESTDIR)$(UNIT_DIR)
 	rm -rf $(addprefix $(DESTDIR)$(PREFIX)/,templates static docs deploy $(PACKAGES))
 	cp -R $(INSTALLED_FILES) $(DESTDIR)$(PREFIX)/
+	git describe --tags --always --dirty > $(DESTDIR)$(PREFIX)/VERSION 2>/dev/null || echo unknown > $(DESTDIR)$(PREFIX)/VERSION
 	find $(DESTDIR)$(PREFIX) -path $(DESTDIR)$(PREFIX)/.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	[ -x $(DESTDIR)$(PREFIX)/.venv/bin/python ] || $(PYTHON) -m venv $(DESTDIR)$(PREFIX)/.venv
 	$(DESTDIR)$(PREFIX)/.venv/bin/python -m pip install --disable-pip-version-check -q --require-hashes \

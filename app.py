@@ -25,6 +25,7 @@ from lamp.light import Light, new_changes_log
 from lamp.lights import Lights, LightSpec, parse_lights
 from lamp.schedules import Schedules
 from serving.serve import configure_logging, off_the_event_loop, serve, with_deadline
+from serving.version import service_version
 
 # Flask and the WebSocket stack are imported where the app is built, not here: under
 # gevent the app is built after the monkey-patching, and under --worker gthread main()
@@ -96,7 +97,7 @@ def create_app(config=None, led=None) -> Flask:
         light.schedules.add_listener(lambda news, requester, is_default=is_default: hub.broadcast_news(
             (news.light, news.name), protocol.reply_message(news) if is_default else None,
             lambda: protocol.reply_message(news, named=True), skip=requester))
-    shared = app.extensions[EXTENSION] = Service(lights, hub)
+    shared = app.extensions[EXTENSION] = Service(lights, hub, version=service_version())
     if app.config.get("MQTT_URL"):
         shared.bridge = _start_mqtt(app.config, lights)
     app.register_blueprint(web)
@@ -153,7 +154,8 @@ def _start_mqtt(config, lights):
     bridge = mqtt_bridge.MqttBridge(
         lights, broker, device_id=device_id, group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
         discovery=bool(config["MQTT_DISCOVERY"]), ca_file=config.get("MQTT_CA_FILE"),
-        page_url=config.get("PAGE_URL") or "", rate=float(config["RATE_LIMIT"]), burst=int(config["RATE_BURST"]))
+        page_url=config.get("PAGE_URL") or "", rate=float(config["RATE_LIMIT"]), burst=int(config["RATE_BURST"]),
+        sw_version=service_version())
     bridge.start()
     return bridge
 
@@ -201,8 +203,8 @@ def main(argv=None) -> int:
     config["LED_PIN_FACTORIES"] = factories  # resolved once, here: auto's probes are not run again
     host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
     config["PAGE_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
-    log.info("ledsock on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",
-             args.host, args.port, args.max_clients, args.worker,
+    log.info("ledsock %s on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",
+             service_version(), args.host, args.port, args.max_clients, args.worker,
              "token required" if args.led_token else "no token")
     if args.mqtt_url:
         from doors.mqtt_bridge import BrokerAddress  # paho itself is imported with the app only

@@ -80,8 +80,16 @@ def entity_id(device_id: str, light: str, is_default: bool) -> str:
     return f"ledsock_{device_id}" if is_default else f"ledsock_{device_id}_{light}"
 
 
+def device_model(leds: list[tuple[int, str]]) -> str:
+    """What drives the lamp's lights, for Home Assistant's device page: each LED's pin and the
+    factory that drives it, as (pin, factory) pairs ("GPIO18 via kernel, GPIO21 via lgpio";
+    "simulated" for gpiozero's simulation)."""
+    return "ledsock: " + ", ".join(f"GPIO{pin} " + ("simulated" if factory == "mock" else f"via {factory}")
+                                   for pin, factory in leds)
+
+
 def discovery_config(*, device_id: str, light: str, is_default: bool, several: bool, topics: str,
-                     availability_topic: str, page_url: str = "", sw_version: str = "1") -> dict:
+                     availability_topic: str, model: str, page_url: str = "", sw_version: str = "unknown") -> dict:
     """One light's discovery config: HA's MQTT light, JSON schema: brightness, transitions,
     effects and flash.
 
@@ -112,7 +120,7 @@ def discovery_config(*, device_id: str, light: str, is_default: bool, several: b
         "flash_time_long": FLASH_LONG,
         "qos": 1,
         "device": {"identifiers": [f"ledsock_{device_id}"], "name": f"ledsock {device_id}",
-                   "model": "ledsock LED (Raspberry Pi PWM)", "manufacturer": "ledsock",
+                   "model": model, "manufacturer": "ledsock",
                    "sw_version": sw_version, **({"configuration_url": page_url} if page_url else {})},
         "origin": {"name": "ledsock", "sw_version": sw_version},
     }

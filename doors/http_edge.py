@@ -24,12 +24,14 @@ EXTENSION = "ledsock"  # the key of the app's extensions that holds its Service
 @dataclass
 class Service:
     """The app's shared objects, kept as one Flask extension (``app.extensions["ledsock"]``),
-    the way flask-sock keeps its ``Sock``: the lights, the WebSocket hub, the MQTT bridge (with
+    the way flask-sock keeps its ``Sock``: the lights, the WebSocket hub, the service's version,
+    the MQTT bridge (with
     MQTT_URL), the server's waiting room (under the gevent server, which sets it), the host
     names the service answers to and the edge's logs (set when :mod:`web` is registered)."""
 
     lights: Lights
     hub: Hub
+    version: str = "unknown"  # serving.version.service_version()
     bridge: Any = None  # doors.mqtt_bridge.MqttBridge
     waiting: Any = None  # serving.http_guard.WaitingRoom
     hosts: frozenset[str] = frozenset()

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import protocol
 from limits.budget import ONE, Budget
-from doors.home_assistant import OFFLINE, ONLINE, discovery_config, entity_id, ha_command, ha_state
+from doors.home_assistant import OFFLINE, ONLINE, device_model, discovery_config, entity_id, ha_command, ha_state
 from doors.answers import failure
 from lamp.light import Light
 from lamp.lights import Lights
@@ -91,7 +91,7 @@ class MqttBridge:
     """The lights on one MQTT broker: commands in, retained states out, Home Assistant discovery."""
 
     def __init__(self, lights: Lights, broker: BrokerAddress, *, device_id: str, group: str = "all",
-                 discovery: bool = True, ca_file: str | None = None, page_url: str = "", sw_version: str = "1",
+                 discovery: bool = True, ca_file: str | None = None, page_url: str = "", sw_version: str = "unknown",
                  rate: float = 100.0, burst: int = 200):
         self.lights, self.broker = lights, broker
         self.device_id, self.group, self.discovery = device_id, group, discovery
@@ -357,4 +357,5 @@ class MqttBridge:
         return discovery_config(device_id=self.device_id, light=light.name, is_default=light is self.lights.default,
                                 several=len(self.lights) > 1, topics=self.ha_topics(light),
                                 availability_topic=f"{self.base}/status", page_url=self.page_url,
+                                model=device_model([(each.led.pin, each.led.factory_name) for each in self.lights]),
                                 sw_version=self.sw_version)

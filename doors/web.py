@@ -183,7 +183,8 @@ def healthz():
     lights = the_lights()
     health = lights.default.health()
     health["lights"] = [{"name": light.name, **light.led_health()} for light in lights]
-    health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads())
+    health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads(),
+                  version=service().version)
     shared = service()
     if shared.waiting is not None:  # the server's (serve.py), when it has one
         health.update(http_waiting=len(shared.waiting), http_closed_waiting=shared.waiting.closed)

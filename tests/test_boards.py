@@ -1,6 +1,8 @@
 """Every Raspberry Pi: the kernel's hardware PWM over a fake kernel, lgpio through gpiozero's real
 LGPIOFactory over a fake lgpio, and auto's order with each present or absent."""
 import errno
+import os
+import subprocess
 import logging
 import sys
 import threading
@@ -13,7 +15,7 @@ from fake_boards import FakeKernel, fake_lgpio
 from boards.kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
 from led import HardwareError, Led
 from boards.pins import PinFactoryUnavailable, choose_pin_factories
-from support import chosen_factory
+from support import ROOT, chosen_factory
 
 PI4 = "Raspberry Pi 4 Model B Rev 1.5"
 PI5 = "Raspberry Pi 5 Model B Rev 1.0"
@@ -172,6 +174,23 @@ def test_lgpio_without_a_chip_or_with_a_busy_line_says_so(lgpio):
     with pytest.raises(Exception, match="GPIO busy"):
         Led(5, pin_factory=factory)
     factory.close()
+
+
+def test_the_real_lgpio_module_starts_where_the_service_runs_from_a_folder_it_cannot_write(tmp_path):
+    """lgpio makes its FIFO in its working directory when it is imported (gpiozero issue 1106): the
+    installed unit runs from its install folder, read-only under ProtectSystem=strict. /proc is a
+    folder even root cannot write; the real lgpio wheel imports here (only opening a chip fails)."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("LG_WD", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR")}
+    bare = subprocess.run([sys.executable, "-c", "import lgpio"], cwd="/proc", env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert bare.returncode != 0 and ".lgd-nfy" in bare.stderr  # the trap is real: lgpio alone fails here
+    served = subprocess.run([sys.executable, str(ROOT / "app.py"), "--pin-factory", "lgpio"], cwd="/proc",
+                            env={**env, "TMPDIR": str(tmp_path), "STATE_FILE": str(tmp_path / "state.json")},
+                            capture_output=True, text=True, timeout=60)
+    assert served.returncode == 2, served.stderr  # no GPIO chip on this machine: it says so and what to do
+    assert "cannot open a GPIO chip" in served.stderr and "lgpio module" not in served.stderr, served.stderr
+    assert any(path.name.startswith(".lgd-nfy") for path in tmp_path.iterdir())  # its FIFO, made where it can be
 
 
 # ---------------------------------------------------------------- auto's order

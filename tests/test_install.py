@@ -36,10 +36,17 @@ def test_install_puts_the_service_its_venv_and_a_hardened_unit_in_place(installe
     check = subprocess.run([str(prefix / ".venv" / "bin" / "python"), "-c", "import flask, gpiozero, lgpio, gevent"],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr  # its own venv, from the lock
+    served = subprocess.run([str(prefix / ".venv" / "bin" / "python"), "-c", "import app, doors.web, serving.serve"],
+                            cwd=prefix, capture_output=True, text=True, timeout=60)
+    assert served.returncode == 0, served.stderr  # every package of the service is in place
+    described = subprocess.run(["git", "describe", "--tags", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                               text=True).stdout.strip()
+    assert (prefix / "VERSION").read_text().strip() == described  # what Home Assistant's device page shows
     unit = (installed / "etc" / "systemd" / "system" / "ledsock.service").read_text()
     for line in ("User=ledsock", "SupplementaryGroups=gpio", "StateDirectory=ledsock", "NoNewPrivileges=yes",
                  "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "Wants=pigpiod.service",
-                 "ExecStart=/opt/ledsock/.venv/bin/python /opt/ledsock/app.py", "Environment=LED_PIN_FACTORY=auto"):
+                 "ExecStart=/opt/ledsock/.venv/bin/python /opt/ledsock/app.py", "Environment=LED_PIN_FACTORY=auto",
+                 "RuntimeDirectory=ledsock", "Environment=LG_WD=%t/ledsock"):  # lgpio's FIFO: not the read-only install
         assert line in unit.splitlines(), line
     assert "Requires=pigpiod" not in unit and "@PREFIX@" not in unit
     # systemd reads it as a unit whose command exists (pointed at the temporary root).

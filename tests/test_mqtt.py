@@ -60,6 +60,25 @@ def test_retained_state_status_and_discovery_greet_a_newcomer(start_server, brok
     assert health["mqtt_broker"] == f"mqtt://127.0.0.1:{broker.port}" and health["mqtt_error"] is None
 
 
+def test_home_assistants_device_page_says_the_version_and_what_drives_each_light(start_server, broker, listeners,
+                                                                               pigpiod):
+    from serving.version import service_version
+
+    server = lamp(start_server, broker, LIGHTS="desk:21,shelf:20", LED_PIN_FACTORY="pigpio",
+                  PIGPIO_ADDR="127.0.0.1", PIGPIO_PORT=str(pigpiod.port))
+    server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+    hears = listeners(broker, "homeassistant/light/#")
+    for entity in ("ledsock_lamp1", "ledsock_lamp1_shelf"):
+        device = hears.wait_for(f"homeassistant/light/{entity}/config")["device"]
+        assert device["model"] == "ledsock: GPIO21 via pigpio, GPIO20 via pigpio", device
+        assert device["sw_version"] == service_version() != "unknown"  # git describe of this clone, not "1"
+    assert server.get("/healthz")["version"] == service_version()
+    simulated = lamp(start_server, broker, "lamp2")
+    simulated.wait_for(lambda h: h["mqtt_connected"], what="the second bridge connected")
+    device = hears.wait_for("homeassistant/light/ledsock_lamp2/config")["device"]
+    assert device["model"] == "ledsock: GPIO21 simulated", device
+
+
 def test_every_door_reaches_every_other(start_server, broker, listeners):
     server = lamp(start_server, broker)
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
