@@ -13,17 +13,16 @@ import sys
 from typing import TYPE_CHECKING
 
 import protocol
-from serving import settings
-from lamp import state
-from lamp import timers
+from boards.pins import PinFactoryUnavailable, choose_pin_factories
 from broadcast.handshake import SERVER_OPTIONS
 from broadcast.hub import Hub
 from curves.brightness import parse_curve
-from led import HardwareError, open_led
-from boards.pins import PinFactoryUnavailable, choose_pin_factories
+from lamp import state, timers
 from lamp.light import Light, new_changes_log
 from lamp.lights import Lights, LightSpec, parse_lights
 from lamp.schedules import Schedules
+from led import HardwareError, open_led
+from serving import settings
 from serving.serve import configure_logging, off_the_event_loop, serve, with_deadline
 from serving.version import service_version
 

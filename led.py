@@ -10,9 +10,15 @@ import os
 import threading
 import time
 
+from boards.pins import (
+    DEFAULT_PIGPIO_TIMEOUT,
+    PigpioUnavailable,
+    PinFactory,
+    make_pin_factory,
+    pigpio_address,
+    pigpio_answers,
+)
 from curves.brightness import Curve, Fade
-from boards.pins import (DEFAULT_PIGPIO_TIMEOUT, PigpioUnavailable, PinFactory, make_pin_factory, pigpio_address,
-                         pigpio_answers)
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +292,7 @@ class DeviceWatch:
     more costs no thread: each interval, each LED's :meth:`Led.check_device` in turn."""
 
     _lock = threading.Lock()
-    _by_interval: dict[float, "DeviceWatch"] = {}
+    _by_interval: dict[float, DeviceWatch] = {}
 
     def __init__(self, interval: float):
         self.interval = interval
@@ -294,7 +300,7 @@ class DeviceWatch:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def every(cls, interval: float) -> "DeviceWatch":
+    def every(cls, interval: float) -> DeviceWatch:
         with cls._lock:
             return cls._by_interval.setdefault(interval, cls(interval))
 

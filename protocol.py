@@ -12,49 +12,27 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from typing import Optional, Union
 
-from messages.fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
-    LEVEL_MIN,
-    LEVEL_MAX,
-    ID_MAX_CHARS,
-    ID_INT_LIMIT,
-    INVALID_JSON,
-    INVALID_MESSAGE,
-    OUT_OF_RANGE,
-    UNKNOWN_TYPE,
-    HARDWARE_ERROR,
-    RATE_LIMITED,
-    INTERNAL_ERROR,
-    NOT_FOUND,
-    METHOD_NOT_ALLOWED,
-    FORBIDDEN_ORIGIN,
-    FORBIDDEN_HOST,
-    UNAUTHORIZED,
-    TOO_MANY_CLIENTS,
-    RequestId,
-    ProtocolError,
-    TRANSITION_MAX,
-    SLEEP_MAX,
-    STEP_MAX,
-    parse_level,
-    parse_transition,
-    parse_sleep_after,
-    parse_step,
-    parse_on,
-    parse_id,
-    parse_watch,
-    parse_watch_query,
-    parse_light,
-    WatchName,
-    LIGHT_NAME,
-    LIGHT_NAME_RULE,
-    EVERY_LIGHT,
-    DEFAULT_LIGHT_NAME,
-    UNKNOWN_LIGHT,
-    parse_json,
-    to_json,
-    describe,
+from messages.commands import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+    Command,
+    DeleteSchedule,
+    GetState,
+    LightCommand,
+    Ping,
+    Pong,
+    PutSchedule,
+    Reply,
+    ScheduleCommand,
+    ScheduleDeleted,
+    ScheduleInfo,
+    SetEffect,
+    SetLevel,
+    SetPower,
+    Sleep,
+    State,
+    Step,
+    Toggle,
+    Watch,
 )
 from messages.effect import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     ALL_EFFECT_FIELDS,
@@ -65,35 +43,57 @@ from messages.effect import (  # noqa: F401 - re-exported: the doors use protoco
     FieldRange,
     parse_effect,
 )
+from messages.fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+    DEFAULT_LIGHT_NAME,
+    EVERY_LIGHT,
+    FORBIDDEN_HOST,
+    FORBIDDEN_ORIGIN,
+    HARDWARE_ERROR,
+    ID_INT_LIMIT,
+    ID_MAX_CHARS,
+    INTERNAL_ERROR,
+    INVALID_JSON,
+    INVALID_MESSAGE,
+    LEVEL_MAX,
+    LEVEL_MIN,
+    LIGHT_NAME,
+    LIGHT_NAME_RULE,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    OUT_OF_RANGE,
+    RATE_LIMITED,
+    SLEEP_MAX,
+    STEP_MAX,
+    TOO_MANY_CLIENTS,
+    TRANSITION_MAX,
+    UNAUTHORIZED,
+    UNKNOWN_LIGHT,
+    UNKNOWN_TYPE,
+    ProtocolError,
+    RequestId,
+    WatchName,
+    describe,
+    parse_id,
+    parse_json,
+    parse_level,
+    parse_light,
+    parse_on,
+    parse_sleep_after,
+    parse_step,
+    parse_transition,
+    parse_watch,
+    parse_watch_query,
+    to_json,
+)
 from messages.when import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     DAILY,
     When,
     parse_schedule_name,
     parse_when,
 )
-from messages.commands import (  # noqa: F401 - re-exported: the doors use protocol.<name>
-    SetLevel,
-    SetPower,
-    Toggle,
-    Step,
-    SetEffect,
-    Sleep,
-    GetState,
-    Ping,
-    Watch,
-    PutSchedule,
-    DeleteSchedule,
-    ScheduleInfo,
-    ScheduleDeleted,
-    Command,
-    ScheduleCommand,
-    LightCommand,
-    State,
-    Pong,
-    Reply,
-)
 
-def _set_command(message: dict, request_id: RequestId, light: Optional[str] = None) -> Command:
+
+def _set_command(message: dict, request_id: RequestId, light: str | None = None) -> Command:
     """A set message: one of level, on, step and effect, and perhaps a transition.
 
     ``level`` may come with an ``on`` that agrees with it (true above 0, false at 0), as
@@ -132,7 +132,7 @@ def _set_command(message: dict, request_id: RequestId, light: Optional[str] = No
     return Step(parse_step(message["step"]), request_id, transition, light)
 
 
-def parse_command(text: Union[str, bytes]) -> Command:
+def parse_command(text: str | bytes) -> Command:
     """Turn one client message into a Command; raise ProtocolError if it is not one.
 
     Accepted: ``{"level": N}``, a bare integer ``N``, ``{"on": true|false}``, ``{"step": N}``

@@ -19,8 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -103,7 +104,7 @@ class Window:
     def __init__(self, server):
         self.server = server
 
-    def __enter__(self) -> "Window":
+    def __enter__(self) -> Window:
         self.cpu, self.log = cpu_seconds(self.server.proc.pid), self.server.log_path.stat().st_size
         self.started = time.monotonic()
         return self

@@ -225,7 +225,7 @@ class FanOut:
         self.writer.send(self.dialect.set_level(self.last_level))
         try:
             return await asyncio.wait_for(future, timeout) - started
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.waiting.pop(change, None)
             return None
 
@@ -295,7 +295,7 @@ async def fan_out(all_servers: list[Server], n: int, changes: int, rounds: int, 
         fan = FanOut(server)
         try:
             connect_s[server.name] = await fan.open(n, deflate=deflate)
-        except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, ConnectionError) as exc:
             log.warning("%s: could not open %d subscribers: %s", server.name, n, exc)
             fan.close()
             continue
@@ -333,7 +333,7 @@ async def capacity(server: Server, steps: list[int]) -> dict:
             try:
                 more, _ = await connect_many(target - len(fan.subscribers), HOST, server.port, server.dialect,
                                              on_message=fan._on_message)
-            except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, ConnectionError) as exc:
                 result["failed_at"] = f"{target}: {exc}"
                 log.warning("%s: ramp stopped before %d: %s", server.name, target, exc)
                 break
@@ -384,7 +384,7 @@ async def stuck_client(server: Server, others: int, changes: int, baseline_chang
     if watcher is not None:
         try:
             await asyncio.wait_for(watcher, 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     stuck.close()
     checks = await fan.settle_and_check()
@@ -586,7 +586,7 @@ async def run(args) -> dict:
                 try:
                     results["stuck"][server.name] = await stuck_client(
                         server, args.stuck_others, args.stuck_changes, args.stuck_baseline)
-                except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, OSError, ConnectionError) as exc:
                     log.warning("stuck %s: could not run: %r", server.name, exc)
                     results["stuck"][server.name] = {"error": repr(exc)}
                 save(results, args.out)

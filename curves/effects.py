@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from curves.brightness import ease
 from messages.effect import Effect, EffectName
@@ -33,7 +33,7 @@ class Breathe:
     name: EffectName = EffectName.BREATHE
 
     @classmethod
-    def starting_at(cls, shown: float, top: float, period: float, now: float) -> "Breathe":
+    def starting_at(cls, shown: float, top: float, period: float, now: float) -> Breathe:
         """A breathe whose first level is ``shown`` (on the way down from ``top``): no jump."""
         fraction = min(1.0, max(0.0, shown / top)) if top else 1.0
         phase = math.acos(2 * fraction - 1) / (2 * math.pi)  # 0 at the top, 0.5 at 0

@@ -11,12 +11,10 @@ from typing import Any
 
 from flask import Flask, Response, current_app
 
-import protocol
 from broadcast.hub import Hub
 from lamp.light import Light
 from lamp.lights import Lights
 from limits.loglimit import LogLimiter
-
 
 EXTENSION = "ledsock"  # the key of the app's extensions that holds its Service
 

@@ -19,15 +19,14 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 import protocol
-from limits.budget import ONE, Budget
-from doors.home_assistant import OFFLINE, ONLINE, device_model, discovery_config, entity_id, ha_command, ha_state
 from doors.answers import failure
+from doors.home_assistant import OFFLINE, ONLINE, device_model, discovery_config, entity_id, ha_command, ha_state
 from lamp.light import Light
 from lamp.lights import Lights
+from limits.budget import ONE, Budget
 from limits.loglimit import LogLimiter
 
 log = logging.getLogger(__name__)
@@ -57,11 +56,11 @@ class BrokerAddress:
     host: str
     port: int
     tls: bool
-    username: Optional[str] = None
-    password: Optional[str] = None
+    username: str | None = None
+    password: str | None = None
 
     @classmethod
-    def parse(cls, url: str) -> "BrokerAddress":
+    def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("MQTT_URL must look like mqtt://[user:pass@]host[:1883] or mqtts://host[:8883]")
@@ -242,7 +241,7 @@ class MqttBridge:
         finally:
             time.sleep(0)  # the loop's other work comes between two messages
 
-    def _command(self, message, topic_light: str | None, family: "TopicFamily") -> int:
+    def _command(self, message, topic_light: str | None, family: TopicFamily) -> int:
         """Carry out a command message; returns its cost: a unit per light it acted on."""
         request_id = None
         is_ha, is_group = family is TopicFamily.HOME_ASSISTANT, family is TopicFamily.GROUP

@@ -15,9 +15,9 @@ from flask import Blueprint, request
 from werkzeug.exceptions import HTTPException
 
 import protocol
-from limits.budget import ENVIRON_KEY, ONE
 from doors.answers import failure
 from doors.http_edge import json_response, peer, the_light, the_lights
+from limits.budget import ENVIRON_KEY, ONE
 
 log = logging.getLogger(__name__)
 

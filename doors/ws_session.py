@@ -15,11 +15,11 @@ import logging
 import time
 
 import protocol
-from limits.budget import ONE, Budget
 from broadcast.connection import Client
 from broadcast.frames import text_frame
 from doors.answers import failure
 from lamp.lights import Lights
+from limits.budget import ONE, Budget
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
-from curves import effects
 import protocol
+from curves import effects
 from lamp import state
 from limits.loglimit import LogLimiter
 from protocol import EffectName, State
@@ -59,7 +59,7 @@ class Light:
         self.scheduler = scheduler
         self.schedules = None  # the Schedules that take schedule commands, when wired (app.py)
         self._wall_clock = wall_clock
-        self._sleep: tuple[float, Optional[float], object] | None = None  # (fires at, fade, handle)
+        self._sleep: tuple[float, float | None, object] | None = None  # (fires at, fade, handle)
         self.default_transition = default_transition
         self.state_file = state_file
         self._clock = clock
@@ -108,7 +108,7 @@ class Light:
             return use(self._current())
 
     def execute(self, command: protocol.Command, *, origin: str, requester: object = None,
-                reply: Optional[Replier] = None, note: Optional[Note] = None) -> protocol.Reply:
+                reply: Replier | None = None, note: Note | None = None) -> protocol.Reply:
         """Carry out one command and return its answer; ``reply`` gets it under the lock.
 
         ``origin`` names the door and the client in the log; ``note``, when given, takes the
@@ -143,7 +143,7 @@ class Light:
                     getattr(command, "request_id", None))
 
     def change(self, command, *, origin: str, requester: object = None,
-               reply: Optional[Replier] = None, note: Optional[Note] = None) -> State:
+               reply: Replier | None = None, note: Note | None = None) -> State:
         """Apply a level, power, toggle or step command; tell the listeners if anything
         changed. Raises HardwareError (nothing changes then, and no one is told)."""
         with self._changing:
@@ -168,7 +168,7 @@ class Light:
         return new
 
     def set_effect(self, command: protocol.SetEffect, *, origin: str, requester: object = None,
-                   reply: Optional[Replier] = None, note: Optional[Note] = None) -> State:
+                   reply: Replier | None = None, note: Note | None = None) -> State:
         """Start an effect (one that runs is replaced) or stop it (``effect`` None); tell the
         listeners. Breathe, candle and blink turn the light on at its brightness; a flash
         shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
@@ -202,7 +202,7 @@ class Light:
                       if effect is not None else "effect stopped", seq=new.seq)
         return new
 
-    def tell(self, origin: str, note: Optional[Note], what: str, *args, seq: int | None = None) -> None:
+    def tell(self, origin: str, note: Note | None, what: str, *args, seq: int | None = None) -> None:
         """One change's log line, ``what % args`` and the ``seq`` it made: to ``note`` when given
         (without the seq, so that every light's same change reads the same), else to the log
         (``changes_log``: a few lines a period per origin, the rest counted)."""
@@ -213,7 +213,7 @@ class Light:
         else:
             self.changes_log.info(str(origin), "%s" + what + " (seq %d) by %s", self.log_prefix, *args, seq, origin)
 
-    def _answer(self, new: State | None, requester: object, reply: Optional[Replier]) -> State:
+    def _answer(self, new: State | None, requester: object, reply: Replier | None) -> State:
         """After a command (lock held): publish ``new`` if it changed the light, else read the
         state as it is; either way, the requester's reply."""
         if new is not None:
@@ -250,7 +250,7 @@ class Light:
         self.tell(f"light {self.name}", None, "effect %s over", shape.name, seq=new.seq)
 
     def set_sleep(self, command: protocol.Sleep, *, origin: str, requester: object = None,
-                  reply: Optional[Replier] = None, note: Optional[Note] = None) -> State:
+                  reply: Replier | None = None, note: Note | None = None) -> State:
         """Start (or restart) the sleep timer, or cancel it (``after`` None); tell the listeners."""
         if command.after is not None and self.scheduler is None:
             raise protocol.ProtocolError(protocol.UNKNOWN_TYPE, "this server has no sleep timer",

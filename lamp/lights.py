@@ -8,7 +8,8 @@ Transport-free, like :mod:`light`.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator, NamedTuple, Optional
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import protocol
 from lamp.light import Light, Replier
@@ -89,8 +90,8 @@ class Lights:
         return [self.get(name, request_id)]
 
     def execute(self, name: str | None, command: protocol.Command, *, origin: str, requester: object = None,
-                reply: Optional[Replier] = None,
-                failed: Optional[Callable[[Light, Exception], None]] = None) -> list[protocol.Reply]:
+                reply: Replier | None = None,
+                failed: Callable[[Light, Exception], None] | None = None) -> list[protocol.Reply]:
         """Carry out ``command`` on the lights ``name`` names (None: the default one; "*": every
         light, in order) and return their answers. Raises ProtocolError for an unknown light.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import protocol
 from lamp import timers
@@ -29,7 +29,7 @@ class Schedules:
     """One light's schedules; ``execute`` takes protocol's PutSchedule and DeleteSchedule."""
 
     def __init__(self, light, scheduler: timers.Scheduler, *, state_file=None, timezone=None,
-                 location: Optional[tuple[float, float]] = None, max_schedules: int = MAX_SCHEDULES):
+                 location: tuple[float, float] | None = None, max_schedules: int = MAX_SCHEDULES):
         self.light = light
         self.scheduler = scheduler
         self.state_file = state_file

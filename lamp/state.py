@@ -93,7 +93,7 @@ class StateFile:
         self.writes = 0  # files written since start (each one fsync'd and renamed into place)
         self._failing = False
 
-    def record(self, light: str) -> "LightRecord":
+    def record(self, light: str) -> LightRecord:
         """The file as one light sees it: its state and its schedules."""
         return LightRecord(self, light)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE = 60  # seconds a job may run late
@@ -34,17 +34,17 @@ class Scheduler:
 
                 logging.getLogger("apscheduler").setLevel(logging.WARNING)  # no lines per job run
                 self._aps = BackgroundScheduler(
-                    timezone=timezone.utc,  # jobs are given as instants; no local time involved
+                    timezone=UTC,  # jobs are given as instants; no local time involved
                     job_defaults={"misfire_grace_time": self.misfire_grace, "coalesce": True})
                 self._aps.start()
             return self._aps
 
-    def call_at(self, when: float, function: Callable[[], None]) -> "Timer":
+    def call_at(self, when: float, function: Callable[[], None]) -> Timer:
         """Run ``function`` at ``when`` (Unix seconds), once; the Timer cancels it."""
         aps = self._scheduler()
         if aps is None:
             return Timer(None)
-        return Timer(aps.add_job(function, "date", run_date=datetime.fromtimestamp(when, tz=timezone.utc)))
+        return Timer(aps.add_job(function, "date", run_date=datetime.fromtimestamp(when, tz=UTC)))
 
     def schedule(self, job_id: str, trigger, function: Callable[[], None]) -> None:
         """Run ``function`` whenever ``trigger`` fires; replaces the job of that id."""
@@ -211,7 +211,7 @@ def sun_trigger(event: str, offset_minutes: int, days: str, location: tuple[floa
 
 
 def timezone_utc():
-    return timezone.utc
+    return UTC
 
 
 def _wall(moment, zone):

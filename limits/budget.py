@@ -10,7 +10,7 @@ light), and the client waits, or is refused, until the debt is paid. Pure: a clo
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 ONE = 1.0  # what a message or request costs at least: one unit of work
 # Where the server hands the app a connection's budget (a WSGI environ key): the HTTP requests

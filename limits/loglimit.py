@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 PERIOD = 10.0  # seconds: the window a source's lines are counted in
 

@@ -6,7 +6,7 @@ re-exports them, so every door still uses ``protocol`` alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 from messages.effect import Effect
 from messages.fields import DEFAULT_LIGHT_NAME, RequestId
@@ -19,8 +19,8 @@ class SetLevel:
 
     level: int
     request_id: RequestId = None
-    transition: Optional[float] = None  # seconds to fade there; None: the service's default
-    light: Optional[str] = None  # the light it is for: a name, "*" for every light, None: the default
+    transition: float | None = None  # seconds to fade there; None: the service's default
+    light: str | None = None  # the light it is for: a name, "*" for every light, None: the default
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class SetPower:
 
     on: bool
     request_id: RequestId = None
-    transition: Optional[float] = None
-    light: Optional[str] = None
+    transition: float | None = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class Toggle:
     """Turn the light off if it is on, else on at the brightness it keeps."""
 
     request_id: RequestId = None
-    transition: Optional[float] = None
-    light: Optional[str] = None
+    transition: float | None = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,17 @@ class Step:
 
     delta: int
     request_id: RequestId = None
-    transition: Optional[float] = None
-    light: Optional[str] = None
+    transition: float | None = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
 class SetEffect:
     """Start ``effect`` on the light (replacing one that runs), or stop the effect (None)."""
 
-    effect: Optional[Effect]
+    effect: Effect | None
     request_id: RequestId = None
-    light: Optional[str] = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ class Sleep:
     """Turn the light off ``after`` seconds from now, fading over ``transition``;
     ``after`` None cancels the sleep timer."""
 
-    after: Optional[float]
+    after: float | None
     request_id: RequestId = None
-    transition: Optional[float] = None
-    light: Optional[str] = None
+    transition: float | None = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class GetState:
     """Reply with the current state to the requester only."""
 
     request_id: RequestId = None
-    light: Optional[str] = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Ping:
     """Reply with a pong to the requester only."""
 
     request_id: RequestId = None
-    light: Optional[str] = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,9 @@ class Watch:
     """Start (or stop) the news a client gets only when it asks: every schedule and each
     change to them, every light's state and each change to it. None: left as it is."""
 
-    schedules: Optional[bool] = None
+    schedules: bool | None = None
     request_id: RequestId = None
-    lights: Optional[bool] = None
+    lights: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,9 @@ class PutSchedule:
 
     name: str
     when: When
-    action: "SetLevel | SetPower | Step | SetEffect"
+    action: SetLevel | SetPower | Step | SetEffect
     request_id: RequestId = None
-    light: Optional[str] = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class DeleteSchedule:
 
     name: str
     request_id: RequestId = None
-    light: Optional[str] = None
+    light: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class ScheduleInfo:
 
     name: str
     when: When
-    action: "SetLevel | SetPower | Step | SetEffect"
+    action: SetLevel | SetPower | Step | SetEffect
     next_at: int = 0
     light: str = DEFAULT_LIGHT_NAME  # the light whose schedule it is
 
@@ -135,8 +135,7 @@ class ScheduleDeleted:
     light: str = DEFAULT_LIGHT_NAME
 
 
-Command = Union[SetLevel, SetPower, Toggle, Step, SetEffect, Sleep, PutSchedule, DeleteSchedule, Watch, GetState,
-                Ping]
+Command = SetLevel | SetPower | Toggle | Step | SetEffect | Sleep | PutSchedule | DeleteSchedule | Watch | GetState | Ping
 ScheduleCommand = (PutSchedule, DeleteSchedule)
 LightCommand = (SetLevel, SetPower, Toggle, Step, SetEffect, Sleep)  # the commands that can change the state
 
@@ -165,4 +164,4 @@ class Pong:
     """The answer to :class:`Ping`."""
 
 
-Reply = Union[State, Pong, ScheduleInfo, ScheduleDeleted]
+Reply = State | Pong | ScheduleInfo | ScheduleDeleted

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from messages.fields import INVALID_MESSAGE, ProtocolError, describe, seconds, whole
 
@@ -45,18 +45,18 @@ class Effect:
     """An effect and its fields (the ones it does not take are None)."""
 
     name: EffectName
-    period: Optional[float] = None  # breathe: seconds from top to top
-    depth: Optional[int] = None  # candle: percent of the brightness the flame may dip
-    on_time: Optional[float] = None  # blink, flash: seconds on...
-    off_time: Optional[float] = None  # ...and off
-    count: Optional[int] = None  # flash: blinks
+    period: float | None = None  # breathe: seconds from top to top
+    depth: int | None = None  # candle: percent of the brightness the flame may dip
+    on_time: float | None = None  # blink, flash: seconds on...
+    off_time: float | None = None  # ...and off
+    count: int | None = None  # flash: blinks
 
     def fields(self) -> dict:
         """The flat JSON fields that start it again: ``effect`` and its own."""
         return {"effect": str(self.name), **{name: getattr(self, name) for name in EFFECT_FIELDS[self.name]}}
 
 
-def parse_effect(message: dict) -> Optional[Effect]:
+def parse_effect(message: dict) -> Effect | None:
     """A message's ``effect`` and its fields; None for ``"effect": null`` (stop the effect)."""
     name = message["effect"]
     given = [field for field in ALL_EFFECT_FIELDS if field in message]

@@ -10,8 +10,6 @@ import enum
 import json
 import re
 from decimal import Decimal, InvalidOperation
-from dataclasses import dataclass
-from typing import Optional, Union
 
 LEVEL_MIN = 0
 LEVEL_MAX = 100
@@ -38,7 +36,7 @@ TOO_MANY_CLIENTS = "too_many_clients"
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _LEVEL_RULE = f"level must be an integer from {LEVEL_MIN} to {LEVEL_MAX}"
-RequestId = Union[str, int, None]
+RequestId = str | int | None
 
 
 class ProtocolError(Exception):
@@ -142,7 +140,7 @@ def parse_transition(value) -> float:
     return seconds(value, f"transition must be a number of seconds from 0 to {TRANSITION_MAX}", 0, TRANSITION_MAX)
 
 
-def parse_sleep_after(value) -> Optional[float]:
+def parse_sleep_after(value) -> float | None:
     """A sleep timer's delay: seconds from 1 to SLEEP_MAX, or null to cancel it."""
     if value is None:
         return None
@@ -203,7 +201,7 @@ def to_json(value) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def parse_json(text: Union[str, bytes]):
+def parse_json(text: str | bytes):
     """Decode one JSON text with numbers kept exact; raise ProtocolError for anything else.
 
     Integers become ints (exact, and fast: the level of nearly every message; Decimals
@@ -272,7 +270,7 @@ EVERY_LIGHT = "*"
 DEFAULT_LIGHT_NAME = "led"  # the one light's name when LIGHTS is not set
 
 
-def parse_light(message: dict) -> Optional[str]:
+def parse_light(message: dict) -> str | None:
     """A message's ``"light"``: a name, ``"*"`` for every light, or None when absent (the
     default light). Whether the service has that light is the door's question."""
     if "light" not in message:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from messages.fields import INVALID_MESSAGE, OUT_OF_RANGE, ProtocolError, describe
 
@@ -21,9 +20,9 @@ class When:
     """When a schedule fires: one of ``at`` (a local time of day), ``cron`` (a crontab line)
     and ``sun`` (sunrise or sunset, ``offset`` minutes after), on ``days``."""
 
-    at: Optional[str] = None  # "HH:MM" or "HH:MM:SS"
-    cron: Optional[str] = None  # "MIN HOUR DOM MON DOW"; it has its own days
-    sun: Optional[str] = None  # "sunrise" or "sunset"
+    at: str | None = None  # "HH:MM" or "HH:MM:SS"
+    cron: str | None = None  # "MIN HOUR DOM MON DOW"; it has its own days
+    sun: str | None = None  # "sunrise" or "sunset"
     offset: int = 0  # minutes, with sun
     days: str = "daily"  # "daily" or weekdays such as "mon,tue,wed,thu,fri"
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import protocol
-from lamp import state
-from curves.brightness import parse_curve
-from lamp.lights import parse_lights
 from boards.pins import PinFactory
+from curves.brightness import parse_curve
+from lamp import state
+from lamp.lights import parse_lights
 
 WORKERS = ("gevent", "gthread")  # how the service serves: see serve.py
 GEVENT_MAX_CLIENTS = 4000  # default MAX_CLIENTS under gevent: ~25 KB each, ~100 MB in all (docs/performance.md)
@@ -101,14 +101,14 @@ class Setting:
     """One setting. ``key`` is its Flask config key (``A.b``: key ``b`` of the dict ``A``)."""
 
     key: str
-    flag: Optional[str]  # None: not on the command line (a secret, or in-process only)
-    env: Optional[str]  # the environment variable; None: not read from the environment
+    flag: str | None  # None: not on the command line (a secret, or in-process only)
+    env: str | None  # the environment variable; None: not read from the environment
     type: Callable
     default: object  # the default in create_app's config
     help: str
-    choices: Optional[tuple] = None
+    choices: tuple | None = None
     server: bool = False  # a setting of the serving process, not of the app
-    cli_default: Optional[Callable[[dict], object]] = None  # the default when run from main()
+    cli_default: Callable[[dict], object] | None = None  # the default when run from main()
 
     @property
     def env_only(self) -> bool:

@@ -5,14 +5,14 @@ Home Assistant's device page shows it (``sw_version``), and the log and /healthz
 from __future__ import annotations
 
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION_FILE = "VERSION"  # written by `make install` into the install folder
 
 
-@lru_cache(maxsize=None)
+@cache
 def service_version(root: Path = ROOT) -> str:
     """``git describe --tags --always --dirty`` of the code that runs, as installed or as cloned."""
     installed = root / VERSION_FILE

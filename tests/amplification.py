@@ -49,7 +49,7 @@ def pipelined_http(server, seconds: float, request: bytes = GET_HEALTHZ, in_flig
             while time.monotonic() < deadline:
                 try:
                     chunk = sock.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 if not chunk:
                     break
@@ -97,7 +97,7 @@ def watch_toggles(server, seconds: float, rate: float = 100) -> dict:
                     if not chunk:
                         return {"messages": sent, "received_bytes": received, "closed": True}
                     received += len(chunk)
-                except socket.timeout:
+                except TimeoutError:
                     pass
     finally:
         sock.close()

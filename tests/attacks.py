@@ -52,7 +52,7 @@ class Watcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "Watcher":
+    def __enter__(self) -> Watcher:
         self.client = Client(self.url)
         self.client.recv()  # the state on connect
         if self.fan_out:
@@ -172,7 +172,7 @@ class Flood:
         self.ended_after: float | None = None  # seconds from the start until the server ended it
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> "Flood":
+    def start(self) -> Flood:
         self.sock = raw_websocket(self.port)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._started = time.monotonic()
@@ -202,7 +202,7 @@ class Flood:
         except OSError:
             pass
 
-    def join(self) -> "Flood":
+    def join(self) -> Flood:
         self._thread.join(self.seconds + 10)
         self._reader.join(self.seconds + 10)
         self.sock.close()

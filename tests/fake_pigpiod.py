@@ -45,7 +45,7 @@ class FakePigpiod:
         self._listener: socket.socket | None = None
         self._connections: set[socket.socket] = set()
 
-    def start(self) -> "FakePigpiod":
+    def start(self) -> FakePigpiod:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-
 from support import free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -27,7 +26,7 @@ class Broker:
         self.folder = folder
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
         config = self.folder / f"mosquitto-{self.port}.conf"
         # Mosquitto 2.x: once a listener line exists, -p is ignored; the port is in the file.
         config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")

@@ -49,7 +49,7 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, wait: bool = True) -> "ServerProcess":
+    def start(self, wait: bool = True) -> ServerProcess:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [*self.command, *self.args], cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
@@ -207,7 +207,7 @@ def read_until_closed(sock: socket.socket, timeout: float = 5) -> bytes:
     return data
 
 
-def worker_pid(server: "ServerProcess") -> int:
+def worker_pid(server: ServerProcess) -> int:
     """The process where the sockets live: the server itself under gevent, gunicorn's one
     worker (the server's one child) under gthread."""
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()

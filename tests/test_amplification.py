@@ -3,9 +3,8 @@ against a real server process, with another client's `get` and /healthz timed wh
 and the service's memory and log measured (docs/security.md, "Work done on a client's behalf")."""
 import time
 
-import pytest
-
 import amplification as amp
+import pytest
 from attacks import Watcher, assert_served, rss_kb
 from mqtt_support import Broker
 from support import Client, worker_pid

@@ -1,9 +1,8 @@
 """The app factory in process: isolation, the injected LED, configuration, and the REST twin."""
 import pytest
 
-from broadcast.handshake import SERVER_OPTIONS
-
 from app import DEFAULT_CONFIG, create_app
+from broadcast.handshake import SERVER_OPTIONS
 from curves.brightness import Curve
 from led import Led
 

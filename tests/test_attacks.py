@@ -5,18 +5,28 @@ import socket
 import time
 
 import pytest
+from attacks import (
+    EMPTY_CONTINUATION,
+    EMPTY_PONG,
+    IMPOSSIBLE_CRON,
+    UNFINISHED_TEXT,
+    WATCH_MAX,
+    Flood,
+    Watcher,
+    assert_served,
+    effect_churn,
+    every_light_flood,
+    idle_connections,
+    rss_kb,
+    schedule_churn,
+    slow_readers,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import protocol
-from attacks import (EMPTY_CONTINUATION, EMPTY_PONG, IMPOSSIBLE_CRON, UNFINISHED_TEXT, WATCH_MAX, Flood, Watcher,
-                     assert_served, effect_churn,
-                     every_light_flood,
-                     idle_connections, rss_kb, schedule_churn, slow_readers)
 from mqtt_support import Broker, Listener
 from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
 
-
+import protocol
 
 # ---------------------------------------------------------------- 1: frame floods
 

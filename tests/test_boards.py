@@ -1,21 +1,21 @@
 """Every Raspberry Pi: the kernel's hardware PWM over a fake kernel, lgpio through gpiozero's real
 LGPIOFactory over a fake lgpio, and auto's order with each present or absent."""
 import errno
+import logging
 import os
 import subprocess
-import logging
 import sys
 import threading
 import time
 
 import pytest
-
-from curves.brightness import Curve
 from fake_boards import FakeKernel, fake_lgpio
-from boards.kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
-from led import HardwareError, Led
-from boards.pins import PinFactoryUnavailable, choose_pin_factories
 from support import ROOT, chosen_factory
+
+from boards.kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
+from boards.pins import PinFactoryUnavailable, choose_pin_factories
+from curves.brightness import Curve
+from led import HardwareError, Led
 
 PI4 = "Raspberry Pi 4 Model B Rev 1.5"
 PI5 = "Raspberry Pi 5 Model B Rev 1.0"

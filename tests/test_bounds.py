@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-
-import protocol
 from mqtt_support import Broker, Listener
 from support import ROOT, Client
+
+import protocol
 
 LONG_LIGHT = "l" * 32  # a light name at its longest
 
@@ -56,7 +56,7 @@ BOUNDS = [
           ("0.04", "0.049999999999", "60.000000001", "61"), "out_of_range", "off_time"),
     Bound("in whole minutes (−720 to 720", '{"type": "schedule", "name": "b", "sun": "sunset", "offset": @@, "on": true}',
           ("-720", "720"), ("-721", "721"), "out_of_range", rest=False),
-    Bound("a schedule message's time and command by the same rules as a set", 
+    Bound("a schedule message's time and command by the same rules as a set",
           '{"type": "schedule", "name": "b", "at": "07:00", "effect": "blink", "on_time": @@}', ("0.05", "3600"),
           ("0.04", "0.049999999999", "3601"), "out_of_range", rest=False),
     Bound("an integer (at most 2^53 − 1 in size)", '{"level": 5, "id": @@}',

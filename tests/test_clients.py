@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support import ROOT, Client, free_port
 
 DOC_HOST = "raspberrypi.local:5000"

@@ -6,14 +6,14 @@ import time
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+from support import Client
+from test_led import FakeTime
 
 import protocol
 from curves.brightness import Curve
 from curves.effects import FLICKER_STEP
-from led import Led
 from lamp.light import Light
-from support import Client
-from test_led import FakeTime
+from led import Led
 
 RATE = 60  # the fader's updates a second
 
@@ -179,8 +179,9 @@ def test_effect_null_stops_it_and_the_same_effect_again_changes_nothing(light, f
 def test_a_schedule_starts_an_effect_a_candle_at_sunset_and_a_flash_at_seven(mock_factory):
     from datetime import datetime
 
-    from lamp.schedules import Schedules
     from test_schedules import LONDON, FakeScheduler
+
+    from lamp.schedules import Schedules
 
     clock = FakeScheduler(datetime(2026, 12, 7, 6, 0, tzinfo=LONDON))
     light = Light(Led(21, pin_factory=mock_factory), brightness=60, on=False)
@@ -206,7 +207,6 @@ def test_a_schedule_starts_an_effect_a_candle_at_sunset_and_a_flash_at_seven(moc
 
 def test_an_effect_set_on_one_door_shows_on_every_other(start_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
-
     from test_page import CHROMIUM, CHROMIUM_ARGS
 
     server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
@@ -254,8 +254,9 @@ def test_a_running_effect_is_kept_across_a_restart_and_a_flash_is_not(start_serv
 
 
 def test_an_effect_follows_the_hardware_error_rules(fake):
-    from led import HardwareError
     from test_led import BrokenPWMPin
+
+    from led import HardwareError
 
     factory = MockFactory(pin_class=BrokenPWMPin)
     led = Led(21, pin_factory=factory, curve=Curve("linear"), fade_rate=RATE, clock=fake.clock, sleep=fake.sleep)

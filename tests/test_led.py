@@ -6,13 +6,11 @@ import sys
 
 import pytest
 from gpiozero.pins.mock import MockPWMPin
+from support import ROOT, chosen_factory, free_port
 
+from boards.pins import PigpioUnavailable
 from curves.brightness import Curve, parse_curve
 from led import HardwareError, Led
-from boards.pins import PigpioUnavailable
-from support import chosen_factory
-from support import ROOT, free_port
-
 
 # docs/brightness.md's table: level -> duty cycle (%) under each curve.
 CURVE_TABLE = [  # level, cie, linear, gamma:2.2

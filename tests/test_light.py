@@ -4,15 +4,14 @@ from dataclasses import dataclass
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from test_led import BrokenPWMPin
 
 import protocol
-from led import HardwareError, Led
 from curves.brightness import Curve
 from lamp.light import Light
-from lamp.state import power_on_state
+from lamp.state import StateFile, power_on_state
+from led import HardwareError, Led
 from protocol import Ping, Pong, SetLevel, State
-from lamp.state import StateFile
-from test_led import BrokenPWMPin
 
 
 class Recorder:

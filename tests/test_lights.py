@@ -2,24 +2,22 @@
 schedules and state-file line, protocol v1 kept byte for byte, and real processes with
 real clients on every door."""
 import json
-import urllib.error
 import subprocess
-import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
+from support import ROOT, Client, ServerProcess
+from test_clients import require, shell_env
+from test_schedules import LONDON, FakeScheduler
 
 import protocol
-from led import Led
 from lamp.light import Light
 from lamp.lights import Lights, parse_lights
 from lamp.schedules import Schedules
 from lamp.state import StateFile
-from support import ROOT, Client, ServerProcess
-from test_clients import require, shell_env
-from test_schedules import LONDON, FakeScheduler
+from led import Led
 
 THREE = "desk:21,shelf:20,status:16"
 

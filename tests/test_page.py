@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-
 from support import Client
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -2,8 +2,6 @@
 import json
 import time
 
-import pytest
-
 from fake_pigpiod import FakePigpiod
 from support import Client
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 import protocol
-from protocol import State, GetState, Ping, ProtocolError, SetLevel
+from protocol import GetState, Ping, ProtocolError, SetLevel, State
 
 ACCEPTED = [
     ('{"level": 42}', SetLevel(42)),

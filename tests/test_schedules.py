@@ -4,23 +4,23 @@ import json
 import os
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import Client
 
 import protocol
 from lamp import schedules as schedules_module
 from lamp import timers
-from led import Led
 from lamp.light import Light
-from protocol import DeleteSchedule, ProtocolError, SetLevel, When
 from lamp.schedules import Schedules
 from lamp.state import StateFile
-from support import Client
+from led import Led
+from protocol import DeleteSchedule, ProtocolError, SetLevel, When
 
 LONDON = ZoneInfo("Europe/London")
-UTC = timezone.utc
+UTC = UTC
 
 
 def fires(trigger, start: datetime, count: int) -> list[datetime]:

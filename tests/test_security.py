@@ -5,9 +5,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from websockets.exceptions import InvalidStatus
-
 from support import Client
+from websockets.exceptions import InvalidStatus
 
 
 def refused(url, **kwargs):

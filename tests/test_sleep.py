@@ -3,13 +3,13 @@ import json
 import time
 
 import pytest
+from support import Client
 
 import protocol
-from led import Led
 from lamp.light import Light
-from protocol import GetState, Ping, SetLevel, SetPower, Sleep, Step, Toggle
-from support import Client
 from lamp.timers import Scheduler
+from led import Led
+from protocol import GetState, Ping, SetLevel, SetPower, Sleep, Step, Toggle
 
 
 class FakeScheduler:

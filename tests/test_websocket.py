@@ -1,15 +1,14 @@
 """Protocol v1 over real WebSocket connections to a real server process."""
 import json
-import urllib.error
-import urllib.request
 import random
 import socket
 import threading
+import urllib.error
+import urllib.request
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-
 from support import Client, client_frame, raw_websocket, read_until_closed
+from websockets.exceptions import ConnectionClosed
 
 
 def test_a_new_client_gets_the_initial_state(start_server):
