@@ -5,6 +5,7 @@ This module wires the parts together. ``create_app`` builds the Flask app around
 WebSocket clients), with the routes of :mod:`web`. ``main`` is what ``make run``
 starts: it reads :mod:`settings`, picks the pin factory, and serves (:mod:`serve`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,11 @@ def create_app(config=None, led=None) -> Flask:
     specs = app.config.get("LIGHTS") or (LightSpec(protocol.DEFAULT_LIGHT_NAME, int(app.config["LED_PIN"])),)
     if isinstance(specs, str):
         specs = app.config["LIGHTS"] = parse_lights(specs)
-    state_file = (state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop,
-                                  default_light=specs[0].name) if app.config["STATE_FILE"] else None)
+    state_file = (
+        state.StateFile(app.config["STATE_FILE"], run_blocking=off_the_event_loop, default_light=specs[0].name)
+        if app.config["STATE_FILE"]
+        else None
+    )
     if state_file is not None:
         state_file.load()
     scheduler = timers.Scheduler()
@@ -71,31 +75,54 @@ def create_app(config=None, led=None) -> Flask:
         location = (float(app.config["LATITUDE"]), float(app.config["LONGITUDE"]))
     to_open = {spec.name: spec.pin for spec in specs if led is None or spec is not specs[0]}
     factories = app.config.get("LED_PIN_FACTORIES") or choose_pin_factories(
-        to_open, app.config["LED_PIN_FACTORY"], timeout=float(app.config["PIGPIO_TIMEOUT"]))
+        to_open, app.config["LED_PIN_FACTORY"], timeout=float(app.config["PIGPIO_TIMEOUT"])
+    )
     opened = []
     changes_log = new_changes_log()  # one for every light: a client's changes of all of them count together
     try:
         for spec in specs:
-            opened.append(_light(app.config, spec, led if spec.name not in to_open else None, factories.get(spec.name),
-                                 state_file, scheduler, location, changes_log))
+            opened.append(
+                _light(
+                    app.config,
+                    spec,
+                    led if spec.name not in to_open else None,
+                    factories.get(spec.name),
+                    state_file,
+                    scheduler,
+                    location,
+                    changes_log,
+                )
+            )
     except Exception:
         for light in opened:
             light.release()
         raise
     lights = Lights(opened)
-    hub = Hub(send_timeout=float(app.config["SEND_TIMEOUT"]),
-              ping_interval=float("inf") if ping_interval is None else float(ping_interval),
-              max_clients=int(app.config["MAX_CLIENTS"]))
+    hub = Hub(
+        send_timeout=float(app.config["SEND_TIMEOUT"]),
+        ping_interval=float("inf") if ping_interval is None else float(ping_interval),
+        max_clients=int(app.config["MAX_CLIENTS"]),
+    )
     for light in lights:
         # Every change, from any door, goes to every WebSocket client that sees that light,
         # but the one that asked. The default light's goes to v1 clients as v1 has it.
         is_default = light is lights.default
-        light.add_listener(lambda new, requester, is_default=is_default: hub.broadcast_state(
-            new.light, protocol.state_message(new) if is_default else None,
-            lambda: protocol.state_message(new, named=True), skip=requester))
-        light.schedules.add_listener(lambda news, requester, is_default=is_default: hub.broadcast_news(
-            (news.light, news.name), protocol.reply_message(news) if is_default else None,
-            lambda: protocol.reply_message(news, named=True), skip=requester))
+        light.add_listener(
+            lambda new, requester, is_default=is_default: hub.broadcast_state(
+                new.light,
+                protocol.state_message(new) if is_default else None,
+                lambda: protocol.state_message(new, named=True),
+                skip=requester,
+            )
+        )
+        light.schedules.add_listener(
+            lambda news, requester, is_default=is_default: hub.broadcast_news(
+                (news.light, news.name),
+                protocol.reply_message(news) if is_default else None,
+                lambda: protocol.reply_message(news, named=True),
+                skip=requester,
+            )
+        )
     shared = app.extensions[EXTENSION] = Service(lights, hub, version=service_version())
     if app.config.get("MQTT_URL"):
         shared.bridge = _start_mqtt(app.config, lights)
@@ -104,29 +131,48 @@ def create_app(config=None, led=None) -> Flask:
     return app
 
 
-def _light(config, spec: LightSpec, led, factory: str | None, state_file, scheduler, location,
-           changes_log) -> Light:
+def _light(config, spec: LightSpec, led, factory: str | None, state_file, scheduler, location, changes_log) -> Light:
     """One light of the service: its LED (opened on its pin with ``factory`` unless given), its
     state as saved, its schedules. Logs one line saying where it is and how it starts."""
     if led is None:
-        led = open_led(spec.pin, pin_factory=factory, timeout=float(config["PIGPIO_TIMEOUT"]),
-                       curve=parse_curve(config["BRIGHTNESS_CURVE"]), with_deadline=with_deadline)
+        led = open_led(
+            spec.pin,
+            pin_factory=factory,
+            timeout=float(config["PIGPIO_TIMEOUT"]),
+            curve=parse_curve(config["BRIGHTNESS_CURVE"]),
+            with_deadline=with_deadline,
+        )
     record = state_file.record(spec.name) if state_file is not None else None
     saved = record.saved() if record is not None else None
     brightness, on = state.power_on_state(config["POWER_ON"], config["INITIAL_LEVEL"], saved)
     log_prefix = f"{spec.name}: " if len(config.get("LIGHTS") or ()) > 1 else ""  # several lights: say whose
     if saved:
-        log.info("%srestoring level %d (brightness %s, %s) from %s", log_prefix, saved[0] if saved[1] else 0,
-                 saved[0], "on" if saved[1] else "off", state_file.path)
+        log.info(
+            "%srestoring level %d (brightness %s, %s) from %s",
+            log_prefix,
+            saved[0] if saved[1] else 0,
+            saved[0],
+            "on" if saved[1] else "off",
+            state_file.path,
+        )
     try:
-        light = Light(led, name=spec.name, brightness=brightness, on=on, state_file=record, log_prefix=log_prefix,
-                      default_transition=float(config["DEFAULT_TRANSITION"]), scheduler=scheduler,
-                      changes_log=changes_log)
+        light = Light(
+            led,
+            name=spec.name,
+            brightness=brightness,
+            on=on,
+            state_file=record,
+            log_prefix=log_prefix,
+            default_transition=float(config["DEFAULT_TRANSITION"]),
+            scheduler=scheduler,
+            changes_log=changes_log,
+        )
     except Exception:
         led.close()
         raise
-    light.schedules = Schedules(light, scheduler, state_file=record, location=location,
-                                timezone=timers.local_timezone())
+    light.schedules = Schedules(
+        light, scheduler, state_file=record, location=location, timezone=timers.local_timezone()
+    )
     if record is not None and record.saved_schedules:
         light.schedules.load(record.saved_schedules)
     effect = record.saved_effect() if record is not None else None
@@ -134,12 +180,23 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
         try:
             light.execute(protocol.parse_message(effect), origin="the state file")
         except (protocol.ProtocolError, HardwareError) as exc:
-            log.warning("%sthe saved effect %s was not started again: %s", light.log_prefix, effect,
-                        getattr(exc, "message", exc))
-    log.info("%s on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve",
-             f"light {spec.name!r}" if config.get("LIGHTS") else "LED", led.pin, led.factory_name,
-             " (SIMULATED)" if led.simulated else "", light.state().level, brightness, "on" if on else "off",
-             led.curve)
+            log.warning(
+                "%sthe saved effect %s was not started again: %s",
+                light.log_prefix,
+                effect,
+                getattr(exc, "message", exc),
+            )
+    log.info(
+        "%s on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve",
+        f"light {spec.name!r}" if config.get("LIGHTS") else "LED",
+        led.pin,
+        led.factory_name,
+        " (SIMULATED)" if led.simulated else "",
+        light.state().level,
+        brightness,
+        "on" if on else "off",
+        led.curve,
+    )
     return light
 
 
@@ -148,13 +205,21 @@ def _start_mqtt(config, lights):
     from doors import mqtt_bridge
 
     broker = mqtt_bridge.BrokerAddress.parse(config["MQTT_URL"])
-    device_id = mqtt_bridge.check_topic_name(config.get("MQTT_DEVICE_ID") or mqtt_bridge.default_device_id(),
-                                             "MQTT_DEVICE_ID")
+    device_id = mqtt_bridge.check_topic_name(
+        config.get("MQTT_DEVICE_ID") or mqtt_bridge.default_device_id(), "MQTT_DEVICE_ID"
+    )
     bridge = mqtt_bridge.MqttBridge(
-        lights, broker, device_id=device_id, group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
-        discovery=bool(config["MQTT_DISCOVERY"]), ca_file=config.get("MQTT_CA_FILE"),
-        page_url=config.get("PAGE_URL") or "", rate=float(config["RATE_LIMIT"]), burst=int(config["RATE_BURST"]),
-        sw_version=service_version())
+        lights,
+        broker,
+        device_id=device_id,
+        group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
+        discovery=bool(config["MQTT_DISCOVERY"]),
+        ca_file=config.get("MQTT_CA_FILE"),
+        page_url=config.get("PAGE_URL") or "",
+        rate=float(config["RATE_LIMIT"]),
+        burst=int(config["RATE_BURST"]),
+        sw_version=service_version(),
+    )
     bridge.start()
     return bridge
 
@@ -202,9 +267,15 @@ def main(argv=None) -> int:
     config["LED_PIN_FACTORIES"] = factories  # resolved once, here: auto's probes are not run again
     host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
     config["PAGE_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
-    log.info("ledsock %s on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",
-             service_version(), args.host, args.port, args.max_clients, args.worker,
-             "token required" if args.led_token else "no token")
+    log.info(
+        "ledsock %s on http://%s:%d/ (WebSocket /ws), up to %d WebSocket clients, %s worker, %s",
+        service_version(),
+        args.host,
+        args.port,
+        args.max_clients,
+        args.worker,
+        "token required" if args.led_token else "no token",
+    )
     if args.mqtt_url:
         from doors.mqtt_bridge import BrokerAddress  # paho itself is imported with the app only
 

@@ -3,6 +3,7 @@
 Nothing here touches hardware at import: :func:`open_led` does, when the app is
 built, on the pin factory :mod:`pins` chose (pigpio, or a simulation on a laptop).
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,10 +46,21 @@ class Led:
     the last level re-applied.
     """
 
-    def __init__(self, pin: int = 21, *, pin_factory, factory_name: str | None = None,
-                 reconnect=None, check_interval: float = 1.0, curve: Curve = Curve("cie"),
-                 fade_rate: float = FADE_RATE, clock=time.monotonic, sleep=None,
-                 with_deadline=None, deadline: float = DEFAULT_PIGPIO_TIMEOUT):
+    def __init__(
+        self,
+        pin: int = 21,
+        *,
+        pin_factory,
+        factory_name: str | None = None,
+        reconnect=None,
+        check_interval: float = 1.0,
+        curve: Curve = Curve("cie"),
+        fade_rate: float = FADE_RATE,
+        clock=time.monotonic,
+        sleep=None,
+        with_deadline=None,
+        deadline: float = DEFAULT_PIGPIO_TIMEOUT,
+    ):
         self.pin = pin
         self.pin_factory = pin_factory
         self.factory_name = factory_name or _factory_name(pin_factory)
@@ -206,8 +218,7 @@ class Led:
         self.error = f"could not write GPIO{self.pin}: {exc or type(exc).__name__}"
         if self._reconnect is None or self._device is None:
             return
-        log.error("lost the LED's %s device (%s); retrying every second", self.factory_name,
-                  exc or type(exc).__name__)
+        log.error("lost the LED's %s device (%s); retrying every second", self.factory_name, exc or type(exc).__name__)
         self._drop_connection()
         self._device = None
 
@@ -340,12 +351,22 @@ def _close_quietly(pin_factory) -> None:
 
 
 def _factory_name(pin_factory) -> str:
-    return {"PiGPIOFactory": PinFactory.PIGPIO, "LGPIOFactory": PinFactory.LGPIO,
-            "KernelPwmFactory": PinFactory.KERNEL}.get(type(pin_factory).__name__, PinFactory.MOCK)
+    return {
+        "PiGPIOFactory": PinFactory.PIGPIO,
+        "LGPIOFactory": PinFactory.LGPIO,
+        "KernelPwmFactory": PinFactory.KERNEL,
+    }.get(type(pin_factory).__name__, PinFactory.MOCK)
 
 
-def open_led(pin: int = 21, *, pin_factory: str = PinFactory.MOCK, environ=os.environ,
-             timeout: float = DEFAULT_PIGPIO_TIMEOUT, curve: Curve = Curve("cie"), with_deadline=None) -> Led:
+def open_led(
+    pin: int = 21,
+    *,
+    pin_factory: str = PinFactory.MOCK,
+    environ=os.environ,
+    timeout: float = DEFAULT_PIGPIO_TIMEOUT,
+    curve: Curve = Curve("cie"),
+    with_deadline=None,
+) -> Led:
     """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``);
     each call to the pigpio daemon gets ``timeout`` seconds."""
     factory = make_pin_factory(pin_factory, environ, timeout=timeout, pin=pin)
@@ -362,11 +383,16 @@ def open_led(pin: int = 21, *, pin_factory: str = PinFactory.MOCK, environ=os.en
         return make_pin_factory(pin_factory, environ, timeout=timeout, pin=pin)
 
     try:
-        return Led(pin, pin_factory=factory, factory_name=pin_factory, curve=curve,
-                   reconnect={PinFactory.PIGPIO: reconnect_pigpio, PinFactory.MOCK: None}.get(pin_factory, reopen),
-                   # pigpio's calls have their socket's deadline; a local device gets one here.
-                   with_deadline=None if pin_factory in (PinFactory.PIGPIO, PinFactory.MOCK) else with_deadline,
-                   deadline=timeout)
+        return Led(
+            pin,
+            pin_factory=factory,
+            factory_name=pin_factory,
+            curve=curve,
+            reconnect={PinFactory.PIGPIO: reconnect_pigpio, PinFactory.MOCK: None}.get(pin_factory, reopen),
+            # pigpio's calls have their socket's deadline; a local device gets one here.
+            with_deadline=None if pin_factory in (PinFactory.PIGPIO, PinFactory.MOCK) else with_deadline,
+            deadline=timeout,
+        )
     except Exception:
         factory.close()
         raise

@@ -8,6 +8,7 @@ calls these, so all of them accept exactly the same input. Every way a message c
 be wrong is raised as :class:`ProtocolError`, which the edge turns into one
 ``{"type":"error",...}`` reply. See ``docs/protocol.md``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -102,29 +103,33 @@ def _set_command(message: dict, request_id: RequestId, light: str | None = None)
     given = [field for field in ("level", "on", "step", "effect") if field in message]
     if not given:
         raise ProtocolError(
-            INVALID_MESSAGE, "missing \"level\"; send e.g. {\"level\": 80}, {\"on\": false}, {\"step\": 10} "
-            "or {\"effect\": \"breathe\"}")
+            INVALID_MESSAGE,
+            'missing "level"; send e.g. {"level": 80}, {"on": false}, {"step": 10} or {"effect": "breathe"}',
+        )
     if "effect" in given and len(given) > 1:
         raise ProtocolError(
-            INVALID_MESSAGE, f"send one of level, on, step and effect in a message, got {' and '.join(given)}")
+            INVALID_MESSAGE, f"send one of level, on, step and effect in a message, got {' and '.join(given)}"
+        )
     if given == ["effect"]:
         if "transition" in message:
             raise ProtocolError(INVALID_MESSAGE, "an effect takes no transition: it starts from the level shown")
         return SetEffect(parse_effect(message), request_id, light)
     strays = [field for field in ALL_EFFECT_FIELDS if field in message]
     if strays:
-        raise ProtocolError(INVALID_MESSAGE, f"{strays[0]} goes with an effect, e.g. "
-                            "{\"effect\": \"breathe\", \"period\": 4}")
+        raise ProtocolError(
+            INVALID_MESSAGE, f'{strays[0]} goes with an effect, e.g. {{"effect": "breathe", "period": 4}}'
+        )
     transition = parse_transition(message["transition"]) if "transition" in message else None
     if given == ["level", "on"]:
         level, on = parse_level(message["level"]), parse_on(message["on"])
         if on != (level > 0):
-            raise ProtocolError(INVALID_MESSAGE, f"level {level} and on {str(on).lower()} disagree: "
-                                "level 0 is off, any other level is on")
+            raise ProtocolError(
+                INVALID_MESSAGE,
+                f"level {level} and on {str(on).lower()} disagree: level 0 is off, any other level is on",
+            )
         return SetLevel(level, request_id, transition, light)
     if len(given) > 1:
-        raise ProtocolError(
-            INVALID_MESSAGE, f"send one of level, on and step in a message, got {' and '.join(given)}")
+        raise ProtocolError(INVALID_MESSAGE, f"send one of level, on and step in a message, got {' and '.join(given)}")
     if given == ["level"]:
         return SetLevel(parse_level(message["level"]), request_id, transition, light)
     if given == ["on"]:
@@ -152,7 +157,7 @@ def parse_message(message) -> Command:
     if not isinstance(message, dict):
         raise ProtocolError(
             INVALID_MESSAGE,
-            f"expected a JSON object such as {{\"level\": 80}} or a bare integer, got {describe(message)}",
+            f'expected a JSON object such as {{"level": 80}} or a bare integer, got {describe(message)}',
         )
     request_id = parse_id(message)
     kind = message.get("type", "set")
@@ -167,19 +172,25 @@ def parse_message(message) -> Command:
             return Toggle(request_id, transition, light)
         if kind == "sleep":
             if "after" not in message:
-                raise ProtocolError(INVALID_MESSAGE, "missing \"after\"; send e.g. "
-                                    "{\"type\": \"sleep\", \"after\": 1800} or {\"type\": \"sleep\", \"after\": null}")
+                raise ProtocolError(
+                    INVALID_MESSAGE,
+                    'missing "after"; send e.g. {"type": "sleep", "after": 1800} or {"type": "sleep", "after": null}',
+                )
             transition = parse_transition(message["transition"]) if "transition" in message else None
             return Sleep(parse_sleep_after(message["after"]), request_id, transition, light)
         if kind == "schedule":
-            return PutSchedule(parse_schedule_name(message), parse_when(message),
-                               _set_command(message, None), request_id, light)
+            return PutSchedule(
+                parse_schedule_name(message), parse_when(message), _set_command(message, None), request_id, light
+            )
         if kind == "unschedule":
             return DeleteSchedule(parse_schedule_name(message), request_id, light)
         if kind == "watch":
             if light is not None:
-                raise ProtocolError(INVALID_MESSAGE, "watch is about your connection and takes no light; "
-                                    "{\"type\": \"watch\", \"lights\": true} watches every light")
+                raise ProtocolError(
+                    INVALID_MESSAGE,
+                    "watch is about your connection and takes no light; "
+                    '{"type": "watch", "lights": true} watches every light',
+                )
             return Watch(request_id=request_id, **parse_watch(message))
         if kind == "get":
             return GetState(request_id, light)
@@ -187,8 +198,8 @@ def parse_message(message) -> Command:
             return Ping(request_id, light)
         raise ProtocolError(
             UNKNOWN_TYPE,
-            f"unknown type {describe(kind)}; the types are \"set\", \"toggle\", \"sleep\", "
-            "\"schedule\", \"unschedule\", \"watch\", \"get\" and \"ping\"",
+            f'unknown type {describe(kind)}; the types are "set", "toggle", "sleep", '
+            '"schedule", "unschedule", "watch", "get" and "ping"',
         )
     except ProtocolError as exc:
         exc.request_id = request_id

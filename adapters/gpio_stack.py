@@ -2,6 +2,7 @@
 gpiozero's lgpio pin), and importing lgpio where it can work. Nothing else in the service
 reaches into them; tests/test_adapters.py pins each reach against the locked versions.
 """
+
 from __future__ import annotations
 
 import os

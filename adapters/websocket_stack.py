@@ -6,6 +6,7 @@ versions, so an upgrade that moves one fails there first. Where a public way exi
 service uses it instead (wsproto's ``WSConnection.connection``, ``receive_data``, ``events``,
 ``send``; simple-websocket's ``thread_class`` and ``event_class`` options).
 """
+
 from __future__ import annotations
 
 # simple-websocket takes the connection's socket from this environ key as it is, in its

@@ -10,6 +10,7 @@ second. Prints a table and writes ``bench/results/attack.json``. Run by ``make b
 alone: ``python attack.py``. The attackers are the test suite's (tests/attacks.py,
 tests/amplification.py): bounded in time, loopback only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,9 @@ def _many_schedules(folder: Path) -> dict:
 
 ATTACKS = {
     "1a empty pongs": _plain(lambda server, s: attacks.frame_floods(server.port, attacks.EMPTY_PONG, b"", s)),
-    "1b empty continuations": _plain(lambda server, s: attacks.frame_floods(
-        server.port, attacks.EMPTY_CONTINUATION, attacks.UNFINISHED_TEXT, s)),
+    "1b empty continuations": _plain(
+        lambda server, s: attacks.frame_floods(server.port, attacks.EMPTY_CONTINUATION, attacks.UNFINISHED_TEXT, s)
+    ),
     "2 impossible crontab": _plain(attacks.cron_flood),
     "3 idle connections": _plain(attacks.idle_flood),
     "4 slow readers": _plain(attacks.slow_readers),
@@ -77,18 +79,23 @@ ATTACKS = {
     "8 effects everywhere": _plain(attacks.effect_churn),
     "9a pipelined GET /healthz": Attack(lambda server, s, c: amp.pipelined_http(server, s, amp.GET_HEALTHZ)),
     "9b pipelined GET /": Attack(lambda server, s, c: amp.pipelined_http(server, s, amp.GET_PAGE)),
-    "9c pipelined POST, no token": Attack(lambda server, s, c: amp.pipelined_http(server, s, amp.POST_NO_TOKEN),
-                                          lambda folder: {"LED_TOKEN": "secret"}, query="?token=secret"),
-    "9d pipelined POST /lights/*": Attack(lambda server, s, c: amp.pipelined_http(server, s, amp.POST_EVERY_LIGHT),
-                                          lambda folder: EVERY_PIN),
+    "9c pipelined POST, no token": Attack(
+        lambda server, s, c: amp.pipelined_http(server, s, amp.POST_NO_TOKEN),
+        lambda folder: {"LED_TOKEN": "secret"},
+        query="?token=secret",
+    ),
+    "9d pipelined POST /lights/*": Attack(
+        lambda server, s, c: amp.pipelined_http(server, s, amp.POST_EVERY_LIGHT), lambda folder: EVERY_PIN
+    ),
     "9e malformed requests": Attack(lambda server, s, c: amp.pipelined_http(server, s, amp.MALFORMED)),
     "10 watch toggles, 896 schedules": Attack(lambda server, s, c: amp.watch_toggles(server, s), _many_schedules),
-    "11 every light at the limit": Attack(lambda server, s, c: amp.every_light_commands(server, s),
-                                          lambda folder: EVERY_PIN),
-    "12 MQTT flood, group topic": Attack(lambda server, s, c: amp.mqtt_flood(server, c.broker, s),
-                                         lambda folder: EVERY_PIN, broker=True),
-    "13 candles, simulated pins": Attack(lambda server, s, c: amp.candles_burning(server, s),
-                                         lambda folder: EVERY_PIN),
+    "11 every light at the limit": Attack(
+        lambda server, s, c: amp.every_light_commands(server, s), lambda folder: EVERY_PIN
+    ),
+    "12 MQTT flood, group topic": Attack(
+        lambda server, s, c: amp.mqtt_flood(server, c.broker, s), lambda folder: EVERY_PIN, broker=True
+    ),
+    "13 candles, simulated pins": Attack(lambda server, s, c: amp.candles_burning(server, s), lambda folder: EVERY_PIN),
 }
 
 
@@ -156,8 +163,11 @@ def measure(name: str, attack: Attack, seconds: float, folder: Path) -> dict:
         baseline = quiet.summary()
         rss_before = rss_kb(server.proc.pid)
         writes_before = server.get("/healthz")["state_file_writes"]
-        with Watcher(server, fan_out=True, query=attack.query) as watcher, RssSampler(server.proc.pid) as rss, \
-                Window(server) as window:
+        with (
+            Watcher(server, fan_out=True, query=attack.query) as watcher,
+            RssSampler(server.proc.pid) as rss,
+            Window(server) as window,
+        ):
             started = time.monotonic()
             figures = attack.run(server, seconds, context)
             took = time.monotonic() - started
@@ -168,11 +178,20 @@ def measure(name: str, attack: Attack, seconds: float, folder: Path) -> dict:
         rss_after = rss_kb(server.proc.pid)
         if "rss_kb" in figures:  # candles: the samples are in the RSS columns already
             figures = {"growth_kb_per_s": figures["growth_kb_per_s"]}
-        return {"attack": name, "figures": figures, "seconds": round(took, 1), "baseline": baseline,
-                "under_attack": watcher.summary(), "rss_before_kb": rss_before, "rss_peak_kb": rss.peak,
-                "rss_after_kb": rss_after, "state_file_writes": writes, "write_window_s": round(took + 1.2, 1),
-                "cpu_percent": [quiet_window.cpu_percent, window.cpu_percent],
-                "log_kb_per_s": [quiet_window.log_kb_per_s, window.log_kb_per_s]}
+        return {
+            "attack": name,
+            "figures": figures,
+            "seconds": round(took, 1),
+            "baseline": baseline,
+            "under_attack": watcher.summary(),
+            "rss_before_kb": rss_before,
+            "rss_peak_kb": rss.peak,
+            "rss_after_kb": rss_after,
+            "state_file_writes": writes,
+            "write_window_s": round(took + 1.2, 1),
+            "cpu_percent": [quiet_window.cpu_percent, window.cpu_percent],
+            "log_kb_per_s": [quiet_window.log_kb_per_s, window.log_kb_per_s],
+        }
     finally:
         server.stop()
         if context.broker is not None:
@@ -181,11 +200,16 @@ def measure(name: str, attack: Attack, seconds: float, folder: Path) -> dict:
 
 def met(row: dict) -> bool:
     under = row["under_attack"]
-    return (under["failed"] == 0 and under["converged"] is True
-            and under["get_p99_ms"] <= OTHERS_P99_MS and under["fan_out_p99_ms"] <= OTHERS_P99_MS
-            and under["healthz_p99_ms"] <= HEALTHZ_P99_MS
-            and row["rss_after_kb"] - row["rss_before_kb"] <= RSS_BACK_KB and writes_ok(row)
-            and row["log_kb_per_s"][1] <= LOG_KB_PER_S)
+    return (
+        under["failed"] == 0
+        and under["converged"] is True
+        and under["get_p99_ms"] <= OTHERS_P99_MS
+        and under["fan_out_p99_ms"] <= OTHERS_P99_MS
+        and under["healthz_p99_ms"] <= HEALTHZ_P99_MS
+        and row["rss_after_kb"] - row["rss_before_kb"] <= RSS_BACK_KB
+        and writes_ok(row)
+        and row["log_kb_per_s"][1] <= LOG_KB_PER_S
+    )
 
 
 def writes_ok(row: dict) -> bool:
@@ -195,24 +219,32 @@ def writes_ok(row: dict) -> bool:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"\n== under attack: each attack beside the same window without it "
-          f"(targets: others' p99 <= {OTHERS_P99_MS} ms, /healthz p99 <= {HEALTHZ_P99_MS} ms, converged, "
-          f"RSS back within {RSS_BACK_KB // 1024} MB, <= {WRITES_PER_S:g} write/s, log <= {LOG_KB_PER_S} KB/s)")
-    print(f"{'attack':32} {'healthz p50/p99 ms':>22} {'get p99 ms':>14} {'fan-out p99 ms':>16} "
-          f"{'CPU %':>12} {'RSS MB before/peak/after':>26} {'log KB/s':>12} {'writes in s':>12} {'met':>4}")
+    print(
+        f"\n== under attack: each attack beside the same window without it "
+        f"(targets: others' p99 <= {OTHERS_P99_MS} ms, /healthz p99 <= {HEALTHZ_P99_MS} ms, converged, "
+        f"RSS back within {RSS_BACK_KB // 1024} MB, <= {WRITES_PER_S:g} write/s, log <= {LOG_KB_PER_S} KB/s)"
+    )
+    print(
+        f"{'attack':32} {'healthz p50/p99 ms':>22} {'get p99 ms':>14} {'fan-out p99 ms':>16} "
+        f"{'CPU %':>12} {'RSS MB before/peak/after':>26} {'log KB/s':>12} {'writes in s':>12} {'met':>4}"
+    )
     for row in rows:
         base, under = row["baseline"], row["under_attack"]
-        print(f"{row['attack']:32} "
-              f"{base['healthz_p50_ms']:>5}/{base['healthz_p99_ms']:<5}->{under['healthz_p50_ms']:>5}/"
-              f"{under['healthz_p99_ms']:<5} "
-              f"{base['get_p99_ms']:>5}->{under['get_p99_ms']:<6} "
-              f"{base['fan_out_p99_ms']:>6}->{under['fan_out_p99_ms']:<7} "
-              f"{row['cpu_percent'][0]:>5}->{row['cpu_percent'][1]:<5} "
-              f"{row['rss_before_kb'] / 1024:>8.1f}/{row['rss_peak_kb'] / 1024:.1f}/{row['rss_after_kb'] / 1024:<6.1f} "
-              f"{row['log_kb_per_s'][0]:>5}->{row['log_kb_per_s'][1]:<5} "
-              f"{row['state_file_writes']:>5} in {row['write_window_s']:<4} {'yes' if met(row) else 'NO':>4}")
-        print(f"{'':32} attack: {json.dumps(row['figures'])}; converged: {under['converged']}; "
-              f"failures: {under['failed']}")
+        print(
+            f"{row['attack']:32} "
+            f"{base['healthz_p50_ms']:>5}/{base['healthz_p99_ms']:<5}->{under['healthz_p50_ms']:>5}/"
+            f"{under['healthz_p99_ms']:<5} "
+            f"{base['get_p99_ms']:>5}->{under['get_p99_ms']:<6} "
+            f"{base['fan_out_p99_ms']:>6}->{under['fan_out_p99_ms']:<7} "
+            f"{row['cpu_percent'][0]:>5}->{row['cpu_percent'][1]:<5} "
+            f"{row['rss_before_kb'] / 1024:>8.1f}/{row['rss_peak_kb'] / 1024:.1f}/{row['rss_after_kb'] / 1024:<6.1f} "
+            f"{row['log_kb_per_s'][0]:>5}->{row['log_kb_per_s'][1]:<5} "
+            f"{row['state_file_writes']:>5} in {row['write_window_s']:<4} {'yes' if met(row) else 'NO':>4}"
+        )
+        print(
+            f"{'':32} attack: {json.dumps(row['figures'])}; converged: {under['converged']}; "
+            f"failures: {under['failed']}"
+        )
 
 
 def main(argv=None) -> int:

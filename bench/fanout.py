@@ -22,6 +22,7 @@ Workloads:
 
 The last screen is a summary: the targets of docs/performance.md, met or missed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,8 +76,13 @@ class Server:
         self.log_path = log_dir / f"{self.name}.log"
         command = [part.replace("{port}", str(self.port)) for part in self.command]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
-            stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+            command,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -155,20 +161,53 @@ def servers(state_dir: Path) -> list[Server]:
     # ledsock as shipped, with limits opened up for the benchmark: the writer sends as
     # fast as the fan-out completes (far above the 100 messages/s rate limit), and the
     # capacity ramp needs more clients than the default MAX_CLIENTS.
-    ledsock = [py, "app.py", "--host", HOST, "--port", "{port}", "--pin-factory", "mock",
-               "--rate-limit", "1000000", "--rate-burst", "1000000"]
+    ledsock = [
+        py,
+        "app.py",
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--pin-factory",
+        "mock",
+        "--rate-limit",
+        "1000000",
+        "--rate-burst",
+        "1000000",
+    ]
     gevent = ledsock + ["--worker", "gevent", "--max-clients", "10500"]
     return [
-        Server("ledsock-gevent", gevent + ["--state-file", str(state_dir / "gevent.json")], PROTOCOL_V1,
-               health=True),
-        Server("ledsock-1core", ["taskset", "-c", "0"] + gevent + ["--state-file", str(state_dir / "1core.json")],
-               PROTOCOL_V1, fanout_only=True, health=True),
-        Server("ledsock-3lights", gevent + ["--state-file", str(state_dir / "3lights.json"),
-                                            "--lights", "desk:21,shelf:20,status:16"],
-               PROTOCOL_V1, fanout_only=True, health=True),
-        Server("ledsock-gthread", ledsock + ["--worker", "gthread", "--threads", "6100", "--max-clients", "6000",
-                                             "--state-file", str(state_dir / "gthread.json")], PROTOCOL_V1,
-               health=True),
+        Server("ledsock-gevent", gevent + ["--state-file", str(state_dir / "gevent.json")], PROTOCOL_V1, health=True),
+        Server(
+            "ledsock-1core",
+            ["taskset", "-c", "0"] + gevent + ["--state-file", str(state_dir / "1core.json")],
+            PROTOCOL_V1,
+            fanout_only=True,
+            health=True,
+        ),
+        Server(
+            "ledsock-3lights",
+            gevent + ["--state-file", str(state_dir / "3lights.json"), "--lights", "desk:21,shelf:20,status:16"],
+            PROTOCOL_V1,
+            fanout_only=True,
+            health=True,
+        ),
+        Server(
+            "ledsock-gthread",
+            ledsock
+            + [
+                "--worker",
+                "gthread",
+                "--threads",
+                "6100",
+                "--max-clients",
+                "6000",
+                "--state-file",
+                str(state_dir / "gthread.json"),
+            ],
+            PROTOCOL_V1,
+            health=True,
+        ),
         Server("textbook", [py, str(HERE / "baselines" / "textbook.py"), "--port", "{port}"], SOCKET_IO),
         Server("ceiling", [py, str(HERE / "baselines" / "ceiling.py"), "--port", "{port}"], PROTOCOL_V1),
     ]
@@ -204,7 +243,8 @@ class FanOut:
 
     async def open(self, n: int, *, deflate: bool = False, writer: bool = True) -> float:
         self.subscribers, seconds = await connect_many(
-            n, HOST, self.server.port, self.dialect, deflate=deflate, on_message=self._on_message)
+            n, HOST, self.server.port, self.dialect, deflate=deflate, on_message=self._on_message
+        )
         if writer:
             self.writer = await connect(HOST, self.server.port, self.dialect)
         return seconds
@@ -242,8 +282,15 @@ class FanOut:
         elapsed = time.perf_counter() - started
         cpu = self.server.cpu_seconds() - cpu_before
         rss, threads = self.server.memory()
-        return {"latencies": latencies, "lost": lost, "elapsed": elapsed, "cpu": cpu,
-                "changes": len(latencies), "rss_mb": rss, "threads": threads}
+        return {
+            "latencies": latencies,
+            "lost": lost,
+            "elapsed": elapsed,
+            "cpu": cpu,
+            "changes": len(latencies),
+            "rss_mb": rss,
+            "threads": threads,
+        }
 
     async def settle_and_check(self) -> dict:
         """Delivered/expected messages, and whether everyone ended on the final level."""
@@ -255,8 +302,7 @@ class FanOut:
                 break
             await asyncio.sleep(0.05)
         delivered = sum(c.received - self.dialect.ready_after for c in self.subscribers)
-        converged = all(c.last_text and self.dialect.level_of(c.last_text) == self.last_level
-                        for c in self.subscribers)
+        converged = all(c.last_text and self.dialect.level_of(c.last_text) == self.last_level for c in self.subscribers)
         return {"delivered": delivered, "expected": expected, "converged": converged}
 
     def close(self) -> None:
@@ -275,11 +321,15 @@ def percentile(values: list[float], p: float) -> float:
 def summarize_round(result: dict) -> dict:
     lat = result["latencies"]
     return {
-        "p50_ms": percentile(lat, 50) * 1000, "p90_ms": percentile(lat, 90) * 1000,
-        "p99_ms": percentile(lat, 99) * 1000, "max_ms": max(lat) * 1000 if lat else float("nan"),
+        "p50_ms": percentile(lat, 50) * 1000,
+        "p90_ms": percentile(lat, 90) * 1000,
+        "p99_ms": percentile(lat, 99) * 1000,
+        "max_ms": max(lat) * 1000 if lat else float("nan"),
         "changes_per_s": result["changes"] / result["elapsed"] if result["elapsed"] else 0.0,
         "cpu_ms_per_change": result["cpu"] * 1000 / max(1, result["changes"]),
-        "lost": result["lost"], "rss_mb": result["rss_mb"], "threads": result["threads"],
+        "lost": result["lost"],
+        "rss_mb": result["rss_mb"],
+        "threads": result["threads"],
     }
 
 
@@ -305,14 +355,25 @@ async def fan_out(all_servers: list[Server], n: int, changes: int, rounds: int, 
     for r in range(rounds):
         for name, fan in sets.items():
             per_round[name].append(summarize_round(await fan.run(changes)))
-            log.info("N=%d%s round %d/%d %-16s p99 %7.2f ms, %6.3f ms CPU/change", n,
-                     " deflate" if deflate else "", r + 1, rounds, name,
-                     per_round[name][-1]["p99_ms"], per_round[name][-1]["cpu_ms_per_change"])
+            log.info(
+                "N=%d%s round %d/%d %-16s p99 %7.2f ms, %6.3f ms CPU/change",
+                n,
+                " deflate" if deflate else "",
+                r + 1,
+                rounds,
+                name,
+                per_round[name][-1]["p99_ms"],
+                per_round[name][-1]["cpu_ms_per_change"],
+            )
     results = {}
     for name, fan in sets.items():
         checks = await fan.settle_and_check()
-        results[name] = {**median_of(per_round[name]), **checks, "connect_s": connect_s[name],
-                         "rounds": per_round[name]}
+        results[name] = {
+            **median_of(per_round[name]),
+            **checks,
+            "connect_s": connect_s[name],
+            "rounds": per_round[name],
+        }
         fan.close()
     await asyncio.sleep(1.0)  # let the servers see the closes before the next N
     return results
@@ -331,8 +392,9 @@ async def capacity(server: Server, steps: list[int]) -> dict:
     try:
         for target in steps:
             try:
-                more, _ = await connect_many(target - len(fan.subscribers), HOST, server.port, server.dialect,
-                                             on_message=fan._on_message)
+                more, _ = await connect_many(
+                    target - len(fan.subscribers), HOST, server.port, server.dialect, on_message=fan._on_message
+                )
             except (TimeoutError, OSError, ConnectionError) as exc:
                 result["failed_at"] = f"{target}: {exc}"
                 log.warning("%s: ramp stopped before %d: %s", server.name, target, exc)
@@ -346,13 +408,25 @@ async def capacity(server: Server, steps: list[int]) -> dict:
             cpu_before, idle_started = server.cpu_seconds(), time.perf_counter()
             await asyncio.sleep(IDLE_CPU_WINDOW)
             idle_cpu = (server.cpu_seconds() - cpu_before) / (time.perf_counter() - idle_started) * 100
-            result["steps"].append({"clients": target, "rss_mb": rss, "threads": threads,
-                                    "broadcast_ms": broadcast * 1000 if broadcast is not None else None,
-                                    "idle_cpu_pct": idle_cpu})
+            result["steps"].append(
+                {
+                    "clients": target,
+                    "rss_mb": rss,
+                    "threads": threads,
+                    "broadcast_ms": broadcast * 1000 if broadcast is not None else None,
+                    "idle_cpu_pct": idle_cpu,
+                }
+            )
             result["held"] = target
-            log.info("capacity %-16s %5d clients: RSS %6.1f MB, %5d threads, one broadcast %s ms, idle CPU %.1f%%",
-                     server.name, target, rss, threads,
-                     f"{broadcast * 1000:.0f}" if broadcast is not None else "LOST", idle_cpu)
+            log.info(
+                "capacity %-16s %5d clients: RSS %6.1f MB, %5d threads, one broadcast %s ms, idle CPU %.1f%%",
+                server.name,
+                target,
+                rss,
+                threads,
+                f"{broadcast * 1000:.0f}" if broadcast is not None else "LOST",
+                idle_cpu,
+            )
             if broadcast is None:
                 break
     finally:
@@ -395,14 +469,24 @@ async def stuck_client(server: Server, others: int, changes: int, baseline_chang
         "p50_ms": percentile(loaded["latencies"], 50) * 1000,
         "p99_ms": percentile(loaded["latencies"], 99) * 1000,
         "max_ms": max(loaded["latencies"]) * 1000 if loaded["latencies"] else None,
-        "changes": loaded["changes"], "lost": loaded["lost"], "rss_mb_after": loaded["rss_mb"],
-        "stalls_over_1s": sum(1 for x in loaded["latencies"] if x > 1.0), **checks,
+        "changes": loaded["changes"],
+        "lost": loaded["lost"],
+        "rss_mb_after": loaded["rss_mb"],
+        "stalls_over_1s": sum(1 for x in loaded["latencies"] if x > 1.0),
+        **checks,
         "dropped_after_s": dropped_after[0] if dropped_after else None,
         "loaded_s": loaded["elapsed"],
     }
-    log.info("stuck %-16s %d changes: others p99 %.2f ms (baseline %.2f), max %.0f ms, stalls %d, lost %d",
-             server.name, out["changes"], out["p99_ms"], out["baseline_p99_ms"], out["max_ms"] or -1,
-             out["stalls_over_1s"], out["lost"])
+    log.info(
+        "stuck %-16s %d changes: others p99 %.2f ms (baseline %.2f), max %.0f ms, stalls %d, lost %d",
+        server.name,
+        out["changes"],
+        out["p99_ms"],
+        out["baseline_p99_ms"],
+        out["max_ms"] or -1,
+        out["stalls_over_1s"],
+        out["lost"],
+    )
     return out
 
 
@@ -441,36 +525,47 @@ def print_report(results: dict) -> None:
     print("\n== fan-out (medians of rounds; ratios: ledsock-gevent / reference, same run)")
     for key, table in results["fanout"].items():
         print(f"\n-- {key}")
-        print(f"{'server':16} {'connect s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-              f"{'chg/s':>7} {'CPU ms/chg':>10} {'RSS MB':>7} {'thr':>5} {'deliv/exp':>13} conv")
+        print(
+            f"{'server':16} {'connect s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+            f"{'chg/s':>7} {'CPU ms/chg':>10} {'RSS MB':>7} {'thr':>5} {'deliv/exp':>13} conv"
+        )
         for name, row in table.items():
-            print(f"{name:16} {row['connect_s']:9.2f} {row['p50_ms']:8.2f} {row['p90_ms']:8.2f} "
-                  f"{row['p99_ms']:8.2f} {row['max_ms']:8.2f} {row['changes_per_s']:7.0f} "
-                  f"{row['cpu_ms_per_change']:10.3f} {row['rss_mb']:7.1f} {row['threads']:5.0f} "
-                  f"{row['delivered']:>6}/{row['expected']:<6} {'yes' if row['converged'] else 'NO'}")
+            print(
+                f"{name:16} {row['connect_s']:9.2f} {row['p50_ms']:8.2f} {row['p90_ms']:8.2f} "
+                f"{row['p99_ms']:8.2f} {row['max_ms']:8.2f} {row['changes_per_s']:7.0f} "
+                f"{row['cpu_ms_per_change']:10.3f} {row['rss_mb']:7.1f} {row['threads']:5.0f} "
+                f"{row['delivered']:>6}/{row['expected']:<6} {'yes' if row['converged'] else 'NO'}"
+            )
         if ours in table:
             for ref in ("ceiling", "textbook", "ledsock-gthread", "ledsock-1core", "ledsock-3lights"):
                 if ref in table:
                     o, r = table[ours], table[ref]
-                    print(f"   {ours} vs {ref:15}: CPU/change {ratio(o['cpu_ms_per_change'], r['cpu_ms_per_change'])}, "
-                          f"p99 {ratio(o['p99_ms'], r['p99_ms'])}")
+                    print(
+                        f"   {ours} vs {ref:15}: CPU/change {ratio(o['cpu_ms_per_change'], r['cpu_ms_per_change'])}, "
+                        f"p99 {ratio(o['p99_ms'], r['p99_ms'])}"
+                    )
     print("\n== capacity (ramp to the last step)")
     for name, cap in results["capacity"].items():
-        steps = ", ".join(f"{s['clients']}: {s['rss_mb']:.0f} MB/{s['threads']} thr/"
-                          f"{s['broadcast_ms']:.0f} ms/idle {s.get('idle_cpu_pct', 0):.1f}% CPU"
-                          if s["broadcast_ms"] is not None else
-                          f"{s['clients']}: LOST" for s in cap["steps"])
+        steps = ", ".join(
+            f"{s['clients']}: {s['rss_mb']:.0f} MB/{s['threads']} thr/"
+            f"{s['broadcast_ms']:.0f} ms/idle {s.get('idle_cpu_pct', 0):.1f}% CPU"
+            if s["broadcast_ms"] is not None
+            else f"{s['clients']}: LOST"
+            for s in cap["steps"]
+        )
         print(f"{name:16} held {cap['held']}: {steps}" + (f"  [{cap['failed_at']}]" if "failed_at" in cap else ""))
     print("\n== stuck client (one subscriber never reads)")
     for name, s in results["stuck"].items():
         if "error" in s:
             print(f"{name:16} could not run: {s['error']}")
             continue
-        print(f"{name:16} {s['changes']} changes: others p99 {s['p99_ms']:.2f} ms vs baseline "
-              f"{s['baseline_p99_ms']:.2f} ({ratio(s['p99_ms'], s['baseline_p99_ms'])}), max {s['max_ms']:.0f} ms, "
-              f"stalls >1 s: {s['stalls_over_1s']}, lost: {s['lost']}, delivered {s['delivered']}/{s['expected']}, "
-              f"RSS after {s['rss_mb_after']:.0f} MB"
-              + (f", dropped {s['dropped_after_s']:.1f} s after it connected" if s.get("dropped_after_s") else ""))
+        print(
+            f"{name:16} {s['changes']} changes: others p99 {s['p99_ms']:.2f} ms vs baseline "
+            f"{s['baseline_p99_ms']:.2f} ({ratio(s['p99_ms'], s['baseline_p99_ms'])}), max {s['max_ms']:.0f} ms, "
+            f"stalls >1 s: {s['stalls_over_1s']}, lost: {s['lost']}, delivered {s['delivered']}/{s['expected']}, "
+            f"RSS after {s['rss_mb_after']:.0f} MB"
+            + (f", dropped {s['dropped_after_s']:.1f} s after it connected" if s.get("dropped_after_s") else "")
+        )
     print(f"\nhandshakes retried after a reset (full accept queue): {results.get('handshake_retries', 0)}")
     print("\n== idle (no clients)")
     for name, m in results["idle"].items():
@@ -495,8 +590,14 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, bool | None]]:
     rows = []
     idle = results["idle"].get(ours)
     if idle:
-        rows.append(("idle RSS, all processes", f"{idle['rss_mb']:.1f} MB ({idle['processes']} process)",
-                     "<= 40 MB", idle["rss_mb"] <= 40))
+        rows.append(
+            (
+                "idle RSS, all processes",
+                f"{idle['rss_mb']:.1f} MB ({idle['processes']} process)",
+                "<= 40 MB",
+                idle["rss_mb"] <= 40,
+            )
+        )
     cap = results["capacity"].get(ours)
     if cap:
         slope = rss_slope_kb(cap["steps"])
@@ -506,8 +607,14 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, bool | None]]:
         if top:
             rows.append(("clients held at once", f"{cap['held']:,}", ">= 10,000", cap["held"] >= 10_000))
             if top["clients"] >= 10_000 and top["broadcast_ms"] is not None:
-                rows.append(("one broadcast to 10,000", f"{top['broadcast_ms']:.0f} ms", "<= 150 ms",
-                             top["broadcast_ms"] <= 150))
+                rows.append(
+                    (
+                        "one broadcast to 10,000",
+                        f"{top['broadcast_ms']:.0f} ms",
+                        "<= 150 ms",
+                        top["broadcast_ms"] <= 150,
+                    )
+                )
         ceiling_cap = results["capacity"].get(ref)
         if ceiling_cap and (ceiling_slope := rss_slope_kb(ceiling_cap["steps"])) is not None:
             rows.append(("  (ceiling's RSS per client)", f"{ceiling_slope:.1f} KB", "", None))
@@ -527,19 +634,38 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, bool | None]]:
         rows.append(("stuck client: others' p99 vs baseline", f"{r:.2f}x", "<= 1.5x", r <= 1.5))
         dropped = stuck.get("dropped_after_s")
         limit = TARGETS_SEND_TIMEOUT + 2 * CHECK_EVERY  # the buffer fills in well under a check
-        rows.append(("stuck client dropped after it connected", f"{dropped:.1f} s" if dropped else "not seen",
-                     f"<= {limit:g} s (SEND_TIMEOUT+fill+check)", bool(dropped) and dropped <= limit))
+        rows.append(
+            (
+                "stuck client dropped after it connected",
+                f"{dropped:.1f} s" if dropped else "not seen",
+                f"<= {limit:g} s (SEND_TIMEOUT+fill+check)",
+                bool(dropped) and dropped <= limit,
+            )
+        )
     for key, table in results["fanout"].items():
         if "ledsock-1core" in table and ours in table and "deflate" not in key:
             one, two = table["ledsock-1core"], table[ours]
-            rows.append((f"one core vs two, {key}", f"CPU/change {one['cpu_ms_per_change'] / two['cpu_ms_per_change']:.2f}x, "
-                         f"p99 {one['p99_ms']:.1f} vs {two['p99_ms']:.1f} ms", "(shown)", None))
+            rows.append(
+                (
+                    f"one core vs two, {key}",
+                    f"CPU/change {one['cpu_ms_per_change'] / two['cpu_ms_per_change']:.2f}x, "
+                    f"p99 {one['p99_ms']:.1f} vs {two['p99_ms']:.1f} ms",
+                    "(shown)",
+                    None,
+                )
+            )
     for key, table in results["fanout"].items():
         if "ledsock-3lights" in table and ours in table and "deflate" not in key:
             three, one = table["ledsock-3lights"], table[ours]
             r = three["cpu_ms_per_change"] / one["cpu_ms_per_change"]
-            rows.append((f"three lights vs one, {key}", f"CPU/change {r:.2f}x, p99 {three['p99_ms']:.1f} vs "
-                         f"{one['p99_ms']:.1f} ms", "CPU <= 1.15x (unchanged)", r <= 1.15))
+            rows.append(
+                (
+                    f"three lights vs one, {key}",
+                    f"CPU/change {r:.2f}x, p99 {three['p99_ms']:.1f} vs {one['p99_ms']:.1f} ms",
+                    "CPU <= 1.15x (unchanged)",
+                    r <= 1.15,
+                )
+            )
     return rows
 
 
@@ -561,10 +687,14 @@ async def run(args) -> dict:
             log.warning("open files are limited to %d; the capacity ramp may stop early", hard)
     state_dir = Path(tempfile.mkdtemp(prefix="ledsock-bench-"))
     chosen = [s for s in servers(state_dir) if s.name in args.servers]
-    results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                           "kernel": os.uname().release},
-               "args": {k: v for k, v in vars(args).items() if k != "out"},
-               "fanout": {}, "capacity": {}, "stuck": {}, "idle": {}}
+    results = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "kernel": os.uname().release},
+        "args": {k: v for k, v in vars(args).items() if k != "out"},
+        "fanout": {},
+        "capacity": {},
+        "stuck": {},
+        "idle": {},
+    }
     started = time.monotonic()
     try:
         for server in chosen:
@@ -579,13 +709,15 @@ async def run(args) -> dict:
         for n in args.deflate_n:
             changes = args.changes or max(60, min(1000, 30_000 // n))
             results["fanout"][f"N={n}, clients offer permessage-deflate"] = await fan_out(
-                chosen, n, changes, args.rounds, deflate=True)
+                chosen, n, changes, args.rounds, deflate=True
+            )
         for server in chosen:
             if server.name in args.stuck_servers and not server.fanout_only:
                 await wait_until_idle(server)
                 try:
                     results["stuck"][server.name] = await stuck_client(
-                        server, args.stuck_others, args.stuck_changes, args.stuck_baseline)
+                        server, args.stuck_others, args.stuck_changes, args.stuck_baseline
+                    )
                 except (TimeoutError, OSError, ConnectionError) as exc:
                     log.warning("stuck %s: could not run: %r", server.name, exc)
                     results["stuck"][server.name] = {"error": repr(exc)}
@@ -607,8 +739,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", nargs="+", default=names, choices=names)
     parser.add_argument("--n", nargs="+", type=int, default=[10, 100, 500, 1000], help="subscriber counts")
-    parser.add_argument("--deflate-n", nargs="*", type=int, default=[500],
-                        help="subscriber counts to repeat with clients offering permessage-deflate")
+    parser.add_argument(
+        "--deflate-n",
+        nargs="*",
+        type=int,
+        default=[500],
+        help="subscriber counts to repeat with clients offering permessage-deflate",
+    )
     parser.add_argument("--changes", type=int, default=0, help="changes per round (default: by N)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--capacity", nargs="+", type=int, default=[1000, 2000, 5000, 10000])
@@ -623,8 +760,10 @@ def main(argv=None) -> int:
     print_report(results)
     print_summary(results)
     save(results, args.out)
-    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
-          f"in {results['duration_s']:.0f} s")
+    print(
+        f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
+        f"in {results['duration_s']:.0f} s"
+    )
     return 0
 
 

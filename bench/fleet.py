@@ -5,6 +5,7 @@ Prints the time from the group publish until each lamp has published its new sta
 processes). Run by `make bench` after the fan-out benchmark; alone: `python fleet.py`.
 The broker and the listening client are the test suite's (tests/mqtt_support.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,22 @@ def start_lamps(count: int, broker: Broker, folder: Path) -> list[tuple[subproce
     lamps = []
     for n in range(count):
         port = free_port()
-        env = {**os.environ, "LED_PIN_FACTORY": "mock", "MQTT_URL": broker.url, "MQTT_DEVICE_ID": f"lamp{n}",
-               "STATE_FILE": str(folder / f"lamp{n}.json"), "LOG_LEVEL": "warning"}
-        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env = {
+            **os.environ,
+            "LED_PIN_FACTORY": "mock",
+            "MQTT_URL": broker.url,
+            "MQTT_DEVICE_ID": f"lamp{n}",
+            "STATE_FILE": str(folder / f"lamp{n}.json"),
+            "LOG_LEVEL": "warning",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         lamps.append((proc, port))
     deadline = time.monotonic() + 120
     for proc, port in lamps:
@@ -113,11 +126,15 @@ def main(argv=None) -> int:
     p50 = statistics.median(percentile(r, 50) for r in rounds) * 1000
     p99 = statistics.median(percentile(r, 99) for r in rounds) * 1000
     worst = statistics.median(max(r) for r in rounds) * 1000
-    print(f"\n== fleet: {args.lamps} lamps on one Mosquitto (joined in {joined:.1f} s), one group command, "
-          f"medians of {args.rounds} rounds")
+    print(
+        f"\n== fleet: {args.lamps} lamps on one Mosquitto (joined in {joined:.1f} s), one group command, "
+        f"medians of {args.rounds} rounds"
+    )
     print(f"   every lamp's new state published: p50 {p50:.1f} ms, p99 {p99:.1f} ms, slowest {worst:.1f} ms")
-    print(f"   memory per lamp (RSS, all its processes): median {statistics.median(memory):.1f} MB, "
-          f"max {max(memory):.1f} MB")
+    print(
+        f"   memory per lamp (RSS, all its processes): median {statistics.median(memory):.1f} MB, "
+        f"max {max(memory):.1f} MB"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ every light running the same effect (breathe, candle, blink in turn), taking tur
 times; per light, the median of (with - at rest) / 8, as a share of one core. The target is
 at most 2 % of one core per light while an effect runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,12 @@ EFFECT_CORE_PCT = 2.0  # the target: a light running an effect, share of one cor
 
 
 def post(server: Server, path: str, body: dict) -> None:
-    request = urllib.request.Request(f"http://{HOST}:{server.port}{path}", data=json.dumps(body).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://{HOST}:{server.port}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10):
         pass
 
@@ -46,12 +51,15 @@ def measure(server: Server, names: list[str]) -> dict:
     for _ in range(3):
         samples.append(server.memory())
         time.sleep(1.0)
-    return {"rss_mb": statistics.median(rss for rss, _ in samples),
-            "threads": statistics.median(threads for _, threads in samples)}
+    return {
+        "rss_mb": statistics.median(rss for rss, _ in samples),
+        "threads": statistics.median(threads for _, threads in samples),
+    }
 
 
 def effect_cost(server: Server, names: list[str]) -> dict:
     """Per light, the share of one core each effect costs over rest (medians of three turns)."""
+
     def cpu_pct() -> float:
         before = server.cpu_seconds()
         time.sleep(EFFECT_WINDOW)
@@ -65,16 +73,23 @@ def effect_cost(server: Server, names: list[str]) -> dict:
             time.sleep(0.5)
             samples[effect].append(cpu_pct())
     rest = statistics.median(samples["rest"])
-    return {"rest_pct": rest, **{f"{effect}_pct_per_light": (statistics.median(values) - rest) / len(names)
-                                 for effect, values in samples.items() if effect != "rest"}}
+    return {
+        "rest_pct": rest,
+        **{
+            f"{effect}_pct_per_light": (statistics.median(values) - rest) / len(names)
+            for effect, values in samples.items()
+            if effect != "rest"
+        },
+    }
 
 
 def main() -> int:
     state_dir = Path(tempfile.mkdtemp(prefix="ledsock-lights-"))
     command = [sys.executable, "app.py", "--host", HOST, "--port", "{port}", "--pin-factory", "mock"]
     one = Server("one light", command + ["--state-file", str(state_dir / "lights-1.json")], PROTOCOL_V1)
-    eight = Server("eight lights", command + ["--state-file", str(state_dir / "lights-8.json"), "--lights", EIGHT],
-                   PROTOCOL_V1)
+    eight = Server(
+        "eight lights", command + ["--state-file", str(state_dir / "lights-8.json"), "--lights", EIGHT], PROTOCOL_V1
+    )
     results = {}
     try:
         for server in (one, eight):
@@ -95,14 +110,18 @@ def main() -> int:
     for key in ("one", "eight"):
         print(f"{key:6} lights: RSS {results[key]['rss_mb']:.2f} MB, {results[key]['threads']:.0f} OS threads")
     met = extra <= RSS_PER_LIGHT_MB and threads <= 0
-    print(f"per extra light: {extra * 1024:.0f} KB of RSS, {threads:+.2f} threads"
-          f"   (target: at most {RSS_PER_LIGHT_MB:g} MB and no thread)  {'met' if met else 'MISSED'}")
+    print(
+        f"per extra light: {extra * 1024:.0f} KB of RSS, {threads:+.2f} threads"
+        f"   (target: at most {RSS_PER_LIGHT_MB:g} MB and no thread)  {'met' if met else 'MISSED'}"
+    )
     effects = results["effects"]
     print(f"\n== what an effect costs (eight lights, each running it; at rest {effects['rest_pct']:.2f} % of a core)")
     for effect in ("breathe", "candle", "blink"):
         pct = effects[f"{effect}_pct_per_light"]
-        print(f"{effect:8} {pct:5.2f} % of one core per light   (target: at most {EFFECT_CORE_PCT:g} %)  "
-              f"{'met' if pct <= EFFECT_CORE_PCT else 'MISSED'}")
+        print(
+            f"{effect:8} {pct:5.2f} % of one core per light   (target: at most {EFFECT_CORE_PCT:g} %)  "
+            f"{'met' if pct <= EFFECT_CORE_PCT else 'MISSED'}"
+        )
     return 0
 
 

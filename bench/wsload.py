@@ -7,6 +7,7 @@ when the server accepts it. Each server's dialect (ledsock and the asyncio
 reference speak protocol v1, the textbook server speaks Socket.IO) is a small
 ``Dialect`` that knows its path, its greeting and how a level change is sent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,8 +75,7 @@ SOCKET_IO = SocketIO("socket.io", "/socket.io/?EIO=4&transport=websocket", ("40"
 class Client(asyncio.Protocol):
     """One WebSocket connection; calls ``on_message(client, text)`` for each data message."""
 
-    def __init__(self, host: str, port: int, dialect: Dialect, *, deflate: bool, on_message=None,
-                 read: bool = True):
+    def __init__(self, host: str, port: int, dialect: Dialect, *, deflate: bool, on_message=None, read: bool = True):
         self.host, self.port, self.dialect = host, port, dialect
         self.offer_deflate = deflate
         self.on_message = on_message
@@ -94,12 +94,16 @@ class Client(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
-        extensions = ("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-                      if self.offer_deflate else "")
-        transport.write((
-            f"GET {self.dialect.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extensions}\r\n").encode())
+        extensions = (
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if self.offer_deflate else ""
+        )
+        transport.write(
+            (
+                f"GET {self.dialect.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extensions}\r\n"
+            ).encode()
+        )
 
     def data_received(self, data):
         self.buffer += data
@@ -108,7 +112,7 @@ class Client(asyncio.Protocol):
             if end < 0:
                 return
             head = bytes(self.buffer[:end]).decode("latin-1")
-            del self.buffer[:end + 4]
+            del self.buffer[: end + 4]
             if not head.startswith("HTTP/1.1 101"):
                 self._fail(ConnectionError(head.splitlines()[0]))
                 return
@@ -146,8 +150,8 @@ class Client(asyncio.Protocol):
                 size, offset = struct.unpack_from("!Q", buf, 2)[0], 10
             if len(buf) < offset + size:
                 return
-            payload = bytes(buf[offset:offset + size])
-            del buf[:offset + size]
+            payload = bytes(buf[offset : offset + size])
+            del buf[: offset + size]
             opcode = first & 0x0F
             if opcode in (1, 2):
                 if first & 0x40 and self.inflate is not None:
@@ -189,8 +193,9 @@ class Client(asyncio.Protocol):
             self.transport.abort()
 
 
-async def connect(host, port, dialect, *, deflate=False, on_message=None, read=True, rcvbuf=None,
-                  timeout=30.0, attempts=3) -> Client:
+async def connect(
+    host, port, dialect, *, deflate=False, on_message=None, read=True, rcvbuf=None, timeout=30.0, attempts=3
+) -> Client:
     """Open one client and wait until it holds the server's greeting (it is subscribed).
 
     A connection reset during the handshake (a full accept queue) is retried twice
@@ -198,8 +203,9 @@ async def connect(host, port, dialect, *, deflate=False, on_message=None, read=T
     """
     for attempt in range(attempts):
         try:
-            return await _connect_once(host, port, dialect, deflate=deflate, on_message=on_message,
-                                       read=read, rcvbuf=rcvbuf, timeout=timeout)
+            return await _connect_once(
+                host, port, dialect, deflate=deflate, on_message=on_message, read=read, rcvbuf=rcvbuf, timeout=timeout
+            )
         except (ConnectionResetError, ConnectionRefusedError):
             if attempt == attempts - 1:
                 raise
@@ -216,6 +222,7 @@ async def _connect_once(host, port, dialect, *, deflate, on_message, read, rcvbu
     sock = None
     if rcvbuf is not None:
         import socket
+
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.setblocking(False)
@@ -238,7 +245,9 @@ async def connect_many(count, host, port, dialect, *, deflate=False, on_message=
     started = time.perf_counter()
     clients: list[Client] = []
     for start in range(0, count, parallel):
-        batch = [connect(host, port, dialect, deflate=deflate, on_message=on_message)
-                 for _ in range(min(parallel, count - start))]
+        batch = [
+            connect(host, port, dialect, deflate=deflate, on_message=on_message)
+            for _ in range(min(parallel, count - start))
+        ]
         clients += await asyncio.gather(*batch)
     return clients, time.perf_counter() - started

@@ -11,6 +11,7 @@ duty never above the period: EINVAL) and ``enable``. A channel reaches a pin onl
 Every file access goes through a :class:`Sysfs`, so a test can put a fake kernel behind it.
 Nothing here touches hardware at import.
 """
+
 from __future__ import annotations
 
 import errno
@@ -82,8 +83,9 @@ def board_model(path: Path = Path("/proc/device-tree/model")) -> str:
         return ""
 
 
-def find_channel(pin: int, *, model: str | None = None, root: Path = SYSFS_PWM,
-                 sysfs: Sysfs | None = None) -> PwmChannel:
+def find_channel(
+    pin: int, *, model: str | None = None, root: Path = SYSFS_PWM, sysfs: Sysfs | None = None
+) -> PwmChannel:
     """The chip and channel that drive BCM ``pin``; KernelPwmUnavailable says why there is none.
 
     The chip is the one with the block's number of channels (4 on the RP1, 2 before it).
@@ -93,12 +95,16 @@ def find_channel(pin: int, *, model: str | None = None, root: Path = SYSFS_PWM,
     rp1 = board_is_rp1(model)
     channels = CHANNELS_RP1 if rp1 else CHANNELS_BCM
     if pin not in channels:
-        raise KernelPwmUnavailable(f"GPIO{pin} is not a pin of dtoverlay=pwm-2chan (GPIO 18 and 19 are); wire "
-                                   "the LED to one of them and set LED_PIN, or use LED_PIN_FACTORY=lgpio")
+        raise KernelPwmUnavailable(
+            f"GPIO{pin} is not a pin of dtoverlay=pwm-2chan (GPIO 18 and 19 are); wire "
+            "the LED to one of them and set LED_PIN, or use LED_PIN_FACTORY=lgpio"
+        )
     chips = sysfs.chips(root)
     if not chips:
-        raise KernelPwmUnavailable(f"the kernel exposes no PWM chip in {root}: add 'dtoverlay=pwm-2chan' "
-                                   "to /boot/firmware/config.txt and reboot")
+        raise KernelPwmUnavailable(
+            f"the kernel exposes no PWM chip in {root}: add 'dtoverlay=pwm-2chan' "
+            "to /boot/firmware/config.txt and reboot"
+        )
     wanted = 4 if rp1 else 2
     for chip in chips:
         try:
@@ -116,8 +122,15 @@ class KernelPwm:
     and enables it at duty 0; closing sets duty 0, disables and unexports it.
     """
 
-    def __init__(self, channel: PwmChannel, *, frequency: int = FREQUENCY, sysfs: Sysfs | None = None,
-                 sleep=time.sleep, clock=time.monotonic):
+    def __init__(
+        self,
+        channel: PwmChannel,
+        *,
+        frequency: int = FREQUENCY,
+        sysfs: Sysfs | None = None,
+        sleep=time.sleep,
+        clock=time.monotonic,
+    ):
         self.channel = channel
         self.sysfs = sysfs or Sysfs()
         self.period = round(1e9 / frequency)

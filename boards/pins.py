@@ -8,6 +8,7 @@ one line saying what was tried and why each failed. Also here: where pigpiod is 
 own PIGPIO_ADDR and PIGPIO_PORT), whether it really answers, and the deadline every call to
 it gets. Nothing here touches hardware at import.
 """
+
 from __future__ import annotations
 
 import enum
@@ -19,6 +20,7 @@ import struct
 from adapters.gpio_stack import fine_duty_lgpio_pin, import_lgpio, set_pigpio_deadline, stop_pigpio_notifications
 
 log = logging.getLogger(__name__)
+
 
 class PinFactory(enum.StrEnum):
     """What drives a light's pin (docs/boards.md): pigpio's daemon, the kernel's PWM, lgpio, or
@@ -37,7 +39,6 @@ DEFAULT_PIGPIO_ADDR = "localhost"
 DEFAULT_PIGPIO_PORT = 8888
 DEFAULT_PIGPIO_TIMEOUT = 1.0  # seconds any one call to the daemon may take
 _PIGPIO_TICK = 16  # pigpio's TICK command: the cheapest question that needs an answer
-
 
 
 class PinFactoryUnavailable(Exception):
@@ -79,8 +80,14 @@ def pigpio_answers(host: str, port: int, timeout: float = DEFAULT_PIGPIO_TIMEOUT
         return False
 
 
-def choose_pin_factories(pins: dict, requested: str = PinFactory.AUTO, environ=os.environ, *,
-                         timeout: float = DEFAULT_PIGPIO_TIMEOUT, probes: dict | None = None) -> dict:
+def choose_pin_factories(
+    pins: dict,
+    requested: str = PinFactory.AUTO,
+    environ=os.environ,
+    *,
+    timeout: float = DEFAULT_PIGPIO_TIMEOUT,
+    probes: dict | None = None,
+) -> dict:
     """Each light's factory for its pin (``pins``: light name -> BCM pin): one of ``pigpio``,
     ``kernel``, ``lgpio`` or ``mock``; under ``auto`` GPIO 18 may get the kernel's PWM and
     GPIO 21 lgpio.
@@ -94,8 +101,12 @@ def choose_pin_factories(pins: dict, requested: str = PinFactory.AUTO, environ=o
     """
     if requested not in PIN_FACTORIES:
         raise ValueError(f"pin factory must be one of {', '.join(PIN_FACTORIES)}, got {requested!r}")
-    checks = {PinFactory.PIGPIO: lambda pin: _check_pigpio(environ, timeout), PinFactory.KERNEL: _check_kernel,
-              PinFactory.LGPIO: lambda pin: _check_lgpio(), **(probes or {})}
+    checks = {
+        PinFactory.PIGPIO: lambda pin: _check_pigpio(environ, timeout),
+        PinFactory.KERNEL: _check_kernel,
+        PinFactory.LGPIO: lambda pin: _check_lgpio(),
+        **(probes or {}),
+    }
     for pinless in (PinFactory.PIGPIO, PinFactory.LGPIO):
         checks[pinless] = _once(checks[pinless])
     chosen, simulated, reasons = {}, [], []
@@ -124,10 +135,13 @@ def choose_pin_factories(pins: dict, requested: str = PinFactory.AUTO, environ=o
             simulated.append(pin)
             reasons = reasons or tried
     if simulated:
-        log.warning("no real PWM for %s, so %s SIMULATED (gpiozero MockFactory). Tried %s. docs/boards.md says "
-                    "what each board needs; LED_PIN_FACTORY=pigpio, kernel or lgpio refuses to start without it.",
-                    ", ".join(f"GPIO{pin}" for pin in simulated),
-                    "the LED is" if len(simulated) == 1 else "these LEDs are", "; ".join(reasons))
+        log.warning(
+            "no real PWM for %s, so %s SIMULATED (gpiozero MockFactory). Tried %s. docs/boards.md says "
+            "what each board needs; LED_PIN_FACTORY=pigpio, kernel or lgpio refuses to start without it.",
+            ", ".join(f"GPIO{pin}" for pin in simulated),
+            "the LED is" if len(simulated) == 1 else "these LEDs are",
+            "; ".join(reasons),
+        )
     return chosen
 
 
@@ -154,7 +168,8 @@ def _check_pigpio(environ, timeout: float) -> None:
         raise PigpioUnavailable(
             f"no pigpio daemon answers at {host}:{port}; start it with "
             f"'sudo systemctl enable --now pigpiod' (or set PIGPIO_ADDR/PIGPIO_PORT; pigpio never runs on a "
-            f"Pi 5, 500 or CM5: use kernel or lgpio there), or use LED_PIN_FACTORY=mock to simulate the LED")
+            f"Pi 5, 500 or CM5: use kernel or lgpio there), or use LED_PIN_FACTORY=mock to simulate the LED"
+        )
 
 
 def _check_kernel(pin: int) -> None:
@@ -189,16 +204,17 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
         except ImportError as exc:
             raise PinFactoryUnavailable(f"the lgpio module is missing ({exc})") from None
         except OSError as exc:
-            raise PinFactoryUnavailable(f"the lgpio module cannot start ({exc}); give it a writable folder: "
-                                        "LG_WD=/run/ledsock") from None
+            raise PinFactoryUnavailable(
+                f"the lgpio module cannot start ({exc}); give it a writable folder: LG_WD=/run/ledsock"
+            ) from None
         try:
             factory = LGPIOFactory()
             factory.pin_class = fine_duty_lgpio_pin()
             return factory
         except Exception as exc:  # lgpio.error('can not open gpiochip'), gpiozero's PinUnknownPi
             raise PinFactoryUnavailable(
-                f"cannot open a GPIO chip ({exc}); is this a Raspberry Pi, and is the service's user "
-                "in the gpio group?") from None
+                f"cannot open a GPIO chip ({exc}); is this a Raspberry Pi, and is the service's user in the gpio group?"
+            ) from None
     if name == PinFactory.PIGPIO:
         from gpiozero.pins.pigpio import PiGPIOFactory
 

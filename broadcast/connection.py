@@ -7,6 +7,7 @@ owns the connection's frame loop on wsproto's public API (``receive_data``,
 simple-websocket's ``Server`` and of gevent's socket beyond their public API goes through
 :mod:`adapters.websocket_stack`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,12 +63,45 @@ class Client:
     connection is over.
     """
 
-    __slots__ = ("ws", "sock", "conn", "peer", "_max_replies", "_budget", "_lock", "_cond", "_outbox", "_close", "_finished",
-                 "_writing", "_sending_since", "_os_socket", "_writer", "_messages", "_parts", "_part_frames", "_part_size", "_ping_payload", "_pong_seen",
-                 "_pings_sent", "next_ping", "dropped", "wants_news", "watches_lights", "names_lights")
+    __slots__ = (
+        "ws",
+        "sock",
+        "conn",
+        "peer",
+        "_max_replies",
+        "_budget",
+        "_lock",
+        "_cond",
+        "_outbox",
+        "_close",
+        "_finished",
+        "_writing",
+        "_sending_since",
+        "_os_socket",
+        "_writer",
+        "_messages",
+        "_parts",
+        "_part_frames",
+        "_part_size",
+        "_ping_payload",
+        "_pong_seen",
+        "_pings_sent",
+        "next_ping",
+        "dropped",
+        "wants_news",
+        "watches_lights",
+        "names_lights",
+    )
 
-    def __init__(self, ws, peer: str, *, max_pending_replies: int = 64, outbox_budget: int = OUTBOX_BUDGET,
-                 budget: FrameBudget | None = None):
+    def __init__(
+        self,
+        ws,
+        peer: str,
+        *,
+        max_pending_replies: int = 64,
+        outbox_budget: int = OUTBOX_BUDGET,
+        budget: FrameBudget | None = None,
+    ):
         self.ws = ws  # simple-websocket's Server, after its handshake
         self.sock = socket_of(ws)
         self.conn = frame_connection(ws)  # wsproto's frame connection alone
@@ -294,7 +328,8 @@ class Client:
         """
         if self._writer is None:
             self._writer = threading.Thread(
-                target=self._write_loop, name=f"{CONNECTION_THREAD} writer {self.peer}", daemon=True)
+                target=self._write_loop, name=f"{CONNECTION_THREAD} writer {self.peer}", daemon=True
+            )
             self._writer.start()
         else:
             self._cond.notify_all()
@@ -302,16 +337,15 @@ class Client:
     def wait_for_room(self, timeout: float) -> bool:
         """Wait until another reply may be queued; False if the client stays backed up."""
         with self._cond:
-            return self._cond.wait_for(
-                lambda: self._outbox.replies < self._max_replies or self._finished, timeout
-            )
+            return self._cond.wait_for(lambda: self._outbox.replies < self._max_replies or self._finished, timeout)
 
     def wait_until_sent(self, timeout: float) -> bool:
         """Wait until everything queued has gone to the socket; False if it stays backed up."""
         with self._cond:
             return self._cond.wait_for(
                 lambda: (not self._outbox.entries and not self._writing) or self._finished or self._close is not None,
-                timeout)
+                timeout,
+            )
 
     def close(self, code: CloseCode, reason: str) -> None:
         """Send what is queued, then a close frame with ``code``; the client answers it."""

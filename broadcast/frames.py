@@ -2,6 +2,7 @@
 (built once, the same bytes for every client), and the budget a client's frames are
 counted against. Pure: no sockets, no library.
 """
+
 from __future__ import annotations
 
 import enum
@@ -52,8 +53,14 @@ class FrameBudget:
 
     __slots__ = ("control_rate", "control_burst", "max_message_size", "max_framed", "_control")
 
-    def __init__(self, *, max_message_size: int | None, control_rate: float = CONTROL_RATE,
-                 control_burst: int = CONTROL_BURST, clock=time.monotonic):
+    def __init__(
+        self,
+        *,
+        max_message_size: int | None,
+        control_rate: float = CONTROL_RATE,
+        control_burst: int = CONTROL_BURST,
+        clock=time.monotonic,
+    ):
         self.control_rate, self.control_burst = control_rate, control_burst
         self.max_message_size = max_message_size
         self.max_framed = FRAMING * (max_message_size or DEFAULT_MESSAGE_SIZE)
@@ -61,8 +68,9 @@ class FrameBudget:
 
     def control_frame(self) -> None:
         if not self._control.take():
-            raise PolicyViolation(f"over {self.control_rate:g} pings and pongs a second "
-                                  f"(bursts of {self.control_burst})")
+            raise PolicyViolation(
+                f"over {self.control_rate:g} pings and pongs a second (bursts of {self.control_burst})"
+            )
 
     def message_part(self, frames: int, size: int) -> None:
         """A message so far: ``frames`` frames of ``size`` bytes of payload in all."""

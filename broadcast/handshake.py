@@ -2,6 +2,7 @@
 connection then belongs to :mod:`connection`: no extension, no reader thread or event of
 its own, and the connection's own socket, never a duplicate.
 """
+
 from __future__ import annotations
 
 CONNECTION_THREAD = "ledsock-connection"  # name prefix of the threads a connection owns

@@ -4,6 +4,7 @@ It delivers frames: a broadcast to all, keep-alive pings, and the close handshak
 at shutdown. It knows no Flask and no light; the HTTP edge hands it each connection
 (a :class:`connection.Client`) and tells it what to send.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,7 @@ class Hub:
     due. One loop instead of a timer per connection keeps thousands of idle clients cheap.
     """
 
-    def __init__(self, *, send_timeout: float, ping_interval: float, max_clients: int,
-                 clock=time.monotonic):
+    def __init__(self, *, send_timeout: float, ping_interval: float, max_clients: int, clock=time.monotonic):
         self._clock = clock
         self._lock = threading.Lock()
         self._members: set[Client] = set()

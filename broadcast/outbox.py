@@ -6,6 +6,7 @@ client's own requests are kept in order and counted. Everything counts against a
 budget. Pure bookkeeping: :class:`connection.Client` holds one, under its own lock, and
 does the sending.
 """
+
 from __future__ import annotations
 
 import enum

@@ -5,6 +5,7 @@ looks nearly full. CIE 1931 lightness (the default) maps level L (0..100, the
 perceived lightness) to the luminance the LED must give, so level 50 looks half as
 bright and level 1 is visibly on. ``docs/brightness.md`` has the table.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

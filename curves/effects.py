@@ -12,6 +12,7 @@ curve. ``top`` is the light's brightness, the level the effect is built around.
 - **blink**: ``top`` for ``on_time`` s, 0 for ``off_time`` s, over and over.
 - **flash**: ``count`` blinks, then ``back_to`` (the level shown before): done.
 """
+
 from __future__ import annotations
 
 import math

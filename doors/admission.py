@@ -8,6 +8,7 @@ re-pointed at the Pi makes the visitor's browser send ``Host: attacker.example``
 with a matching Origin. No name the user did not give the service passes, so that
 page can neither change the LED nor read its state.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -32,7 +33,7 @@ def host_name(host: str) -> str:
     """The name in a Host header, without its port: ``[::1]:5000`` -> ``::1``, ``Pi.local.`` -> ``pi.local``."""
     host = host.strip().lower()
     if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
+        return host[1 : host.find("]")] if "]" in host else host
     name, colon, port = host.rpartition(":")
     if colon and port.isdigit() and ":" not in name:
         host = name

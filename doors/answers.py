@@ -6,6 +6,7 @@ logged at debug; the LED that could not be driven (``hardware_error``, 503) is l
 error, a few lines a period per client (the lights' log of changes); a fault of the service's
 own (``internal_error``, 500) is logged with its traceback, and the door goes on serving.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,9 @@ from limits.loglimit import LogLimiter
 log = logging.getLogger(__name__)
 
 
-def failure(exc: Exception, request_id: protocol.RequestId = None, *, origin: str,
-            changes_log: LogLimiter) -> tuple[str, int]:
+def failure(
+    exc: Exception, request_id: protocol.RequestId = None, *, origin: str, changes_log: LogLimiter
+) -> tuple[str, int]:
     """The error object and HTTP status a failed request from ``origin`` (the door and the
     client, as the log names them) is answered with; logs the failure once."""
     if isinstance(exc, protocol.ProtocolError):

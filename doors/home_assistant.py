@@ -7,6 +7,7 @@ had (``ledsock_<id>``, topics ``ledsock/<id>/ha/...``), so adding a light to a l
 leaves Home Assistant's automations as they were; every other light is
 ``ledsock_<id>_<name>`` on ``ledsock/<id>/lights/<name>/ha/...``. docs/mqtt.md has it all.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ import protocol
 
 ONLINE, OFFLINE = "online", "offline"
 HA_COMMAND_FIELDS = ("state", "brightness", "transition", "effect", "flash")  # what discovery says this light does
-HA_EFFECTS = tuple(effect for effect in protocol.EffectName if effect is not protocol.EffectName.FLASH)  # HA has its own flash
+HA_EFFECTS = tuple(
+    effect for effect in protocol.EffectName if effect is not protocol.EffectName.FLASH
+)  # HA has its own flash
 FLASH_SHORT, FLASH_LONG = 2, 10  # seconds: flash_time_short and flash_time_long, as HA sends them
 FLASH_BLINK = 0.5  # seconds on, then off: one blink a second
 
@@ -31,23 +34,37 @@ def ha_command(payload: dict) -> list[str]:
     error topic, and nothing changes.
     """
     if not isinstance(payload, dict) or payload.get("state") not in ("ON", "OFF"):
-        raise protocol.ProtocolError(
-            protocol.INVALID_MESSAGE, 'a Home Assistant command needs "state": "ON" or "OFF"')
+        raise protocol.ProtocolError(protocol.INVALID_MESSAGE, 'a Home Assistant command needs "state": "ON" or "OFF"')
     unsupported = [field for field in payload if field not in HA_COMMAND_FIELDS]
     if unsupported:
         raise protocol.ProtocolError(
-            protocol.INVALID_MESSAGE, f"this light does not support {', '.join(map(repr, sorted(unsupported)))}; "
-            f"a Home Assistant command may have {', '.join(HA_COMMAND_FIELDS)}")
+            protocol.INVALID_MESSAGE,
+            f"this light does not support {', '.join(map(repr, sorted(unsupported)))}; "
+            f"a Home Assistant command may have {', '.join(HA_COMMAND_FIELDS)}",
+        )
     if "flash" in payload:
         seconds = payload["flash"]
         if isinstance(seconds, bool) or not isinstance(seconds, (int, Decimal)) or not 1 <= seconds <= 100:
-            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, "flash must be whole seconds from 1 to 100 "
-                                         f"(HA sends {FLASH_SHORT} or {FLASH_LONG}), got {protocol.describe(seconds)}")
-        return [json.dumps({"effect": protocol.EffectName.FLASH, "count": int(seconds), "on_time": FLASH_BLINK,
-                            "off_time": FLASH_BLINK})]
+            raise protocol.ProtocolError(
+                protocol.INVALID_MESSAGE,
+                "flash must be whole seconds from 1 to 100 "
+                f"(HA sends {FLASH_SHORT} or {FLASH_LONG}), got {protocol.describe(seconds)}",
+            )
+        return [
+            json.dumps(
+                {
+                    "effect": protocol.EffectName.FLASH,
+                    "count": int(seconds),
+                    "on_time": FLASH_BLINK,
+                    "off_time": FLASH_BLINK,
+                }
+            )
+        ]
     if "effect" in payload and payload["effect"] not in HA_EFFECTS:
-        raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"effect must be one of {', '.join(HA_EFFECTS)}, "
-                                     f"got {protocol.describe(payload['effect'])}")
+        raise protocol.ProtocolError(
+            protocol.INVALID_MESSAGE,
+            f"effect must be one of {', '.join(HA_EFFECTS)}, got {protocol.describe(payload['effect'])}",
+        )
     message: dict = {"on": payload["state"] == "ON"}
     if payload["state"] == "ON" and "brightness" in payload:
         message = {"level": payload["brightness"]}
@@ -64,15 +81,21 @@ def ha_command(payload: dict) -> list[str]:
 def _exact_number(value):
     """protocol.parse_json keeps fractions exact (Decimal); write them back as the numbers they are."""
     if isinstance(value, Decimal) and value.is_finite():
-        return int(value) if -10**20 < value < 10**20 and value == value.to_integral_value() else float(value)
+        return int(value) if -(10**20) < value < 10**20 and value == value.to_integral_value() else float(value)
     raise TypeError(type(value).__name__)
 
 
 def ha_state(state: protocol.State) -> str:
     """The state HA reads: a flash is not an effect HA lists, so it shows as none."""
     effect = state.effect if state.effect in HA_EFFECTS else None
-    return protocol.to_json({"state": "ON" if state.on else "OFF", "brightness": state.brightness,
-                             "color_mode": "brightness", "effect": effect})
+    return protocol.to_json(
+        {
+            "state": "ON" if state.on else "OFF",
+            "brightness": state.brightness,
+            "color_mode": "brightness",
+            "effect": effect,
+        }
+    )
 
 
 def entity_id(device_id: str, light: str, is_default: bool) -> str:
@@ -84,12 +107,23 @@ def device_model(leds: list[tuple[int, str]]) -> str:
     """What drives the lamp's lights, for Home Assistant's device page: each LED's pin and the
     factory that drives it, as (pin, factory) pairs ("GPIO18 via kernel, GPIO21 via lgpio";
     "simulated" for gpiozero's simulation)."""
-    return "ledsock: " + ", ".join(f"GPIO{pin} " + ("simulated" if factory == "mock" else f"via {factory}")
-                                   for pin, factory in leds)
+    return "ledsock: " + ", ".join(
+        f"GPIO{pin} " + ("simulated" if factory == "mock" else f"via {factory}") for pin, factory in leds
+    )
 
 
-def discovery_config(*, device_id: str, light: str, is_default: bool, several: bool, topics: str,
-                     availability_topic: str, model: str, page_url: str = "", sw_version: str = "unknown") -> dict:
+def discovery_config(
+    *,
+    device_id: str,
+    light: str,
+    is_default: bool,
+    several: bool,
+    topics: str,
+    availability_topic: str,
+    model: str,
+    page_url: str = "",
+    sw_version: str = "unknown",
+) -> dict:
     """One light's discovery config: HA's MQTT light, JSON schema: brightness, transitions,
     effects and flash.
 
@@ -119,8 +153,13 @@ def discovery_config(*, device_id: str, light: str, is_default: bool, several: b
         "flash_time_short": FLASH_SHORT,
         "flash_time_long": FLASH_LONG,
         "qos": 1,
-        "device": {"identifiers": [f"ledsock_{device_id}"], "name": f"ledsock {device_id}",
-                   "model": model, "manufacturer": "ledsock",
-                   "sw_version": sw_version, **({"configuration_url": page_url} if page_url else {})},
+        "device": {
+            "identifiers": [f"ledsock_{device_id}"],
+            "name": f"ledsock {device_id}",
+            "model": model,
+            "manufacturer": "ledsock",
+            "sw_version": sw_version,
+            **({"configuration_url": page_url} if page_url else {}),
+        },
         "origin": {"name": "ledsock", "sw_version": sw_version},
     }

@@ -4,6 +4,7 @@ for a rejected request, and the client's name in the log.
 The page and WebSocket (:mod:`web`) and the REST twin (:mod:`rest`) are Blueprints of
 their own; both answer through these, so a refusal reads the same at every door.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

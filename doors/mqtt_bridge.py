@@ -10,6 +10,7 @@ entity per light (:mod:`home_assistant`). paho-mqtt runs its own network thread;
 lights' listeners only hand the newest state to a publisher thread, so a stalled broker
 never holds up a change or the WebSocket fan-out. docs/mqtt.md has the topics.
 """
+
 from __future__ import annotations
 
 import enum
@@ -68,9 +69,13 @@ class BrokerAddress:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         except ValueError:
             raise ValueError("MQTT_URL has a port that is not a number") from None
-        return cls(parts.hostname, port, parts.scheme == "mqtts",
-                   unquote(parts.username) if parts.username else None,
-                   unquote(parts.password) if parts.password else None)
+        return cls(
+            parts.hostname,
+            port,
+            parts.scheme == "mqtts",
+            unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None,
+        )
 
     def __str__(self) -> str:  # never shows the password
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
@@ -89,9 +94,20 @@ class TopicFamily(enum.Enum):
 class MqttBridge:
     """The lights on one MQTT broker: commands in, retained states out, Home Assistant discovery."""
 
-    def __init__(self, lights: Lights, broker: BrokerAddress, *, device_id: str, group: str = "all",
-                 discovery: bool = True, ca_file: str | None = None, page_url: str = "", sw_version: str = "unknown",
-                 rate: float = 100.0, burst: int = 200):
+    def __init__(
+        self,
+        lights: Lights,
+        broker: BrokerAddress,
+        *,
+        device_id: str,
+        group: str = "all",
+        discovery: bool = True,
+        ca_file: str | None = None,
+        page_url: str = "",
+        sw_version: str = "unknown",
+        rate: float = 100.0,
+        burst: int = 200,
+    ):
         self.lights, self.broker = lights, broker
         self.device_id, self.group, self.discovery = device_id, group, discovery
         self.ca_file, self.page_url, self.sw_version = ca_file, page_url, sw_version
@@ -122,8 +138,9 @@ class MqttBridge:
     def start(self) -> None:
         import paho.mqtt.client as mqtt
 
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ledsock-{self.device_id}",
-                             protocol=mqtt.MQTTv311)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"ledsock-{self.device_id}", protocol=mqtt.MQTTv311
+        )
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
         if self.broker.tls:
@@ -142,8 +159,15 @@ class MqttBridge:
         threading.Thread(target=self._publish_loop, name="ledsock-mqtt-publisher", daemon=True).start()
         client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         client.loop_start()  # paho's own network thread: connects, reconnects with backoff
-        log.info("MQTT: joining %s as %s (group %s, discovery %s, %d light%s)", self.broker, self.base, self.group,
-                 "on" if self.discovery else "off", len(self.lights), "" if len(self.lights) == 1 else "s")
+        log.info(
+            "MQTT: joining %s as %s (group %s, discovery %s, %d light%s)",
+            self.broker,
+            self.base,
+            self.group,
+            "on" if self.discovery else "off",
+            len(self.lights),
+            "" if len(self.lights) == 1 else "s",
+        )
 
     def stop(self) -> None:
         """Say offline (the will is for deaths, not for a clean stop) and leave the broker."""
@@ -160,8 +184,12 @@ class MqttBridge:
             self._client.loop_stop()
 
     def health(self) -> dict:
-        return {"mqtt_connected": self.connected, "mqtt_broker": str(self.broker), "mqtt_error": self.last_error,
-                "mqtt_dropped": self.dropped}
+        return {
+            "mqtt_connected": self.connected,
+            "mqtt_broker": str(self.broker),
+            "mqtt_error": self.last_error,
+            "mqtt_dropped": self.dropped,
+        }
 
     # ---------------------------------------------------------------- paho's callbacks (its thread)
 
@@ -172,8 +200,16 @@ class MqttBridge:
             return
         self.connected, self.last_error, self._told_unreachable = True, None, False
         log.info("MQTT: connected to %s", self.broker)
-        client.subscribe([(f"{self.base}/set", 1), (f"{ROOT}/{self.group}/set", 1), (f"{self.base}/ha/set", 1),
-                          (f"{self.base}/lights/+/set", 1), (f"{self.base}/lights/+/ha/set", 1), (HA_STATUS, 1)])
+        client.subscribe(
+            [
+                (f"{self.base}/set", 1),
+                (f"{ROOT}/{self.group}/set", 1),
+                (f"{self.base}/ha/set", 1),
+                (f"{self.base}/lights/+/set", 1),
+                (f"{self.base}/lights/+/ha/set", 1),
+                (HA_STATUS, 1),
+            ]
+        )
         client.publish(f"{self.base}/status", ONLINE, qos=1, retain=True)
         self._announce()
         for light in self.lights:
@@ -205,7 +241,7 @@ class MqttBridge:
             return None, TopicFamily.GROUP
         prefix = f"{self.base}/lights/"
         if topic.startswith(prefix):
-            name, _, rest = topic[len(prefix):].partition("/")
+            name, _, rest = topic[len(prefix) :].partition("/")
             if rest == "set":
                 return name, TopicFamily.SET
             if rest == "ha/set":
@@ -226,10 +262,14 @@ class MqttBridge:
             budget = self._budgets[family]
             if not budget.take(ONE):
                 self.dropped += 1
-                self._drops_log.warning(family.value, "MQTT: over %g messages a second on %s (bursts of %g); "
-                                        "dropping them, counted in /healthz (mqtt_dropped)", budget.rate,
-                                        family.value.replace("ID", self.device_id).replace("GROUP", self.group),
-                                        budget.burst)
+                self._drops_log.warning(
+                    family.value,
+                    "MQTT: over %g messages a second on %s (bursts of %g); "
+                    "dropping them, counted in /healthz (mqtt_dropped)",
+                    budget.rate,
+                    family.value.replace("ID", self.device_id).replace("GROUP", self.group),
+                    budget.burst,
+                )
                 return
             if addressed is None:
                 cost = self._announce() if message.payload == b"online" else ONE  # HA restarted: it needs it all again
@@ -252,25 +292,35 @@ class MqttBridge:
                 text = message.payload.decode("utf-8")
             except UnicodeDecodeError:
                 raise protocol.ProtocolError(protocol.INVALID_MESSAGE, "payload is not UTF-8 text") from None
-            commands = [protocol.parse_command(each) for each in (ha_command(protocol.parse_json(text)) if is_ha
-                                                                   else [text])]
+            commands = [
+                protocol.parse_command(each) for each in (ha_command(protocol.parse_json(text)) if is_ha else [text])
+            ]
             request_id = commands[0].request_id if commands else None
             for command in commands:
                 if not isinstance(command, protocol.LightCommand + protocol.ScheduleCommand):
                     self._publish_states_now()  # get/ping: the state topics are the answer
                     return len(self.lights)
                 if topic_light is not None and command.light not in (None, topic_light):
-                    raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"the payload names light "
-                                                 f"{command.light!r} and the topic {topic_light!r}: leave it out "
-                                                 "of the payload", request_id)
+                    raise protocol.ProtocolError(
+                        protocol.INVALID_MESSAGE,
+                        f"the payload names light "
+                        f"{command.light!r} and the topic {topic_light!r}: leave it out "
+                        "of the payload",
+                        request_id,
+                    )
             cost = 0
             for command in commands:
                 name = topic_light or command.light
                 if is_group and name not in (None, protocol.EVERY_LIGHT) and name not in self.lights.names:
                     log.debug("MQTT: a group command for light %r, which this lamp does not have", name)
                     return ONE  # the fleet's lamps need not all have it
-                self.lights.execute(name, command, origin=f"mqtt {message.topic}", requester=self,
-                                    failed=lambda light, exc: self._failed(exc, message.topic, request_id))
+                self.lights.execute(
+                    name,
+                    command,
+                    origin=f"mqtt {message.topic}",
+                    requester=self,
+                    failed=lambda light, exc: self._failed(exc, message.topic, request_id),
+                )
                 cost += len(self.lights) if name == protocol.EVERY_LIGHT else 1
             return max(ONE, cost)
         except Exception as exc:  # noqa: BLE001 - each kind answered on the error topic (a bug logged)
@@ -279,8 +329,10 @@ class MqttBridge:
 
     def _failed(self, exc: Exception, topic: str, request_id) -> None:
         """A command, or one light's part of it, failed: the error topic says so (doors.answers)."""
-        self._publish(f"{self.base}/error", failure(exc, request_id, origin=f"mqtt {topic}",
-                                                    changes_log=self.lights.default.changes_log)[0])
+        self._publish(
+            f"{self.base}/error",
+            failure(exc, request_id, origin=f"mqtt {topic}", changes_log=self.lights.default.changes_log)[0],
+        )
 
     # ---------------------------------------------------------------- publishing
 
@@ -311,13 +363,21 @@ class MqttBridge:
             for state in states:
                 light = self.lights.get(state.light)
                 if light is self.lights.default:
-                    sent.append(self._client.publish(f"{self.base}/state", protocol.state_message(state),
-                                                     qos=1, retain=True))
-                sent.append(self._client.publish(f"{self.light_topics(light)}/state",
-                                                 protocol.state_message(state, named=True), qos=1, retain=True))
+                    sent.append(
+                        self._client.publish(f"{self.base}/state", protocol.state_message(state), qos=1, retain=True)
+                    )
+                sent.append(
+                    self._client.publish(
+                        f"{self.light_topics(light)}/state",
+                        protocol.state_message(state, named=True),
+                        qos=1,
+                        retain=True,
+                    )
+                )
                 if self.discovery:
-                    sent.append(self._client.publish(f"{self.ha_topics(light)}/ha/state", ha_state(state),
-                                                     qos=1, retain=True))
+                    sent.append(
+                        self._client.publish(f"{self.ha_topics(light)}/ha/state", ha_state(state), qos=1, retain=True)
+                    )
             for info in sent:
                 try:
                     info.wait_for_publish(PUBLISH_WAIT)
@@ -331,8 +391,10 @@ class MqttBridge:
         if light is self.lights.default:
             topic, payload = f"{self.base}/schedules/{news.name}", protocol.reply_message(news)
         else:
-            topic, payload = (f"{self.light_topics(light)}/schedules/{news.name}",
-                              protocol.reply_message(news, named=True))
+            topic, payload = (
+                f"{self.light_topics(light)}/schedules/{news.name}",
+                protocol.reply_message(news, named=True),
+            )
         if isinstance(news, protocol.ScheduleDeleted):
             payload = b""
         self._client.publish(topic, payload, qos=1, retain=True)
@@ -345,16 +407,26 @@ class MqttBridge:
         if self.discovery:
             for light in self.lights:
                 unique_id = entity_id(self.device_id, light.name, light is self.lights.default)
-                self._client.publish(f"homeassistant/light/{unique_id}/config",
-                                     protocol.to_json(self.discovery_config(light)), qos=1, retain=True)
+                self._client.publish(
+                    f"homeassistant/light/{unique_id}/config",
+                    protocol.to_json(self.discovery_config(light)),
+                    qos=1,
+                    retain=True,
+                )
         self._publish_states_now()
         return len(self.lights) * (2 if self.discovery else 1)
 
     def discovery_config(self, light: Light | None = None) -> dict:
         """Home Assistant's discovery config of ``light`` (the default one when None)."""
         light = light or self.lights.default
-        return discovery_config(device_id=self.device_id, light=light.name, is_default=light is self.lights.default,
-                                several=len(self.lights) > 1, topics=self.ha_topics(light),
-                                availability_topic=f"{self.base}/status", page_url=self.page_url,
-                                model=device_model([(each.led.pin, each.led.factory_name) for each in self.lights]),
-                                sw_version=self.sw_version)
+        return discovery_config(
+            device_id=self.device_id,
+            light=light.name,
+            is_default=light is self.lights.default,
+            several=len(self.lights) > 1,
+            topics=self.ha_topics(light),
+            availability_topic=f"{self.base}/status",
+            page_url=self.page_url,
+            model=device_model([(each.led.pin, each.led.factory_name) for each in self.lights]),
+            sw_version=self.sw_version,
+        )

@@ -5,6 +5,7 @@ A Blueprint (registered by ``app.create_app``). A POST parses with :mod:`protoco
 as the WebSocket does, from a JSON body or form fields, and acts through the light;
 answers are the state's fields (as on the WebSocket, without ``"type"``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,7 +34,19 @@ def rest_state(state: protocol.State, shown: float | None = None, named: bool = 
     return fields
 
 
-FORM_FIELDS = ("level", "on", "step", "transition", "light", "effect", "period", "depth", "on_time", "off_time", "count")
+FORM_FIELDS = (
+    "level",
+    "on",
+    "step",
+    "transition",
+    "light",
+    "effect",
+    "period",
+    "depth",
+    "on_time",
+    "off_time",
+    "count",
+)
 
 
 def command_from_post(req) -> protocol.Command:
@@ -52,15 +65,25 @@ def command_from_post(req) -> protocol.Command:
         body = req.get_data(as_text=True)
         fields = {}
         if not body.strip():
-            hint = (f" (the URL's ?{'&'.join(req.args)} is not read: send it as the body, -d "
-                    f"{next(iter(req.args))}=...)" if req.args else "")
-            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST {req.path} needs a body{hint}: form fields "
-                                         f"{', '.join(FORM_FIELDS)} (e.g. level=80), or JSON such as {{\"level\": 80}}")
-        if req.mimetype == "application/x-www-form-urlencoded" and not body.lstrip().startswith(("{", "[")) \
-                and "=" in body:
+            hint = (
+                f" (the URL's ?{'&'.join(req.args)} is not read: send it as the body, -d {next(iter(req.args))}=...)"
+                if req.args
+                else ""
+            )
+            raise protocol.ProtocolError(
+                protocol.INVALID_MESSAGE,
+                f"POST {req.path} needs a body{hint}: form fields "
+                f'{", ".join(FORM_FIELDS)} (e.g. level=80), or JSON such as {{"level": 80}}',
+            )
+        if (
+            req.mimetype == "application/x-www-form-urlencoded"
+            and not body.lstrip().startswith(("{", "["))
+            and "=" in body
+        ):
             given = list(parse_qs(body, keep_blank_values=True))
-            fields = {name: values for name, values in parse_qs(body, keep_blank_values=True).items()
-                      if name in FORM_FIELDS}
+            fields = {
+                name: values for name, values in parse_qs(body, keep_blank_values=True).items() if name in FORM_FIELDS
+            }
             if not fields:
                 raise _no_accepted_field(req.path, given)
         if not fields:
@@ -68,17 +91,20 @@ def command_from_post(req) -> protocol.Command:
             if not isinstance(command, protocol.LightCommand):
                 raise protocol.ProtocolError(
                     protocol.INVALID_MESSAGE,
-                    f"POST {req.path} takes {{\"level\": N}}, {{\"on\": true|false}}, {{\"step\": N}}, "
-                    "{\"effect\": NAME}, {\"type\": \"sleep\", \"after\": S} or {\"type\": \"toggle\"}, "
-                    "or the same as form fields")
+                    f'POST {req.path} takes {{"level": N}}, {{"on": true|false}}, {{"step": N}}, '
+                    '{"effect": NAME}, {"type": "sleep", "after": S} or {"type": "toggle"}, '
+                    "or the same as form fields",
+                )
             return command
     return protocol.parse_message({name: _form_value(name, values[-1]) for name, values in fields.items()})
 
 
 def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
     shown = ", ".join(repr(name[:20]) for name in given[:5]) or "none"
-    return protocol.ProtocolError(protocol.INVALID_MESSAGE, f"POST {path} takes the form fields {', '.join(FORM_FIELDS)} "
-                                  f"(or a JSON body); got {shown}")
+    return protocol.ProtocolError(
+        protocol.INVALID_MESSAGE,
+        f"POST {path} takes the form fields {', '.join(FORM_FIELDS)} (or a JSON body); got {shown}",
+    )
 
 
 # The form fields that are numbers in JSON; level and step stay text, which the protocol takes
@@ -102,8 +128,6 @@ def _form_value(name: str, text: str):
     return text
 
 
-
-
 @rest.get("/led")
 def get_led():
     light = the_light()
@@ -119,8 +143,9 @@ def post_led():
 @rest.get("/lights")
 def get_lights():
     """Every light's state, the default light first (a JSON array: REST clients are not JsonUtility)."""
-    return json_response(protocol.to_json([rest_state(light.state(), shown=light.led.shown(), named=True)
-                                for light in the_lights()]))
+    return json_response(
+        protocol.to_json([rest_state(light.state(), shown=light.led.shown(), named=True) for light in the_lights()])
+    )
 
 
 @rest.errorhandler(protocol.ProtocolError)
@@ -149,8 +174,10 @@ def _post(path_light: str | None):
         command = command_from_post(request)
         if path_light is not None:
             if command.light not in (None, path_light):
-                raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"the body names light {command.light!r} "
-                                             f"and the URL {path_light!r}: leave it out of the body")
+                raise protocol.ProtocolError(
+                    protocol.INVALID_MESSAGE,
+                    f"the body names light {command.light!r} and the URL {path_light!r}: leave it out of the body",
+                )
             target = path_light
         else:
             target = command.light
@@ -168,8 +195,9 @@ def _post(path_light: str | None):
 
 
 def _schedules(light, named: bool) -> str:
-    return protocol.to_json([{**protocol.schedule_fields(info, named), "next_at": info.next_at}
-                  for info in light.schedules.infos()])
+    return protocol.to_json(
+        [{**protocol.schedule_fields(info, named), "next_at": info.next_at} for info in light.schedules.infos()]
+    )
 
 
 @rest.get("/schedules")

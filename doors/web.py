@@ -5,6 +5,7 @@ in the app's extensions; the REST twin is :mod:`rest`'s. Both doors that change 
 light, /ws and a POST, parse with :mod:`protocol`, act through the light, and map
 failures to one error object with :func:`http_edge.error_reply`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -53,8 +54,9 @@ def connections_log(app) -> LogLimiter:
     return service(app).logs["connections"]
 
 
-def refuse(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-           logged: tuple | None = None) -> Response:
+def refuse(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, logged: tuple | None = None
+) -> Response:
     """The answer to a request refused at the edge: the HTTP status, the protocol's error object,
     ``headers``. ``logged`` is (reason, line, *args): the line is logged once a period for this
     connection and reason, then counted (a flood of refusals costs the log one line)."""
@@ -71,10 +73,19 @@ def admit_host():
     """Refuse a Host this service was not given (DNS rebinding), for every path, reads included."""
     if host_allowed(request.host, service().hosts):
         return None
-    return refuse(403, protocol.FORBIDDEN_HOST, f"this service is not {request.host!r}; reach it by its IP "
-                  "address or name, or add the name to ALLOWED_HOSTS",
-                  logged=("Host", "refused %s %s from %s: Host %s is not this service's (ALLOWED_HOSTS adds names)",
-                          request.method, request.path, peer(request.environ), request.host))
+    return refuse(
+        403,
+        protocol.FORBIDDEN_HOST,
+        f"this service is not {request.host!r}; reach it by its IP address or name, or add the name to ALLOWED_HOSTS",
+        logged=(
+            "Host",
+            "refused %s %s from %s: Host %s is not this service's (ALLOWED_HOSTS adds names)",
+            request.method,
+            request.path,
+            peer(request.environ),
+            request.host,
+        ),
+    )
 
 
 @web.before_app_request
@@ -92,19 +103,38 @@ def admit():
     client = peer(request.environ)
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(origin, request.host, config["ALLOWED_ORIGINS"]):
-        return refuse(403, protocol.FORBIDDEN_ORIGIN,
-                      f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins",
-                      logged=("Origin", "refused %s %s from %s: Origin %s is not allowed", request.method,
-                              request.path, client, origin))
+        return refuse(
+            403,
+            protocol.FORBIDDEN_ORIGIN,
+            f"pages from {origin} may not use this service; ALLOWED_ORIGINS lists other allowed origins",
+            logged=(
+                "Origin",
+                "refused %s %s from %s: Origin %s is not allowed",
+                request.method,
+                request.path,
+                client,
+                origin,
+            ),
+        )
     token = config["LED_TOKEN"] or None
     if token is not None:
         presented = presented_token(request.headers, request.args, allow_query=is_ws)
         if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
-            return refuse(401, protocol.UNAUTHORIZED, "this service needs its token: send 'Authorization: Bearer "
-                          "TOKEN'" + (" or add ?token=TOKEN to the URL" if is_ws else ""),
-                          headers={"WWW-Authenticate": 'Bearer realm="ledsock"'},
-                          logged=("token", "refused %s %s from %s: %s token", request.method, request.path, client,
-                                  "no" if presented is None else "wrong"))
+            return refuse(
+                401,
+                protocol.UNAUTHORIZED,
+                "this service needs its token: send 'Authorization: Bearer "
+                "TOKEN'" + (" or add ?token=TOKEN to the URL" if is_ws else ""),
+                headers={"WWW-Authenticate": 'Bearer realm="ledsock"'},
+                logged=(
+                    "token",
+                    "refused %s %s from %s: %s token",
+                    request.method,
+                    request.path,
+                    client,
+                    "no" if presented is None else "wrong",
+                ),
+            )
     if is_ws and request.headers.get("Upgrade", "").lower() == "websocket":
         try:  # before the upgrade: a bad value is an HTTP 400 a person can read
             g.ledsock_watch = protocol.parse_watch_query(request.args.getlist("watch"))
@@ -112,10 +142,13 @@ def admit():
             return refuse(400, exc.code, exc.message)
         hub = the_hub()
         if not hub.reserve_slot():
-            return refuse(503, protocol.TOO_MANY_CLIENTS, f"the server already has its maximum of {hub.max_clients} "
-                          "WebSocket clients; try again later", headers={"Retry-After": "5"},
-                          logged=("full", "refused a WebSocket from %s: all %d client slots are taken", client,
-                                  hub.max_clients))
+            return refuse(
+                503,
+                protocol.TOO_MANY_CLIENTS,
+                f"the server already has its maximum of {hub.max_clients} WebSocket clients; try again later",
+                headers={"Retry-After": "5"},
+                logged=("full", "refused a WebSocket from %s: all %d client slots are taken", client, hub.max_clients),
+            )
         g.ledsock_slot = True
         decline_extensions(request.environ)
     return None
@@ -130,16 +163,27 @@ def release_slot(_error):
 @web.get("/")
 def index():
     lights = the_lights()
-    cards = [{"name": light.name, "pin": light.led.pin, "simulated": light.led.simulated,
-              "factory": light.led.factory_name, "suffix": "" if light is lights.default else f"-{light.name}"}
-             for light in lights]
-    page = Response(render_template("index.html", lights=cards, pin=cards[0]["pin"],
-                                    token_required=bool(current_app.config["LED_TOKEN"])))
+    cards = [
+        {
+            "name": light.name,
+            "pin": light.led.pin,
+            "simulated": light.led.simulated,
+            "factory": light.led.factory_name,
+            "suffix": "" if light is lights.default else f"-{light.name}",
+        }
+        for light in lights
+    ]
+    page = Response(
+        render_template(
+            "index.html", lights=cards, pin=cards[0]["pin"], token_required=bool(current_app.config["LED_TOKEN"])
+        )
+    )
     # Everything the page loads comes from here; its only connection is its own WebSocket.
     host = request.host
     page.headers["Content-Security-Policy"] = (
         f"default-src 'self'; connect-src 'self' ws://{host} wss://{host}; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
     page.headers["X-Content-Type-Options"] = "nosniff"
     page.headers["Referrer-Policy"] = "no-referrer"
     return page
@@ -172,8 +216,9 @@ def websocket(ws):
     finally:
         count = hub.remove(client)
         why = client.dropped or why
-        connections_log(current_app).info(f"{host} {why}", "client %s disconnected: %s (%d clients)", client.peer,
-                                          why, count)
+        connections_log(current_app).info(
+            f"{host} {why}", "client %s disconnected: %s (%d clients)", client.peer, why, count
+        )
         lights.default.changes_log.forget(session.origin)
         client.finish()
 
@@ -183,8 +228,9 @@ def healthz():
     lights = the_lights()
     health = lights.default.health()
     health["lights"] = [{"name": light.name, **light.led_health()} for light in lights]
-    health.update(clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads(),
-                  version=service().version)
+    health.update(
+        clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads(), version=service().version
+    )
     shared = service()
     if shared.waiting is not None:  # the server's (serve.py), when it has one
         health.update(http_waiting=len(shared.waiting), http_closed_waiting=shared.waiting.closed)
@@ -204,15 +250,22 @@ def bad_request(error):
 
 @web.app_errorhandler(404)
 def not_found(_error):
-    return refuse(404, protocol.NOT_FOUND,
-                  f"no {request.path} here: the service has /, /ws, /led, /lights, /schedules and /healthz")
+    return refuse(
+        404,
+        protocol.NOT_FOUND,
+        f"no {request.path} here: the service has /, /ws, /led, /lights, /schedules and /healthz",
+    )
 
 
 @web.app_errorhandler(405)
 def method_not_allowed(error):
     allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or ()))
-    return refuse(405, protocol.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.path}; use {allowed}",
-                  headers={"Allow": allowed})
+    return refuse(
+        405,
+        protocol.METHOD_NOT_ALLOWED,
+        f"{request.method} is not allowed on {request.path}; use {allowed}",
+        headers={"Allow": allowed},
+    )
 
 
 @web.app_errorhandler(413)

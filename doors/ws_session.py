@@ -9,6 +9,7 @@ is paid. What a watch sends goes out one light at a time: between two lights the
 yields to the loop and waits until the client has taken what was sent, so a big house
 (28 lights of 32 schedules) costs the others a light's worth of the loop at a time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,10 +54,13 @@ class Session:
         """Answer one message, or refuse it when the budget is spent; charge what it cost."""
         budget = self.budget
         if not budget.take(ONE):
-            self.client.send_reply(protocol.error_message(
-                protocol.RATE_LIMITED,
-                f"over {budget.rate:g} messages a second (bursts of {budget.burst:g}; a message that "
-                "makes the server send more counts for each); this one was dropped"))
+            self.client.send_reply(
+                protocol.error_message(
+                    protocol.RATE_LIMITED,
+                    f"over {budget.rate:g} messages a second (bursts of {budget.burst:g}; a message that "
+                    "makes the server send more counts for each); this one was dropped",
+                )
+            )
             return
         budget.spend(self._answer(message) - ONE)
 
@@ -78,9 +82,13 @@ class Session:
                 client.send_reply(protocol.pong_message(request_id))
                 return 1
             self.lights.execute(
-                command.light, command, origin=self.origin, requester=client,
+                command.light,
+                command,
+                origin=self.origin,
+                requester=client,
                 failed=lambda light, exc: self._failed(exc, request_id),
-                reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id, named)))
+                reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id, named)),
+            )
             return len(self.lights) if command.light == protocol.EVERY_LIGHT else 1
         except Exception as exc:  # noqa: BLE001 - each kind answered (a bug logged), the connection kept
             self._failed(exc, request_id)
@@ -88,8 +96,9 @@ class Session:
 
     def _failed(self, exc: Exception, request_id: protocol.RequestId) -> None:
         """A message, or one light's part of it, failed: its error object (doors.answers)."""
-        self.client.send_reply(failure(exc, request_id, origin=self.origin,
-                                       changes_log=self.lights.default.changes_log)[0])
+        self.client.send_reply(
+            failure(exc, request_id, origin=self.origin, changes_log=self.lights.default.changes_log)[0]
+        )
 
     def watch(self, command: protocol.Watch) -> int:
         """Start or stop what the client watches, answer it, and send what it now watches
@@ -102,8 +111,11 @@ class Session:
         if command.lights is not None:
             client.watches_lights = command.lights
             client.names_lights = client.names_lights or command.lights
-        client.send_reply(protocol.watching_message(client.wants_news, command.request_id,
-                                                    client.watches_lights if client.names_lights else None))
+        client.send_reply(
+            protocol.watching_message(
+                client.wants_news, command.request_id, client.watches_lights if client.names_lights else None
+            )
+        )
         sent = 1
         if new_lights:
             sent += self.send_states()
@@ -115,8 +127,9 @@ class Session:
         """Every light's state, to a client that has just asked to watch them (each one's under
         its lock, with the client already counted in: none is missed)."""
         client = self.client
-        return self.lights.read_all(lambda states: len([client.send_state(text_frame(text), light)
-                                                        for light, text in named_states(states)]))
+        return self.lights.read_all(
+            lambda states: len([client.send_state(text_frame(text), light) for light, text in named_states(states)])
+        )
 
     def send_schedules(self) -> int:
         """Every schedule the client sees, one message each: the default light's, and every

@@ -7,6 +7,7 @@ a time, and each is published under one lock, so every listener and every reques
 sees the changes in the same order; a read never waits for a slow LED write.
 Nothing here knows of Flask, sockets, gevent or the hub.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,10 +45,21 @@ class Light:
     told who it was (the hub skips that client, which gets the ``reply`` instead).
     """
 
-    def __init__(self, led, *, name: str = protocol.DEFAULT_LIGHT_NAME, brightness: int = 50, on: bool = True,
-                 state_file: state.StateFile | state.LightRecord | None = None, log_prefix: str = "",
-                 default_transition: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 scheduler=None, wall_clock: Callable[[], float] = time.time, changes_log: LogLimiter | None = None):
+    def __init__(
+        self,
+        led,
+        *,
+        name: str = protocol.DEFAULT_LIGHT_NAME,
+        brightness: int = 50,
+        on: bool = True,
+        state_file: state.StateFile | state.LightRecord | None = None,
+        log_prefix: str = "",
+        default_transition: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        scheduler=None,
+        wall_clock: Callable[[], float] = time.time,
+        changes_log: LogLimiter | None = None,
+    ):
         """``scheduler`` runs the sleep timer: ``call_at(unix_seconds, fn)`` returning a
         handle with ``cancel()`` (timers.Scheduler; a fake one in tests). ``state_file``
         keeps this light's line of the state file. ``changes_log`` writes a line per change,
@@ -107,8 +119,15 @@ class Light:
         with self._lock:
             return use(self._current())
 
-    def execute(self, command: protocol.Command, *, origin: str, requester: object = None,
-                reply: Replier | None = None, note: Note | None = None) -> protocol.Reply:
+    def execute(
+        self,
+        command: protocol.Command,
+        *,
+        origin: str,
+        requester: object = None,
+        reply: Replier | None = None,
+        note: Note | None = None,
+    ) -> protocol.Reply:
         """Carry out one command and return its answer; ``reply`` gets it under the lock.
 
         ``origin`` names the door and the client in the log; ``note``, when given, takes the
@@ -139,11 +158,14 @@ class Light:
             case _:
                 log.error("no handler for %r from %s", command, origin)
                 raise protocol.ProtocolError(
-                    protocol.UNKNOWN_TYPE, f"{type(command).__name__} is not handled by this server",
-                    getattr(command, "request_id", None))
+                    protocol.UNKNOWN_TYPE,
+                    f"{type(command).__name__} is not handled by this server",
+                    getattr(command, "request_id", None),
+                )
 
-    def change(self, command, *, origin: str, requester: object = None,
-               reply: Replier | None = None, note: Note | None = None) -> State:
+    def change(
+        self, command, *, origin: str, requester: object = None, reply: Replier | None = None, note: Note | None = None
+    ) -> State:
         """Apply a level, power, toggle or step command; tell the listeners if anything
         changed. Raises HardwareError (nothing changes then, and no one is told)."""
         with self._changing:
@@ -163,12 +185,26 @@ class Light:
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
                 new = self._answer(new, requester, reply)
         if changed:
-            self.tell(origin, note, "level %d -> %d%s", old.level, new.level,
-                      f" over {new.transition:g} s" if new.transition else "", seq=new.seq)
+            self.tell(
+                origin,
+                note,
+                "level %d -> %d%s",
+                old.level,
+                new.level,
+                f" over {new.transition:g} s" if new.transition else "",
+                seq=new.seq,
+            )
         return new
 
-    def set_effect(self, command: protocol.SetEffect, *, origin: str, requester: object = None,
-                   reply: Replier | None = None, note: Note | None = None) -> State:
+    def set_effect(
+        self,
+        command: protocol.SetEffect,
+        *,
+        origin: str,
+        requester: object = None,
+        reply: Replier | None = None,
+        note: Note | None = None,
+    ) -> State:
         """Start an effect (one that runs is replaced) or stop it (``effect`` None); tell the
         listeners. Breathe, candle and blink turn the light on at its brightness; a flash
         shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
@@ -185,7 +221,9 @@ class Light:
                     on = old.on if effect.name is EffectName.FLASH else True
                     shape = self.led.start_effect(
                         effects.shape_for(effect, top=old.brightness, back_to=old.level, seed=old.seq),
-                        old.brightness if on else 0, on_done=self._effect_ended)
+                        old.brightness if on else 0,
+                        on_done=self._effect_ended,
+                    )
             with self._lock:
                 new = None
                 if changed:
@@ -198,8 +236,13 @@ class Light:
                     new = self._current()
                 new = self._answer(new, requester, reply)
         if changed:
-            self.tell(origin, note, "%s", f"effect {effect.name} {effect.fields()}"
-                      if effect is not None else "effect stopped", seq=new.seq)
+            self.tell(
+                origin,
+                note,
+                "%s",
+                f"effect {effect.name} {effect.fields()}" if effect is not None else "effect stopped",
+                seq=new.seq,
+            )
         return new
 
     def tell(self, origin: str, note: Note | None, what: str, *args, seq: int | None = None) -> None:
@@ -249,12 +292,18 @@ class Light:
                 self._publish(new, None)
         self.tell(f"light {self.name}", None, "effect %s over", shape.name, seq=new.seq)
 
-    def set_sleep(self, command: protocol.Sleep, *, origin: str, requester: object = None,
-                  reply: Replier | None = None, note: Note | None = None) -> State:
+    def set_sleep(
+        self,
+        command: protocol.Sleep,
+        *,
+        origin: str,
+        requester: object = None,
+        reply: Replier | None = None,
+        note: Note | None = None,
+    ) -> State:
         """Start (or restart) the sleep timer, or cancel it (``after`` None); tell the listeners."""
         if command.after is not None and self.scheduler is None:
-            raise protocol.ProtocolError(protocol.UNKNOWN_TYPE, "this server has no sleep timer",
-                                         command.request_id)
+            raise protocol.ProtocolError(protocol.UNKNOWN_TYPE, "this server has no sleep timer", command.request_id)
         with self._changing:
             with self._lock:
                 had = self._sleep is not None
@@ -268,8 +317,14 @@ class Light:
                 if reply is not None:
                     reply(new)
         if command.after is not None:
-            self.tell(origin, note, "sleep timer: off in %g s%s", command.after,
-                      f", fading over {command.transition:g} s" if command.transition else "", seq=new.seq)
+            self.tell(
+                origin,
+                note,
+                "sleep timer: off in %g s%s",
+                command.after,
+                f", fading over {command.transition:g} s" if command.transition else "",
+                seq=new.seq,
+            )
         elif changed:
             self.tell(origin, note, "sleep timer cancelled", seq=new.seq)
         return new

@@ -5,6 +5,7 @@ light, ``led``, on ``LED_PIN``. A command that names no light is the default lig
 so every client written for one light goes on working; ``"*"`` is every light.
 Transport-free, like :mod:`light`.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,11 +35,14 @@ def parse_lights(text: str) -> tuple[LightSpec, ...]:
         name, colon, pin_text = part.partition(":")
         name, pin_text = name.strip(), pin_text.strip()
         if not colon or not protocol.LIGHT_NAME.fullmatch(name):
-            raise ValueError(f"LIGHTS: {part!r} is not NAME:PIN ({protocol.LIGHT_NAME_RULE}), "
-                             "e.g. LIGHTS=desk:21,shelf:20")
+            raise ValueError(
+                f"LIGHTS: {part!r} is not NAME:PIN ({protocol.LIGHT_NAME_RULE}), e.g. LIGHTS=desk:21,shelf:20"
+            )
         if not pin_text.isascii() or not pin_text.isdecimal() or int(pin_text) not in GPIO_PINS:
-            raise ValueError(f"LIGHTS: light {name!r} has pin {pin_text!r}; a pin is a BCM GPIO number "
-                             f"from {GPIO_PINS.start} to {GPIO_PINS.stop - 1}")
+            raise ValueError(
+                f"LIGHTS: light {name!r} has pin {pin_text!r}; a pin is a BCM GPIO number "
+                f"from {GPIO_PINS.start} to {GPIO_PINS.stop - 1}"
+            )
         pin = int(pin_text)
         for other in specs:
             if other.name == name:
@@ -79,8 +83,11 @@ class Lights:
         light = self._by_name.get(name)
         if light is None:
             raise protocol.ProtocolError(
-                protocol.UNKNOWN_LIGHT, f"no light named {protocol.describe(name)}; this service has "
-                f"{', '.join(self._by_name)}" + (" (or \"*\" for every light)" if len(self) > 1 else ""), request_id)
+                protocol.UNKNOWN_LIGHT,
+                f"no light named {protocol.describe(name)}; this service has "
+                f"{', '.join(self._by_name)}" + (' (or "*" for every light)' if len(self) > 1 else ""),
+                request_id,
+            )
         return light
 
     def resolve(self, name: str | None, request_id: protocol.RequestId = None) -> list[Light]:
@@ -89,9 +96,16 @@ class Lights:
             return list(self._by_name.values())
         return [self.get(name, request_id)]
 
-    def execute(self, name: str | None, command: protocol.Command, *, origin: str, requester: object = None,
-                reply: Replier | None = None,
-                failed: Callable[[Light, Exception], None] | None = None) -> list[protocol.Reply]:
+    def execute(
+        self,
+        name: str | None,
+        command: protocol.Command,
+        *,
+        origin: str,
+        requester: object = None,
+        reply: Replier | None = None,
+        failed: Callable[[Light, Exception], None] | None = None,
+    ) -> list[protocol.Reply]:
         """Carry out ``command`` on the lights ``name`` names (None: the default one; "*": every
         light, in order) and return their answers. Raises ProtocolError for an unknown light.
 
@@ -108,12 +122,26 @@ class Lights:
         for index, light in enumerate(targets):
             if index:
                 time.sleep(0)  # between two lights, the others' turn (under gevent a yield to the loop)
-            answers.append(self._one(light, command, origin, requester, reply, failed,
-                                     lambda light_name, what: changed.setdefault(what, []).append(light_name)))
+            answers.append(
+                self._one(
+                    light,
+                    command,
+                    origin,
+                    requester,
+                    reply,
+                    failed,
+                    lambda light_name, what: changed.setdefault(what, []).append(light_name),
+                )
+            )
         if changed:
             self.default.changes_log.info(
-                str(origin), "%d of %d lights by %s: %s", sum(map(len, changed.values())), len(targets), origin,
-                "; ".join(f"{what} ({', '.join(names)})" for what, names in changed.items()))
+                str(origin),
+                "%d of %d lights by %s: %s",
+                sum(map(len, changed.values())),
+                len(targets),
+                origin,
+                "; ".join(f"{what} ({', '.join(names)})" for what, names in changed.items()),
+            )
         return [answer for answer in answers if answer is not None]
 
     @staticmethod

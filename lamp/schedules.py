@@ -5,6 +5,7 @@ like any other door, and is kept in the state file, so a restart neither loses n
 doubles one. A time that passed while the service was down is not made up for; a job
 delayed while it runs fires up to a minute late (timers.MISFIRE_GRACE), never later.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,16 @@ ScheduleListener = Callable[[object, object], None]
 class Schedules:
     """One light's schedules; ``execute`` takes protocol's PutSchedule and DeleteSchedule."""
 
-    def __init__(self, light, scheduler: timers.Scheduler, *, state_file=None, timezone=None,
-                 location: tuple[float, float] | None = None, max_schedules: int = MAX_SCHEDULES):
+    def __init__(
+        self,
+        light,
+        scheduler: timers.Scheduler,
+        *,
+        state_file=None,
+        timezone=None,
+        location: tuple[float, float] | None = None,
+        max_schedules: int = MAX_SCHEDULES,
+    ):
         self.light = light
         self.scheduler = scheduler
         self.state_file = state_file
@@ -86,12 +95,14 @@ class Schedules:
         try:
             trigger = timers.trigger_for(command.when, self.timezone, self.location)
         except ValueError as exc:
-            raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"schedule {command.name!r}: {exc}",
-                                         command.request_id) from None
+            raise protocol.ProtocolError(
+                protocol.INVALID_MESSAGE, f"schedule {command.name!r}: {exc}", command.request_id
+            ) from None
         with self._lock:
             if command.name not in self._items and len(self._items) >= self.max_schedules:
-                raise protocol.ProtocolError(TOO_MANY, f"at most {self.max_schedules} schedules; delete one first",
-                                             command.request_id)
+                raise protocol.ProtocolError(
+                    TOO_MANY, f"at most {self.max_schedules} schedules; delete one first", command.request_id
+                )
             self._items[command.name] = item
             self.scheduler.schedule(self._job_prefix + command.name, trigger, lambda: self._fire(command.name))
             if save:
@@ -109,13 +120,13 @@ class Schedules:
 
     def _info(self, name: str) -> protocol.ScheduleInfo:
         item = self._items[name]
-        return protocol.ScheduleInfo(name, item.when, item.action,
-                                     round(self.scheduler.next_fire(self._job_prefix + name)), self.light_name)
+        return protocol.ScheduleInfo(
+            name, item.when, item.action, round(self.scheduler.next_fire(self._job_prefix + name)), self.light_name
+        )
 
     def _save(self) -> None:
         if self.state_file is not None:
-            self.state_file.save_schedules(
-                [protocol.schedule_fields(self._info(name)) for name in sorted(self._items)])
+            self.state_file.save_schedules([protocol.schedule_fields(self._info(name)) for name in sorted(self._items)])
 
     def _fire(self, name: str) -> None:
         with self._lock:

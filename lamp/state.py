@@ -5,6 +5,7 @@ Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at mo
 one a second whatever changed (level, power, schedules), because SD cards wear out. A corrupt file is moved aside with one
 warning; an unwritable folder gives one warning and the service keeps serving.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,7 @@ def parse_power_on(text: str) -> str | int:
         raise ValueError(f"POWER_ON must be {POWER_ON_CHOICES}, got {text!r}") from None
 
 
-def power_on_state(power_on: str | int, initial_level: int,
-                   saved: tuple[int | None, bool] | None) -> tuple[int, bool]:
+def power_on_state(power_on: str | int, initial_level: int, saved: tuple[int | None, bool] | None) -> tuple[int, bool]:
     """Brightness and power at start, by POWER_ON: "last" (as saved, else on at
     ``initial_level``), "on" or "off" (at the saved brightness), or a level (0: off).
 
@@ -74,8 +74,14 @@ class StateFile:
     without ``light=`` are the default light's; :meth:`record` is one light's view.
     """
 
-    def __init__(self, path: Path, *, min_interval: float = 1.0, run_blocking=None,
-                 default_light: str = protocol.DEFAULT_LIGHT_NAME):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        min_interval: float = 1.0,
+        run_blocking=None,
+        default_light: str = protocol.DEFAULT_LIGHT_NAME,
+    ):
         self.path = Path(path)
         self.min_interval = min_interval
         self.default_light = default_light
@@ -217,8 +223,11 @@ class StateFile:
     def _document(self) -> dict:
         """The whole file (lock held): the default light's line, and the others' by name."""
         document = self._line(self.default_light)
-        others = {name: self._line(name) for name in sorted(self._states.keys() | self._schedules.keys())
-                  if name != self.default_light}
+        others = {
+            name: self._line(name)
+            for name in sorted(self._states.keys() | self._schedules.keys())
+            if name != self.default_light
+        }
         others = {name: line for name, line in others.items() if line}
         if others:
             document = {"light": self.default_light, **document, "lights": others}
@@ -255,8 +264,7 @@ class StateFile:
                 os.close(folder)
         except OSError as exc:
             if not self._failing:
-                log.warning("cannot write the state file %s (%s); the level will not survive a restart",
-                            self.path, exc)
+                log.warning("cannot write the state file %s (%s); the level will not survive a restart", self.path, exc)
                 self._failing = True
             return
         if self._failing:

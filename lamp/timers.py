@@ -7,6 +7,7 @@ APScheduler (about 2 MB). A job whose time passed while the process was busy run
 is at most ``misfire_grace`` seconds late, else it is dropped with a log line: a lamp
 must not switch minutes late by surprise.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,7 +36,8 @@ class Scheduler:
                 logging.getLogger("apscheduler").setLevel(logging.WARNING)  # no lines per job run
                 self._aps = BackgroundScheduler(
                     timezone=UTC,  # jobs are given as instants; no local time involved
-                    job_defaults={"misfire_grace_time": self.misfire_grace, "coalesce": True})
+                    job_defaults={"misfire_grace_time": self.misfire_grace, "coalesce": True},
+                )
                 self._aps.start()
             return self._aps
 
@@ -110,8 +112,13 @@ def trigger_for(when, timezone, location=None):
 
     if when.at is not None:
         hour, minute, *second = (int(part) for part in when.at.split(":"))
-        inner = CronTrigger(hour=hour, minute=minute, second=second[0] if second else 0,
-                            day_of_week="*" if when.days == "daily" else when.days, timezone=timezone)
+        inner = CronTrigger(
+            hour=hour,
+            minute=minute,
+            second=second[0] if second else 0,
+            day_of_week="*" if when.days == "daily" else when.days,
+            timezone=timezone,
+        )
     elif when.cron is not None:
         inner = CronTrigger.from_crontab(when.cron, timezone=timezone)
         check_cron_fires(when.cron, inner, timezone)
@@ -144,10 +151,12 @@ def check_cron_fires(line: str, trigger, timezone) -> None:
 
     fields = {field.name: field for field in trigger.fields}
     leap = 2028
-    if not any(fields["month"].get_next_value(datetime(leap, month, 1)) == month
-               and fields["day"].get_next_value(datetime(leap, month, 1)) is not None
-               and fields["day"].get_next_value(datetime(leap, month, 1)) <= monthrange(leap, month)[1]
-               for month in range(1, 13)):
+    if not any(
+        fields["month"].get_next_value(datetime(leap, month, 1)) == month
+        and fields["day"].get_next_value(datetime(leap, month, 1)) is not None
+        and fields["day"].get_next_value(datetime(leap, month, 1)) <= monthrange(leap, month)[1]
+        for month in range(1, 13)
+    ):
         raise ValueError(f"{line!r} names no day of any month: it would never fire")
     probe = CronTrigger.from_crontab(line, timezone=timezone)
     now = datetime.now(timezone)
@@ -186,8 +195,11 @@ def sun_trigger(event: str, offset_minutes: int, days: str, location: tuple[floa
 
     observer = Observer(latitude=location[0], longitude=location[1])
     compute = sunrise if event == "sunrise" else sunset
-    weekdays = None if days == "daily" else {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(d)
-                                             for d in days.split(",")}
+    weekdays = (
+        None
+        if days == "daily"
+        else {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(d) for d in days.split(",")}
+    )
 
     class SunTrigger(BaseTrigger):
         def get_next_fire_time(self, previous, now):

@@ -7,6 +7,7 @@ often, and the shared loop's time is counted where it is spent. A bucket may go 
 a piece of work is done whole once begun (a watch's every schedule, a change of every
 light), and the client waits, or is refused, until the debt is paid. Pure: a clock in, no I/O.
 """
+
 from __future__ import annotations
 
 import time

@@ -10,6 +10,7 @@ one``). Past ``overall`` lines in a period from every source together, the same.
 addresses costs bounded memory and a bounded log. Thread-safe; a timer writes the summaries.
 Transport-free.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,9 +39,18 @@ class LogLimiter:
     """Writes ``logger``'s lines of each source up to ``lines`` a period (``overall`` from all),
     and one summary of the rest, naming them ``what`` ("changes", "refused requests")."""
 
-    def __init__(self, logger: logging.Logger, what: str, *, lines: int = 20, overall: int = 200,
-                 period: float = PERIOD, sources: int = 256, clock: Callable[[], float] = time.monotonic,
-                 start_timer: Callable[[float, Callable[[], None]], None] = _start_timer):
+    def __init__(
+        self,
+        logger: logging.Logger,
+        what: str,
+        *,
+        lines: int = 20,
+        overall: int = 200,
+        period: float = PERIOD,
+        sources: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+        start_timer: Callable[[float, Callable[[], None]], None] = _start_timer,
+    ):
         self.logger, self.what = logger, what
         self.lines, self.overall, self.period, self.max_sources = lines, overall, period, sources
         self._clock, self._start_timer = clock, start_timer
@@ -118,8 +128,14 @@ class LogLimiter:
     def _summary(self, source: str, entry: _Source, now: float) -> tuple | None:
         if not entry.held:
             return None
-        return (entry.level, "%s: %s more %s in the last %.0f s, not logged one by one", source,
-                f"{entry.held:,}", self.what, min(now - entry.began, self.period))
+        return (
+            entry.level,
+            "%s: %s more %s in the last %.0f s, not logged one by one",
+            source,
+            f"{entry.held:,}",
+            self.what,
+            min(now - entry.began, self.period),
+        )
 
     def _arm(self, due: float) -> None:
         """Make sure a summary timer fires by ``due`` (lock held)."""

@@ -3,6 +3,7 @@ parsed, the light's state, and the replies. Plain frozen dataclasses and a Named
 no parsing and no I/O: :mod:`protocol` builds them from text and turns them into text, and
 re-exports them, so every door still uses ``protocol`` alone.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -135,7 +136,9 @@ class ScheduleDeleted:
     light: str = DEFAULT_LIGHT_NAME
 
 
-Command = SetLevel | SetPower | Toggle | Step | SetEffect | Sleep | PutSchedule | DeleteSchedule | Watch | GetState | Ping
+Command = (
+    SetLevel | SetPower | Toggle | Step | SetEffect | Sleep | PutSchedule | DeleteSchedule | Watch | GetState | Ping
+)
 ScheduleCommand = (PutSchedule, DeleteSchedule)
 LightCommand = (SetLevel, SetPower, Toggle, Step, SetEffect, Sleep)  # the commands that can change the state
 

@@ -2,6 +2,7 @@
 their range and default, and the checks that return an :class:`Effect` or raise
 :class:`messages.fields.ProtocolError`. :mod:`protocol` re-exports them.
 """
+
 from __future__ import annotations
 
 import enum
@@ -34,8 +35,11 @@ EFFECT_FIELDS: dict[EffectName, dict[str, FieldRange]] = {
     EffectName.BREATHE: {"period": FieldRange(0.5, 600, 4)},
     EffectName.CANDLE: {"depth": FieldRange(1, 100, 30, whole=True)},
     EffectName.BLINK: {"on_time": FieldRange(0.05, 3600, 0.5), "off_time": FieldRange(0.05, 3600, 0.5)},
-    EffectName.FLASH: {"count": FieldRange(1, 100, 3, whole=True), "on_time": FieldRange(0.05, 60, 0.5),
-                       "off_time": FieldRange(0.05, 60, 0.5)},
+    EffectName.FLASH: {
+        "count": FieldRange(1, 100, 3, whole=True),
+        "on_time": FieldRange(0.05, 60, 0.5),
+        "off_time": FieldRange(0.05, 60, 0.5),
+    },
 }
 ALL_EFFECT_FIELDS = ("period", "depth", "on_time", "off_time", "count")
 
@@ -62,11 +66,13 @@ def parse_effect(message: dict) -> Effect | None:
     given = [field for field in ALL_EFFECT_FIELDS if field in message]
     if name is None:
         if given:
-            raise ProtocolError(INVALID_MESSAGE, f"\"effect\": null stops the effect and takes no {given[0]}")
+            raise ProtocolError(INVALID_MESSAGE, f'"effect": null stops the effect and takes no {given[0]}')
         return None
     if not isinstance(name, str) or name not in EFFECTS:
-        raise ProtocolError(INVALID_MESSAGE, f"effect must be one of {', '.join(map(describe, EFFECTS))} "
-                            f"(or null to stop it), got {describe(name)}")
+        raise ProtocolError(
+            INVALID_MESSAGE,
+            f"effect must be one of {', '.join(map(describe, EFFECTS))} (or null to stop it), got {describe(name)}",
+        )
     effect = EffectName(name)
     own = EFFECT_FIELDS[effect]
     foreign = [field for field in given if field not in own]
@@ -76,7 +82,9 @@ def parse_effect(message: dict) -> Effect | None:
     values = {}
     for field_name, field in own.items():
         value = message.get(field_name, field.default)
-        rule = (f"{field_name} must be {'an integer' if field.whole else 'a number of seconds'} "
-                f"from {field.low:g} to {field.high:g}")
+        rule = (
+            f"{field_name} must be {'an integer' if field.whole else 'a number of seconds'} "
+            f"from {field.low:g} to {field.high:g}"
+        )
         values[field_name] = (whole if field.whole else seconds)(value, rule, field.low, field.high)
     return Effect(effect, **values)

@@ -4,6 +4,7 @@ and for its JSON: pure checks that return the value or raise :class:`ProtocolErr
 :mod:`protocol` builds commands from these and re-exports them; every door goes
 through :mod:`protocol`, never here.
 """
+
 from __future__ import annotations
 
 import enum
@@ -56,7 +57,7 @@ def _reject_constant(name: str):
 def _plain_number(value):
     """Let json.dumps show a Decimal nested in a rejected value as the number it is."""
     if isinstance(value, Decimal):
-        if value.is_finite() and -10**20 < value < 10**20 and value == value.to_integral_value():
+        if value.is_finite() and -(10**20) < value < 10**20 and value == value.to_integral_value():
             return int(value)
         return float(value)
     raise TypeError(type(value).__name__)
@@ -84,7 +85,7 @@ def parse_level(value) -> int:
         if not _ASCII_DIGITS.fullmatch(value):
             raise ProtocolError(
                 INVALID_MESSAGE,
-                f"{_LEVEL_RULE} (or a string of ASCII digits such as \"42\"), got {describe(value)}",
+                f'{_LEVEL_RULE} (or a string of ASCII digits such as "42"), got {describe(value)}',
             )
         digits = value.lstrip("0") or "0"
         if len(digits) > 3 or int(digits) > LEVEL_MAX:
@@ -144,8 +145,12 @@ def parse_sleep_after(value) -> float | None:
     """A sleep timer's delay: seconds from 1 to SLEEP_MAX, or null to cancel it."""
     if value is None:
         return None
-    return seconds(value, f"after must be a number of seconds from 1 to {SLEEP_MAX}, "
-                    "or null to cancel the sleep timer", 1, SLEEP_MAX)
+    return seconds(
+        value,
+        f"after must be a number of seconds from 1 to {SLEEP_MAX}, or null to cancel the sleep timer",
+        1,
+        SLEEP_MAX,
+    )
 
 
 def whole(value, rule: str, low: float, high: float) -> int:
@@ -209,9 +214,7 @@ def parse_json(text: str | bytes):
     so that ``50.0000000000000001`` is not taken for 50 nor ``1e400`` for infinity.
     """
     if isinstance(text, (bytes, bytearray)):
-        raise ProtocolError(
-            INVALID_MESSAGE, "binary frames are not accepted; send JSON as a text message"
-        )
+        raise ProtocolError(INVALID_MESSAGE, "binary frames are not accepted; send JSON as a text message")
     try:
         try:
             return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
@@ -227,7 +230,7 @@ def parse_json(text: str | bytes):
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise ProtocolError(
             INVALID_JSON,
-            f"message is not valid JSON ({detail}); send e.g. {{\"level\": 80}}",
+            f'message is not valid JSON ({detail}); send e.g. {{"level": 80}}',
         ) from None
 
 
@@ -248,8 +251,9 @@ def parse_watch(message: dict) -> dict[str, bool]:
     wrong = [name for name, value in given.items() if not isinstance(value, bool)]
     if not given or wrong:
         shown = f", got {describe(given[wrong[0]])}" if wrong else ""
-        raise ProtocolError(INVALID_MESSAGE, "a watch request needs \"schedules\" or \"lights\" (or both): "
-                            f"true or false{shown}")
+        raise ProtocolError(
+            INVALID_MESSAGE, f'a watch request needs "schedules" or "lights" (or both): true or false{shown}'
+        )
     return given
 
 
@@ -278,5 +282,7 @@ def parse_light(message: dict) -> str | None:
     value = message["light"]
     if value == EVERY_LIGHT or (isinstance(value, str) and LIGHT_NAME.fullmatch(value)):
         return value
-    raise ProtocolError(INVALID_MESSAGE, f"light must be a light's name or \"*\" for every light "
-                        f"({LIGHT_NAME_RULE}), got {describe(value)}")
+    raise ProtocolError(
+        INVALID_MESSAGE,
+        f'light must be a light\'s name or "*" for every light ({LIGHT_NAME_RULE}), got {describe(value)}',
+    )

@@ -2,6 +2,7 @@
 cron, sun with offset, days) and for its name. Pure checks that return the value or raise
 :class:`fields.ProtocolError`; :mod:`protocol` re-exports them.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,14 +36,15 @@ def parse_schedule_name(message: dict):
     """A schedule's name: 1 to 32 letters, digits, spaces, '_', '.' or '-'."""
     value = message.get("name")
     if not isinstance(value, str) or not _NAME.fullmatch(value) or value.strip() != value:
-        raise ProtocolError(INVALID_MESSAGE, "name must be 1 to 32 letters, digits, spaces, '_', '.' or '-', "
-                            f"got {describe(value)}")
+        raise ProtocolError(
+            INVALID_MESSAGE, f"name must be 1 to 32 letters, digits, spaces, '_', '.' or '-', got {describe(value)}"
+        )
     return value
 
 
 def parse_days(value) -> str:
     """``daily`` (or absent), or weekdays: ``mon-fri``, ``sat,sun``, ``mon,wed-fri``; canonical out."""
-    rule = "days must be \"daily\" or weekdays such as \"mon-fri\" or \"sat,sun\""
+    rule = 'days must be "daily" or weekdays such as "mon-fri" or "sat,sun"'
     if value is None:
         return DAILY
     if not isinstance(value, str):
@@ -58,7 +60,7 @@ def parse_days(value) -> str:
         first, last = WEEKDAYS.index(ends[0]), WEEKDAYS.index(ends[-1])
         if last < first:
             raise ProtocolError(INVALID_MESSAGE, f"{rule} (a range runs from mon to sun), got {describe(value)}")
-        chosen.update(WEEKDAYS[first:last + 1])
+        chosen.update(WEEKDAYS[first : last + 1])
     return DAILY if len(chosen) == 7 else ",".join(day for day in WEEKDAYS if day in chosen)
 
 
@@ -66,8 +68,9 @@ def parse_time_of_day(value) -> str:
     """A local time of day, ``HH:MM`` or ``HH:MM:SS`` (24-hour)."""
     match = _TIME_OF_DAY.fullmatch(value) if isinstance(value, str) else None
     if not match or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3] or 0) > 59:
-        raise ProtocolError(INVALID_MESSAGE, f"at must be a time of day such as \"06:45\" (00:00 to 23:59), "
-                            f"got {describe(value)}")
+        raise ProtocolError(
+            INVALID_MESSAGE, f'at must be a time of day such as "06:45" (00:00 to 23:59), got {describe(value)}'
+        )
     return value
 
 
@@ -75,8 +78,11 @@ def parse_when(message: dict):
     """One of at, cron and sun (with offset), and days; see protocol.When."""
     given = [field for field in ("at", "cron", "sun") if field in message]
     if len(given) != 1:
-        raise ProtocolError(INVALID_MESSAGE, "a schedule needs one of at (\"06:45\"), cron (\"30 23 * * *\") "
-                            f"and sun (\"sunrise\" or \"sunset\"), got {' and '.join(given) or 'none'}")
+        raise ProtocolError(
+            INVALID_MESSAGE,
+            'a schedule needs one of at ("06:45"), cron ("30 23 * * *") '
+            f'and sun ("sunrise" or "sunset"), got {" and ".join(given) or "none"}',
+        )
     if "offset" in message and given != ["sun"]:
         raise ProtocolError(INVALID_MESSAGE, "offset goes with sun only")
     if given == ["at"]:
@@ -84,18 +90,21 @@ def parse_when(message: dict):
     if given == ["cron"]:
         cron = message["cron"]
         if not isinstance(cron, str) or len(cron.split()) != 5 or len(cron) > 100:
-            raise ProtocolError(INVALID_MESSAGE, "cron must be five fields, minute hour day month weekday "
-                                f"(\"30 23 * * *\"), got {describe(cron)}")
+            raise ProtocolError(
+                INVALID_MESSAGE,
+                f'cron must be five fields, minute hour day month weekday ("30 23 * * *"), got {describe(cron)}',
+            )
         if "days" in message:
             raise ProtocolError(INVALID_MESSAGE, "a cron line has its own days: leave days out")
         return When(cron=" ".join(cron.split()))
     sun = message["sun"]
     if sun not in SUN_EVENTS:
-        raise ProtocolError(INVALID_MESSAGE, f"sun must be \"sunrise\" or \"sunset\", got {describe(sun)}")
+        raise ProtocolError(INVALID_MESSAGE, f'sun must be "sunrise" or "sunset", got {describe(sun)}')
     offset = message.get("offset", 0)
     if isinstance(offset, bool) or not isinstance(offset, int):
         raise ProtocolError(INVALID_MESSAGE, f"offset must be whole minutes, got {describe(offset)}")
     if abs(offset) > SUN_OFFSET_MAX:
-        raise ProtocolError(OUT_OF_RANGE, f"offset must be from -{SUN_OFFSET_MAX} to {SUN_OFFSET_MAX} minutes, "
-                            f"got {offset}")
+        raise ProtocolError(
+            OUT_OF_RANGE, f"offset must be from -{SUN_OFFSET_MAX} to {SUN_OFFSET_MAX} minutes, got {offset}"
+        )
     return When(sun=sun, offset=offset, days=parse_days(message.get("days")))

@@ -3,6 +3,7 @@ bytes arrive, a deadline for each phase of a request, request bodies read ahead 
 and connections a WebSocket takes over (made on first use: gevent is imported after the
 monkey-patching, which serve.py does).
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,10 @@ def first_bytes_server(waiting, deadlines=None):
     from serving.http_guard import DEADLINES
 
     deadlines = deadlines or DEADLINES
-    full = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            b"Retry-After: 5\r\n\r\n" + protocol_error_body(TOO_MANY_CLIENTS, "the server is full; try again later"))
+    full = (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        b"Retry-After: 5\r\n\r\n" + protocol_error_body(TOO_MANY_CLIENTS, "the server is full; try again later")
+    )
 
     class Arrival:
         """A connection whose first bytes have not come yet (closed by the server's sweep
@@ -183,8 +186,10 @@ def websocket_aware_handler(waiting, deadlines=None, make_budget=None):
                 gevent.sleep(0)
                 if (wait := self.budget.wait()) > 0:
                     gevent.sleep(wait)
-            self._start_deadline(deadlines.headers if first else deadlines.keep_alive,
-                                 "the request line and headers" if first else "an idle keep-alive")
+            self._start_deadline(
+                deadlines.headers if first else deadlines.keep_alive,
+                "the request line and headers" if first else "an idle keep-alive",
+            )
             try:
                 return super().handle_one_request()
             finally:
@@ -254,8 +259,10 @@ def websocket_aware_handler(waiting, deadlines=None, make_budget=None):
             except OSError:
                 pass
             body = protocol_error_body(INVALID_MESSAGE, message)
-            self.start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                         ("Connection", "close")])
+            self.start_response(
+                status,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")],
+            )
             self.result = [body]
             self.process_result()
             self.result = None

@@ -12,6 +12,7 @@ there is room, and idle connections never keep a real request waiting. A request
 arrived is never closed for this; a WebSocket, once open, is the hub's to count (MAX_CLIENTS).
 Transport-free: the server (serve.py) calls it, and a test drives it with a fake clock.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,6 +42,8 @@ def crowded(waiting: int, longest_wait: float, *, free: int, headroom: int) -> b
     ``headroom`` connections can still be accepted, or when over WAITING_SOFT_LIMIT wait and
     the first of them has for PATIENCE s (a burst of real clients sends its requests sooner)."""
     return free < headroom or (waiting > WAITING_SOFT_LIMIT and longest_wait >= PATIENCE)
+
+
 LOG_EVERY = 10.0  # seconds between two lines about closed waiting connections
 
 
@@ -53,8 +56,13 @@ class WaitingRoom:
     its socket, so that connection's read ends at once.
     """
 
-    def __init__(self, *, crowded: Callable[[int, float], bool], close: Callable[[object], None],
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        crowded: Callable[[int, float], bool],
+        close: Callable[[object], None],
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.crowded = crowded
         self._close = close
         self._clock = clock
@@ -75,18 +83,22 @@ class WaitingRoom:
             self._waiting.pop(connection, None)
             self._waiting[connection] = (self._clock(), peer)
             oldest = next(iter(self._waiting))
-            if oldest is not connection and self.crowded(len(self._waiting),
-                                                         self._clock() - self._waiting[oldest][0]):
+            if oldest is not connection and self.crowded(len(self._waiting), self._clock() - self._waiting[oldest][0]):
                 evicted = oldest
                 since, evicted_peer = self._waiting.pop(evicted)
                 self.closed += 1
                 self._unlogged += 1
                 now = self._clock()
                 if now - self._logged_at >= LOG_EVERY:
-                    log.warning("HTTP: the server is full, %d connections waiting for a request; closed the "
-                                "longest waiting (%d since the last line), the last from %s after %.1f s "
-                                "(docs/security.md: limiting connections per host)",
-                                len(self._waiting) + 1, self._unlogged, evicted_peer, now - since)
+                    log.warning(
+                        "HTTP: the server is full, %d connections waiting for a request; closed the "
+                        "longest waiting (%d since the last line), the last from %s after %.1f s "
+                        "(docs/security.md: limiting connections per host)",
+                        len(self._waiting) + 1,
+                        self._unlogged,
+                        evicted_peer,
+                        now - since,
+                    )
                     self._logged_at, self._unlogged = now, 0
         if evicted is not None:
             self._close(evicted)

@@ -7,6 +7,7 @@ cost 29 MB under gunicorn). ``--worker gthread`` serves OS threads from gunicorn
 gthread worker, which needs its master. docs/performance.md has the figures. Flask's
 development server is never used: it writes stray bytes after a WebSocket close frame.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,13 +62,20 @@ def _serve_gevent(args: argparse.Namespace, load_app: Callable, *, shutdown: Cal
     # and when the server is crowded (http_guard.crowded) each new connection closes the one
     # that has waited longest: idle connections never keep a real request waiting.
     pool = Pool(args.max_clients + 2 * HTTP_HEADROOM)
-    waiting = WaitingRoom(crowded=lambda count, longest: crowded(count, longest, free=pool.free_count(),
-                                                                 headroom=HTTP_HEADROOM),
-                          close=lambda connection: connection.cut_off())
+    waiting = WaitingRoom(
+        crowded=lambda count, longest: crowded(count, longest, free=pool.free_count(), headroom=HTTP_HEADROOM),
+        close=lambda connection: connection.cut_off(),
+    )
     handler = websocket_aware_handler(waiting, make_budget=lambda: Budget(args.rate_limit, args.rate_burst))
     server = first_bytes_server(waiting)(
-        (args.host, args.port), app, handler_class=handler,
-        spawn=pool, backlog=2048, log=None, error_log=logging.getLogger("serve.http"))
+        (args.host, args.port),
+        app,
+        handler_class=handler,
+        spawn=pool,
+        backlog=2048,
+        log=None,
+        error_log=logging.getLogger("serve.http"),
+    )
     app.extensions["ledsock"].waiting = waiting  # the app's Service (doors.http_edge): /healthz reports it
     server.max_accept = ACCEPT_BATCH
     server.start()
@@ -162,8 +170,11 @@ def raise_open_files_limit(max_clients: int) -> None:
     new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
     if new_soft < wanted:
-        log.warning("open files are limited to %d (ulimit -n), too few for %d clients; "
-                    "raise LimitNOFILE or lower MAX_CLIENTS", new_soft, max_clients)
+        log.warning(
+            "open files are limited to %d (ulimit -n), too few for %d clients; raise LimitNOFILE or lower MAX_CLIENTS",
+            new_soft,
+            max_clients,
+        )
 
 
 def configure_logging(level: str) -> None:

@@ -2,6 +2,7 @@
 of the clone it was installed from), else ``git describe`` of this clone, else "unknown".
 Home Assistant's device page shows it (``sw_version``), and the log and /healthz say it.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -19,8 +20,14 @@ def service_version(root: Path = ROOT) -> str:
     if installed.is_file():
         return installed.read_text().strip() or "unknown"
     try:
-        described = subprocess.run(["git", "describe", "--tags", "--always", "--dirty"], cwd=root, capture_output=True,
-                                   text=True, timeout=5, stdin=subprocess.DEVNULL)
+        described = subprocess.run(
+            ["git", "describe", "--tags", "--always", "--dirty"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return described.stdout.strip() if described.returncode == 0 and described.stdout.strip() else "unknown"

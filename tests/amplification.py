@@ -4,6 +4,7 @@ on and off, commands for every light, an MQTT flood, and candles left burning on
 Shared by tests/test_amplification.py (which asserts the defences) and bench/attack.py (which
 prints the figures), like tests/attacks.py. Each is bounded in time and count, loopback only.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,10 @@ GET_PAGE = b"GET / HTTP/1.1\r\n" + HOST + b"\r\n"
 
 def post(path: str, body: str) -> bytes:
     data = body.encode()
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    ).encode() + data
 
 
 POST_NO_TOKEN = post("/led", '{"level": 5}')  # to a service with LED_TOKEN: 401 each
@@ -69,10 +72,16 @@ def pipelined_http(server, seconds: float, request: bytes = GET_HEALTHZ, in_flig
 
 def state_file_of_many_schedules(path: Path, names: list[str], per_light: int = SCHEDULES_PER_LIGHT) -> Path:
     """A state file in which each light has ``per_light`` schedules (28 x 32: 896, a 130 KB file)."""
+
     def line(light: str) -> dict:
-        return {"brightness": 50, "on": True, "level": 50,
-                "schedules": [{"name": f"s{k}", "at": f"{k % 24:02d}:{k:02d}", "days": "daily", "level": 5}
-                              for k in range(per_light)]}
+        return {
+            "brightness": 50,
+            "on": True,
+            "level": 50,
+            "schedules": [
+                {"name": f"s{k}", "at": f"{k % 24:02d}:{k:02d}", "days": "daily", "level": 5} for k in range(per_light)
+            ],
+        }
 
     document = {"light": names[0], **line(names[0]), "lights": {name: line(name) for name in names[1:]}}
     path.write_text(json.dumps(document))

@@ -3,6 +3,7 @@
 Shared by tests/test_attacks.py (which asserts the defences) and bench/attack.py (which
 prints the figures). Every attack is bounded in time and count and talks to loopback only.
 """
+
 from __future__ import annotations
 
 import json
@@ -122,12 +123,18 @@ class Watcher:
             return round(percentile(values, fraction) * 1000, 1) if values else None
 
         return {
-            "gets": len(self.gets), "get_p50_ms": ms(self.gets, 0.5), "get_p99_ms": ms(self.gets, 0.99),
+            "gets": len(self.gets),
+            "get_p50_ms": ms(self.gets, 0.5),
+            "get_p99_ms": ms(self.gets, 0.99),
             "get_max_ms": round(max(self.gets, default=0) * 1000, 1),
-            "healthz_p50_ms": ms(self.healthz, 0.5), "healthz_p99_ms": ms(self.healthz, 0.99),
+            "healthz_p50_ms": ms(self.healthz, 0.5),
+            "healthz_p99_ms": ms(self.healthz, 0.99),
             "healthz_max_ms": round(max(self.healthz, default=0) * 1000, 1),
-            "fan_out_p50_ms": ms(self.fan_outs, 0.5), "fan_out_p99_ms": ms(self.fan_outs, 0.99),
-            "converged": self.converged, "failures": self.failures[:5], "failed": len(self.failures),
+            "fan_out_p50_ms": ms(self.fan_outs, 0.5),
+            "fan_out_p99_ms": ms(self.fan_outs, 0.99),
+            "converged": self.converged,
+            "failures": self.failures[:5],
+            "failed": len(self.failures),
         }
 
 
@@ -151,11 +158,11 @@ def close_code(data: bytes) -> int | None:
         opcode, size = data[at] & 0x0F, data[at + 1] & 0x7F
         start = at + 2
         if size == 126:
-            size, start = int.from_bytes(data[at + 2:at + 4], "big"), at + 4
+            size, start = int.from_bytes(data[at + 2 : at + 4], "big"), at + 4
         elif size == 127:
-            size, start = int.from_bytes(data[at + 2:at + 10], "big"), at + 10
+            size, start = int.from_bytes(data[at + 2 : at + 10], "big"), at + 10
         if opcode == 0x8:
-            return int.from_bytes(data[start:start + 2], "big") if size >= 2 else 1005
+            return int.from_bytes(data[start : start + 2], "big") if size >= 2 else 1005
         at = start + size
     return None
 
@@ -222,8 +229,6 @@ def idle_connections(port: int, count: int) -> list[socket.socket]:
         sock.connect(("127.0.0.1", port))
         sockets.append(sock)
     return sockets
-
-
 
 
 # ---------------------------------------------------------------- the attacks, each for a while
@@ -319,14 +324,18 @@ def slow_readers(server, seconds: float, count: int = 50, rate: float = 80) -> d
                     except OSError:
                         dropped_at[i] = time.monotonic() - started
                 n += 1
-                writer.request({"type": "schedule", "name": f"s{n % 20}", "at": f"{n % 24:02d}:{n % 60:02d}",
-                                "level": 5, "id": n})  # it reads its replies: it is no attacker
+                writer.request(
+                    {"type": "schedule", "name": f"s{n % 20}", "at": f"{n % 24:02d}:{n % 60:02d}", "level": 5, "id": n}
+                )  # it reads its replies: it is no attacker
                 time.sleep(1 / rate)
     finally:
         for sock in slow:
             sock.close()
-    return {"dropped": len(dropped_at), "last_dropped_after_s": round(max(dropped_at.values(), default=0), 1),
-            "schedule_changes": n}
+    return {
+        "dropped": len(dropped_at),
+        "last_dropped_after_s": round(max(dropped_at.values(), default=0), 1),
+        "schedule_changes": n,
+    }
 
 
 def schedule_churn(server, seconds: float, rate: float = 100) -> dict:
@@ -370,8 +379,16 @@ def every_light_flood(server, seconds: float, clients: int = 4, schedules_per_li
         setup.recv()
         for light in names:
             for k in range(schedules_per_light):
-                setup.request({"type": "schedule", "name": f"s{k}", "light": light, "at": f"0{k}:00", "level": 5,
-                               "id": f"{light}{k}"})
+                setup.request(
+                    {
+                        "type": "schedule",
+                        "name": f"s{k}",
+                        "light": light,
+                        "at": f"0{k}:00",
+                        "level": 5,
+                        "id": f"{light}{k}",
+                    }
+                )
     counts = {"connections": 0, "messages": 0, "cut_off": 0}
     deadline = time.monotonic() + seconds
 
@@ -384,8 +401,9 @@ def every_light_flood(server, seconds: float, clients: int = 4, schedules_per_li
             try:
                 while time.monotonic() < deadline:
                     n += 1
-                    message = ({"type": "watch", "lights": n % 4 == 1} if n % 2 else
-                               {"level": n % 101, "light": "*", "id": n})
+                    message = (
+                        {"type": "watch", "lights": n % 4 == 1} if n % 2 else {"level": n % 101, "light": "*", "id": n}
+                    )
                     try:
                         sock.send(client_frame(0x1, json.dumps(message).encode()))
                     except BlockingIOError:
@@ -423,6 +441,7 @@ def effect_churn(server, seconds: float, clients: int = 2) -> dict:
 
     def attacker(seed: int) -> None:
         n = seed
+
         def answered(message: dict) -> bool:  # the last light's reply, or an error (rate_limited has no id)
             return message.get("type") == "error" or (message.get("id") == n and message.get("light") == "l7")
 

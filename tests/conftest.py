@@ -1,5 +1,6 @@
 """Fixtures shared by the tests: an isolated app per test (simulated LED), real server
 processes, and the boards' fakes (a pigpio daemon, lgpio under gpiozero)."""
+
 import sys
 
 import pytest

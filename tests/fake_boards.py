@@ -10,6 +10,7 @@ EINVAL, and every accepted write is kept in order.
 ``gpio_claim_output`` raising ``'GPIO busy'`` for a line another process holds, ``tx_pwm``
 taking a frequency and a duty cycle in percent), for gpiozero's real LGPIOFactory.
 """
+
 from __future__ import annotations
 
 import errno
@@ -34,7 +35,7 @@ class FakeKernel(Sysfs):
 
     def _parse(self, path: Path):
         parts = Path(path).relative_to(self.root).parts
-        chip = int(parts[0][len("pwmchip"):])
+        chip = int(parts[0][len("pwmchip") :])
         if chip not in self.chips_npwm:
             raise FileNotFoundError(errno.ENOENT, "No such file", str(path))
         channel = int(parts[1][3:]) if len(parts) > 2 else None
@@ -102,8 +103,15 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
         pass
 
     module.error = error
-    for name, value in {"SET_PULL_NONE": 0, "SET_PULL_UP": 32, "SET_PULL_DOWN": 64, "SET_BIAS_DISABLE": 128,
-                        "BOTH_EDGES": 3, "RISING_EDGE": 1, "FALLING_EDGE": 2}.items():
+    for name, value in {
+        "SET_PULL_NONE": 0,
+        "SET_PULL_UP": 32,
+        "SET_PULL_DOWN": 64,
+        "SET_BIAS_DISABLE": 128,
+        "BOTH_EDGES": 3,
+        "RISING_EDGE": 1,
+        "FALLING_EDGE": 2,
+    }.items():
         setattr(module, name, value)
     module.calls = []  # every call, in order: (name, arguments)
     module.handles = {}  # open handle -> chip
@@ -168,7 +176,16 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
             raise error("bad PWM duty cycle")
         return 0
 
-    for function in (gpiochip_open, gpiochip_close, gpio_claim_input, gpio_claim_output, gpio_free,
-                     gpio_get_mode, gpio_read, gpio_write, tx_pwm):
+    for function in (
+        gpiochip_open,
+        gpiochip_close,
+        gpio_claim_input,
+        gpio_claim_output,
+        gpio_free,
+        gpio_get_mode,
+        gpio_read,
+        gpio_write,
+        tx_pwm,
+    ):
         setattr(module, function.__name__, function)
     return module

@@ -9,6 +9,7 @@ PWM frequency, range and duty cycle, and records every PWM command it receives.
 
 Run by itself for a manual try: `python tests/fake_pigpiod.py 8888`.
 """
+
 from __future__ import annotations
 
 import socket
@@ -18,9 +19,27 @@ import threading
 
 MODES, MODEG, PUD, READ, WRITE, PWM, PRS, PFS = 0, 1, 2, 3, 4, 5, 6, 7
 BR1, TICK, HWVER, NB, NC, PRG, PFG, PRRG, GDC, FG, NOIB = 10, 16, 17, 19, 21, 22, 23, 24, 83, 97, 99
-NAMES = {MODES: "MODES", MODEG: "MODEG", PUD: "PUD", READ: "READ", WRITE: "WRITE", PWM: "PWM", PRS: "PRS",
-         PFS: "PFS", BR1: "BR1", TICK: "TICK", HWVER: "HWVER", NB: "NB", NC: "NC", PRG: "PRG", PFG: "PFG",
-         PRRG: "PRRG", GDC: "GDC", FG: "FG", NOIB: "NOIB"}
+NAMES = {
+    MODES: "MODES",
+    MODEG: "MODEG",
+    PUD: "PUD",
+    READ: "READ",
+    WRITE: "WRITE",
+    PWM: "PWM",
+    PRS: "PRS",
+    PFS: "PFS",
+    BR1: "BR1",
+    TICK: "TICK",
+    HWVER: "HWVER",
+    NB: "NB",
+    NC: "NC",
+    PRG: "PRG",
+    PFG: "PFG",
+    PRRG: "PRRG",
+    GDC: "GDC",
+    FG: "FG",
+    NOIB: "NOIB",
+}
 PWM_COMMANDS = {PWM, PRS, PFS}
 PI_3B_REVISION = 0xA02082
 PI_BAD_USER_GPIO = -2

@@ -1,4 +1,5 @@
 """A real Mosquitto broker on loopback for the tests, and a paho client that records what it hears."""
+
 from __future__ import annotations
 
 import json
@@ -31,15 +32,18 @@ class Broker:
         # Mosquitto 2.x: once a listener line exists, -p is ignored; the port is in the file.
         config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
         self.log = open(self.folder / f"mosquitto-{self.port}.log", "ab")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(config)], stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return self
             except OSError:
-                assert self.proc.poll() is None, f"mosquitto exited: {(self.folder / f'mosquitto-{self.port}.log').read_text()}"
+                assert self.proc.poll() is None, (
+                    f"mosquitto exited: {(self.folder / f'mosquitto-{self.port}.log').read_text()}"
+                )
                 assert time.monotonic() < deadline, "mosquitto did not listen within 10 s"
                 time.sleep(0.05)
 

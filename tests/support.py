@@ -1,4 +1,5 @@
 """Run the real service as a process (the way `make run` does) and talk to it like a client would."""
+
 from __future__ import annotations
 
 import base64
@@ -28,16 +29,27 @@ def free_port() -> int:
 class ServerProcess:
     """`python app.py` on a free loopback port with a simulated LED, its log kept in a file."""
 
-    def __init__(self, log_dir: Path, *args: str, env: dict | None = None, port: int | None = None,
-                 command: list[str] | None = None, cwd: Path = ROOT):
+    def __init__(
+        self,
+        log_dir: Path,
+        *args: str,
+        env: dict | None = None,
+        port: int | None = None,
+        command: list[str] | None = None,
+        cwd: Path = ROOT,
+    ):
         self.port = port or free_port()
         self.args = list(args)
         # What starts the service; by default this interpreter runs app.py on the port.
         self.command = command or [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port)]
         self.cwd = cwd
         # Each server keeps its level in the test's own folder, never in the user's home.
-        self.env = {**os.environ, "LED_PIN_FACTORY": "mock", "STATE_FILE": str(log_dir / f"state-{self.port}.json"),
-                    **(env or {})}
+        self.env = {
+            **os.environ,
+            "LED_PIN_FACTORY": "mock",
+            "STATE_FILE": str(log_dir / f"state-{self.port}.json"),
+            **(env or {}),
+        }
         self.log_path = log_dir / f"server-{self.port}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -52,8 +64,13 @@ class ServerProcess:
     def start(self, wait: bool = True) -> ServerProcess:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [*self.command, *self.args], cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [*self.command, *self.args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         if wait:
             self.wait_ready()
@@ -101,8 +118,7 @@ class ServerProcess:
 
     def post(self, path: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, dict]:
         data = body.encode() if isinstance(body, str) else body
-        req = urllib.request.Request(self.http + path, data=data, method="POST",
-                                     headers={"Content-Type": content_type})
+        req = urllib.request.Request(self.http + path, data=data, method="POST", headers={"Content-Type": content_type})
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 return response.status, json.loads(response.read())
@@ -173,8 +189,12 @@ def raw_websocket(port: int, rcvbuf: int | None = None, path: str = "/ws") -> so
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
@@ -221,5 +241,4 @@ def chosen_factory(requested: str = "auto", environ=None, *, pin: int = 21, **op
 
     from boards.pins import choose_pin_factories
 
-    return choose_pin_factories({"led": pin}, requested, os.environ if environ is None else environ,
-                                **options)["led"]
+    return choose_pin_factories({"led": pin}, requested, os.environ if environ is None else environ, **options)["led"]

@@ -1,4 +1,5 @@
 """Bad input and abuse: property tests of the parser, and random traffic against a real server process."""
+
 import json
 import os
 import random
@@ -16,35 +17,97 @@ from protocol import ProtocolError, SetLevel
 
 ERROR_CODES = {protocol.INVALID_JSON, protocol.INVALID_MESSAGE, protocol.OUT_OF_RANGE, protocol.UNKNOWN_TYPE}
 TYPES = ["set", "toggle", "sleep", "schedule", "unschedule", "watch", "get", "ping", "nope"]
-FIELDS = ["level", "on", "step", "transition", "after", "name", "at", "cron", "sun", "offset", "days",
-          "schedules", "lights", "light", "effect", "period", "depth", "on_time", "off_time", "count", "id"]
+FIELDS = [
+    "level",
+    "on",
+    "step",
+    "transition",
+    "after",
+    "name",
+    "at",
+    "cron",
+    "sun",
+    "offset",
+    "days",
+    "schedules",
+    "lights",
+    "light",
+    "effect",
+    "period",
+    "depth",
+    "on_time",
+    "off_time",
+    "count",
+    "id",
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 # Values a field could plausibly take, so that every command is drawn, not only rejections.
 plausible = st.one_of(
-    st.integers(-120, 120), st.sampled_from([0.5, 1.5, 1e2, 3600, 86400, 86401]), st.booleans(), st.none(),
-    st.sampled_from(["42", "wake", "06:45", "25:00", "sunrise", "sunset", "mon-fri", "daily", "30 23 * * *",
-                     "0 0 31 2 *", "a" * 40, "shelf", "*", "Desk", "breathe", "candle", "blink", "flash",
-                     "rainbow"]))
+    st.integers(-120, 120),
+    st.sampled_from([0.5, 1.5, 1e2, 3600, 86400, 86401]),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(
+        [
+            "42",
+            "wake",
+            "06:45",
+            "25:00",
+            "sunrise",
+            "sunset",
+            "mon-fri",
+            "daily",
+            "30 23 * * *",
+            "0 0 31 2 *",
+            "a" * 40,
+            "shelf",
+            "*",
+            "Desk",
+            "breathe",
+            "candle",
+            "blink",
+            "flash",
+            "rainbow",
+        ]
+    ),
+)
 effect_commands = st.builds(
     lambda effect, fields: json.dumps({"effect": effect, **fields}),
     st.sampled_from(["breathe", "candle", "blink", "flash", None, "rainbow"]),
-    st.dictionaries(st.sampled_from(["period", "depth", "on_time", "off_time", "count", "light", "id"]),
-                    st.integers(-5, 700) | st.sampled_from([0.04, 0.5, 2.5, 1e3, "shelf", "*"]), max_size=3))
+    st.dictionaries(
+        st.sampled_from(["period", "depth", "on_time", "off_time", "count", "light", "id"]),
+        st.integers(-5, 700) | st.sampled_from([0.04, 0.5, 2.5, 1e3, "shelf", "*"]),
+        max_size=3,
+    ),
+)
 schedule_commands = st.builds(
     lambda when, action, extra: json.dumps({"type": "schedule", "name": "wake", **when, **action, **extra}),
-    st.sampled_from([{"at": "06:45"}, {"at": "06:45", "days": "mon-fri"}, {"cron": "30 23 * * *"},
-                     {"cron": "0 0 31 2 *"}, {"at": "24:00"}]),
+    st.sampled_from(
+        [
+            {"at": "06:45"},
+            {"at": "06:45", "days": "mon-fri"},
+            {"cron": "30 23 * * *"},
+            {"cron": "0 0 31 2 *"},
+            {"at": "24:00"},
+        ]
+    ),
     st.sampled_from([{"level": 80}, {"on": False}, {"step": -10}, {"level": 80, "transition": 1200}, {}]),
-    st.dictionaries(st.sampled_from(FIELDS), plausible, max_size=1))
-commands = st.one_of(st.builds(
-    lambda kind, fields: json.dumps({**({"type": kind} if kind else {}), **fields}),
-    st.sampled_from([None, *TYPES]),
-    st.dictionaries(st.sampled_from(FIELDS), plausible | json_values, max_size=5)), schedule_commands,
-    effect_commands)
+    st.dictionaries(st.sampled_from(FIELDS), plausible, max_size=1),
+)
+commands = st.one_of(
+    st.builds(
+        lambda kind, fields: json.dumps({**({"type": kind} if kind else {}), **fields}),
+        st.sampled_from([None, *TYPES]),
+        st.dictionaries(st.sampled_from(FIELDS), plausible | json_values, max_size=5),
+    ),
+    schedule_commands,
+    effect_commands,
+)
 messages = st.one_of(
     st.text(),
     json_values.map(json.dumps),
@@ -76,10 +139,16 @@ def check_parse(text):
         return
     kind = message.get("type", "set")
     assert command.request_id == message.get("id"), (text, command)
-    expected = {"set": (SetLevel, protocol.SetPower, protocol.Step, protocol.SetEffect), "toggle": (protocol.Toggle,),
-                "sleep": (protocol.Sleep,), "schedule": (protocol.PutSchedule,),
-                "unschedule": (protocol.DeleteSchedule,), "watch": (protocol.Watch,), "get": (protocol.GetState,),
-                "ping": (protocol.Ping,)}[kind]
+    expected = {
+        "set": (SetLevel, protocol.SetPower, protocol.Step, protocol.SetEffect),
+        "toggle": (protocol.Toggle,),
+        "sleep": (protocol.Sleep,),
+        "schedule": (protocol.PutSchedule,),
+        "unschedule": (protocol.DeleteSchedule,),
+        "watch": (protocol.Watch,),
+        "get": (protocol.GetState,),
+        "ping": (protocol.Ping,),
+    }[kind]
     assert isinstance(command, expected), (text, command)
     if hasattr(command, "transition"):
         assert command.transition == (float(message["transition"]) if "transition" in message else None), text
@@ -95,8 +164,9 @@ def check_parse(text):
     elif isinstance(command, (protocol.PutSchedule, protocol.DeleteSchedule)):
         assert command.name == message["name"]
         if isinstance(command, protocol.PutSchedule):
-            check_parse(json.dumps({k: v for k, v in message.items()
-                                    if k in ("level", "on", "step", "transition")}))  # its action is a set
+            check_parse(
+                json.dumps({k: v for k, v in message.items() if k in ("level", "on", "step", "transition")})
+            )  # its action is a set
     elif isinstance(command, protocol.Watch):
         assert command.schedules is message.get("schedules") and command.lights is message.get("lights")
     elif isinstance(command, protocol.SetEffect):
@@ -143,12 +213,17 @@ def random_message(rng: random.Random):
         level = rng.randrange(101)
         return f"{level}\n", ("set", level)
     if kind == 2:
-        bad = rng.choice([True, False, None, "", " 7", "7a", "\u0667", "\uff17", "\u00b2", 1.5, 0.5, [1], {"a": 1}, "-1"])
+        bad = rng.choice(
+            [True, False, None, "", " 7", "7a", "\u0667", "\uff17", "\u00b2", 1.5, 0.5, [1], {"a": 1}, "-1"]
+        )
         return json.dumps({"level": bad}), ("error", protocol.INVALID_MESSAGE)
     if kind == 3:
-        return json.dumps({"level": rng.choice([101, -1, 10 ** rng.randrange(3, 300), -(10 ** 40)])}), ("error", protocol.OUT_OF_RANGE)
+        return json.dumps({"level": rng.choice([101, -1, 10 ** rng.randrange(3, 300), -(10**40)])}), (
+            "error",
+            protocol.OUT_OF_RANGE,
+        )
     if kind == 4:
-        return "{\"level\": " + "9" * rng.randrange(30, 3500) + "}", ("error", protocol.OUT_OF_RANGE)
+        return '{"level": ' + "9" * rng.randrange(30, 3500) + "}", ("error", protocol.OUT_OF_RANGE)
     if kind == 5:
         depth = rng.randrange(1000, 2000)
         return "[" * depth + "]" * depth, ("error", protocol.INVALID_JSON)
@@ -160,9 +235,15 @@ def random_message(rng: random.Random):
         text = "".join(chr(rng.randrange(32, 0x3000)) for _ in range(rng.randrange(1, 60)))
         return "x" + text, ("error", protocol.INVALID_JSON)  # never valid JSON: it starts with x
     if kind == 9:
-        return rng.choice(['{"level": NaN}', '{"level": Infinity}', '{"level": 5', "{'level': 5}", ""]), ("error", protocol.INVALID_JSON)
+        return rng.choice(['{"level": NaN}', '{"level": Infinity}', '{"level": 5', "{'level': 5}", ""]), (
+            "error",
+            protocol.INVALID_JSON,
+        )
     if kind == 10:
-        return json.dumps({"type": rng.choice(["reboot", "GET", "set_level", "\u00e9"])}), ("error", protocol.UNKNOWN_TYPE)
+        return json.dumps({"type": rng.choice(["reboot", "GET", "set_level", "\u00e9"])}), (
+            "error",
+            protocol.UNKNOWN_TYPE,
+        )
     return json.dumps({"type": "ping"}), ("pong",)
 
 
@@ -258,13 +339,18 @@ def test_churn_with_resets_leaves_fds_threads_and_subscribers_at_baseline(server
     base = server.wait_for(lambda h: h["connection_threads"] == 0, what="an idle server")
     base_fds = fds()
     round_of(2000)
-    health = server.wait_for(lambda h: h["clients"] == 0 and h["connection_threads"] == 0, timeout=15,
-                             what="no subscribers and no connection threads")
+    health = server.wait_for(
+        lambda h: h["clients"] == 0 and h["connection_threads"] == 0,
+        timeout=15,
+        what="no subscribers and no connection threads",
+    )
     deadline = time.monotonic() + 10
     while fds() > base_fds and time.monotonic() < deadline:
         time.sleep(0.1)
-    print(f"after 2000 connections: fds {fds()} (baseline {base_fds}); OS threads {health['threads']} "
-          f"(baseline {base['threads']}: under gevent, gevent's small pool for disk writes and DNS)")
+    print(
+        f"after 2000 connections: fds {fds()} (baseline {base_fds}); OS threads {health['threads']} "
+        f"(baseline {base['threads']}: under gevent, gevent's small pool for disk writes and DNS)"
+    )
     assert fds() <= base_fds
     # Connections are greenlets: 2000 of them may not have left OS threads behind.
     assert health["threads"] < base["threads"] + 10, (base, health)

@@ -1,5 +1,6 @@
 """Each reach of adapters/ into a library's internals, pinned against the locked versions: an
 upgrade that moves one fails here, naming it, before it fails anywhere else."""
+
 import socket
 import threading
 
@@ -8,8 +9,13 @@ import pytest
 from adapters import gpio_stack, websocket_stack
 from broadcast.handshake import SERVER_OPTIONS
 
-UPGRADE = {"HTTP_HOST": "127.0.0.1", "HTTP_CONNECTION": "Upgrade", "HTTP_UPGRADE": "websocket",
-           "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==", "HTTP_SEC_WEBSOCKET_VERSION": "13"}
+UPGRADE = {
+    "HTTP_HOST": "127.0.0.1",
+    "HTTP_CONNECTION": "Upgrade",
+    "HTTP_UPGRADE": "websocket",
+    "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+    "HTTP_SEC_WEBSOCKET_VERSION": "13",
+}
 
 
 @pytest.fixture
@@ -66,7 +72,9 @@ def test_flask_sock_ends_a_websocket_in_the_raw_socket_mode_with_stop_iteration(
     Sock(app).route("/ws")(lambda ws: None)
     ours, theirs = socket.socketpair()
     try:
-        environ = EnvironBuilder(path="/ws", headers={k[5:].replace("_", "-"): v for k, v in UPGRADE.items()}).get_environ()
+        environ = EnvironBuilder(
+            path="/ws", headers={k[5:].replace("_", "-"): v for k, v in UPGRADE.items()}
+        ).get_environ()
         environ[websocket_stack.RAW_SOCKET_KEY] = ours
         with pytest.raises(websocket_stack.WebSocketOver):
             app(environ, lambda *args: None)
@@ -126,7 +134,9 @@ def test_gpiozeros_lgpio_pin_keeps_its_pwm_chip_and_number_where_the_fine_duty_p
         assert pin._pwm == (100, 0) and pin._number == 20 and pin.factory._handle in lgpio.handles
         led.value = 0.001107
         assert pin._pwm == (100, pytest.approx(0.1107)) and lgpio.calls[-1] == (
-            "tx_pwm", (pin.factory._handle, 20, 100, pytest.approx(0.1107)))
+            "tx_pwm",
+            (pin.factory._handle, 20, 100, pytest.approx(0.1107)),
+        )
     finally:
         led.close()
         factory.close()

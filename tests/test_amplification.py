@@ -1,6 +1,7 @@
 """Work done on a client's behalf counts against that client: each attack of tests/amplification.py
 against a real server process, with another client's `get` and /healthz timed while it runs,
 and the service's memory and log measured (docs/security.md, "Work done on a client's behalf")."""
+
 import time
 
 import amplification as amp
@@ -42,14 +43,23 @@ class Measured:
 # ---------------------------------------------------------------- 9: one pipelining HTTP connection
 
 
-@pytest.mark.parametrize("request_bytes, env", [
-    (amp.GET_HEALTHZ, {}),
-    (amp.GET_PAGE, {}),
-    (amp.POST_NO_TOKEN, {"LED_TOKEN": "secret"}),
-    (amp.POST_EVERY_LIGHT, {"LIGHTS": amp.EVERY_PIN}),
-    (amp.MALFORMED, {}),
-], ids=["GET /healthz", "GET /", "POST /led without a token", "POST /lights/* of 28 lights",
-        "a malformed request line, connecting again after each 400"])
+@pytest.mark.parametrize(
+    "request_bytes, env",
+    [
+        (amp.GET_HEALTHZ, {}),
+        (amp.GET_PAGE, {}),
+        (amp.POST_NO_TOKEN, {"LED_TOKEN": "secret"}),
+        (amp.POST_EVERY_LIGHT, {"LIGHTS": amp.EVERY_PIN}),
+        (amp.MALFORMED, {}),
+    ],
+    ids=[
+        "GET /healthz",
+        "GET /",
+        "POST /led without a token",
+        "POST /lights/* of 28 lights",
+        "a malformed request line, connecting again after each 400",
+    ],
+)
 def test_a_connection_that_keeps_200_requests_in_flight_gets_its_turn_and_no_more(start_server, request_bytes, env):
     server = start_server(env=env)
     query = "?token=secret" if "LED_TOKEN" in env else ""
@@ -123,8 +133,9 @@ def test_an_mqtt_flood_on_the_group_topic_is_dropped_past_its_budget(start_serve
         assert figures["published"] > 5000, figures
         assert_served(watcher)
         measured.assert_log_bounded()
-        dropped = server.wait_for(lambda h: h["mqtt_dropped"] > figures["published"] / 2,
-                                  what="most of the flood dropped")["mqtt_dropped"]
+        dropped = server.wait_for(
+            lambda h: h["mqtt_dropped"] > figures["published"] / 2, what="most of the flood dropped"
+        )["mqtt_dropped"]
         assert server.log().count("MQTT: over 100 messages a second on ledsock/all/set") == 1
         measured.assert_memory_back()
         print(f"MQTT flood: {figures}, {dropped} dropped; {watcher.summary()}")

@@ -1,4 +1,5 @@
 """The app factory in process: isolation, the injected LED, configuration, and the REST twin."""
+
 import pytest
 
 from app import DEFAULT_CONFIG, create_app
@@ -46,11 +47,11 @@ def test_ping_interval_is_the_handlers_own_and_never_reaches_simple_websocket(mo
     import copy
 
     defaults = copy.deepcopy(DEFAULT_CONFIG)
-    flask_app = create_app({"SOCK_SERVER_OPTIONS": {"max_message_size": 100, "ping_interval": 3}},
-                           led=Led(21, pin_factory=mock_factory))
+    flask_app = create_app(
+        {"SOCK_SERVER_OPTIONS": {"max_message_size": 100, "ping_interval": 3}}, led=Led(21, pin_factory=mock_factory)
+    )
     # flask-sock passes these options to simple-websocket on every connection; its own
     # pinging would keep a selector per connection, so the handler pings instead.
     assert flask_app.config["SOCK_SERVER_OPTIONS"] == {"max_message_size": 100, **SERVER_OPTIONS}
     assert flask_app.config["MAX_CONTENT_LENGTH"] == 100
     assert DEFAULT_CONFIG == defaults  # building an app changes no default (it pops from its own copy)
-

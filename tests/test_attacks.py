@@ -1,5 +1,6 @@
 """One client cannot hurt the others: each attack against a real server process, with another
 client's `get` and /healthz measured while it runs (tests/attacks.py has the attackers)."""
+
 import json
 import socket
 import time
@@ -31,8 +32,9 @@ import protocol
 # ---------------------------------------------------------------- 1: frame floods
 
 
-@pytest.mark.parametrize("head, unit", [(b"", EMPTY_PONG), (UNFINISHED_TEXT, EMPTY_CONTINUATION)],
-                         ids=["empty pongs", "empty continuations"])
+@pytest.mark.parametrize(
+    "head, unit", [(b"", EMPTY_PONG), (UNFINISHED_TEXT, EMPTY_CONTINUATION)], ids=["empty pongs", "empty continuations"]
+)
 def test_a_frame_flood_is_closed_with_1008_while_others_are_served(server, head, unit):
     with Watcher(server) as watcher:
         watcher.more_rounds()  # the watcher's figures before the attack, too
@@ -55,9 +57,17 @@ def test_a_client_may_ping_now_and_then_and_fragment_a_message(server):
             sock.sendall(client_frame(0x9, b"p%d" % n))
             assert sock.recv(4096) == b"\x8a\x02p%d" % n  # the pong, with the ping's payload
         parts = [b'{"type":', b'"ping",', b'"id":7}']
-        sock.sendall(bytes([0x01, 0x80 | len(parts[0])]) + b"\0\0\0\0" + parts[0]
-                     + bytes([0x00, 0x80 | len(parts[1])]) + b"\0\0\0\0" + parts[1]
-                     + bytes([0x80, 0x80 | len(parts[2])]) + b"\0\0\0\0" + parts[2])
+        sock.sendall(
+            bytes([0x01, 0x80 | len(parts[0])])
+            + b"\0\0\0\0"
+            + parts[0]
+            + bytes([0x00, 0x80 | len(parts[1])])
+            + b"\0\0\0\0"
+            + parts[1]
+            + bytes([0x80, 0x80 | len(parts[2])])
+            + b"\0\0\0\0"
+            + parts[2]
+        )
         assert sock.recv(4096) == b'\x81\x16{"type":"pong","id":7}'
     finally:
         sock.close()
@@ -69,7 +79,7 @@ def fragments(payload: bytes) -> bytes:
     for index in range(len(payload)):
         opcode = 0x1 if index == 0 else 0x0
         final = 0x80 if index == len(payload) - 1 else 0
-        frames.append(bytes([final | opcode, 0x81]) + b"\0\0\0\0" + payload[index:index + 1])
+        frames.append(bytes([final | opcode, 0x81]) + b"\0\0\0\0" + payload[index : index + 1])
     return b"".join(frames)
 
 
@@ -101,18 +111,33 @@ def test_sigterm_during_a_flood_exits_at_once(server):
 
 # ---------------------------------------------------------------- 6: numbers past Decimal's range
 
-HUGE = ["1e999999999", "-1e999999999", "1E+999999999", "1e-999999999", "9" * 5000, "-" + "9" * 5000,
-        "1" + "0" * 4301 + ".5"]
+HUGE = [
+    "1e999999999",
+    "-1e999999999",
+    "1E+999999999",
+    "1e-999999999",
+    "9" * 5000,
+    "-" + "9" * 5000,
+    "1" + "0" * 4301 + ".5",
+]
 FIELDS = ["level", "on", "step", "transition", "id", "after", "offset", "name", "at", "cron", "sun", "days"]
 
 
 def commands_with(value: str) -> list[str]:
     """Every command of the protocol with ``value`` (JSON text) in each of its fields."""
-    bases = [{"level": 5}, {"on": True}, {"step": 5}, {"type": "toggle"}, {"type": "get"}, {"type": "ping"},
-             {"type": "sleep", "after": 60}, {"type": "unschedule", "name": "a"},
-             {"type": "schedule", "name": "a", "at": "06:00", "level": 5},
-             {"type": "schedule", "name": "a", "sun": "sunset", "offset": 5, "on": True},
-             {"type": "schedule", "name": "a", "cron": "0 7 * * *", "step": 5}]
+    bases = [
+        {"level": 5},
+        {"on": True},
+        {"step": 5},
+        {"type": "toggle"},
+        {"type": "get"},
+        {"type": "ping"},
+        {"type": "sleep", "after": 60},
+        {"type": "unschedule", "name": "a"},
+        {"type": "schedule", "name": "a", "at": "06:00", "level": 5},
+        {"type": "schedule", "name": "a", "sun": "sunset", "offset": 5, "on": True},
+        {"type": "schedule", "name": "a", "cron": "0 7 * * *", "step": 5},
+    ]
     texts = []
     for base in bases:
         for field in FIELDS:
@@ -122,9 +147,12 @@ def commands_with(value: str) -> list[str]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(value=st.sampled_from(HUGE) | st.from_regex(r"-?[0-9]{1,3}(\.[0-9]{1,3})?[eE][-+]?[0-9]{6,12}", fullmatch=True)
-       | st.integers(1, 400).map(lambda depth: "[" * depth + "]" * depth),
-       index=st.integers(0, 10 * len(FIELDS) + len(FIELDS) - 1))
+@given(
+    value=st.sampled_from(HUGE)
+    | st.from_regex(r"-?[0-9]{1,3}(\.[0-9]{1,3})?[eE][-+]?[0-9]{6,12}", fullmatch=True)
+    | st.integers(1, 400).map(lambda depth: "[" * depth + "]" * depth),
+    index=st.integers(0, 10 * len(FIELDS) + len(FIELDS) - 1),
+)
 def test_huge_exponents_digits_and_nesting_in_any_field_are_the_protocols_own_error(value, index):
     text = commands_with(value)[index]
     try:
@@ -173,8 +201,9 @@ def test_impossible_crontab_lines_are_refused_at_a_bounded_cost(server):
             attacker.send({**IMPOSSIBLE_CRON, "id": n})
         replies = [attacker.recv_until(lambda m: m.get("id") == n)[0] for n in range(50)]
         took = time.monotonic() - started
-    assert all(r["type"] == "error" and r["code"] == "invalid_message" and "never fire" in r["message"]
-               for r in replies), replies[0]
+    assert all(
+        r["type"] == "error" and r["code"] == "invalid_message" and "never fire" in r["message"] for r in replies
+    ), replies[0]
     assert took < 2, f"50 impossible lines took {took:.1f} s"  # undefended: about 0.4 s each
     assert_served(watcher)
     assert server.get("/schedules") == []
@@ -236,8 +265,9 @@ def test_idle_connections_and_trickled_headers_leave_http_and_websockets_served(
 def test_a_slow_body_gets_408_and_a_huge_one_413_without_reaching_the_app(start_server):
     server = start_server()
     slow = socket.create_connection(("127.0.0.1", server.port))
-    slow.sendall(b"POST /led HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 20\r\n\r\n{\"lev")
+    slow.sendall(
+        b'POST /led HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{"lev'
+    )
     started = time.monotonic()
     answer = read_until_closed(slow, timeout=15)
     assert answer.startswith(b"HTTP/1.1 408") and b'"code":"invalid_message"' in answer, answer
@@ -257,9 +287,12 @@ def test_a_thousand_clients_slow_to_send_their_handshake_are_all_served(server):
     try:
         key = "dGhlIHNhbXBsZSBub25jZQ=="
         for sock in sockets:
-            sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
-                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                         .encode())
+            sock.sendall(
+                (
+                    f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                    f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
         for sock in sockets:
             sock.settimeout(10)
             assert sock.recv(12) == b"HTTP/1.1 101"

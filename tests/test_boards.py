@@ -1,5 +1,6 @@
 """Every Raspberry Pi: the kernel's hardware PWM over a fake kernel, lgpio through gpiozero's real
 LGPIOFactory over a fake lgpio, and auto's order with each present or absent."""
+
 import errno
 import logging
 import os
@@ -24,21 +25,29 @@ PI5 = "Raspberry Pi 5 Model B Rev 1.0"
 # ---------------------------------------------------------------- the kernel's PWM
 
 
-@pytest.mark.parametrize("model, chips, pin, expected", [
-    (PI4, {0: 2}, 18, ("pwmchip0", 0)), (PI4, {0: 2}, 19, ("pwmchip0", 1)),
-    (PI5, {0: 2, 2: 4}, 18, ("pwmchip2", 2)), (PI5, {0: 2, 2: 4}, 19, ("pwmchip2", 3)),
-])
+@pytest.mark.parametrize(
+    "model, chips, pin, expected",
+    [
+        (PI4, {0: 2}, 18, ("pwmchip0", 0)),
+        (PI4, {0: 2}, 19, ("pwmchip0", 1)),
+        (PI5, {0: 2, 2: 4}, 18, ("pwmchip2", 2)),
+        (PI5, {0: 2, 2: 4}, 19, ("pwmchip2", 3)),
+    ],
+)
 def test_a_hardware_pwm_pin_finds_its_chip_and_channel(tmp_path, model, chips, pin, expected):
     found = find_channel(pin, model=model, root=tmp_path, sysfs=FakeKernel(tmp_path, chips))
     assert (found.chip.name, found.channel) == expected
 
 
-@pytest.mark.parametrize("model, chips, pin, reason", [
-    (PI4, {0: 2}, 21, "GPIO21 is not a pin of dtoverlay=pwm-2chan"),
-    (PI5, {2: 4}, 12, "GPIO12 is not a pin of dtoverlay=pwm-2chan"),  # its routing cannot be seen: not guessed
-    (PI5, {}, 18, "dtoverlay=pwm-2chan"),
-    (PI5, {0: 2}, 18, "no PWM chip"),  # a Pi 5 whose only chip is not the RP1's 4-channel block
-])
+@pytest.mark.parametrize(
+    "model, chips, pin, reason",
+    [
+        (PI4, {0: 2}, 21, "GPIO21 is not a pin of dtoverlay=pwm-2chan"),
+        (PI5, {2: 4}, 12, "GPIO12 is not a pin of dtoverlay=pwm-2chan"),  # its routing cannot be seen: not guessed
+        (PI5, {}, 18, "dtoverlay=pwm-2chan"),
+        (PI5, {0: 2}, 18, "no PWM chip"),  # a Pi 5 whose only chip is not the RP1's 4-channel block
+    ],
+)
 def test_a_pin_without_a_channel_says_why(tmp_path, model, chips, pin, reason):
     with pytest.raises(KernelPwmUnavailable, match=reason):
         find_channel(pin, model=model, root=tmp_path, sysfs=FakeKernel(tmp_path, chips))
@@ -51,9 +60,16 @@ def test_the_channel_is_exported_given_its_period_before_its_duty_and_released(t
     pwm.value = 1.0
     pwm.close()
     assert kernel.writes == [
-        ("pwmchip0/export", 1), ("pwmchip0/pwm1/duty_cycle", 0), ("pwmchip0/pwm1/period", 1_000_000),
-        ("pwmchip0/pwm1/enable", 1), ("pwmchip0/pwm1/duty_cycle", 250_000), ("pwmchip0/pwm1/duty_cycle", 1_000_000),
-        ("pwmchip0/pwm1/duty_cycle", 0), ("pwmchip0/pwm1/enable", 0), ("pwmchip0/unexport", 1)]
+        ("pwmchip0/export", 1),
+        ("pwmchip0/pwm1/duty_cycle", 0),
+        ("pwmchip0/pwm1/period", 1_000_000),
+        ("pwmchip0/pwm1/enable", 1),
+        ("pwmchip0/pwm1/duty_cycle", 250_000),
+        ("pwmchip0/pwm1/duty_cycle", 1_000_000),
+        ("pwmchip0/pwm1/duty_cycle", 0),
+        ("pwmchip0/pwm1/enable", 0),
+        ("pwmchip0/unexport", 1),
+    ]
     assert kernel.exported == {}
 
 
@@ -81,8 +97,9 @@ def test_an_led_on_the_kernels_pwm_fades_fails_and_comes_back(tmp_path):
         reopened.set()
         return KernelPwmFactory(18, model=PI4, root=tmp_path, sysfs=kernel)
 
-    led = Led(18, pin_factory=factory, factory_name="kernel", curve=Curve("linear"), reconnect=reopen,
-              check_interval=0.05)
+    led = Led(
+        18, pin_factory=factory, factory_name="kernel", curve=Curve("linear"), reconnect=reopen, check_interval=0.05
+    )
     try:
         assert not led.simulated and led.factory_name == "kernel"
         led.set_level(40)
@@ -111,8 +128,16 @@ def test_a_hung_kernel_write_answers_within_the_deadline_and_the_level_comes_bac
     def reopen():
         return KernelPwmFactory(18, model=PI4, root=tmp_path, sysfs=kernel)
 
-    led = Led(18, pin_factory=reopen(), factory_name="kernel", curve=Curve("linear"), reconnect=reopen,
-              check_interval=0.05, with_deadline=with_deadline, deadline=0.3)
+    led = Led(
+        18,
+        pin_factory=reopen(),
+        factory_name="kernel",
+        curve=Curve("linear"),
+        reconnect=reopen,
+        check_interval=0.05,
+        with_deadline=with_deadline,
+        deadline=0.3,
+    )
     try:
         led.set_level(40)
         kernel.hanging.set()  # the driver wedges: writes never return
@@ -180,14 +205,23 @@ def test_the_real_lgpio_module_starts_where_the_service_runs_from_a_folder_it_ca
     """lgpio makes its FIFO in its working directory when it is imported (gpiozero issue 1106): the
     installed unit runs from its install folder, read-only under ProtectSystem=strict. /proc is a
     folder even root cannot write; the real lgpio wheel imports here (only opening a chip fails)."""
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("LG_WD", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR")}
-    bare = subprocess.run([sys.executable, "-c", "import lgpio"], cwd="/proc", env=env, capture_output=True, text=True,
-                          timeout=60)
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("LG_WD", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR")
+    }
+    bare = subprocess.run(
+        [sys.executable, "-c", "import lgpio"], cwd="/proc", env=env, capture_output=True, text=True, timeout=60
+    )
     assert bare.returncode != 0 and ".lgd-nfy" in bare.stderr  # the trap is real: lgpio alone fails here
-    served = subprocess.run([sys.executable, str(ROOT / "app.py"), "--pin-factory", "lgpio"], cwd="/proc",
-                            env={**env, "TMPDIR": str(tmp_path), "STATE_FILE": str(tmp_path / "state.json")},
-                            capture_output=True, text=True, timeout=60)
+    served = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--pin-factory", "lgpio"],
+        cwd="/proc",
+        env={**env, "TMPDIR": str(tmp_path), "STATE_FILE": str(tmp_path / "state.json")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert served.returncode == 2, served.stderr  # no GPIO chip on this machine: it says so and what to do
     assert "cannot open a GPIO chip" in served.stderr and "lgpio module" not in served.stderr, served.stderr
     assert any(path.name.startswith(".lgd-nfy") for path in tmp_path.iterdir())  # its FIFO, made where it can be
@@ -200,15 +234,22 @@ def probes(*present):
     def absent(name):
         def check(pin):
             raise PinFactoryUnavailable(f"{name} is not here")
+
         return check
 
     return {name: (lambda pin: None) if name in present else absent(name) for name in ("pigpio", "kernel", "lgpio")}
 
 
-@pytest.mark.parametrize("present, chosen", [
-    (("pigpio", "kernel", "lgpio"), "pigpio"), (("kernel", "lgpio"), "kernel"), (("lgpio",), "lgpio"),
-    (("pigpio", "lgpio"), "pigpio"), ((), "mock"),
-])
+@pytest.mark.parametrize(
+    "present, chosen",
+    [
+        (("pigpio", "kernel", "lgpio"), "pigpio"),
+        (("kernel", "lgpio"), "kernel"),
+        (("lgpio",), "lgpio"),
+        (("pigpio", "lgpio"), "pigpio"),
+        ((), "mock"),
+    ],
+)
 def test_auto_takes_the_first_that_works(present, chosen):
     assert chosen_factory("auto", pin=18, probes=probes(*present)) == chosen
 
@@ -229,7 +270,8 @@ def test_each_light_gets_the_factory_its_pin_has():
     pi5 = {**probes("lgpio"), "kernel": kernel}  # no pigpio on a Pi 5
     assert choose_pin_factories(lights, "auto", probes=pi5) == {"desk": "kernel", "shelf": "kernel", "status": "lgpio"}
     assert choose_pin_factories(lights, "auto", probes={**pi5, **probes("pigpio", "lgpio")}) == dict.fromkeys(
-        lights, "pigpio")
+        lights, "pigpio"
+    )
     with pytest.raises(PinFactoryUnavailable, match="GPIO21 is not a pin") as refused:
         choose_pin_factories(lights, "kernel", probes=pi5)
     assert refused.value.light == "status"
@@ -268,15 +310,22 @@ def test_an_lgpio_write_that_fails_is_a_hardware_error_and_the_level_comes_back(
         led.close()
 
 
-@pytest.mark.parametrize("factory, words", [("kernel", "GPIO21 is not a pin of dtoverlay=pwm-2chan"),
-                                            ("lgpio", "cannot open a GPIO chip")])
+@pytest.mark.parametrize(
+    "factory, words", [("kernel", "GPIO21 is not a pin of dtoverlay=pwm-2chan"), ("lgpio", "cannot open a GPIO chip")]
+)
 def test_a_named_factory_that_cannot_work_stops_the_service_with_one_line(factory, words):
     import subprocess
 
     from support import ROOT, free_port
 
-    result = subprocess.run([sys.executable, "app.py", "--pin-factory", factory, "--port", str(free_port())],
-                            cwd=ROOT, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "app.py", "--pin-factory", factory, "--port", str(free_port())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 2 and len(output.splitlines()) == 1 and words in output, output
 

@@ -4,6 +4,7 @@ is run through the protocol in process, then the WebSocket, REST (JSON and form 
 MQTT of one real server. One step past is both the next value at the bound's own precision
 (0.05 -> 0.04) and a hair past it (0.049999999999): a bound compared as a binary float
 refused 0.05 itself and let 0.0500000000000000027 through."""
+
 from __future__ import annotations
 
 import json
@@ -32,41 +33,139 @@ class Bound(NamedTuple):
 
 
 BOUNDS = [
-    Bound("A JSON integer from 0 to 100", '{"level": @@}', ("0", "100"), ("-1", "101", "100.0000001"),
-          "out_of_range", "level"),
-    Bound("an integer from −100 to 100", '{"step": @@}', ("-100", "100"), ("-101", "101", "100.0000001"),
-          "out_of_range", "step"),
-    Bound("a JSON number of seconds from 0 to 3600", '{"level": 5, "transition": @@}', ("0", "3600"),
-          ("-1e-9", "3600.000000001", "3601"), "out_of_range", "transition"),
-    Bound("a JSON number of seconds from 1 to 86400", '{"type": "sleep", "after": @@}', ("1", "86400"),
-          ("0", "0.999999999", "86400.000000001", "86401"), "out_of_range"),
-    Bound("`period` seconds (0.5 to 600)", '{"effect": "breathe", "period": @@}', ("0.5", "600"),
-          ("0.4", "0.499999999", "600.000000001", "601"), "out_of_range", "period"),
-    Bound("(1 to 100, whole)", '{"effect": "candle", "depth": @@}', ("1", "100"),
-          ("0", "0.999999999", "100.000000001", "101"), "out_of_range", "depth"),
-    Bound("(each 0.05 to 3600)", '{"effect": "blink", "on_time": @@}', ("0.05", "3600"),
-          ("0.04", "0.049999999999", "3600.000000001", "3601"), "out_of_range", "on_time"),
-    Bound("(each 0.05 to 3600)", '{"effect": "blink", "off_time": @@}', ("0.05", "3600"),
-          ("0.04", "0.049999999999", "3600.000000001", "3601"), "out_of_range", "off_time"),
-    Bound("`count` blinks (1 to 100, whole", '{"effect": "flash", "count": @@}', ("1", "100"),
-          ("0", "101", "100.000000001"), "out_of_range", "count"),
-    Bound("each time 0.05 to 60 s", '{"effect": "flash", "on_time": @@}', ("0.05", "60"),
-          ("0.04", "0.049999999999", "60.000000001", "61"), "out_of_range", "on_time"),
-    Bound("each time 0.05 to 60 s", '{"effect": "flash", "off_time": @@}', ("0.05", "60"),
-          ("0.04", "0.049999999999", "60.000000001", "61"), "out_of_range", "off_time"),
-    Bound("in whole minutes (−720 to 720", '{"type": "schedule", "name": "b", "sun": "sunset", "offset": @@, "on": true}',
-          ("-720", "720"), ("-721", "721"), "out_of_range", rest=False),
-    Bound("a schedule message's time and command by the same rules as a set",
-          '{"type": "schedule", "name": "b", "at": "07:00", "effect": "blink", "on_time": @@}', ("0.05", "3600"),
-          ("0.04", "0.049999999999", "3601"), "out_of_range", rest=False),
-    Bound("an integer (at most 2^53 − 1 in size)", '{"level": 5, "id": @@}',
-          ("9007199254740991", "-9007199254740991"), ("9007199254740992", "-9007199254740992"), "invalid_message"),
-    Bound("a string of at most 64 characters", '{"level": 5, "id": @@}', (json.dumps("i" * 64),),
-          (json.dumps("i" * 65),), "invalid_message"),
-    Bound("`name`: 1 to 32 letters", '{"type": "schedule", "name": @@, "at": "07:00", "on": true}',
-          (json.dumps("n" * 32), '"n"'), (json.dumps("n" * 33), '""'), "invalid_message", rest=False),
-    Bound("A name is 1 to 32 of", '{"level": 5, "light": @@}', (json.dumps(LONG_LIGHT),),
-          (json.dumps("l" * 33), '""'), "invalid_message", "light"),
+    Bound(
+        "A JSON integer from 0 to 100",
+        '{"level": @@}',
+        ("0", "100"),
+        ("-1", "101", "100.0000001"),
+        "out_of_range",
+        "level",
+    ),
+    Bound(
+        "an integer from −100 to 100",
+        '{"step": @@}',
+        ("-100", "100"),
+        ("-101", "101", "100.0000001"),
+        "out_of_range",
+        "step",
+    ),
+    Bound(
+        "a JSON number of seconds from 0 to 3600",
+        '{"level": 5, "transition": @@}',
+        ("0", "3600"),
+        ("-1e-9", "3600.000000001", "3601"),
+        "out_of_range",
+        "transition",
+    ),
+    Bound(
+        "a JSON number of seconds from 1 to 86400",
+        '{"type": "sleep", "after": @@}',
+        ("1", "86400"),
+        ("0", "0.999999999", "86400.000000001", "86401"),
+        "out_of_range",
+    ),
+    Bound(
+        "`period` seconds (0.5 to 600)",
+        '{"effect": "breathe", "period": @@}',
+        ("0.5", "600"),
+        ("0.4", "0.499999999", "600.000000001", "601"),
+        "out_of_range",
+        "period",
+    ),
+    Bound(
+        "(1 to 100, whole)",
+        '{"effect": "candle", "depth": @@}',
+        ("1", "100"),
+        ("0", "0.999999999", "100.000000001", "101"),
+        "out_of_range",
+        "depth",
+    ),
+    Bound(
+        "(each 0.05 to 3600)",
+        '{"effect": "blink", "on_time": @@}',
+        ("0.05", "3600"),
+        ("0.04", "0.049999999999", "3600.000000001", "3601"),
+        "out_of_range",
+        "on_time",
+    ),
+    Bound(
+        "(each 0.05 to 3600)",
+        '{"effect": "blink", "off_time": @@}',
+        ("0.05", "3600"),
+        ("0.04", "0.049999999999", "3600.000000001", "3601"),
+        "out_of_range",
+        "off_time",
+    ),
+    Bound(
+        "`count` blinks (1 to 100, whole",
+        '{"effect": "flash", "count": @@}',
+        ("1", "100"),
+        ("0", "101", "100.000000001"),
+        "out_of_range",
+        "count",
+    ),
+    Bound(
+        "each time 0.05 to 60 s",
+        '{"effect": "flash", "on_time": @@}',
+        ("0.05", "60"),
+        ("0.04", "0.049999999999", "60.000000001", "61"),
+        "out_of_range",
+        "on_time",
+    ),
+    Bound(
+        "each time 0.05 to 60 s",
+        '{"effect": "flash", "off_time": @@}',
+        ("0.05", "60"),
+        ("0.04", "0.049999999999", "60.000000001", "61"),
+        "out_of_range",
+        "off_time",
+    ),
+    Bound(
+        "in whole minutes (−720 to 720",
+        '{"type": "schedule", "name": "b", "sun": "sunset", "offset": @@, "on": true}',
+        ("-720", "720"),
+        ("-721", "721"),
+        "out_of_range",
+        rest=False,
+    ),
+    Bound(
+        "a schedule message's time and command by the same rules as a set",
+        '{"type": "schedule", "name": "b", "at": "07:00", "effect": "blink", "on_time": @@}',
+        ("0.05", "3600"),
+        ("0.04", "0.049999999999", "3601"),
+        "out_of_range",
+        rest=False,
+    ),
+    Bound(
+        "an integer (at most 2^53 − 1 in size)",
+        '{"level": 5, "id": @@}',
+        ("9007199254740991", "-9007199254740991"),
+        ("9007199254740992", "-9007199254740992"),
+        "invalid_message",
+    ),
+    Bound(
+        "a string of at most 64 characters",
+        '{"level": 5, "id": @@}',
+        (json.dumps("i" * 64),),
+        (json.dumps("i" * 65),),
+        "invalid_message",
+    ),
+    Bound(
+        "`name`: 1 to 32 letters",
+        '{"type": "schedule", "name": @@, "at": "07:00", "on": true}',
+        (json.dumps("n" * 32), '"n"'),
+        (json.dumps("n" * 33), '""'),
+        "invalid_message",
+        rest=False,
+    ),
+    Bound(
+        "A name is 1 to 32 of",
+        '{"level": 5, "light": @@}',
+        (json.dumps(LONG_LIGHT),),
+        (json.dumps("l" * 33), '""'),
+        "invalid_message",
+        "light",
+    ),
 ]
 
 # Said in docs/protocol.md's words where the table's doc names a rule rather than quotes it.
@@ -104,15 +203,26 @@ def test_the_protocol_accepts_each_bound_and_refuses_one_step_past(message, valu
 def form_body(message: str, value: str) -> str:
     """The message as the form fields it stands for (numbers and names as written)."""
     fields = json.loads(message.replace("@@", '"@@"'))
-    return urllib.parse.urlencode({name: (json.loads(value) if value.startswith('"') else value) if v == "@@" else
-                                   ("true" if v is True else v) for name, v in fields.items()})
+    return urllib.parse.urlencode(
+        {
+            name: (json.loads(value) if value.startswith('"') else value) if v == "@@" else ("true" if v is True else v)
+            for name, v in fields.items()
+        }
+    )
 
 
 def test_every_door_accepts_each_bound_and_refuses_one_step_past(start_server, tmp_path: Path):
     broker = Broker(tmp_path).start()
     try:
-        server = start_server(env={"LIGHTS": f"led:21,{LONG_LIGHT}:20", "LATITUDE": "51.5", "LONGITUDE": "-0.1",
-                                   "MQTT_URL": broker.url, "MQTT_DEVICE_ID": "lamp1"})
+        server = start_server(
+            env={
+                "LIGHTS": f"led:21,{LONG_LIGHT}:20",
+                "LATITUDE": "51.5",
+                "LONGITUDE": "-0.1",
+                "MQTT_URL": broker.url,
+                "MQTT_DEVICE_ID": "lamp1",
+            }
+        )
         server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
         wrong = []
         with Client(server.ws_url) as client:  # the WebSocket
@@ -122,8 +232,11 @@ def test_every_door_accepts_each_bound_and_refuses_one_step_past(start_server, t
                 sent = json.loads(text, parse_float=str, parse_int=str)
                 marker = f"m{n}" if "id" not in sent else None
                 client.send(text[:-1] + f', "id": "{marker}"}}' if marker else text)
-                reply, _ = client.recv_until(lambda m: m.get("id") == marker or (
-                    marker is None and (m["type"] == "error" or m.get("id") is not None)))
+                reply, _ = client.recv_until(
+                    lambda m: (
+                        m.get("id") == marker or (marker is None and (m["type"] == "error" or m.get("id") is not None))
+                    )
+                )
                 got = reply.get("code") if reply["type"] == "error" else None
                 if got != code:
                     wrong.append(("ws", text, code, reply))
@@ -133,9 +246,16 @@ def test_every_door_accepts_each_bound_and_refuses_one_step_past(start_server, t
                     status, body = server.post("/led", message.replace("@@", value))
                 else:
                     status, body = server.post("/led", form_body(message, value), "application/x-www-form-urlencoded")
-                if door == "rest form" and code is not None and (
-                        '"level": @@' in message and not re.fullmatch("[0-9]+", value)
-                        or '"step": @@' in message and not re.fullmatch("-?[0-9]+", value)):
+                if (
+                    door == "rest form"
+                    and code is not None
+                    and (
+                        '"level": @@' in message
+                        and not re.fullmatch("[0-9]+", value)
+                        or '"step": @@' in message
+                        and not re.fullmatch("-?[0-9]+", value)
+                    )
+                ):
                     code = "invalid_message"  # a form's level and step are strings, digits only (protocol.md)
                 if (status == 200) != (code is None) or (code is not None and body["code"] != code):
                     wrong.append((door, message.replace("@@", value), code, status, body))

@@ -1,4 +1,5 @@
 """docs/clients.md recipes run as written, the C# console client, and the Unity scripts, against real servers."""
+
 import json
 import os
 import re
@@ -14,10 +15,27 @@ from support import ROOT, Client, free_port
 
 DOC_HOST = "raspberrypi.local:5000"
 RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
-TESTED_RECIPES = {"interactive", "one-shot", "watch", "led-script", "led-script-use", "curl-get",
-                  "curl-set-form", "curl-set-json", "curl-error", "curl-power", "csharp-build", "csharp-set",
-                  "csharp-fade", "token-websocat", "token-curl", "lights-one-shot", "lights-watch", "lights-curl",
-                  "curl-effect"}
+TESTED_RECIPES = {
+    "interactive",
+    "one-shot",
+    "watch",
+    "led-script",
+    "led-script-use",
+    "curl-get",
+    "curl-set-form",
+    "curl-set-json",
+    "curl-error",
+    "curl-power",
+    "csharp-build",
+    "csharp-set",
+    "csharp-fade",
+    "token-websocat",
+    "token-curl",
+    "lights-one-shot",
+    "lights-watch",
+    "lights-curl",
+    "curl-effect",
+}
 
 
 def recipes() -> dict:
@@ -34,8 +52,9 @@ def shell_env() -> dict:
 
 
 def run(script: str, cwd=None, timeout=20, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", "-c", script], cwd=cwd, env=shell_env(), capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        ["sh", "-c", script], cwd=cwd, env=shell_env(), capture_output=True, text=True, timeout=timeout, **kwargs
+    )
 
 
 def require(tool: str) -> str:
@@ -64,10 +83,19 @@ def test_the_readmes_websocat_lines_with_schedules_present(scheduled):
     interactive, one_shot = (line.replace(DOC_HOST, f"127.0.0.1:{scheduled.port}") for line in readme_lines("websocat"))
     result = run(one_shot)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
-                                          '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}']
-    session = subprocess.Popen(["sh", "-c", interactive], env=shell_env(), text=True, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    assert result.stdout.splitlines() == [
+        '{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+        '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}',
+    ]
+    session = subprocess.Popen(
+        ["sh", "-c", interactive],
+        env=shell_env(),
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         assert json.loads(session.stdout.readline())["level"] == 80  # the state on connect, and only that
         session.stdin.write('{"level": 30}\n')
@@ -110,21 +138,57 @@ def test_every_recipe_in_the_document_has_a_test():
 
 def test_interactive_session(server):
     require("websocat")
-    session = subprocess.Popen(["sh", "-c", recipe("interactive", server)], env=shell_env(), text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    session = subprocess.Popen(
+        ["sh", "-c", recipe("interactive", server)],
+        env=shell_env(),
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0}
+        assert json.loads(session.stdout.readline()) == {
+            "type": "state",
+            "level": 50,
+            "on": True,
+            "brightness": 50,
+            "seq": 0,
+        }
         session.stdin.write("80\n")
         session.stdin.flush()
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1}
+        assert json.loads(session.stdout.readline()) == {
+            "type": "state",
+            "level": 80,
+            "on": True,
+            "brightness": 80,
+            "seq": 1,
+        }
         session.stdin.write('{"level": 81}\n')
         session.stdin.flush()
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 81, "on": True, "brightness": 81, "seq": 2}
+        assert json.loads(session.stdout.readline()) == {
+            "type": "state",
+            "level": 81,
+            "on": True,
+            "brightness": 81,
+            "seq": 2,
+        }
         session.stdin.write('{"on": false}\n{"type": "toggle", "transition": 2}\n')  # as the document shows
         session.stdin.flush()
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 0, "on": False, "brightness": 81, "seq": 3}
-        assert json.loads(session.stdout.readline()) == {"type": "state", "level": 81, "on": True, "brightness": 81,
-                                                         "seq": 4, "transition": 2.0}
+        assert json.loads(session.stdout.readline()) == {
+            "type": "state",
+            "level": 0,
+            "on": False,
+            "brightness": 81,
+            "seq": 3,
+        }
+        assert json.loads(session.stdout.readline()) == {
+            "type": "state",
+            "level": 81,
+            "on": True,
+            "brightness": 81,
+            "seq": 4,
+            "transition": 2.0,
+        }
         session.stdin.close()  # Ctrl+D
         assert session.wait(10) == 0
     finally:
@@ -137,15 +201,23 @@ def test_one_shot_set_prints_the_reply_and_exits_0(scheduled):
     require("websocat")
     result = run(recipe("one-shot", scheduled))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
-                                          '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}']
+    assert result.stdout.splitlines() == [
+        '{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+        '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}',
+    ]
 
 
 def test_watch_prints_every_change_one_line_each(server):
     require("websocat"), require("jq")
-    watcher = subprocess.Popen(["sh", "-c", recipe("watch", server)], env=shell_env(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
+    watcher = subprocess.Popen(
+        ["sh", "-c", recipe("watch", server)],
+        env=shell_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert watcher.stdout.readline() == "50\n"
         for level in (33, 34, 0):
@@ -176,21 +248,34 @@ def test_led_script_exits_1_with_the_reason_on_an_error_reply(led_script, server
         assert result.stdout == ""
         assert result.stderr.startswith(f"led.sh: {code}: level must be an integer from 0 to 100")
     assert run("sh led.sh 150", cwd=led_script).stderr == (
-        'led.sh: out_of_range: level must be an integer from 0 to 100, got "150"\n')
+        'led.sh: out_of_range: level must be an integer from 0 to 100, got "150"\n'
+    )
     assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
 
 
 def test_led_script_exits_2_when_nothing_answers(led_script):
     url = f"ws://127.0.0.1:{free_port()}/ws"  # nothing listens here
-    result = subprocess.run(["sh", "led.sh", "10"], cwd=led_script, capture_output=True, text=True, timeout=20,
-                            env={**shell_env(), "LED_URL": url})
+    result = subprocess.run(
+        ["sh", "led.sh", "10"],
+        cwd=led_script,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**shell_env(), "LED_URL": url},
+    )
     assert result.returncode == 2 and "no answer" in result.stderr
     with socket.socket() as silent:  # accepts the connection, never answers the handshake
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         started = time.monotonic()
-        result = subprocess.run(["sh", "led.sh"], cwd=led_script, capture_output=True, text=True, timeout=20,
-                                env={**shell_env(), "LED_URL": f"ws://127.0.0.1:{silent.getsockname()[1]}/ws"})
+        result = subprocess.run(
+            ["sh", "led.sh"],
+            cwd=led_script,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env={**shell_env(), "LED_URL": f"ws://127.0.0.1:{silent.getsockname()[1]}/ws"},
+        )
         assert result.returncode == 2 and "no answer" in result.stderr
         assert 4 < time.monotonic() - started < 15
 
@@ -206,14 +291,17 @@ def test_curl_recipes(server):
         assert run(recipe("curl-set-json", server)).stdout == '{"level":43,"on":true,"brightness":43,"seq":2}\n'
         assert client.recv() == {"type": "state", "level": 43, "on": True, "brightness": 43, "seq": 2}
         error = run(recipe("curl-error", server))
-        assert error.stdout == ('{"type":"error","code":"out_of_range","message":'
-                                '"level must be an integer from 0 to 100, got \\"150\\""}\nHTTP 400\n')
+        assert error.stdout == (
+            '{"type":"error","code":"out_of_range","message":'
+            '"level must be an integer from 0 to 100, got \\"150\\""}\nHTTP 400\n'
+        )
         assert client.nothing_pending()
         power = run(recipe("curl-power", server)).stdout.splitlines()
         assert [json.loads(line) for line in power] == [
             {"level": 0, "on": False, "brightness": 43, "seq": 3},
             {"level": 43, "on": True, "brightness": 43, "seq": 4, "transition": 1.5},
-            {"level": 33, "on": True, "brightness": 33, "seq": 5}]
+            {"level": 33, "on": True, "brightness": 33, "seq": 5},
+        ]
         assert [client.recv()["seq"] for _ in range(3)] == [3, 4, 5]
 
 
@@ -234,21 +322,40 @@ def test_the_several_lights_recipes(start_server):
     server = start_server(env={"LIGHTS": "desk:21,shelf:20,status:16"})
     result = run(recipe("lights-one-shot", server))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
-                                          '{"type":"state","light":"shelf","level":30,"on":true,"brightness":30,"seq":1}']
-    watcher = subprocess.Popen(["sh", "-c", recipe("lights-watch", server)], env=shell_env(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
+    assert result.stdout.splitlines() == [
+        '{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+        '{"type":"state","light":"shelf","level":30,"on":true,"brightness":30,"seq":1}',
+    ]
+    watcher = subprocess.Popen(
+        ["sh", "-c", recipe("lights-watch", server)],
+        env=shell_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert [watcher.stdout.readline() for _ in range(3)] == ["desk 50\n", "shelf 30\n", "status 50\n"]
         curl_all, curl_one, curl_every = recipe("lights-curl", server).strip().splitlines()
         assert [(s["light"], s["level"]) for s in json.loads(run(curl_all).stdout)] == [
-            ("desk", 50), ("shelf", 30), ("status", 50)]
-        assert json.loads(run(curl_one).stdout) == {"light": "status", "level": 70, "on": True, "brightness": 70,
-                                                     "seq": 1}
+            ("desk", 50),
+            ("shelf", 30),
+            ("status", 50),
+        ]
+        assert json.loads(run(curl_one).stdout) == {
+            "light": "status",
+            "level": 70,
+            "on": True,
+            "brightness": 70,
+            "seq": 1,
+        }
         assert watcher.stdout.readline() == "status 70\n"
         assert [(s["light"], s["on"]) for s in json.loads(run(curl_every).stdout)] == [
-            ("desk", False), ("shelf", False), ("status", False)]
+            ("desk", False),
+            ("shelf", False),
+            ("status", False),
+        ]
         assert [watcher.stdout.readline() for _ in range(3)] == ["desk 0\n", "shelf 0\n", "status 0\n"]
     finally:
         os.killpg(watcher.pid, 9)
@@ -265,7 +372,8 @@ def mono():
         assert shutil.which(tool), f"{tool} is missing: `make test` installs Debian's mono-mcs"
     assert Path("/usr/lib/mono/4.5/System.Runtime.Serialization.dll").exists(), (
         "System.Runtime.Serialization is missing: `make test` installs Debian's "
-        "libmono-system-runtime-serialization4.0-cil")
+        "libmono-system-runtime-serialization4.0-cil"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -281,27 +389,47 @@ def led_client(mono, tmp_path_factory):
 
 
 def led_client_run(work, *args, timeout=30):
-    return subprocess.run(["mono", str(work / "LedClient.exe"), *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(["mono", str(work / "LedClient.exe"), *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_csharp_set_is_seen_by_a_python_client(led_client, server):
     with Client(server.ws_url) as python:
         python.recv()
-        result = subprocess.run(["sh", "-c", recipe("csharp-set", server)], cwd=led_client,
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["sh", "-c", recipe("csharp-set", server)], cwd=led_client, capture_output=True, text=True, timeout=30
+        )
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout) == {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1, "id": "ledclient"}
+        assert json.loads(result.stdout) == {
+            "type": "state",
+            "level": 80,
+            "on": True,
+            "brightness": 80,
+            "seq": 1,
+            "id": "ledclient",
+        }
         assert python.recv() == {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1}
     result = led_client_run(led_client, "--url", server.ws_url, "get")
-    assert (result.returncode, json.loads(result.stdout)) == (0, {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1})
+    assert (result.returncode, json.loads(result.stdout)) == (
+        0,
+        {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 1},
+    )
 
 
 def test_csharp_watch_sees_a_rest_change(led_client, server):
-    watch = subprocess.Popen(["mono", str(led_client / "LedClient.exe"), "--url", server.ws_url, "watch", "--count", "3"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        ["mono", str(led_client / "LedClient.exe"), "--url", server.ws_url, "watch", "--count", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        assert json.loads(watch.stdout.readline()) == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0}
+        assert json.loads(watch.stdout.readline()) == {
+            "type": "state",
+            "level": 50,
+            "on": True,
+            "brightness": 50,
+            "seq": 0,
+        }
         server.post("/led", "level=11", "application/x-www-form-urlencoded")
         server.post("/led", "level=12", "application/x-www-form-urlencoded")
         assert json.loads(watch.stdout.readline())["level"] == 11
@@ -327,14 +455,19 @@ def test_csharp_effects_and_a_named_light(led_client, start_server):
         result = led_client_run(led_client, "--url", server.ws_url, *args)
         return result.returncode, json.loads(result.stdout) if result.stdout else result.stderr.strip()
 
-    assert run("effect", "breathe") == (0, {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 1,
-                                            "effect": "breathe", "id": "ledclient"})
+    assert run("effect", "breathe") == (
+        0,
+        {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 1, "effect": "breathe", "id": "ledclient"},
+    )
     assert run("--light", "shelf", "effect", "candle")[1]["light"] == "shelf"
     code, state = run("--light", "shelf", "get")
     assert code == 0 and (state["light"], state["effect"]) == ("shelf", "candle")
     assert run("effect", "none")[1]["seq"] == 2 and "effect" not in server.led()
-    assert run("effect", "rainbow") == (1, 'ledclient: invalid_message: effect must be one of "breathe", "candle", '
-                                           '"blink", "flash" (or null to stop it), got "rainbow"')
+    assert run("effect", "rainbow") == (
+        1,
+        'ledclient: invalid_message: effect must be one of "breathe", "candle", '
+        '"blink", "flash" (or null to stop it), got "rainbow"',
+    )
     assert run("--light", "hall", "on")[0] == 1
 
 
@@ -351,8 +484,14 @@ def test_csharp_power_toggle_step_and_fade(led_client, server):
     assert run("toggle")["on"] is False
     assert run("step", "20") == {"type": "state", "level": 20, "on": True, "brightness": 20, "seq": 4}
     assert run("step", "-5")["level"] == 15
-    assert run("--fade", "0.5", "set", "90") == {"type": "state", "level": 90, "on": True, "brightness": 90,
-                                                 "seq": 6, "transition": 0.5}
+    assert run("--fade", "0.5", "set", "90") == {
+        "type": "state",
+        "level": 90,
+        "on": True,
+        "brightness": 90,
+        "seq": 6,
+        "transition": 0.5,
+    }
     bad = led_client_run(led_client, "--url", server.ws_url, "--fade", "-1", "set", "10")
     assert bad.returncode == 1 and "transition must be a number" in bad.stderr
     bad = led_client_run(led_client, "--url", server.ws_url, "step", "1000")
@@ -361,11 +500,19 @@ def test_csharp_power_toggle_step_and_fade(led_client, server):
 
 
 def test_csharp_fade_recipe(led_client, server):
-    result = subprocess.run(["sh", "-c", recipe("csharp-fade", server)], cwd=led_client,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["sh", "-c", recipe("csharp-fade", server)], cwd=led_client, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"type": "state", "level": 0, "on": False, "brightness": 50, "seq": 1,
-                                         "transition": 2.0, "id": "ledclient"}
+    assert json.loads(result.stdout) == {
+        "type": "state",
+        "level": 0,
+        "on": False,
+        "brightness": 50,
+        "seq": 1,
+        "transition": 2.0,
+        "id": "ledclient",
+    }
 
 
 def test_csharp_cannot_connect_exits_2(led_client):
@@ -394,8 +541,12 @@ def test_csharp_closes_cleanly(led_client, server):
 
 
 def test_csharp_watch_ends_with_0_when_the_server_shuts_down(led_client, server):
-    watch = subprocess.Popen(["mono", str(led_client / "LedClient.exe"), "--url", server.ws_url, "watch"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        ["mono", str(led_client / "LedClient.exe"), "--url", server.ws_url, "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         watch.stdout.readline()
         server.stop()
@@ -408,54 +559,107 @@ def test_csharp_watch_ends_with_0_when_the_server_shuts_down(led_client, server)
 
 
 def compile_cs(out: Path, *sources, target="exe"):
-    result = subprocess.run(["mcs", f"-target:{target}", "-r:System.Runtime.Serialization", "-r:System.Xml",
-                             f"-out:{out}", *map(str, sources)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            "mcs",
+            f"-target:{target}",
+            "-r:System.Runtime.Serialization",
+            "-r:System.Xml",
+            f"-out:{out}",
+            *map(str, sources),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 
 
 def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server, tmp_path):
-    harness = compile_cs(tmp_path / "harness.exe", ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
-                         ROOT / "clients" / "unity" / "LedMessage.cs")
+    harness = compile_cs(
+        tmp_path / "harness.exe",
+        ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
+        ROOT / "clients" / "unity" / "LedMessage.cs",
+    )
     server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
     with Client(server.ws_url) as client:
         messages = [client.conn.recv(5)]
-        for request in ({"level": 70, "id": "u1"}, {"level": 500, "id": "u2"}, {"type": "ping", "id": "u3"},
-                        {"type": "ping"}, '{"level": "\u00b2"}', {"on": False, "id": "u4"},
-                        {"level": 60, "transition": 0.5, "id": "u5"}, {"type": "watch", "schedules": True, "id": "u6"},
-                        {"level": 30, "light": "shelf", "id": "u7"}, {"effect": "candle", "id": "u8"},
-                        {"type": "watch", "lights": True, "id": "u9"}):
+        for request in (
+            {"level": 70, "id": "u1"},
+            {"level": 500, "id": "u2"},
+            {"type": "ping", "id": "u3"},
+            {"type": "ping"},
+            '{"level": "\u00b2"}',
+            {"on": False, "id": "u4"},
+            {"level": 60, "transition": 0.5, "id": "u5"},
+            {"type": "watch", "schedules": True, "id": "u6"},
+            {"level": 30, "light": "shelf", "id": "u7"},
+            {"effect": "candle", "id": "u8"},
+            {"type": "watch", "lights": True, "id": "u9"},
+        ):
             client.send(request)
             messages.append(client.conn.recv(5))
-    result = subprocess.run(["mono", str(harness)], input="\n".join(messages) + "\n", capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["mono", str(harness)], input="\n".join(messages) + "\n", capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     expected = []
     for text in messages:
         m = json.loads(text)
-        expected.append("type={}|level={}|on={}|brightness={}|seq={}|transition={:g}|id={}|code={}|message={}|light={}"
-                        "|effect={}".format(m["type"], m.get("level", 0), str(m.get("on", False)).lower(),
-                                            m.get("brightness", 0), m.get("seq", 0), m.get("transition", 0),
-                                            m.get("id", ""), m.get("code", ""), m.get("message", ""),
-                                            m.get("light", ""), m.get("effect", "")))
+        expected.append(
+            "type={}|level={}|on={}|brightness={}|seq={}|transition={:g}|id={}|code={}|message={}|light={}"
+            "|effect={}".format(
+                m["type"],
+                m.get("level", 0),
+                str(m.get("on", False)).lower(),
+                m.get("brightness", 0),
+                m.get("seq", 0),
+                m.get("transition", 0),
+                m.get("id", ""),
+                m.get("code", ""),
+                m.get("message", ""),
+                m.get("light", ""),
+                m.get("effect", ""),
+            )
+        )
     assert result.stdout.splitlines() == expected
     kinds = [json.loads(t)["type"] for t in messages]
-    assert kinds == ["state", "state", "error", "pong", "pong", "error", "state", "state", "watching", "state",
-                     "state", "watching"]
+    assert kinds == [
+        "state",
+        "state",
+        "error",
+        "pong",
+        "pong",
+        "error",
+        "state",
+        "state",
+        "watching",
+        "state",
+        "state",
+        "watching",
+    ]
     assert "light=shelf" in result.stdout.splitlines()[-3]
     assert result.stdout.splitlines()[-2].endswith("|light=desk|effect=candle")
     assert "on=false|brightness=70" in result.stdout and "transition=0.5" in result.stdout
 
 
 def test_the_harness_refuses_what_jsonutility_could_not_read(mono, tmp_path):
-    harness = compile_cs(tmp_path / "harness.exe", ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
-                         ROOT / "clients" / "unity" / "LedMessage.cs")
+    harness = compile_cs(
+        tmp_path / "harness.exe",
+        ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
+        ROOT / "clients" / "unity" / "LedMessage.cs",
+    )
     for bad in ('{"type":"state","level":"50"}', '{"type":"state","nested":{"a":1}}', '{"type":"state","seq":[1]}'):
         result = subprocess.run(["mono", str(harness)], input=bad + "\n", capture_output=True, text=True, timeout=60)
         assert result.returncode == 1 and result.stdout.startswith("FAILED"), result.stdout
 
 
 def test_unity_led_socket_compiles_against_unity_and_websocketsharp_shapes(mono, tmp_path):
-    compile_cs(tmp_path / "LedSocket.dll", ROOT / "tests" / "csharp" / "UnityStandIns.cs",
-               ROOT / "clients" / "unity" / "LedSocket.cs", ROOT / "clients" / "unity" / "LedMessage.cs",
-               target="library")
+    compile_cs(
+        tmp_path / "LedSocket.dll",
+        ROOT / "tests" / "csharp" / "UnityStandIns.cs",
+        ROOT / "clients" / "unity" / "LedSocket.cs",
+        ROOT / "clients" / "unity" / "LedMessage.cs",
+        target="library",
+    )

@@ -1,5 +1,6 @@
 """Effects: each one's shape read off a MockPWMPin's history on a fake clock, how commands take
 over from them, and then real processes: every door, restarts, the page."""
+
 import json
 import threading
 import time
@@ -89,8 +90,9 @@ def test_breathe_rises_and_falls_with_its_period_from_the_level_shown(light, fak
 
 
 def test_a_command_mid_effect_takes_over_from_the_level_shown(light, fake):
-    state, history = run(light, fake, '{"effect": "breathe", "period": 4}', until=1.0,
-                         then='{"level": 70, "transition": 1}')
+    state, history = run(
+        light, fake, '{"effect": "breathe", "period": 4}', until=1.0, then='{"level": 70, "transition": 1}'
+    )
     assert light.state().effect == "" and light.state().level == 70
     at_command = [level for t, level in history if t <= 1.0 + 1e-9][-1]
     after = [level for t, level in history if t > 1.0 + 1e-9]
@@ -114,8 +116,9 @@ def test_a_flash_blinks_its_count_and_returns_exactly_to_the_state_before(light,
     heard = []
     light.add_listener(lambda new, requester: heard.append(new))
     start, first = fake.now, len(light.pin.timeline)
-    light.execute(protocol.parse_command('{"effect": "flash", "count": 4, "on_time": 0.2, "off_time": 0.3}'),
-                  origin="test")
+    light.execute(
+        protocol.parse_command('{"effect": "flash", "count": 4, "on_time": 0.2, "off_time": 0.3}'), origin="test"
+    )
     deadline = time.monotonic() + 10
     while light.state().effect:
         assert time.monotonic() < deadline
@@ -187,11 +190,15 @@ def test_a_schedule_starts_an_effect_a_candle_at_sunset_and_a_flash_at_seven(moc
     light = Light(Led(21, pin_factory=mock_factory), brightness=60, on=False)
     light.schedules = Schedules(light, clock, timezone=LONDON, location=(51.5074, -0.1278))
     try:
-        for text in ('{"type": "schedule", "name": "dusk", "sun": "sunset", "effect": "candle", "depth": 20}',
-                     '{"type": "schedule", "name": "alarm", "at": "07:00", "effect": "flash", "count": 5}'):
+        for text in (
+            '{"type": "schedule", "name": "dusk", "sun": "sunset", "effect": "candle", "depth": 20}',
+            '{"type": "schedule", "name": "alarm", "at": "07:00", "effect": "flash", "count": 5}',
+        ):
             info = light.execute(protocol.parse_command(text), origin="test")
-            assert protocol.parse_command(json.dumps({**protocol.schedule_fields(info), "type": "schedule"})) \
-                .action == protocol.parse_command(text).action  # sent back, it is the same schedule
+            assert (
+                protocol.parse_command(json.dumps({**protocol.schedule_fields(info), "type": "schedule"})).action
+                == protocol.parse_command(text).action
+            )  # sent back, it is the same schedule
         assert clock.advance_to(datetime(2026, 12, 7, 7, 0, 1, tzinfo=LONDON)) == 1
         assert light.state().effect == "flash" and not light.state().on  # a flash: the light stays off after
         light.execute(protocol.parse_command('{"effect": null}'), origin="test")
@@ -223,10 +230,21 @@ def test_an_effect_set_on_one_door_shows_on_every_other(start_server, tmp_path):
             expect(page.locator("#effect")).to_have_value("breathe")  # the page
             assert server.get("/led")["effect"] == "breathe"  # REST
             page.locator("#effect-shelf").select_option("candle")  # the page, another light
-            assert watcher.recv() == {"type": "state", "light": "shelf", "level": 50, "on": True, "brightness": 50,
-                                      "seq": 1, "effect": "candle"}
-            assert server.post("/lights/shelf", "effect=blink&on_time=0.2&off_time=0.2",
-                               "application/x-www-form-urlencoded")[1]["effect"] == "blink"  # a form
+            assert watcher.recv() == {
+                "type": "state",
+                "light": "shelf",
+                "level": 50,
+                "on": True,
+                "brightness": 50,
+                "seq": 1,
+                "effect": "candle",
+            }
+            assert (
+                server.post(
+                    "/lights/shelf", "effect=blink&on_time=0.2&off_time=0.2", "application/x-www-form-urlencoded"
+                )[1]["effect"]
+                == "blink"
+            )  # a form
             expect(page.locator("#effect-shelf")).to_have_value("blink")
             assert v1.nothing_pending()  # the other light's effects are not the v1 client's news
             page.locator("#effect").select_option("")  # none: stops it

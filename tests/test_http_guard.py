@@ -1,4 +1,5 @@
 """The waiting room of HTTP connections, in process on a fake clock: who is closed, and when."""
+
 from serving.http_guard import WaitingRoom, crowded
 
 
@@ -43,7 +44,6 @@ def test_one_log_line_for_a_burst_of_closes(caplog):
     lines = [r.getMessage() for r in caplog.records if "waiting for a request" in r.getMessage()]
     assert len(lines) == 2 and "(1 since the last line)" in lines[0] and "(99 since the last line)" in lines[1], lines
     assert room.closed == 100
-
 
 
 def test_while_there_is_room_nobody_is_closed_however_many_wait():

@@ -1,4 +1,5 @@
 """The hub in process: its clients over socketpairs, read frame by frame; the keep-alive on a fake clock."""
+
 import socket
 import struct
 import threading
@@ -68,7 +69,7 @@ class Peer:
             size, start = struct.unpack("!H", self.buffer[2:4])[0], 4
         if len(self.buffer) < start + size:
             return None
-        payload, self.buffer = self.buffer[start:start + size], self.buffer[start + size:]
+        payload, self.buffer = self.buffer[start : start + size], self.buffer[start + size :]
         return opcode, payload
 
     def nothing_arrived(self) -> bool:
@@ -86,8 +87,9 @@ def connect():
     """connect(hub, small_buffers=False) -> (Client, Peer), joined to the hub with a first state."""
     sockets = []
 
-    def connect(hub, *, small_buffers=False, first='{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
-                **options):
+    def connect(
+        hub, *, small_buffers=False, first='{"type":"state","level":50,"on":true,"brightness":50,"seq":0}', **options
+    ):
         ours, theirs = socket.socketpair()
         if small_buffers:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -115,7 +117,9 @@ def test_a_broadcast_is_one_frame_to_every_client_but_the_requester(connect):
     hub = Hub(send_timeout=10, ping_interval=25, max_clients=10)
     (_, peer_a), (b, peer_b), (_, peer_c) = connect(hub), connect(hub), connect(hub)
     for peer in (peer_a, peer_b, peer_c):
-        assert peer.frames(until=lambda f: True) == [(0x1, b'{"type":"state","level":50,"on":true,"brightness":50,"seq":0}')]
+        assert peer.frames(until=lambda f: True) == [
+            (0x1, b'{"type":"state","level":50,"on":true,"brightness":50,"seq":0}')
+        ]
     broadcast(hub, state(1), skip=b)
     assert peer_a.frames(until=lambda f: True) == [(0x1, state(1).encode())]
     assert peer_c.frames(until=lambda f: True) == [(0x1, state(1).encode())]
@@ -128,8 +132,9 @@ def test_a_client_that_stops_reading_holds_up_no_one_and_gets_only_the_newest_st
     slow, slow_peer = connect(hub, small_buffers=True)
     fast, fast_peer = connect(hub)
     fast_seen = []
-    reader = threading.Thread(target=lambda: fast_seen.extend(
-        fast_peer.frames(timeout=5, until=lambda f: f[1] == state(3000).encode())))
+    reader = threading.Thread(
+        target=lambda: fast_seen.extend(fast_peer.frames(timeout=5, until=lambda f: f[1] == state(3000).encode()))
+    )
     reader.start()
     for seq in range(1, 3001):  # the slow peer reads nothing meanwhile
         broadcast(hub, state(seq))

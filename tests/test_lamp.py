@@ -1,4 +1,5 @@
 """A lamp, not a number: power apart from brightness, toggles, steps and fades, over a real server."""
+
 import time
 
 import pytest
@@ -65,9 +66,13 @@ def test_rest_takes_the_same_fields_as_json_and_as_a_form(server):
     assert server.post("/led", '{"type": "toggle"}')[1]["on"] is False
     status, body = server.post("/led", "level=80&transition=0.5", form)
     assert (status, body["level"], body["transition"]) == (200, 80, 0.5)
-    for bad, code in [("step=1.5", "invalid_message"), ("on=yes", "invalid_message"),
-                      ("level=5&on=false", "invalid_message"), ('{"transition": -1, "level": 5}', "out_of_range"),
-                      ('{"type": "get"}', "invalid_message")]:
+    for bad, code in [
+        ("step=1.5", "invalid_message"),
+        ("on=yes", "invalid_message"),
+        ("level=5&on=false", "invalid_message"),
+        ('{"transition": -1, "level": 5}', "out_of_range"),
+        ('{"type": "get"}', "invalid_message"),
+    ]:
         status, body = server.post("/led", bad, form if "=" in bad else "application/json")
         assert (status, body["code"]) == (400, code), bad
     server.wait_for(lambda h: h["shown"] == 80, what="the fade's end")
@@ -75,15 +80,25 @@ def test_rest_takes_the_same_fields_as_json_and_as_a_form(server):
 
 
 BAD = [
-    ('{"level": 5, "transition": -1}', "out_of_range"), ('{"level": 5, "transition": 3601}', "out_of_range"),
-    ('{"level": 5, "transition": 1e400}', "out_of_range"), ('{"level": 5, "transition": true}', "invalid_message"),
-    ('{"level": 5, "transition": "1"}', "invalid_message"), ('{"level": 5, "transition": null}', "invalid_message"),
+    ('{"level": 5, "transition": -1}', "out_of_range"),
+    ('{"level": 5, "transition": 3601}', "out_of_range"),
+    ('{"level": 5, "transition": 1e400}', "out_of_range"),
+    ('{"level": 5, "transition": true}', "invalid_message"),
+    ('{"level": 5, "transition": "1"}', "invalid_message"),
+    ('{"level": 5, "transition": null}', "invalid_message"),
     ('{"level": 5, "transition": NaN}', "invalid_json"),
-    ('{"on": "yes"}', "invalid_message"), ('{"on": 1}', "invalid_message"), ('{"on": null}', "invalid_message"),
-    ('{"step": 1.5}', "invalid_message"), ('{"step": 1000}', "out_of_range"), ('{"step": true}', "invalid_message"),
-    ('{"step": "1.5"}', "invalid_message"), ('{"step": "+5"}', "invalid_message"),
-    ('{"level": 5, "on": false}', "invalid_message"), ('{"level": 0, "on": true}', "invalid_message"),
-    ('{"level": 5, "step": 1}', "invalid_message"), ('{"on": true, "step": 1}', "invalid_message"),
+    ('{"on": "yes"}', "invalid_message"),
+    ('{"on": 1}', "invalid_message"),
+    ('{"on": null}', "invalid_message"),
+    ('{"step": 1.5}', "invalid_message"),
+    ('{"step": 1000}', "out_of_range"),
+    ('{"step": true}', "invalid_message"),
+    ('{"step": "1.5"}', "invalid_message"),
+    ('{"step": "+5"}', "invalid_message"),
+    ('{"level": 5, "on": false}', "invalid_message"),
+    ('{"level": 0, "on": true}', "invalid_message"),
+    ('{"level": 5, "step": 1}', "invalid_message"),
+    ('{"on": true, "step": 1}', "invalid_message"),
     ('{"type": "toggle", "transition": -2}', "out_of_range"),
 ]
 

@@ -1,4 +1,5 @@
 """The LED: the mock pin follows the level, the factory choice, and clear errors."""
+
 import logging
 import socket
 import subprocess
@@ -14,8 +15,14 @@ from led import HardwareError, Led
 
 # docs/brightness.md's table: level -> duty cycle (%) under each curve.
 CURVE_TABLE = [  # level, cie, linear, gamma:2.2
-    (0, 0.00, 0.00, 0.00), (1, 0.11, 1.00, 0.00), (5, 0.55, 5.00, 0.14), (10, 1.13, 10.00, 0.63),
-    (25, 4.42, 25.00, 4.74), (50, 18.42, 50.00, 21.76), (75, 48.28, 75.00, 53.10), (100, 100.00, 100.00, 100.00),
+    (0, 0.00, 0.00, 0.00),
+    (1, 0.11, 1.00, 0.00),
+    (5, 0.55, 5.00, 0.14),
+    (10, 1.13, 10.00, 0.63),
+    (25, 4.42, 25.00, 4.74),
+    (50, 18.42, 50.00, 21.76),
+    (75, 48.28, 75.00, 53.10),
+    (100, 100.00, 100.00, 100.00),
 ]
 
 
@@ -117,7 +124,10 @@ def test_service_exits_2_with_one_line_when_pigpio_is_required_but_absent():
     port = free_port()
     result = subprocess.run(
         [sys.executable, "app.py", "--pin-factory", "pigpio", "--port", str(free_port())],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
         env={"PATH": "/usr/bin:/bin", "PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(port)},
     )
     assert result.returncode == 2
@@ -134,7 +144,10 @@ def test_gpiozero_pin_factory_variable_is_honoured():
     assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "pigpio"
     assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "lgpio"}).pin_factory == "lgpio"
     assert settings.parse_args([], environ={"GPIOZERO_PIN_FACTORY": "rpigpio"}).pin_factory == "auto"
-    assert settings.parse_args([], environ={"LED_PIN_FACTORY": "mock", "GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory == "mock"
+    assert (
+        settings.parse_args([], environ={"LED_PIN_FACTORY": "mock", "GPIOZERO_PIN_FACTORY": "pigpio"}).pin_factory
+        == "mock"
+    )
 
 
 def test_nothing_is_opened_at_import():
@@ -169,8 +182,7 @@ class FakeTime:
 
 
 def fading_led(mock_factory, fake):
-    return Led(21, pin_factory=mock_factory, curve=Curve("linear"), fade_rate=60,
-               clock=fake.clock, sleep=fake.sleep)
+    return Led(21, pin_factory=mock_factory, curve=Curve("linear"), fade_rate=60, clock=fake.clock, sleep=fake.sleep)
 
 
 def wait_for_the_fade(led):
@@ -190,7 +202,7 @@ def test_a_fade_eases_from_the_shown_level_to_the_target_at_60_steps_a_second(mo
     written_before = len(pin.states)
     led.set_level(80, transition=1.0)
     wait_for_the_fade(led)
-    duties = [round(state * 100, 6) for _, state in pin.states[written_before - 1:]]  # from the shown 20
+    duties = [round(state * 100, 6) for _, state in pin.states[written_before - 1 :]]  # from the shown 20
     assert duties[0] == 20 and duties[1] == pytest.approx(20, abs=0.2) and duties[-1] == pytest.approx(80)
     assert duties == sorted(duties)  # monotonic
     steps = [b - a for a, b in zip(duties, duties[1:])]
@@ -221,7 +233,7 @@ def test_a_new_level_mid_fade_continues_from_what_is_shown_then(mock_factory):
     peak = duties.index(max(duties))
     shown = shown_at_retarget[0]
     assert 20 < shown < 100 and duties[peak] == pytest.approx(shown)
-    assert duties[:peak + 1] == sorted(duties[:peak + 1])  # up to the retarget
+    assert duties[: peak + 1] == sorted(duties[: peak + 1])  # up to the retarget
     assert duties[peak:] == sorted(duties[peak:], reverse=True)  # then down from there: no jump back
     assert duties[peak + 1] == pytest.approx(shown, abs=1)  # continues from the value shown then
     assert duties[-1] == pytest.approx(20) and 100 not in duties  # the first fade never finished

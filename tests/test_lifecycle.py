@@ -1,4 +1,5 @@
 """Connections coming and going, stuck and dead peers, shutdown, hardware failure, websocat."""
+
 import os
 import signal
 import socket
@@ -44,8 +45,10 @@ def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
             seq_of[message["seq"]] = sent_at[message["id"]]
             window.release()
 
-    readers = [threading.Thread(target=drain, args=(flooder, on_reply)),
-               threading.Thread(target=drain, args=(watcher, lambda m: seen.append((time.monotonic(), m["seq"]))))]
+    readers = [
+        threading.Thread(target=drain, args=(flooder, on_reply)),
+        threading.Thread(target=drain, args=(watcher, lambda m: seen.append((time.monotonic(), m["seq"])))),
+    ]
     for t in readers:
         t.start()
     started = time.monotonic()
@@ -71,12 +74,15 @@ def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
     while "not reading for over 2 s" not in server.log() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "not reading for over 2 s" in server.log(), [
-        line for line in server.log().splitlines() if "disconnected" in line or "WARNING" in line]
+        line for line in server.log().splitlines() if "disconnected" in line or "WARNING" in line
+    ]
     # Latency: time from the set being sent to the watcher holding that state.
     latencies = [t - seq_of[seq] for t, seq in seen if seq in seq_of]
     gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:])]
-    figures = (f"changes sent: {i}, stuck client dropped after ~{dropped_after}; watcher saw {len(seen)} states, "
-               f"max latency {max(latencies):.3f} s, max gap {max(gaps):.3f} s")
+    figures = (
+        f"changes sent: {i}, stuck client dropped after ~{dropped_after}; watcher saw {len(seen)} states, "
+        f"max latency {max(latencies):.3f} s, max gap {max(gaps):.3f} s"
+    )
     print(figures)
     assert len(latencies) > 1000, figures
     assert max(latencies) < 1.0, figures
@@ -104,8 +110,7 @@ def test_churn_leaves_no_subscribers_or_threads_behind(start_server):
         open_and_close(50)
     # `threads` counts OS threads, which stay one under gevent whatever leaks; what a
     # connection leaves behind shows in connection_threads.
-    health = server.wait_for(lambda h: h["connection_threads"] == 0, timeout=10,
-                             what="no connection threads left")
+    health = server.wait_for(lambda h: h["connection_threads"] == 0, timeout=10, what="no connection threads left")
     assert health["clients"] == 0
 
 
@@ -154,10 +159,16 @@ def test_websocat_sets_a_level_and_reads_it_back(server):
     assert websocat.exists(), "websocat is missing: `make test` installs it from requirements-test.txt"
     result = subprocess.run(
         [str(websocat), "-n", "--max-messages-rev", "2", server.ws_url],
-        input='{"level":9}\n', capture_output=True, text=True, timeout=10)
+        input='{"level":9}\n',
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ['{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
-                                          '{"type":"state","level":9,"on":true,"brightness":9,"seq":1}']
+    assert result.stdout.splitlines() == [
+        '{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+        '{"type":"state","level":9,"on":true,"brightness":9,"seq":1}',
+    ]
     assert server.led() == {"level": 9, "on": True, "brightness": 9, "seq": 1}
 
 
@@ -201,14 +212,22 @@ class TestHardwareFailure:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
                 health = json.loads(response.read())
             assert health["status"] == "degraded" and "GPIO21" in health["hardware_error"]
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/led", data=b'{"level": 10}',
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/led", data=b'{"level": 10}', headers={"Content-Type": "application/json"}
+            )
             with pytest.raises(urllib.error.HTTPError) as failed:
                 urllib.request.urlopen(request)
             assert failed.value.code == 503
             assert json.loads(failed.value.read())["code"] == "hardware_error"
             pin.broken = False  # the daemon is back
-            assert sender.request({"level": 10, "id": "ok"})[0] == {"type": "state", "level": 10, "on": True, "brightness": 10, "seq": 1, "id": "ok"}
+            assert sender.request({"level": 10, "id": "ok"})[0] == {
+                "type": "state",
+                "level": 10,
+                "on": True,
+                "brightness": 10,
+                "seq": 1,
+                "id": "ok",
+            }
             assert other.recv() == {"type": "state", "level": 10, "on": True, "brightness": 10, "seq": 1}
             assert service.health()["status"] == "ok"
 

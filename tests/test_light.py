@@ -1,4 +1,5 @@
 """The light core in process: commands in, states to a recording listener, the real mock pin's duty."""
+
 import threading
 from dataclasses import dataclass
 

@@ -1,5 +1,6 @@
 """The two pure limits every door shares, on a fake clock: a client's work budget (budget.py)
 and the log's lines per source (loglimit.py)."""
+
 import logging
 
 import pytest
@@ -63,8 +64,16 @@ class Timers:
 def limited(caplog):
     caplog.set_level(logging.INFO, logger="limits-test")
     clock, timers = Clock(), Timers()
-    limiter = LogLimiter(logging.getLogger("limits-test"), "changes", lines=3, overall=5, period=10, sources=2,
-                         clock=clock, start_timer=timers)
+    limiter = LogLimiter(
+        logging.getLogger("limits-test"),
+        "changes",
+        lines=3,
+        overall=5,
+        period=10,
+        sources=2,
+        clock=clock,
+        start_timer=timers,
+    )
     return limiter, clock, timers, caplog
 
 
@@ -92,8 +101,10 @@ def test_every_source_together_is_held_to_the_overall_lines(limited):
     assert lines(caplog) == ["ws a 0", "ws a 1", "ws a 2", "ws b 0", "ws b 1"]  # five in all
     clock.now += 10
     timers.fire()
-    assert sorted(lines(caplog)[5:]) == ["ws b: 1 more changes in the last 10 s, not logged one by one",
-                                         "ws c: 3 more changes in the last 10 s, not logged one by one"]
+    assert sorted(lines(caplog)[5:]) == [
+        "ws b: 1 more changes in the last 10 s, not logged one by one",
+        "ws c: 3 more changes in the last 10 s, not logged one by one",
+    ]
 
 
 def test_the_oldest_source_makes_room_with_its_summary(limited):

@@ -1,4 +1,5 @@
 """The MQTT bridge against a real Mosquitto on loopback: topics, Home Assistant, faults, a fleet."""
+
 import json
 import os
 import re
@@ -42,11 +43,20 @@ def test_retained_state_status_and_discovery_greet_a_newcomer(start_server, brok
     server = lamp(start_server, broker)
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
     hears = listeners(broker, "ledsock/lamp1/#", "homeassistant/light/#")  # after the fact: retained
-    assert hears.wait_for("ledsock/lamp1/state") == {"type": "state", "level": 50, "on": True, "brightness": 50,
-                                                     "seq": 0}
+    assert hears.wait_for("ledsock/lamp1/state") == {
+        "type": "state",
+        "level": 50,
+        "on": True,
+        "brightness": 50,
+        "seq": 0,
+    }
     assert hears.wait_for("ledsock/lamp1/status") == "online"
     config = hears.wait_for("homeassistant/light/ledsock_lamp1/config")
-    assert (config["schema"], config["brightness_scale"], config["supported_color_modes"]) == ("json", 100, ["brightness"])
+    assert (config["schema"], config["brightness_scale"], config["supported_color_modes"]) == (
+        "json",
+        100,
+        ["brightness"],
+    )
     assert config["availability_topic"] == "ledsock/lamp1/status" and config["unique_id"] == "ledsock_lamp1"
     # HA 2026.4 reads default_entity_id (object_id is gone); flash and the effects work, so HA offers them.
     assert config["default_entity_id"] == "light.ledsock_lamp1" and "object_id" not in config
@@ -54,18 +64,30 @@ def test_retained_state_status_and_discovery_greet_a_newcomer(start_server, brok
     assert config["effect"] is True and config["effect_list"] == ["breathe", "candle", "blink"]
     assert config["command_topic"] == "ledsock/lamp1/ha/set" and config["state_topic"] == "ledsock/lamp1/ha/state"
     assert config["device"]["configuration_url"].endswith(f":{server.port}/") and config["origin"]["name"] == "ledsock"
-    assert hears.wait_for("ledsock/lamp1/ha/state") == {"state": "ON", "brightness": 50, "color_mode": "brightness", "effect": None}
+    assert hears.wait_for("ledsock/lamp1/ha/state") == {
+        "state": "ON",
+        "brightness": 50,
+        "color_mode": "brightness",
+        "effect": None,
+    }
     assert all(retained for topic, _, retained in hears.heard), hears.heard
     health = server.get("/healthz")
     assert health["mqtt_broker"] == f"mqtt://127.0.0.1:{broker.port}" and health["mqtt_error"] is None
 
 
-def test_home_assistants_device_page_says_the_version_and_what_drives_each_light(start_server, broker, listeners,
-                                                                               pigpiod):
+def test_home_assistants_device_page_says_the_version_and_what_drives_each_light(
+    start_server, broker, listeners, pigpiod
+):
     from serving.version import service_version
 
-    server = lamp(start_server, broker, LIGHTS="desk:21,shelf:20", LED_PIN_FACTORY="pigpio",
-                  PIGPIO_ADDR="127.0.0.1", PIGPIO_PORT=str(pigpiod.port))
+    server = lamp(
+        start_server,
+        broker,
+        LIGHTS="desk:21,shelf:20",
+        LED_PIN_FACTORY="pigpio",
+        PIGPIO_ADDR="127.0.0.1",
+        PIGPIO_PORT=str(pigpiod.port),
+    )
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
     hears = listeners(broker, "homeassistant/light/#")
     for entity in ("ledsock_lamp1", "ledsock_lamp1_shelf"):
@@ -107,7 +129,11 @@ def test_home_assistant_commands_and_state(start_server, broker, listeners):
     hears = listeners(broker, "ledsock/lamp1/ha/state", "homeassistant/light/#")
     hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 40, "transition": 2.0})
     assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["brightness"] == 40) == {
-        "state": "ON", "brightness": 40, "color_mode": "brightness", "effect": None}
+        "state": "ON",
+        "brightness": 40,
+        "color_mode": "brightness",
+        "effect": None,
+    }
     hears.publish("ledsock/lamp1/ha/set", {"state": "OFF"})
     assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["state"] == "OFF")["brightness"] == 40
     hears.publish("ledsock/lamp1/ha/set", {"state": "ON"})
@@ -118,7 +144,12 @@ def test_home_assistant_commands_and_state(start_server, broker, listeners):
     while hears.on("ledsock/lamp1/ha/state")[-1]["state"] != "ON":
         assert time.monotonic() < deadline, hears.on("ledsock/lamp1/ha/state")
         time.sleep(0.05)
-    assert hears.on("ledsock/lamp1/ha/state")[-1] == {"state": "ON", "brightness": 40, "color_mode": "brightness", "effect": None}
+    assert hears.on("ledsock/lamp1/ha/state")[-1] == {
+        "state": "ON",
+        "brightness": 40,
+        "color_mode": "brightness",
+        "effect": None,
+    }
     assert server.led()["seq"] == 3
     before = len(hears.on("homeassistant/light/ledsock_lamp1/config"))
     hears.publish("homeassistant/status", "online")  # Home Assistant restarted
@@ -133,9 +164,14 @@ def test_malformed_payloads_get_the_error_topic_and_change_nothing(start_server,
     server = lamp(start_server, broker)
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
     hears = listeners(broker, "ledsock/lamp1/error", "ledsock/lamp1/state")
-    bad = [(b"\x00\xff\xfe junk", "invalid_message"), (b'{"level": 500, "id": "m1"}', "out_of_range"),
-           (b"x" * 5000, "invalid_message"), (b"\xc3\x28", "invalid_message"), (b"{", "invalid_json"),
-           (b'{"on": "yes"}', "invalid_message")]
+    bad = [
+        (b"\x00\xff\xfe junk", "invalid_message"),
+        (b'{"level": 500, "id": "m1"}', "out_of_range"),
+        (b"x" * 5000, "invalid_message"),
+        (b"\xc3\x28", "invalid_message"),
+        (b"{", "invalid_json"),
+        (b'{"on": "yes"}', "invalid_message"),
+    ]
     for payload, _ in bad:
         hears.publish("ledsock/lamp1/set", payload)
     hears.publish("ledsock/lamp1/ha/set", b'{"state": "MAYBE"}')
@@ -144,7 +180,7 @@ def test_malformed_payloads_get_the_error_topic_and_change_nothing(start_server,
         assert time.monotonic() < deadline, hears.on("ledsock/lamp1/error")
         time.sleep(0.05)
     errors = hears.on("ledsock/lamp1/error")
-    assert [e["code"] for e in errors[:len(bad)]] == [code for _, code in bad], errors
+    assert [e["code"] for e in errors[: len(bad)]] == [code for _, code in bad], errors
     assert errors[1]["id"] == "m1" and errors[-1]["code"] == "invalid_message"
     assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
     assert [s["seq"] for s in hears.on("ledsock/lamp1/state")] == [0]  # only the retained one
@@ -240,14 +276,19 @@ def test_urls_ids_and_ha_commands():
     assert default_device_id("Kitchen Pi.local") == "kitchen-pi"
     assert ha_command({"state": "ON", "brightness": 40, "transition": 2.0}) == ['{"level": 40, "transition": 2.0}']
     from protocol import parse_json
+
     assert ha_command(parse_json('{"state": "ON", "brightness": 40, "transition": 2.5}')) == [
-        '{"level": 40, "transition": 2.5}']
+        '{"level": 40, "transition": 2.5}'
+    ]
     assert ha_command({"state": "OFF"}) == ['{"on": false}']
     assert ha_command({"state": "ON", "effect": "candle"}) == ['{"effect": "candle"}']
-    assert ha_command({"state": "ON", "brightness": 40, "effect": "breathe"}) == ['{"level": 40}',
-                                                                                   '{"effect": "breathe"}']
+    assert ha_command({"state": "ON", "brightness": 40, "effect": "breathe"}) == [
+        '{"level": 40}',
+        '{"effect": "breathe"}',
+    ]
     assert ha_command({"state": "ON", "flash": 2}) == [
-        '{"effect": "flash", "count": 2, "on_time": 0.5, "off_time": 0.5}']
+        '{"effect": "flash", "count": 2, "on_time": 0.5, "off_time": 0.5}'
+    ]
 
 
 def test_discovery_can_be_turned_off(start_server, broker, listeners):
@@ -315,8 +356,11 @@ def test_a_field_the_lamp_does_not_do_is_refused_on_the_error_topic(start_server
     server = lamp(start_server, broker)
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
     hears = listeners(broker, "ledsock/lamp1/error", "ledsock/lamp1/ha/state")
-    for payload in ({"state": "ON", "effect": "rainbow"}, {"state": "ON", "flash": "short"},
-                    {"state": "ON", "brightness": 30, "color": {"r": 255, "g": 0, "b": 0}}):
+    for payload in (
+        {"state": "ON", "effect": "rainbow"},
+        {"state": "ON", "flash": "short"},
+        {"state": "ON", "brightness": 30, "color": {"r": 255, "g": 0, "b": 0}},
+    ):
         hears.publish("ledsock/lamp1/ha/set", payload)
     for field in ("effect must be", "flash must be", "'color'"):
         error = hears.wait_for("ledsock/lamp1/error", lambda e, f=field: f in e["message"])
@@ -373,8 +417,10 @@ def test_several_lights_get_one_entity_each_and_obey_one_light_or_all(start_serv
     server = lamp(start_server, broker, "lamp1", LIGHTS="desk:21,shelf:20,status:16")
     server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
     hears = listeners(broker, "ledsock/lamp1/#", "homeassistant/light/#")
-    configs = {unique: hears.wait_for(f"homeassistant/light/{unique}/config")
-               for unique in ("ledsock_lamp1", "ledsock_lamp1_shelf", "ledsock_lamp1_status")}
+    configs = {
+        unique: hears.wait_for(f"homeassistant/light/{unique}/config")
+        for unique in ("ledsock_lamp1", "ledsock_lamp1_shelf", "ledsock_lamp1_status")
+    }
     # The default light keeps the entity and topics one light always had; the others are beside it.
     assert configs["ledsock_lamp1"]["command_topic"] == "ledsock/lamp1/ha/set"
     assert configs["ledsock_lamp1_shelf"]["command_topic"] == "ledsock/lamp1/lights/shelf/ha/set"
@@ -394,11 +440,16 @@ def test_several_lights_get_one_entity_each_and_obey_one_light_or_all(start_serv
         assert hears.wait_for(f"ledsock/lamp1/lights/{light}/state", lambda s: not s["on"])["light"] == light
     assert hears.wait_for("ledsock/lamp1/state", lambda s: not s["on"])["seq"] == 1
     assert [(s["light"], s["on"], s["brightness"]) for s in server.get("/lights")] == [
-        ("desk", False, 50), ("shelf", False, 30), ("status", False, 7)]
+        ("desk", False, 50),
+        ("shelf", False, 30),
+        ("status", False, 7),
+    ]
 
-    for topic, payload, code in [("ledsock/lamp1/set", {"level": 5, "light": "nope"}, "unknown_light"),
-                                 ("ledsock/lamp1/lights/nope/set", {"level": 5}, "unknown_light"),
-                                 ("ledsock/lamp1/lights/shelf/set", {"level": 5, "light": "desk"}, "invalid_message")]:
+    for topic, payload, code in [
+        ("ledsock/lamp1/set", {"level": 5, "light": "nope"}, "unknown_light"),
+        ("ledsock/lamp1/lights/nope/set", {"level": 5}, "unknown_light"),
+        ("ledsock/lamp1/lights/shelf/set", {"level": 5, "light": "desk"}, "invalid_message"),
+    ]:
         hears.publish(topic, payload)
         assert hears.wait_for("ledsock/lamp1/error", lambda e, c=code: e["code"] == c)
     assert [s["seq"] for s in server.get("/lights")] == [1, 2, 2]  # the refused ones changed nothing
@@ -446,8 +497,10 @@ def test_the_documents_two_light_walk_through(start_server, broker):
     watcher = subprocess.Popen(["sh", "-c", subscribe], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         heard = [watcher.stdout.readline().split(" ", 1) for _ in range(2)]  # the retained states, at once
-        assert sorted(topic for topic, _ in heard) == ["ledsock/study/lights/desk/state",
-                                                       "ledsock/study/lights/shelf/state"]
+        assert sorted(topic for topic, _ in heard) == [
+            "ledsock/study/lights/desk/state",
+            "ledsock/study/lights/shelf/state",
+        ]
         for line in publishes:
             run_line(line)
         changes = [watcher.stdout.readline().split(" ", 1) for _ in range(4)]
@@ -455,11 +508,17 @@ def test_the_documents_two_light_walk_through(start_server, broker):
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
     said = [(topic.rsplit("/", 2)[1], json.loads(payload)) for topic, payload in changes]
-    assert [(light, state["level"]) for light, state in said] == [("shelf", 30), ("desk", 80), ("desk", 0),
-                                                                  ("shelf", 0)]
+    assert [(light, state["level"]) for light, state in said] == [
+        ("shelf", 30),
+        ("desk", 80),
+        ("desk", 0),
+        ("shelf", 0),
+    ]
     assert all(state["light"] == light for light, state in said)
     assert [(s["light"], s["on"], s["brightness"]) for s in server.get("/lights")] == [
-        ("desk", False, 80), ("shelf", False, 30)]
+        ("desk", False, 80),
+        ("shelf", False, 30),
+    ]
 
 
 def test_the_documents_fleet_lines(start_server, broker):
@@ -477,7 +536,9 @@ def test_the_documents_fleet_lines(start_server, broker):
     watcher = subprocess.Popen(["sh", "-c", subscribe], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert sorted(watcher.stdout.readline().split(" ")[0] for _ in range(2)) == [
-            "ledsock/hall/state", "ledsock/kitchen/state"]
+            "ledsock/hall/state",
+            "ledsock/kitchen/state",
+        ]
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
@@ -495,4 +556,5 @@ def test_the_documents_fleet_lines(start_server, broker):
         server.wait_for(lambda h, b=before[server]: h["seq"] == b["seq"] + 2, what="a flash, over")
         after = server.led()
         assert [after.get(k) for k in ("level", "on", "brightness", "sleep_at", "effect")] == [
-            before[server].get(k) for k in ("level", "on", "brightness", "sleep_at", "effect")]
+            before[server].get(k) for k in ("level", "on", "brightness", "sleep_at", "effect")
+        ]

@@ -1,4 +1,5 @@
 """The page in a real browser: headless Debian Chromium driven by Playwright."""
+
 import json
 import os
 import re
@@ -11,8 +12,15 @@ from playwright.sync_api import expect, sync_playwright
 from support import Client
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Counts what the page sends by wrapping its WebSocket (the page itself is not changed).
 WRAP_WEBSOCKET = """
@@ -34,7 +42,8 @@ window.WebSocket = class extends NativeWebSocket {
 def browser():
     assert Path(CHROMIUM).exists(), (
         f"Chromium is missing at {CHROMIUM}: `make test` installs it "
-        "(sudo apt-get install --no-install-recommends chromium)")
+        "(sudo apt-get install --no-install-recommends chromium)"
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -110,7 +119,8 @@ def test_the_led_picture_follows_the_level(server, open_tab):
         server.post("/led", f'{{"level": {level}}}')
         tab.page.wait_for_function(
             "want => getComputedStyle(document.getElementById('led-glow')).opacity === want",
-            arg=str(level / 100 if level not in (0, 100) else level // 100))
+            arg=str(level / 100 if level not in (0, 100) else level // 100),
+        )
         assert tab.page.locator("#led").get_attribute("data-level") == str(level)
 
 
@@ -182,7 +192,8 @@ def test_the_thumb_is_not_pulled_from_under_a_finger(server, open_tab):
     # A function, not a bare expression: Playwright would eval() an expression when it polls,
     # and the page's Content-Security-Policy forbids eval.
     tab.page.wait_for_function(
-        "() => window.__ws.received.some(m => { const s = JSON.parse(m); return s.type === 'state' && s.level === 5; })")
+        "() => window.__ws.received.some(m => { const s = JSON.parse(m); return s.type === 'state' && s.level === 5; })"
+    )
     assert slider.input_value() == held
     tab.page.mouse.move(slider_x(box, 70), y, steps=5)
     final = slider.input_value()
@@ -206,7 +217,9 @@ def test_error_replies_are_shown_in_a_live_region(server, open_tab):
 
 
 def test_fits_a_phone_and_follows_the_dark_theme(server, open_tab):
-    phone = open_tab(server, viewport={"width": 360, "height": 740}, color_scheme="dark", is_mobile=True, has_touch=True)
+    phone = open_tab(
+        server, viewport={"width": 360, "height": 740}, color_scheme="dark", is_mobile=True, has_touch=True
+    )
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360
     dark = phone.page.evaluate("getComputedStyle(document.body).backgroundColor")
     light = open_tab(server, color_scheme="light").page.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -250,7 +263,9 @@ def test_the_page_works_behind_a_tls_proxy_under_a_path_prefix(server, browser):
     proxy = TlsPrefixProxy(server.port, "/lamp")
     tab = Tab(browser, proxy.url, ignore_https_errors=True)  # waits for "Connected"
     sockets = tab.page.evaluate("window.__ws.sockets.map(s => s.url)")
-    assert sockets == [f"wss://127.0.0.1:{proxy.port}/lamp/ws?watch=schedules%2Clights"]  # next to the page, asking for schedules and every light
+    assert sockets == [
+        f"wss://127.0.0.1:{proxy.port}/lamp/ws?watch=schedules%2Clights"
+    ]  # next to the page, asking for schedules and every light
     tab.page.locator("#level").fill("21")
     server.wait_for(lambda h: h["level"] == 21, what="the set through the proxy")
     server.post("/led", '{"level": 84}')
@@ -274,8 +289,16 @@ def test_the_page_forwards_the_token_it_was_opened_with(start_server, browser):
 def test_on_a_narrow_phone_every_control_fits_and_no_row_wraps_a_button_alone(server, open_tab, width):
     with Client(server.ws_url) as setup:
         setup.recv()
-        setup.request({"type": "schedule", "name": "a very long schedule name", "cron": "30 23 * * 1-5",
-                       "level": 100, "transition": 1200, "id": 1})
+        setup.request(
+            {
+                "type": "schedule",
+                "name": "a very long schedule name",
+                "cron": "30 23 * * 1-5",
+                "level": 100,
+                "transition": 1200,
+                "id": 1,
+            }
+        )
         setup.request({"type": "sleep", "after": 1800, "id": 2})  # its Cancel button shows too
     tab = open_tab(server, viewport={"width": width, "height": 800})
     expect(tab.page.locator("#schedule-list li")).to_have_count(1)
@@ -321,8 +344,9 @@ def test_make_screenshot_photographs_a_phone_and_a_desktop(tmp_path):
     import sys
 
     out = tmp_path / "shot.png"
-    result = subprocess.run([sys.executable, "tools/screenshot.py", str(out)], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "tools/screenshot.py", str(out)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     png = out.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -401,7 +425,13 @@ def test_a_schedule_added_on_one_page_shows_on_both_and_is_deleted_from_the_othe
         expect(tab.page.locator("#schedule-list li")).to_have_count(1)
         expect(tab.page.locator("#schedule-list li")).to_contain_text("wake: 06:45, Mon–Fri → level 80, fading 20 min")
     assert server.get("/schedules")[0] | {"next_at": 0} == {
-        "name": "wake", "at": "06:45", "days": "mon,tue,wed,thu,fri", "level": 80, "transition": 1200.0, "next_at": 0}
+        "name": "wake",
+        "at": "06:45",
+        "days": "mon,tue,wed,thu,fri",
+        "level": 80,
+        "transition": 1200.0,
+        "next_at": 0,
+    }
     b.page.get_by_role("button", name="Delete schedule wake").click()
     for tab in (a, b):
         expect(tab.page.locator("#schedule-list li")).to_have_count(0)
@@ -419,8 +449,9 @@ def card(tab, light, part):
 def test_each_light_has_a_card_that_shows_and_drives_it(start_server, open_tab):
     server = start_server(env={"LIGHTS": "desk:21,shelf:20,status:16"})
     a, b = open_tab(server), open_tab(server)
-    expect(a.page.locator(".card-title")).to_have_text([re.compile(r"^desk GPIO 21"), re.compile(r"^shelf GPIO 20"),
-                                                        re.compile(r"^status GPIO 16")])
+    expect(a.page.locator(".card-title")).to_have_text(
+        [re.compile(r"^desk GPIO 21"), re.compile(r"^shelf GPIO 20"), re.compile(r"^status GPIO 16")]
+    )
     for light in ("desk", "shelf", "status"):
         expect(card(a, light, "value")).to_have_text("50")
     card(a, "shelf", "full").click()

@@ -1,4 +1,5 @@
 """The real pigpio path without a Pi: the service process drives tests/fake_pigpiod.py over TCP."""
+
 import json
 import time
 
@@ -8,8 +9,12 @@ from support import Client
 
 def pigpio_env(daemon, factory="pigpio", curve="linear"):
     """Linear by default, so a level reads as its duty cycle (the curves are test_led.py's)."""
-    return {"LED_PIN_FACTORY": factory, "PIGPIO_ADDR": "127.0.0.1", "PIGPIO_PORT": str(daemon.port),
-            "BRIGHTNESS_CURVE": curve}
+    return {
+        "LED_PIN_FACTORY": factory,
+        "PIGPIO_ADDR": "127.0.0.1",
+        "PIGPIO_PORT": str(daemon.port),
+        "BRIGHTNESS_CURVE": curve,
+    }
 
 
 def test_the_default_curve_reaches_the_daemon(start_server, pigpiod):
@@ -114,8 +119,10 @@ def test_a_hung_daemon_costs_one_hardware_error_per_set_and_stalls_no_one(start_
         again = time.monotonic()
         assert setter.request({"level": 11, "id": "c"})[0]["code"] == "hardware_error"
         again_took = time.monotonic() - again
-        print(f"hung daemon: the set failed after {set_took:.2f} s (deadline 2 s); another client's get took "
-              f"{get_took * 1000:.1f} ms meanwhile; the next set failed in {again_took * 1000:.1f} ms")
+        print(
+            f"hung daemon: the set failed after {set_took:.2f} s (deadline 2 s); another client's get took "
+            f"{get_took * 1000:.1f} ms meanwhile; the next set failed in {again_took * 1000:.1f} ms"
+        )
         assert set_took < 5 and again_took < 1, (set_took, again_took)
         assert reader.nothing_pending()  # no failed set was broadcast
 

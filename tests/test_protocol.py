@@ -1,4 +1,5 @@
 """Every input protocol v1 accepts or rejects, and what the server sends back."""
+
 import json
 
 import pytest
@@ -16,8 +17,8 @@ ACCEPTED = [
     ('{"level": 50.0}', SetLevel(50)),
     ('{"level": 1e2}', SetLevel(100)),
     ('{"level": -0}', SetLevel(0)),
-    ('80', SetLevel(80)),
-    ('80\n', SetLevel(80)),
+    ("80", SetLevel(80)),
+    ("80\n", SetLevel(80)),
     ('  {"level": 80}\r\n', SetLevel(80)),
     ('{"type": "set", "level": 5}', SetLevel(5)),
     ('{"level": 5, "extra": [1, {"x": 2}]}', SetLevel(5)),
@@ -52,7 +53,7 @@ REJECTED = [
     ('{"level": 1e400}', "out_of_range", "1E+400"),
     ('{"level": ' + "9" * 5000 + "}", "out_of_range", "a number with 5000 characters"),
     ('{"level": "' + "9" * 4000 + '"}', "out_of_range", "..."),
-    ('-5', "out_of_range", "got -5"),
+    ("-5", "out_of_range", "got -5"),
     ('{"level": true}', "invalid_message", "got true"),
     ('{"level": false}', "invalid_message", "got false"),
     ('{"level": null}', "invalid_message", "got null"),
@@ -72,16 +73,16 @@ REJECTED = [
     ('{"level": NaN}', "invalid_json", "NaN"),
     ('{"level": Infinity}', "invalid_json", "Infinity"),
     ('{"level": -Infinity}', "invalid_json", "Infinity"),
-    ('NaN', "invalid_json", "NaN"),
-    ('{}', "invalid_message", 'missing "level"'),
+    ("NaN", "invalid_json", "NaN"),
+    ("{}", "invalid_message", 'missing "level"'),
     ('{"lvl": 5}', "invalid_message", 'missing "level"'),
     ('{"type": "set"}', "invalid_message", 'missing "level"'),
-    ('[]', "invalid_message", "JSON object"),
-    ('[80]', "invalid_message", "JSON object"),
+    ("[]", "invalid_message", "JSON object"),
+    ("[80]", "invalid_message", "JSON object"),
     ('"80"', "invalid_message", "JSON object"),
-    ('null', "invalid_message", "JSON object"),
-    ('true', "invalid_message", "JSON object"),
-    ('50.5', "invalid_message", "got 50.5"),
+    ("null", "invalid_message", "JSON object"),
+    ("true", "invalid_message", "JSON object"),
+    ("50.5", "invalid_message", "got 50.5"),
     ('{"type": "reboot"}', "unknown_type", '"reboot"'),
     ('{"type": "GET"}', "unknown_type", '"get"'),
     ('{"type": 1}', "invalid_message", "type must be a string"),
@@ -92,12 +93,12 @@ REJECTED = [
     ('{"level": 5, "id": null}', "invalid_message", "id must be"),
     ('{"level": 5, "id": [1]}', "invalid_message", "id must be"),
     ('{"level": 5, "id": 9007199254740993}', "invalid_message", "id must be"),
-    ('', "invalid_json", "not valid JSON"),
-    ('   ', "invalid_json", "not valid JSON"),
+    ("", "invalid_json", "not valid JSON"),
+    ("   ", "invalid_json", "not valid JSON"),
     ('{"level": 5', "invalid_json", "not valid JSON"),
     ('{"level": 5} {"level": 6}', "invalid_json", "Extra data"),
     ("{'level': 5}", "invalid_json", "not valid JSON"),
-    ('[' * 100_000 + ']' * 100_000, "invalid_json", "nested too deeply"),
+    ("[" * 100_000 + "]" * 100_000, "invalid_json", "nested too deeply"),
     (b'{"level": 5}', "invalid_message", "binary frames"),
 ]
 
@@ -127,17 +128,30 @@ def test_parse_level_from_form_strings_and_python_numbers():
             protocol.parse_level(bad)
 
 
-@pytest.mark.parametrize("message,expected", [
-    (protocol.state_message(State(50, True, 7)), {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 7}),
-    (protocol.state_message(State(60, False, 1), "x"),
-     {"type": "state", "level": 0, "on": False, "brightness": 60, "seq": 1, "id": "x"}),
-    (protocol.state_message(State(1, True, 2), 5), {"type": "state", "level": 1, "on": True, "brightness": 1, "seq": 2, "id": 5}),
-    (protocol.state_message(State(80, True, 3, 1.5)),
-     {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 3, "transition": 1.5}),
-    (protocol.pong_message(), {"type": "pong"}),
-    (protocol.pong_message("p"), {"type": "pong", "id": "p"}),
-    (protocol.error_message("out_of_range", "no"), {"type": "error", "code": "out_of_range", "message": "no"}),
-])
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        (
+            protocol.state_message(State(50, True, 7)),
+            {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 7},
+        ),
+        (
+            protocol.state_message(State(60, False, 1), "x"),
+            {"type": "state", "level": 0, "on": False, "brightness": 60, "seq": 1, "id": "x"},
+        ),
+        (
+            protocol.state_message(State(1, True, 2), 5),
+            {"type": "state", "level": 1, "on": True, "brightness": 1, "seq": 2, "id": 5},
+        ),
+        (
+            protocol.state_message(State(80, True, 3, 1.5)),
+            {"type": "state", "level": 80, "on": True, "brightness": 80, "seq": 3, "transition": 1.5},
+        ),
+        (protocol.pong_message(), {"type": "pong"}),
+        (protocol.pong_message("p"), {"type": "pong", "id": "p"}),
+        (protocol.error_message("out_of_range", "no"), {"type": "error", "code": "out_of_range", "message": "no"}),
+    ],
+)
 def test_server_messages_are_compact_flat_objects(message, expected):
     assert "\n" not in message and ", " not in message and ": " not in message
     decoded = json.loads(message)

@@ -1,5 +1,6 @@
 """Schedules: their triggers on APScheduler's own clock (weekdays, DST, sunrise), the core with
 a fake scheduler, the state file, and then real processes that restart and real clients."""
+
 import json
 import os
 import signal
@@ -37,7 +38,13 @@ def test_a_weekday_schedule_fires_on_weekdays_only():
     trigger = timers.trigger_for(When(at="06:45", days="mon,tue,wed,thu,fri"), LONDON)
     found = fires(trigger, datetime(2026, 12, 4, 12, 0, tzinfo=LONDON), 10)  # a Friday noon
     assert [f.strftime("%a %H:%M") for f in found[:6]] == [
-        "Mon 06:45", "Tue 06:45", "Wed 06:45", "Thu 06:45", "Fri 06:45", "Mon 06:45"]
+        "Mon 06:45",
+        "Tue 06:45",
+        "Wed 06:45",
+        "Thu 06:45",
+        "Fri 06:45",
+        "Mon 06:45",
+    ]
     assert all(f.weekday() < 5 for f in found)
 
 
@@ -150,20 +157,23 @@ def test_replace_delete_and_typed_errors_change_nothing(light, clock):
     assert [i.name for i in made.infos()] == ["b"] and set(clock.jobs) == {"schedule:led:b"}
 
 
-@pytest.mark.parametrize("fields,fragment", [
-    ({"at": "25:00", "on": True}, "time of day"),
-    ({"at": "7:00", "on": True}, "time of day"),
-    ({"at": "07:00", "days": "mon-funday", "on": True}, "days must be"),
-    ({"at": "07:00", "days": "fri-mon", "on": True}, "a range runs"),
-    ({"cron": "0 0 31 2 *", "on": True}, "never fire"),
-    ({"cron": "61 * * * *", "on": True}, "schedule 'x'"),
-    ({"cron": "* * *", "on": True}, "five fields"),
-    ({"sun": "noon", "on": True}, "sunrise"),
-    ({"sun": "sunset", "offset": 800, "on": True}, "offset must be"),
-    ({"at": "07:00"}, "missing"),
-    ({"at": "07:00", "cron": "0 7 * * *", "on": True}, "one of at"),
-    ({"at": "07:00", "on": True, "name": ""}, "name must be"),
-])
+@pytest.mark.parametrize(
+    "fields,fragment",
+    [
+        ({"at": "25:00", "on": True}, "time of day"),
+        ({"at": "7:00", "on": True}, "time of day"),
+        ({"at": "07:00", "days": "mon-funday", "on": True}, "days must be"),
+        ({"at": "07:00", "days": "fri-mon", "on": True}, "a range runs"),
+        ({"cron": "0 0 31 2 *", "on": True}, "never fire"),
+        ({"cron": "61 * * * *", "on": True}, "schedule 'x'"),
+        ({"cron": "* * *", "on": True}, "five fields"),
+        ({"sun": "noon", "on": True}, "sunrise"),
+        ({"sun": "sunset", "offset": 800, "on": True}, "offset must be"),
+        ({"at": "07:00"}, "missing"),
+        ({"at": "07:00", "cron": "0 7 * * *", "on": True}, "one of at"),
+        ({"at": "07:00", "on": True, "name": ""}, "name must be"),
+    ],
+)
 def test_bad_schedules_get_typed_errors_and_change_nothing(light, clock, fields, fragment):
     made = make(light, clock)
     with pytest.raises(ProtocolError) as caught:
@@ -188,11 +198,11 @@ def test_the_state_file_keeps_them_without_doubling(light, clock, tmp_path):
     for _ in range(2):  # two restarts
         again = StateFile(path)
         again.load()
-        reloaded = Schedules(light, FakeScheduler(clock.now), timezone=LONDON, location=(51.5, -0.1),
-                             state_file=again)
+        reloaded = Schedules(light, FakeScheduler(clock.now), timezone=LONDON, location=(51.5, -0.1), state_file=again)
         reloaded.load(again.saved_schedules)
-        assert [(i.name, i.when, i.action) for i in reloaded.infos()] == \
-            [(i.name, i.when, i.action) for i in made.infos()]
+        assert [(i.name, i.when, i.action) for i in reloaded.infos()] == [
+            (i.name, i.when, i.action) for i in made.infos()
+        ]
     assert json.loads(path.read_text())["schedules"][1]["name"] == "wake"
 
 

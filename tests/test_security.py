@@ -1,4 +1,5 @@
 """Hostile pages, tokens, floods and too many clients, against a real server process."""
+
 import json
 import time
 import urllib.error
@@ -30,8 +31,13 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def test_a_foreign_page_cannot_open_the_websocket(server):
-    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{server.port}.evil.example",
-                   "file://", f"ftp://127.0.0.1:{server.port}"):
+    for origin in (
+        "http://evil.example",
+        "null",
+        f"http://127.0.0.1:{server.port}.evil.example",
+        "file://",
+        f"ftp://127.0.0.1:{server.port}",
+    ):
         status, body = refused(server.ws_url, origin=origin)
         assert (status, body["code"]) == (403, "forbidden_origin"), origin
     assert server.get("/healthz")["clients"] == 0
@@ -45,10 +51,16 @@ def test_the_own_page_and_non_browser_clients_may(server):
 
 def test_listed_origins_may(start_server):
     server = start_server(env={"ALLOWED_ORIGINS": "https://dash.example, http://kiosk.lan:8080"})
-    with Client(server.ws_url, origin="https://dash.example") as a, Client(server.ws_url, origin="http://kiosk.lan:8080") as b:
+    with (
+        Client(server.ws_url, origin="https://dash.example") as a,
+        Client(server.ws_url, origin="http://kiosk.lan:8080") as b,
+    ):
         a.recv(), b.recv()
     assert refused(server.ws_url, origin="https://dash.example.evil")[0] == 403
-    assert post(server, "level=9", {**FORM, "Origin": "https://dash.example"}) == (200, {"level": 9, "on": True, "brightness": 9, "seq": 1})
+    assert post(server, "level=9", {**FORM, "Origin": "https://dash.example"}) == (
+        200,
+        {"level": 9, "on": True, "brightness": 9, "seq": 1},
+    )
 
 
 def test_a_cross_site_form_post_changes_nothing(server):
@@ -58,8 +70,14 @@ def test_a_cross_site_form_post_changes_nothing(server):
         assert (status, body["code"]) == (403, "forbidden_origin")
         assert watcher.nothing_pending()
     assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
-    assert post(server, "level=99", FORM) == (200, {"level": 99, "on": True, "brightness": 99, "seq": 1})  # curl sends no Origin
-    assert post(server, "level=98", {**FORM, "Origin": f"http://127.0.0.1:{server.port}"}) == (200, {"level": 98, "on": True, "brightness": 98, "seq": 2})
+    assert post(server, "level=99", FORM) == (
+        200,
+        {"level": 99, "on": True, "brightness": 99, "seq": 1},
+    )  # curl sends no Origin
+    assert post(server, "level=98", {**FORM, "Origin": f"http://127.0.0.1:{server.port}"}) == (
+        200,
+        {"level": 98, "on": True, "brightness": 98, "seq": 2},
+    )
 
 
 @pytest.fixture
@@ -69,12 +87,17 @@ def token_server(start_server):
 
 def test_with_a_token_set_the_websocket_needs_it(token_server):
     server = token_server
-    for url, headers in ((server.ws_url, None), (server.ws_url + "?token=wrong", None),
-                         (server.ws_url, {"Authorization": "Bearer wrong"})):
+    for url, headers in (
+        (server.ws_url, None),
+        (server.ws_url + "?token=wrong", None),
+        (server.ws_url, {"Authorization": "Bearer wrong"}),
+    ):
         status, body = refused(url, additional_headers=headers)
         assert (status, body["code"]) == (401, "unauthorized")
-    with Client(server.ws_url + "?token=correct%20horse") as by_query, \
-            Client(server.ws_url, additional_headers={"Authorization": "Bearer correct horse"}) as by_header:
+    with (
+        Client(server.ws_url + "?token=correct%20horse") as by_query,
+        Client(server.ws_url, additional_headers={"Authorization": "Bearer correct horse"}) as by_header,
+    ):
         assert by_query.recv()["type"] == by_header.recv()["type"] == "state"
     assert "correct horse" not in server.log()
 
@@ -83,7 +106,10 @@ def test_with_a_token_set_post_needs_the_bearer_header(token_server):
     server = token_server
     assert post(server, "level=5", FORM)[0] == 401
     assert post(server, "level=5", {**FORM, "Authorization": "Bearer nope"})[0] == 401
-    assert post(server, "level=5", {**FORM, "Authorization": "Bearer correct horse"}) == (200, {"level": 5, "on": True, "brightness": 5, "seq": 1})
+    assert post(server, "level=5", {**FORM, "Authorization": "Bearer correct horse"}) == (
+        200,
+        {"level": 5, "on": True, "brightness": 5, "seq": 1},
+    )
     assert server.led() == {"level": 5, "on": True, "brightness": 5, "seq": 1}  # reading stays open
 
 
@@ -133,8 +159,12 @@ def test_extra_clients_get_503_at_once_and_never_hang(start_server):
 # ---------------------------------------------------------------- DNS rebinding: the Host check
 
 REBOUND = {"Host": "attacker.example", "Origin": "http://attacker.example"}
-UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 def raw_request(server, method, path, headers, body=None):
@@ -158,9 +188,14 @@ def raw_request(server, method, path, headers, body=None):
 def test_a_rebinding_page_can_neither_change_nor_read_the_led(server):
     # What the attacker's page makes the visitor's browser send: `curl -H 'Host: attacker.example'
     # -H 'Origin: http://attacker.example' -d level=7 http://PI:5000/led`, and the same for /ws.
-    for method, path, extra, body in [("POST", "/led", FORM, "level=7"), ("GET", "/ws", UPGRADE, None),
-                                      ("GET", "/led", {}, None), ("GET", "/healthz", {}, None),
-                                      ("GET", "/", {}, None), ("GET", "/static/ledsock.js", {}, None)]:
+    for method, path, extra, body in [
+        ("POST", "/led", FORM, "level=7"),
+        ("GET", "/ws", UPGRADE, None),
+        ("GET", "/led", {}, None),
+        ("GET", "/healthz", {}, None),
+        ("GET", "/", {}, None),
+        ("GET", "/static/ledsock.js", {}, None),
+    ]:
         status, text = raw_request(server, method, path, {**REBOUND, **extra}, body)
         assert status == 403, (path, status, text)
         assert json.loads(text)["code"] == "forbidden_host", (path, text)
@@ -173,13 +208,28 @@ def test_every_default_name_of_the_service_is_accepted(server):
 
     hostname = socket.gethostname()
     short = hostname.split(".")[0]
-    for host in (f"127.0.0.1:{server.port}", "127.0.0.1", f"[::1]:{server.port}", "[::1]",
-                 f"localhost:{server.port}", "LOCALHOST", hostname, f"{short}.local:{server.port}",
-                 f"{short}.local.", "192.168.1.20:5000", "[fe80::1]:5000"):
+    for host in (
+        f"127.0.0.1:{server.port}",
+        "127.0.0.1",
+        f"[::1]:{server.port}",
+        "[::1]",
+        f"localhost:{server.port}",
+        "LOCALHOST",
+        hostname,
+        f"{short}.local:{server.port}",
+        f"{short}.local.",
+        "192.168.1.20:5000",
+        "[fe80::1]:5000",
+    ):
         status, text = raw_request(server, "GET", "/led", {"Host": host})
         assert (status, json.loads(text)["seq"]) == (200, 0), host
-    status, _ = raw_request(server, "POST", "/led", {"Host": f"{short}.local:{server.port}",
-                                                    "Origin": f"http://{short}.local:{server.port}", **FORM}, "level=9")
+    status, _ = raw_request(
+        server,
+        "POST",
+        "/led",
+        {"Host": f"{short}.local:{server.port}", "Origin": f"http://{short}.local:{server.port}", **FORM},
+        "level=9",
+    )
     assert status == 200
     status, _ = raw_request(server, "GET", "/ws", {"Host": f"localhost:{server.port}", **UPGRADE})
     assert status == 101

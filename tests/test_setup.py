@@ -5,6 +5,7 @@ requirements.txt would hide behind the test requirements. These tests serve the
 service from what requirements.txt alone installs, and run `make run` itself from a
 fresh clone, so a Makefile step that only works in a developer's tree fails here too.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,9 @@ def service_env(tmp_path: Path) -> dict:
     """The environment of a user who just runs it: no test settings, a simulated LED found by
     `auto` (no pigpio daemon answers on the port it is pointed at), state kept in tmp_path."""
     env = {name: value for name, value in os.environ.items() if name not in MAKE_VARIABLES}
-    env.update(HOST="127.0.0.1", PIGPIO_PORT=str(free_port()), STATE_FILE=str(tmp_path / "state.json"),
-               LED_PIN_FACTORY="")  # unset, as a user has it: "auto"
+    env.update(
+        HOST="127.0.0.1", PIGPIO_PORT=str(free_port()), STATE_FILE=str(tmp_path / "state.json"), LED_PIN_FACTORY=""
+    )  # unset, as a user has it: "auto"
     return env
 
 
@@ -64,12 +66,25 @@ def test_the_run_lock_alone_serves_the_page_and_ctrl_c_ends_it_cleanly(tmp_path)
     run([sys.executable, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
     # Only the service's lock: nothing the tests install may fill a gap in it.
-    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--require-hashes",
-         "-r", str(ROOT / "requirements.txt")], timeout=300)
+    run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
+        timeout=300,
+    )
     run([str(python), "-m", "pip", "check"])
     port = free_port()
-    server = ServerProcess(tmp_path, port=port, command=[str(python), "app.py"],
-                           env={**service_env(tmp_path), "PORT": str(port)})
+    server = ServerProcess(
+        tmp_path, port=port, command=[str(python), "app.py"], env={**service_env(tmp_path), "PORT": str(port)}
+    )
     server.start(wait=False).wait_ready(timeout=60)
     assert check_serves_then_ends_on_ctrl_c(server) == 0, server.log()
 
@@ -83,8 +98,9 @@ def test_make_run_serves_from_a_fresh_clone(tmp_path):
         run(["git", "fetch", "-q", str(ROOT), snapshot], cwd=clone)
         run(["git", "checkout", "-q", "FETCH_HEAD"], cwd=clone)
     port = free_port()
-    server = ServerProcess(tmp_path, port=port, command=["make", "run"], cwd=clone,
-                           env={**service_env(tmp_path), "PORT": str(port)})
+    server = ServerProcess(
+        tmp_path, port=port, command=["make", "run"], cwd=clone, env={**service_env(tmp_path), "PORT": str(port)}
+    )
     server.start(wait=False).wait_ready(timeout=240)  # make creates .venv and installs the lock first
     assert (clone / ".venv" / "bin" / "python").exists()
     check_serves_then_ends_on_ctrl_c(server)  # make's own status tells of the interrupt, not the service's

@@ -1,4 +1,5 @@
 """The sleep timer: in process with a fake scheduler and clocks; then APScheduler for real."""
+
 import json
 import time
 
@@ -26,6 +27,7 @@ class FakeScheduler:
         class Handle:
             def cancel(self_):
                 job[2] = True
+
         return Handle()
 
     def advance(self, seconds):
@@ -81,8 +83,7 @@ def test_the_timer_fires_and_fades_off_and_everyone_is_told(light, scheduler, wa
     assert scheduler.pending() == []
 
 
-@pytest.mark.parametrize("command", [SetLevel(20), SetPower(False), Toggle(), Step(-5)],
-                         ids=lambda c: type(c).__name__)
+@pytest.mark.parametrize("command", [SetLevel(20), SetPower(False), Toggle(), Step(-5)], ids=lambda c: type(c).__name__)
 def test_a_command_that_changes_the_light_cancels_the_timer(light, scheduler, command):
     light.execute(Sleep(600), origin="test")
     state = light.execute(command, origin="test")
@@ -92,8 +93,9 @@ def test_a_command_that_changes_the_light_cancels_the_timer(light, scheduler, co
     assert light.state() == before  # the cancelled timer changed nothing
 
 
-@pytest.mark.parametrize("command", [SetLevel(60), SetPower(True), GetState(), Ping()],
-                         ids=["same level", "already on", "get", "ping"])
+@pytest.mark.parametrize(
+    "command", [SetLevel(60), SetPower(True), GetState(), Ping()], ids=["same level", "already on", "get", "ping"]
+)
 def test_a_command_that_changes_nothing_leaves_the_timer_running(light, scheduler, command):
     light.execute(Sleep(600), origin="test")
     light.execute(command, origin="test")
@@ -121,14 +123,17 @@ def test_a_timer_set_while_off_ends_all_the_same(light, scheduler):
     assert light.state().sleep_at == 0
 
 
-@pytest.mark.parametrize("text,code", [
-    ('{"type": "sleep"}', protocol.INVALID_MESSAGE),
-    ('{"type": "sleep", "after": 0}', protocol.OUT_OF_RANGE),
-    ('{"type": "sleep", "after": 86401}', protocol.OUT_OF_RANGE),
-    ('{"type": "sleep", "after": "1800"}', protocol.INVALID_MESSAGE),
-    ('{"type": "sleep", "after": true}', protocol.INVALID_MESSAGE),
-    ('{"type": "sleep", "after": 60, "transition": -1}', protocol.OUT_OF_RANGE),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ('{"type": "sleep"}', protocol.INVALID_MESSAGE),
+        ('{"type": "sleep", "after": 0}', protocol.OUT_OF_RANGE),
+        ('{"type": "sleep", "after": 86401}', protocol.OUT_OF_RANGE),
+        ('{"type": "sleep", "after": "1800"}', protocol.INVALID_MESSAGE),
+        ('{"type": "sleep", "after": true}', protocol.INVALID_MESSAGE),
+        ('{"type": "sleep", "after": 60, "transition": -1}', protocol.OUT_OF_RANGE),
+    ],
+)
 def test_bad_sleep_messages_get_typed_errors(text, code):
     with pytest.raises(protocol.ProtocolError) as caught:
         protocol.parse_command(text)
@@ -136,8 +141,9 @@ def test_bad_sleep_messages_get_typed_errors(text, code):
 
 
 def test_sleep_messages_parse():
-    assert protocol.parse_command('{"type": "sleep", "after": 1800, "transition": 60, "id": 4}') == \
-        Sleep(1800.0, 4, 60.0)
+    assert protocol.parse_command('{"type": "sleep", "after": 1800, "transition": 60, "id": 4}') == Sleep(
+        1800.0, 4, 60.0
+    )
     assert protocol.parse_command('{"type": "sleep", "after": null}') == Sleep(None)
 
 

@@ -1,4 +1,5 @@
 """The level survives restarts and power cuts: the state file, and the service around it."""
+
 import json
 import logging
 import os
@@ -43,10 +44,12 @@ def test_writes_are_debounced_to_one_per_interval(tmp_path, monkeypatch):
         time.sleep(0.01)
     gaps = [b[0] - a[0] for a, b in zip(writes, writes[1:])]
     assert 3 <= len(writes) <= 5 and min(gaps) >= 0.29, writes
-    assert writes[-1][1] == {"brightness": 42, "on": False, "level": 0} and StateFile(tmp_path / "state.json").load() == (42, False)
+    assert writes[-1][1] == {"brightness": 42, "on": False, "level": 0} and StateFile(
+        tmp_path / "state.json"
+    ).load() == (42, False)
 
 
-@pytest.mark.parametrize("content", [b'{"lev', b"\x00\xff garbage \xfe", b'{"level": 150}', b'[]', b''])
+@pytest.mark.parametrize("content", [b'{"lev', b"\x00\xff garbage \xfe", b'{"level": 150}', b"[]", b""])
 def test_a_bad_file_is_moved_aside_with_one_warning(tmp_path, caplog, content):
     path = tmp_path / "state.json"
     path.write_bytes(content)
@@ -204,8 +207,9 @@ def test_under_gevent_a_slow_disk_write_stalls_no_other_greenlet(tmp_path):
     from support import ROOT
 
     path = tmp_path / "state.json"
-    result = subprocess.run([sys.executable, "-c", SLOW_DISK_UNDER_GEVENT, str(path)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", SLOW_DISK_UNDER_GEVENT, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     took, longest_gap = map(float, result.stdout.split())
     assert took >= 0.6  # two fsyncs (file, folder) of 0.3 s each really happened
@@ -227,9 +231,16 @@ def test_a_slow_disk_write_never_holds_up_save_soon(tmp_path, monkeypatch):
     assert StateFile(tmp_path / "state.json").load() == (2, True)
 
 
-@pytest.mark.parametrize("power_on,expected", [
-    ("last", (0, False, 64)), ("on", (64, True, 64)), ("off", (0, False, 64)), ("20", (20, True, 20)),
-    ("0", (0, False, 64))])
+@pytest.mark.parametrize(
+    "power_on,expected",
+    [
+        ("last", (0, False, 64)),
+        ("on", (64, True, 64)),
+        ("off", (0, False, 64)),
+        ("20", (20, True, 20)),
+        ("0", (0, False, 64)),
+    ],
+)
 def test_power_and_brightness_survive_a_restart_as_power_on_says(start_server, tmp_path, power_on, expected):
     path = tmp_path / "kept.json"
     first = start_server(env={"STATE_FILE": str(path)})

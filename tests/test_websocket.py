@@ -1,4 +1,5 @@
 """Protocol v1 over real WebSocket connections to a real server process."""
+
 import json
 import random
 import socket
@@ -26,7 +27,9 @@ def test_a_set_reaches_every_client_with_the_same_seq(server):
     received = [client.recv() for client in clients]
     assert received == [{"type": "state", "level": 81, "on": True, "brightness": 81, "seq": 1}] * 4
     clients[2].send("7\n")  # a terminal user types a bare number
-    assert [client.recv() for client in clients] == [{"type": "state", "level": 7, "on": True, "brightness": 7, "seq": 2}] * 4
+    assert [client.recv() for client in clients] == [
+        {"type": "state", "level": 7, "on": True, "brightness": 7, "seq": 2}
+    ] * 4
     assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
     for client in clients:
         client.close()
@@ -44,11 +47,11 @@ BAD_MESSAGES = [
     ('{"level": null}', "invalid_message"),
     ('{"level": ""}', "invalid_message"),
     ('{"levle": 5}', "invalid_message"),
-    ('[5]', "invalid_message"),
+    ("[5]", "invalid_message"),
     ('{"level": NaN}', "invalid_json"),
     ('{"level": 5', "invalid_json"),
-    ('', "invalid_json"),
-    ('[' * 2000 + ']' * 2000, "invalid_json"),
+    ("", "invalid_json"),
+    ("[" * 2000 + "]" * 2000, "invalid_json"),
     ('{"type": "dance"}', "unknown_type"),
     (b'{"level": 5}', "invalid_message"),
     (b"\x00\xff\xfe", "invalid_message"),
@@ -72,8 +75,10 @@ def test_an_error_names_what_was_wrong_and_what_is_accepted(server):
         client.recv()
         client.send({"level": 150})
         assert client.recv() == {
-            "type": "error", "code": "out_of_range",
-            "message": "level must be an integer from 0 to 100, got 150"}
+            "type": "error",
+            "code": "out_of_range",
+            "message": "level must be an integer from 0 to 100, got 150",
+        }
 
 
 def test_get_ping_and_id_echo(server):
@@ -82,9 +87,29 @@ def test_get_ping_and_id_echo(server):
         assert client.request({"type": "ping", "id": "p1"})[0] == {"type": "pong", "id": "p1"}
         client.send({"type": "ping"})
         assert client.recv() == {"type": "pong"}
-        assert client.request({"type": "get", "id": 17})[0] == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0, "id": 17}
-        assert client.request({"level": "64", "id": "s1"})[0] == {"type": "state", "level": 64, "on": True, "brightness": 64, "seq": 1, "id": "s1"}
-        assert other.recv() == {"type": "state", "level": 64, "on": True, "brightness": 64, "seq": 1}  # no id for the others
+        assert client.request({"type": "get", "id": 17})[0] == {
+            "type": "state",
+            "level": 50,
+            "on": True,
+            "brightness": 50,
+            "seq": 0,
+            "id": 17,
+        }
+        assert client.request({"level": "64", "id": "s1"})[0] == {
+            "type": "state",
+            "level": 64,
+            "on": True,
+            "brightness": 64,
+            "seq": 1,
+            "id": "s1",
+        }
+        assert other.recv() == {
+            "type": "state",
+            "level": 64,
+            "on": True,
+            "brightness": 64,
+            "seq": 1,
+        }  # no id for the others
         reply = client.request({"level": 500, "id": "bad"})[0]
         assert (reply["code"], reply["id"]) == ("out_of_range", "bad")
         assert client.request({"type": "nope", "id": 3})[0]["code"] == "unknown_type"
@@ -94,7 +119,14 @@ def test_get_ping_and_id_echo(server):
 def test_a_set_that_changes_nothing_is_answered_to_its_sender_only(server):
     with Client(server.ws_url) as client, Client(server.ws_url) as other:
         client.recv(), other.recv()
-        assert client.request({"level": 50, "id": "same"})[0] == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0, "id": "same"}
+        assert client.request({"level": 50, "id": "same"})[0] == {
+            "type": "state",
+            "level": 50,
+            "on": True,
+            "brightness": 50,
+            "seq": 0,
+            "id": "same",
+        }
         client.send({"level": 50})
         assert client.recv() == {"type": "state", "level": 50, "on": True, "brightness": 50, "seq": 0}
         assert other.nothing_pending()
@@ -107,8 +139,14 @@ def random_level(rng):
 
 def random_lamp_command(rng):
     """Levels, power, toggles and steps, half of them fading (fades retarget one another)."""
-    command = rng.choice([{"level": rng.randrange(101)}, {"on": rng.random() < 0.5}, {"type": "toggle"},
-                          {"step": rng.randrange(-30, 31)}])
+    command = rng.choice(
+        [
+            {"level": rng.randrange(101)},
+            {"on": rng.random() < 0.5},
+            {"type": "toggle"},
+            {"step": rng.randrange(-30, 31)},
+        ]
+    )
     if rng.random() < 0.5:
         command["transition"] = rng.choice([0, 0.05, 0.3, 1.0])
     return command
@@ -148,9 +186,11 @@ def test_every_client_converges_after_concurrent_random_sets(start_server, comma
         seqs = [m["seq"] for m in states]
         assert seqs == sorted(seqs), "states arrived out of order"
         assert [states[-1][k] for k in ("level", "on", "brightness", "seq")] == [
-            final[k] for k in ("level", "on", "brightness", "seq")]
+            final[k] for k in ("level", "on", "brightness", "seq")
+        ]
         assert [reply[k] for k in ("level", "on", "brightness", "seq")] == [
-            final[k] for k in ("level", "on", "brightness", "seq")]
+            final[k] for k in ("level", "on", "brightness", "seq")
+        ]
     for client in clients:
         client.close()
 
@@ -160,7 +200,10 @@ def test_rest_post_reaches_websocket_clients(server):
         a.recv(), b.recv()
         assert server.post("/led", '{"level": 12}') == (200, {"level": 12, "on": True, "brightness": 12, "seq": 1})
         assert a.recv() == b.recv() == {"type": "state", "level": 12, "on": True, "brightness": 12, "seq": 1}
-        assert server.post("/led", "level=88", "application/x-www-form-urlencoded") == (200, {"level": 88, "on": True, "brightness": 88, "seq": 2})
+        assert server.post("/led", "level=88", "application/x-www-form-urlencoded") == (
+            200,
+            {"level": 88, "on": True, "brightness": 88, "seq": 2},
+        )
         assert a.recv() == b.recv() == {"type": "state", "level": 88, "on": True, "brightness": 88, "seq": 2}
 
 
@@ -247,7 +290,10 @@ def test_rest_takes_json_sent_with_curls_default_form_type(server):
     assert server.post("/led", "level=6&level=7", form) == (200, {"level": 7, "on": True, "brightness": 7, "seq": 2})
     status, reply = server.post("/led", "lvl=8", form)
     assert (status, reply["code"]) == (400, "invalid_message")
-    assert reply["message"] == "POST /led takes the form fields level, on, step, transition, light, effect, period, depth, on_time, off_time, count (or a JSON body); got 'lvl'"
+    assert (
+        reply["message"]
+        == "POST /led takes the form fields level, on, step, transition, light, effect, period, depth, on_time, off_time, count (or a JSON body); got 'lvl'"
+    )
     assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
 
 
@@ -255,15 +301,22 @@ def test_rest_errors_say_what_is_accepted_and_are_always_json(server):
     """A form user's slips, and paths or methods the service has not: one JSON error each."""
     form = "application/x-www-form-urlencoded"
     for path, body, content_type, fragment in (
-            ("/led", "", form, "POST /led needs a body: form fields level, on, step, transition"),
-            ("/led?level=5", "", form, "the URL's ?level is not read: send it as the body"),
-            ("/led", b"--b\r\nContent-Disposition: form-data; name=\"levle\"\r\n\r\n8\r\n--b--\r\n",
-             "multipart/form-data; boundary=b", "got 'levle'")):
+        ("/led", "", form, "POST /led needs a body: form fields level, on, step, transition"),
+        ("/led?level=5", "", form, "the URL's ?level is not read: send it as the body"),
+        (
+            "/led",
+            b'--b\r\nContent-Disposition: form-data; name="levle"\r\n\r\n8\r\n--b--\r\n',
+            "multipart/form-data; boundary=b",
+            "got 'levle'",
+        ),
+    ):
         status, reply = server.post(path, body, content_type)
         assert (status, reply["code"]) == (400, "invalid_message") and fragment in reply["message"], reply
-    for method, path, status, code in (("PUT", "/led", 405, "method_not_allowed"),
-                                       ("DELETE", "/led", 405, "method_not_allowed"),
-                                       ("GET", "/nowhere", 404, "not_found")):
+    for method, path, status, code in (
+        ("PUT", "/led", 405, "method_not_allowed"),
+        ("DELETE", "/led", 405, "method_not_allowed"),
+        ("GET", "/nowhere", 404, "not_found"),
+    ):
         request = urllib.request.Request(server.http + path, method=method)
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(request, timeout=5)
@@ -281,8 +334,9 @@ def test_a_client_flooding_its_socket_does_not_starve_the_others(start_server):
         flooder = raw_websocket(server.port)
         drained = threading.Thread(target=read_until_closed, args=(flooder, 30), daemon=True)
         drained.start()  # its replies are read, so it never waits for room
-        burst = b"".join(client_frame(0x1, json.dumps({"level": 1 + i % 99 + (i % 99 >= 49)}).encode())
-                         for i in range(2000))
+        burst = b"".join(
+            client_frame(0x1, json.dumps({"level": 1 + i % 99 + (i % 99 >= 49)}).encode()) for i in range(2000)
+        )
         flooder.sendall(burst)
         other.recv()  # the burst has begun
         pong, before = other.request({"type": "ping", "id": "p"}, timeout=30)

@@ -6,6 +6,7 @@ the prefix is taken off the request line, the Host header is passed on unchanged
 byte for byte in both directions. The certificate comes from a throwaway test CA
 (trustme); the browser is told to accept it.
 """
+
 from __future__ import annotations
 
 import select
@@ -63,7 +64,7 @@ class TlsPrefixProxy:
             upgrade = any(h.lower().startswith("upgrade:") for h in headers)
             if not upgrade:  # one request per connection, so that every request line is rewritten
                 headers = [h for h in headers if not h.lower().startswith("connection:")] + ["Connection: close"]
-            forwarded = "\r\n".join([f"{method} {path[len(self.prefix):] or '/'} {version}", *headers])
+            forwarded = "\r\n".join([f"{method} {path[len(self.prefix) :] or '/'} {version}", *headers])
             with socket.create_connection(("127.0.0.1", self.backend_port)) as backend:
                 backend.sendall(forwarded.encode("latin-1") + b"\r\n\r\n" + rest)
                 _relay(client, backend)

@@ -8,6 +8,7 @@ and its contracts say which packages may. What these three import themselves is 
 from their source: each may import only the packages ``TOP_LEVEL`` gives it, and none of
 ``NEVER``. Exits non-zero when a contract or a rule is broken.
 """
+
 from __future__ import annotations
 
 import ast
@@ -55,8 +56,11 @@ def top_level_problems() -> list[str]:
 
 def main() -> int:
     lint = Path(sys.executable).with_name("lint-imports")
-    status = subprocess.run([str(lint), "--no-cache", "--no-logo", str(ROOT / ".importlinter")], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode
+    status = subprocess.run(
+        [str(lint), "--no-cache", "--no-logo", str(ROOT / ".importlinter")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).returncode
     problems = top_level_problems()
     for problem in problems:
         print(f"lint_imports: {problem}")

@@ -4,6 +4,7 @@ Starts the service with a simulated LED on a free loopback port, sets a level,
 and photographs the page with the same headless Chromium the tests use.
 Run it with `make screenshot`; `python tools/screenshot.py OUT.png` writes elsewhere.
 """
+
 import base64
 import json
 import os
@@ -32,10 +33,24 @@ def main(out: Path = OUT):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     state_dir = tempfile.TemporaryDirectory()  # never the user's saved level
-    server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
-                               "--pin-factory", "mock", "--power-on", "70",
-                               "--state-file", str(Path(state_dir.name) / "state.json")],
-                              cwd=ROOT, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "app.py",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--pin-factory",
+            "mock",
+            "--power-on",
+            "70",
+            "--state-file",
+            str(Path(state_dir.name) / "state.json"),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
             try:
@@ -47,8 +62,13 @@ def main(out: Path = OUT):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             shots = {}
             for name, options in {
-                "phone": {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2,
-                          "is_mobile": True, "has_touch": True, "color_scheme": "dark"},
+                "phone": {
+                    "viewport": {"width": 360, "height": 740},
+                    "device_scale_factor": 2,
+                    "is_mobile": True,
+                    "has_touch": True,
+                    "color_scheme": "dark",
+                },
                 "desktop": {"viewport": {"width": 1024, "height": 740}, "color_scheme": "light"},
             }.items():
                 page = browser.new_context(**options).new_page()
@@ -60,7 +80,8 @@ def main(out: Path = OUT):
             sheet.set_content(
                 "<body style='margin:0;padding:20px;background:#888;display:flex;gap:20px;align-items:flex-start'>"
                 f"<img width=360 height=740 src='data:image/png;base64,{shots['phone']}'>"
-                f"<img width=1024 height=740 src='data:image/png;base64,{shots['desktop']}'></body>")
+                f"<img width=1024 height=740 src='data:image/png;base64,{shots['desktop']}'></body>"
+            )
             sheet.screenshot(path=str(out))
             browser.close()
     finally:

@@ -6,6 +6,7 @@ state with ``seq`` out, the state on connect) and fans each change out with
 No validation beyond what the benchmark sends, no hardware, no logging per change:
 the least work a Python server can do for this workload.
 """
+
 import argparse
 import asyncio
 import json

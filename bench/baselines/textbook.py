@@ -6,6 +6,7 @@ is ``{"level": "N"}`` (a string, as an HTML range input sends it), answered with
 from the LED itself (a variable here) and ``debug=True`` (left out, since the reloader
 would double the processes).
 """
+
 import argparse
 
 from flask import Flask
