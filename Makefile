@@ -12,15 +12,30 @@ TEST_TOOLS := chromium=chromium mcs=mono-mcs mono=mono-runtime \
   /usr/lib/mono/4.5/System.Runtime.Serialization.dll=libmono-system-runtime-serialization4.0-cil \
   jq=jq curl=curl /usr/sbin/mosquitto=mosquitto mosquitto_sub=mosquitto-clients systemd-analyze=systemd
 
-.PHONY: run test test-tools bench screenshot lock clean install uninstall
+.PHONY: run test check test-tools bench coverage screenshot lock clean install uninstall
 
 run: $(VENV)/.run-deps
 	$(PY) app.py
 
-# The import contracts (.importlinter: the arrows between modules), then every test.
-test: $(VENV)/.test-deps test-tools
-	$(PY) tools/lint_imports.py
+# The habits that catch mistakes (a few seconds), then every test.
+test: check test-tools
 	$(PY) -m pytest
+
+# The linter and the formatter (ruff), the type checker (mypy), the import contracts
+# (.importlinter and tools/lint_imports.py): pyproject.toml has their settings.
+check: $(VENV)/.test-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) tools/lint_imports.py
+
+# Every test under coverage.py, the service processes the tests start included; prints the
+# line and branch coverage of the service's modules (CONTRIBUTING.md, "Coverage").
+coverage: $(VENV)/.test-deps test-tools
+	rm -f .coverage .coverage.*
+	$(PY) -m coverage run -m pytest -p no:xdist -q
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report
 
 # Installs the missing ones (as root or with passwordless sudo), or stops saying how to.
 test-tools:
@@ -87,7 +102,7 @@ uninstall:
 	  echo "make uninstall: done; the saved state is kept in /var/lib/ledsock"; fi
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis LedClient.exe
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache LedClient.exe .coverage .coverage.*
 
 $(PY):
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \

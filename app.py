@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import protocol
-from boards.pins import PinFactoryUnavailable, choose_pin_factories
+from boards.pins import PinFactory, PinFactoryUnavailable, choose_pin_factories
 from broadcast.handshake import SERVER_OPTIONS
 from broadcast.hub import Hub
 from curves.brightness import parse_curve
@@ -104,25 +104,7 @@ def create_app(config=None, led=None) -> Flask:
         max_clients=int(app.config["MAX_CLIENTS"]),
     )
     for light in lights:
-        # Every change, from any door, goes to every WebSocket client that sees that light,
-        # but the one that asked. The default light's goes to v1 clients as v1 has it.
-        is_default = light is lights.default
-        light.add_listener(
-            lambda new, requester, is_default=is_default: hub.broadcast_state(
-                new.light,
-                protocol.state_message(new) if is_default else None,
-                lambda: protocol.state_message(new, named=True),
-                skip=requester,
-            )
-        )
-        light.schedules.add_listener(
-            lambda news, requester, is_default=is_default: hub.broadcast_news(
-                (news.light, news.name),
-                protocol.reply_message(news) if is_default else None,
-                lambda: protocol.reply_message(news, named=True),
-                skip=requester,
-            )
-        )
+        _broadcast(light, hub, is_default=light is lights.default)
     shared = app.extensions[EXTENSION] = Service(lights, hub, version=service_version())
     if app.config.get("MQTT_URL"):
         shared.bridge = _start_mqtt(app.config, lights)
@@ -131,13 +113,39 @@ def create_app(config=None, led=None) -> Flask:
     return app
 
 
+def _broadcast(light: Light, hub: Hub, *, is_default: bool) -> None:
+    """Every change of ``light``, from any door, to every WebSocket client that sees that light
+    but the one that asked; the default light's to v1 clients as v1 has it. Its schedules' news
+    likewise, to the clients that watch them."""
+
+    def state_changed(new: protocol.State, requester: object) -> None:
+        hub.broadcast_state(
+            new.light,
+            protocol.state_message(new) if is_default else None,
+            lambda: protocol.state_message(new, named=True),
+            skip=requester,
+        )
+
+    def schedule_changed(news: protocol.ScheduleInfo | protocol.ScheduleDeleted, requester: object) -> None:
+        hub.broadcast_news(
+            (news.light, news.name),
+            protocol.reply_message(news) if is_default else None,
+            lambda: protocol.reply_message(news, named=True),
+            skip=requester,
+        )
+
+    light.add_listener(state_changed)
+    if light.schedules is not None:
+        light.schedules.add_listener(schedule_changed)
+
+
 def _light(config, spec: LightSpec, led, factory: str | None, state_file, scheduler, location, changes_log) -> Light:
     """One light of the service: its LED (opened on its pin with ``factory`` unless given), its
     state as saved, its schedules. Logs one line saying where it is and how it starts."""
     if led is None:
         led = open_led(
             spec.pin,
-            pin_factory=factory,
+            pin_factory=factory or PinFactory.MOCK,  # main() chose one for each light it opens
             timeout=float(config["PIGPIO_TIMEOUT"]),
             curve=parse_curve(config["BRIGHTNESS_CURVE"]),
             with_deadline=with_deadline,

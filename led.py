@@ -80,7 +80,7 @@ class Led:
         # (the kernel's PWM, lgpio; pigpio's socket has its own). A call past it is left
         # behind, and the device is not reopened until it returns.
         self._with_deadline, self._deadline = with_deadline, deadline
-        self._hung = None  # set while a call past its deadline has not returned
+        self._hung: threading.Event | None = None  # set while a call past its deadline has not returned
         self._device = self._call(lambda: self._open(pin_factory))
         self._reconnect = reconnect
         self._check_interval = check_interval
@@ -150,8 +150,9 @@ class Led:
     def _write(self, level: float) -> None:
         """Write one level through the curve (lock held); a failure becomes HardwareError."""
         try:
-            self._call(lambda device=self._device, duty=self.curve.duty(level): setattr(device, "value", duty))
-        except Exception as exc:  # pigpio raises socket and struct errors, gpiozero its own
+            device, duty = self._device, self.curve.duty(level)
+            self._call(lambda: setattr(device, "value", duty))
+        except Exception as exc:  # noqa: BLE001 - pigpio raises socket and struct errors, gpiozero its own
             self._fade = None
             self._lost(exc)
             raise HardwareError(self.error) from exc
@@ -233,12 +234,12 @@ class Led:
                 raise TimeoutError("the device hangs")
             else:
                 self._device.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a dead device fails as its library likes
             # It could not be closed through its dead device: let go of gpiozero's reservation
             # of its pin, so that the device opened when it answers again can take the pin.
             try:
                 self.pin_factory.release_all(self._device)
-            except Exception:
+            except Exception:  # noqa: BLE001 - likewise: the reservation may be gone with it
                 pass
         _close_quietly(self.pin_factory)
 
@@ -252,7 +253,7 @@ class Led:
                 try:
                     if hasattr(self.pin_factory, "connection"):  # pigpio: is its daemon there?
                         self.pin_factory.connection.get_current_tick()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure of the daemon's answer is its loss
                     self._lost(exc)
                 return
         # Reconnecting (a TCP probe, a new connection) happens outside the lock, so
@@ -265,14 +266,14 @@ class Led:
         try:
             factory = self._call(self._reconnect)
             device = self._call(lambda: self._open(factory))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - still unavailable, however its library says so
             log.debug("%s still unavailable: %s", self.factory_name, exc)
             _close_quietly(factory)
             return
         with self._lock:
             try:
                 self._call(lambda: setattr(device, "value", self.curve.duty(self.level)))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - gone again, however its library says so
                 log.debug("%s went away again: %s", self.factory_name, exc)
                 _close_quietly(factory)
                 return
@@ -388,7 +389,11 @@ def open_led(
             pin_factory=factory,
             factory_name=pin_factory,
             curve=curve,
-            reconnect={PinFactory.PIGPIO: reconnect_pigpio, PinFactory.MOCK: None}.get(pin_factory, reopen),
+            reconnect=reconnect_pigpio
+            if pin_factory == PinFactory.PIGPIO
+            else None
+            if pin_factory == PinFactory.MOCK
+            else reopen,
             # pigpio's calls have their socket's deadline; a local device gets one here.
             with_deadline=None if pin_factory in (PinFactory.PIGPIO, PinFactory.MOCK) else with_deadline,
             deadline=timeout,

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
+from typing import Any
 
 from messages.commands import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+    Action,
     Command,
     DeleteSchedule,
     GetState,
@@ -70,6 +72,7 @@ from messages.fields import (  # noqa: F401 - re-exported: the doors use protoco
     UNAUTHORIZED,
     UNKNOWN_LIGHT,
     UNKNOWN_TYPE,
+    Message,
     ProtocolError,
     RequestId,
     WatchName,
@@ -94,7 +97,7 @@ from messages.when import (  # noqa: F401 - re-exported: the doors use protocol.
 )
 
 
-def _set_command(message: dict, request_id: RequestId, light: str | None = None) -> Command:
+def _set_command(message: Message, request_id: RequestId, light: str | None = None) -> Action:
     """A set message: one of level, on, step and effect, and perhaps a transition.
 
     ``level`` may come with an ``on`` that agrees with it (true above 0, false at 0), as
@@ -213,10 +216,10 @@ def _dump(message: dict, request_id: RequestId = None) -> str:
     return to_json(message)
 
 
-def state_fields(state: State, named: bool = False) -> dict:
+def state_fields(state: State, named: bool = False) -> dict[str, Any]:
     """The state as flat JSON fields, the same on every door (WebSocket, REST, MQTT);
     ``named``: with the light's name (protocol v1's default light goes without it)."""
-    fields = {"light": state.light} if named else {}
+    fields: dict[str, Any] = {"light": state.light} if named else {}
     fields.update(level=state.level, on=state.on, brightness=state.brightness, seq=state.seq)
     if state.transition:
         fields["transition"] = state.transition
@@ -249,11 +252,11 @@ def error_message(code: str, message: str, request_id: RequestId = None) -> str:
     return _dump(reply, request_id)
 
 
-def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict:
+def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict[str, Any]:
     """A schedule as flat JSON fields; without ``next_at`` they are a valid schedule message.
     ``named``: with its light's name."""
     when, action = info.when, info.action
-    fields = {"name": info.name}
+    fields: dict[str, Any] = {"name": info.name}
     if named:
         fields["light"] = info.light
     if when.at is not None:
@@ -272,7 +275,7 @@ def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict:
         fields.update(action.effect.fields() if action.effect is not None else {"effect": None})
     else:
         fields["step"] = action.delta
-    if getattr(action, "transition", None) is not None:
+    if not isinstance(action, SetEffect) and action.transition is not None:
         fields["transition"] = action.transition
     return fields
 

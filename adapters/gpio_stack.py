@@ -74,7 +74,9 @@ def fine_duty_lgpio_pin():
     from gpiozero.pins.lgpio import LGPIOPin
 
     class FineDutyLGPIOPin(LGPIOPin):
-        def _set_state(self, value):
+        _pwm: tuple[float, float] | None  # gpiozero's: (frequency, duty in percent) while it is PWM
+
+        def _set_state(self, value: float) -> None:
             if not self._pwm:  # not PWM: gpiozero's own on/off
                 return super()._set_state(value)
             frequency = self._pwm[0]

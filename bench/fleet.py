@@ -61,7 +61,7 @@ def start_lamps(count: int, broker: Broker, folder: Path) -> list[tuple[subproce
         )
         lamps.append((proc, port))
     deadline = time.monotonic() + 120
-    for proc, port in lamps:
+    for _proc, port in lamps:
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:

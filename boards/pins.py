@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import struct
+from typing import Any
 
 from adapters.gpio_stack import fine_duty_lgpio_pin, import_lgpio, set_pigpio_deadline, stop_pigpio_notifications
 
@@ -43,6 +44,8 @@ _PIGPIO_TICK = 16  # pigpio's TICK command: the cheapest question that needs an 
 
 class PinFactoryUnavailable(Exception):
     """A pin factory was asked for by name and cannot drive the LED here (the message says what to do)."""
+
+    light: str | None = None  # the light whose pin it cannot drive, when there are several
 
 
 class PigpioUnavailable(PinFactoryUnavailable):
@@ -109,7 +112,9 @@ def choose_pin_factories(
     }
     for pinless in (PinFactory.PIGPIO, PinFactory.LGPIO):
         checks[pinless] = _once(checks[pinless])
-    chosen, simulated, reasons = {}, [], []
+    chosen: dict[str, str] = {}
+    simulated: list[int] = []
+    reasons: list[str] = []
     for light, pin in pins.items():
         if requested == PinFactory.MOCK:
             chosen[light] = PinFactory.MOCK
@@ -147,7 +152,7 @@ def choose_pin_factories(
 
 def _once(check):
     """A check whose answer does not depend on the pin, asked once (its failure raised again)."""
-    answers = []
+    answers: list[PinFactoryUnavailable | None] = []
 
     def checked(pin: int) -> None:
         if not answers:
@@ -211,7 +216,7 @@ def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_
             factory = LGPIOFactory()
             factory.pin_class = fine_duty_lgpio_pin()
             return factory
-        except Exception as exc:  # lgpio.error('can not open gpiochip'), gpiozero's PinUnknownPi
+        except Exception as exc:  # noqa: BLE001 - lgpio.error('can not open gpiochip'), gpiozero's PinUnknownPi
             raise PinFactoryUnavailable(
                 f"cannot open a GPIO chip ({exc}); is this a Raspberry Pi, and is the service's user in the gpio group?"
             ) from None
@@ -245,7 +250,9 @@ def bounded_mock_pwm_pin():
     from gpiozero.pins.mock import MockPWMPin
 
     class BoundedMockPWMPin(MockPWMPin):
-        def clear_states(self):
+        states: Any  # gpiozero's list of PinState, here a deque
+
+        def clear_states(self) -> None:
             super().clear_states()  # gpiozero's own start: its clock and first state
             self.states = deque(self.states, maxlen=SIMULATED_HISTORY)
 

@@ -417,7 +417,7 @@ class Client:
                 if not is_open(self.ws):
                     return  # the client closed: nothing may follow its close frame
                 self.sock.sendall(frame)
-            except Exception:  # OSError, or wsproto's LocalProtocolError after the client's close
+            except Exception:  # noqa: BLE001 - OSError, or wsproto's LocalProtocolError after the client's close
                 return  # the handler sees the connection end and cleans up
             finally:
                 self._sending_since = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import struct
 import time
+from collections.abc import Callable
 
 from limits.budget import Budget
 
@@ -59,8 +60,8 @@ class FrameBudget:
         max_message_size: int | None,
         control_rate: float = CONTROL_RATE,
         control_burst: int = CONTROL_BURST,
-        clock=time.monotonic,
-    ):
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.control_rate, self.control_burst = control_rate, control_burst
         self.max_message_size = max_message_size
         self.max_framed = FRAMING * (max_message_size or DEFAULT_MESSAGE_SIZE)

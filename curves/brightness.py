@@ -24,8 +24,8 @@ class Curve:
         level = min(100.0, max(0.0, level))
         if self.name == "linear":
             return level / 100
-        if self.name == "gamma":
-            return (level / 100) ** self.gamma
+        if self.name == "gamma" and self.gamma is not None:
+            return float((level / 100) ** self.gamma)
         # CIE 1931: L* = 116 (Y)^(1/3) - 16 above L* = 8, and L* = 903.3 Y below it.
         if level > 8:
             return ((level + 16) / 116) ** 3

@@ -54,7 +54,7 @@ class Candle:
     began: float
     seed: int = 0
     name: EffectName = EffectName.CANDLE
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
 
     def _dip(self, step: int) -> float:
         """The random dip (0..1) of flicker step ``step``: the same for the same seed and step."""
@@ -122,10 +122,14 @@ def shape_for(effect: Effect, top: float, back_to: float, seed: int = 0) -> Call
     """``make(shown, now)``: the shape of ``effect`` (its name and fields) around ``top``,
     begun at ``now`` with ``shown`` on the LED; a flash ends at ``back_to``. ValueError for
     an effect it knows no shape of."""
+    name = EffectName(effect.name)  # ValueError for a name it knows no shape of
+    fields = effect.fields()  # the effect's own, each given (protocol.parse_effect fills in the defaults)
     shapes: dict[EffectName, Callable[[float, float], Shape]] = {
-        EffectName.BREATHE: lambda shown, now: Breathe.starting_at(shown, top, effect.period, now),
-        EffectName.CANDLE: lambda shown, now: Candle(top, effect.depth, now, seed),
-        EffectName.BLINK: lambda shown, now: Blink(top, effect.on_time, effect.off_time, now),
-        EffectName.FLASH: lambda shown, now: Flash(top, effect.on_time, effect.off_time, effect.count, now, back_to),
+        EffectName.BREATHE: lambda shown, now: Breathe.starting_at(shown, top, fields["period"], now),
+        EffectName.CANDLE: lambda shown, now: Candle(top, fields["depth"], now, seed),
+        EffectName.BLINK: lambda shown, now: Blink(top, fields["on_time"], fields["off_time"], now),
+        EffectName.FLASH: lambda shown, now: Flash(
+            top, fields["on_time"], fields["off_time"], fields["count"], now, back_to
+        ),
     }
-    return shapes[EffectName(effect.name)]
+    return shapes[name]

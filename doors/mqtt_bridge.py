@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import protocol
@@ -122,7 +123,7 @@ class MqttBridge:
         self._pending: dict[str, protocol.State] = {}  # each light's newest state not yet published
         self._wake = threading.Condition()
         self._stopped = False
-        self._client = None
+        self._client: Any = None  # paho's Client, once started
         self._told_unreachable = False
 
     def light_topics(self, light: Light) -> str:
@@ -213,7 +214,8 @@ class MqttBridge:
         client.publish(f"{self.base}/status", ONLINE, qos=1, retain=True)
         self._announce()
         for light in self.lights:
-            for info in light.schedules.infos() if light.schedules is not None else ():
+            infos: list[protocol.ScheduleInfo] = light.schedules.infos() if light.schedules is not None else []
+            for info in infos:
                 self._schedule_changed(info, None)
 
     def _on_connect_fail(self, _client, _userdata) -> None:
@@ -281,7 +283,7 @@ class MqttBridge:
         finally:
             time.sleep(0)  # the loop's other work comes between two messages
 
-    def _command(self, message, topic_light: str | None, family: TopicFamily) -> int:
+    def _command(self, message, topic_light: str | None, family: TopicFamily) -> float:
         """Carry out a command message; returns its cost: a unit per light it acted on."""
         request_id = None
         is_ha, is_group = family is TopicFamily.HOME_ASSISTANT, family is TopicFamily.GROUP
@@ -310,7 +312,7 @@ class MqttBridge:
                     )
             cost = 0
             for command in commands:
-                name = topic_light or command.light
+                name = topic_light or getattr(command, "light", None)
                 if is_group and name not in (None, protocol.EVERY_LIGHT) and name not in self.lights.names:
                     log.debug("MQTT: a group command for light %r, which this lamp does not have", name)
                     return ONE  # the fleet's lamps need not all have it
@@ -395,9 +397,7 @@ class MqttBridge:
                 f"{self.light_topics(light)}/schedules/{news.name}",
                 protocol.reply_message(news, named=True),
             )
-        if isinstance(news, protocol.ScheduleDeleted):
-            payload = b""
-        self._client.publish(topic, payload, qos=1, retain=True)
+        self._client.publish(topic, b"" if isinstance(news, protocol.ScheduleDeleted) else payload, qos=1, retain=True)
 
     def _publish(self, topic: str, text: str) -> None:
         self._client.publish(topic, text, qos=1)

@@ -172,17 +172,23 @@ def _post(path_light: str | None):
     client = peer(request.environ)
     try:
         command = command_from_post(request)
+        named: str | None = getattr(command, "light", None)  # every command POST takes may name its light
+        target: str | None
         if path_light is not None:
-            if command.light not in (None, path_light):
+            if named not in (None, path_light):
                 raise protocol.ProtocolError(
                     protocol.INVALID_MESSAGE,
-                    f"the body names light {command.light!r} and the URL {path_light!r}: leave it out of the body",
+                    f"the body names light {named!r} and the URL {path_light!r}: leave it out of the body",
                 )
             target = path_light
         else:
-            target = command.light
+            target = named
         lights = the_lights()
-        states = lights.execute(target, command, origin=f"http {client}")
+        states = [
+            state
+            for state in lights.execute(target, command, origin=f"http {client}")
+            if isinstance(state, protocol.State)
+        ]  # what a light command answers
         if target == protocol.EVERY_LIGHT and (budget := request.environ.get(ENVIRON_KEY)) is not None:
             budget.spend(len(lights) - ONE)  # a change of every light: the connection waits the longer for its next
     except HTTPException:  # 413 and the like: answered by their own handlers

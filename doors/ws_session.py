@@ -127,9 +127,13 @@ class Session:
         """Every light's state, to a client that has just asked to watch them (each one's under
         its lock, with the client already counted in: none is missed)."""
         client = self.client
-        return self.lights.read_all(
-            lambda states: len([client.send_state(text_frame(text), light) for light, text in named_states(states)])
-        )
+
+        def send(states: list[protocol.State]) -> int:
+            for light, text in named_states(states):
+                client.send_state(text_frame(text), light)
+            return len(states)
+
+        return int(self.lights.read_all(send))
 
     def send_schedules(self) -> int:
         """Every schedule the client sees, one message each: the default light's, and every

@@ -14,12 +14,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import protocol
 from curves import effects
 from lamp import state
 from limits.loglimit import LogLimiter
 from protocol import EffectName, State
+
+if TYPE_CHECKING:
+    from lamp.schedules import Schedules
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +73,9 @@ class Light:
         self.changes_log = changes_log or new_changes_log()
         self.led = led
         self.scheduler = scheduler
-        self.schedules = None  # the Schedules that take schedule commands, when wired (app.py)
+        self.schedules: Schedules | None = None  # what takes schedule commands, when wired (app.py)
         self._wall_clock = wall_clock
-        self._sleep: tuple[float, float | None, object] | None = None  # (fires at, fade, handle)
+        self._sleep: tuple[float, float | None, Any] | None = None  # (fires at, fade, timers.Timer)
         self.default_transition = default_transition
         self.state_file = state_file
         self._clock = clock
@@ -84,7 +88,7 @@ class Light:
         self._listeners: list[StateListener] = []
         self._frozen = False  # set by stop_changes(): shutdown has begun
         self._effect: protocol.Effect | None = None  # the effect that runs, with its fields
-        self._shape = None  # its shape on the LED (effects.py), to tell its own end from a later one's
+        self._shape: Any = None  # its shape on the LED (curves.effects), to tell its own end from a later one's
         brightness = protocol.parse_level(brightness)
         if brightness == 0:
             raise ValueError("brightness is what 'on' shows: 1..100 (use on=False for off)")
@@ -151,10 +155,10 @@ class Light:
                         reply(answer)
                 return answer
             case protocol.Ping():
-                answer = protocol.Pong()
+                pong = protocol.Pong()
                 if reply is not None:
-                    reply(answer)
-                return answer
+                    reply(pong)
+                return pong
             case _:
                 log.error("no handler for %r from %s", command, origin)
                 raise protocol.ProtocolError(

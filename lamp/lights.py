@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import protocol
 from lamp.light import Light, Replier
@@ -158,12 +158,18 @@ class Lights:
         """Call ``use(states)`` with every light's state, under every light's ordering lock:
         no change can come between (see :meth:`light.Light.read`). The locks are taken in
         the lights' order, and a light's listeners never take another light's lock."""
-        lights, states = list(self), []
+        lights: list[Light] = list(self)
+        states: list[protocol.State] = []
 
-        def under(index: int):
+        def under(index: int) -> Any:
             if index == len(lights):
                 return use(states)
-            return lights[index].read(lambda state: (states.append(state), under(index + 1))[1])
+
+            def then(state: protocol.State) -> Any:
+                states.append(state)
+                return under(index + 1)
+
+            return lights[index].read(then)
 
         return under(0)
 

@@ -23,7 +23,7 @@ TOO_MANY = "too_many_schedules"
 JOB_PREFIX = "schedule:"
 
 # Told of every schedule made, changed (ScheduleInfo) or deleted (ScheduleDeleted), and who asked.
-ScheduleListener = Callable[[object, object], None]
+ScheduleListener = Callable[["protocol.ScheduleInfo | protocol.ScheduleDeleted", object], None]
 
 
 class Schedules:
@@ -59,7 +59,8 @@ class Schedules:
         for fields in saved:
             try:
                 command = protocol.parse_message({**fields, "type": "schedule"})
-                self._put(command, save=False)
+                if isinstance(command, protocol.PutSchedule):
+                    self._put(command, save=False)
             except (protocol.ProtocolError, TypeError, ValueError) as exc:
                 log.warning("a saved schedule was dropped: %s (%s)", getattr(exc, "message", exc), fields)
         if self._items:
@@ -69,6 +70,7 @@ class Schedules:
         """Put or delete a schedule; the listeners hear of it unless nothing changed (the
         same schedule put again is answered, and neither written nor told to anyone). Its log
         line is the light's (``Light.tell``: to ``note`` when given)."""
+        answer: protocol.ScheduleInfo | protocol.ScheduleDeleted
         if isinstance(command, protocol.PutSchedule):
             answer, changed = self._put(command)
             if changed:

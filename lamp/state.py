@@ -1,9 +1,10 @@
 """The light's state kept on disk, so that a restart or a power cut comes back where it was:
 the brightness, the power and the schedules.
 
-Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most
-one a second whatever changed (level, power, schedules), because SD cards wear out. A corrupt file is moved aside with one
-warning; an unwritable folder gives one warning and the service keeps serving.
+Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most one a
+second whatever changed (level, power, effect, schedules), because SD cards wear out. A
+corrupt file is moved aside with one warning; an unwritable folder gives one warning and the
+service keeps serving.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import protocol
 
@@ -49,12 +51,12 @@ def power_on_state(power_on: str | int, initial_level: int, saved: tuple[int | N
 
     Where no brightness was saved, it is ``initial_level`` (100 when that is 0).
     """
-    policy = parse_power_on(power_on)
+    policy = parse_power_on(str(power_on))
     initial = protocol.parse_level(initial_level)
     brightness = (saved[0] if saved else None) or initial or 100
     if policy == "last":
         return (brightness, saved[1]) if saved else (brightness, initial > 0)
-    if policy in ("on", "off"):
+    if isinstance(policy, str):  # "on" or "off"
         return brightness, policy == "on"
     return (policy or brightness), policy > 0
 
@@ -129,7 +131,8 @@ class StateFile:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            return self._set_aside(f"cannot be read ({exc})")
+            self._set_aside(f"cannot be read ({exc})")
+            return None
         try:
             saved = json.loads(text, parse_int=int)
             if not isinstance(saved, dict):
@@ -144,7 +147,8 @@ class StateFile:
                 lines.setdefault(name, line)
             found = {name: _read_line(line) for name, line in lines.items()}
         except (ValueError, KeyError, TypeError, protocol.ProtocolError) as exc:
-            return self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
+            self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
+            return None
         with self._lock:
             for name, (light_state, schedules) in found.items():
                 if schedules:
@@ -154,7 +158,7 @@ class StateFile:
                 if light_state is not None:
                     self._loaded_states[name] = light_state
                     if light_state[0] is not None:  # what a schedules-only write keeps
-                        self._states.setdefault(name, light_state)
+                        self._states.setdefault(name, (light_state[0], light_state[1]))
             return self._loaded_states.get(self.default_light)
 
     def _set_aside(self, problem: str) -> None:
@@ -208,9 +212,9 @@ class StateFile:
                 self._timer = None
         self._write_pending()
 
-    def _line(self, light: str) -> dict:
+    def _line(self, light: str) -> dict[str, Any]:
         """One light's line of the file (lock held)."""
-        line = {}
+        line: dict[str, Any] = {}
         if light in self._states:
             brightness, on = self._states[light]
             line = {"brightness": brightness, "on": on, "level": brightness if on else 0}

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE = 60  # seconds a job may run late
@@ -25,7 +26,7 @@ class Scheduler:
     def __init__(self, *, misfire_grace: int = MISFIRE_GRACE):
         self.misfire_grace = misfire_grace
         self._lock = threading.Lock()
-        self._aps = None
+        self._aps: Any = None  # APScheduler's BackgroundScheduler, once started
         self._stopped = False
 
     def _scheduler(self):

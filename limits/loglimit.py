@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 PERIOD = 10.0  # seconds: the window a source's lines are counted in
 
@@ -73,7 +74,7 @@ class LogLimiter:
         """Write the line if ``source`` has lines left this period, else count it; True if written."""
         if not self.logger.isEnabledFor(level):
             return False
-        summaries: list[tuple] = []
+        summaries: list[tuple[Any, ...] | None] = []
         with self._lock:
             now = self._clock()
             entry = self._sources.get(source)
@@ -103,7 +104,7 @@ class LogLimiter:
 
     def flush(self) -> None:
         """Write the summary of every source whose period is over (the timer calls this)."""
-        summaries = []
+        summaries: list[tuple[Any, ...] | None] = []
         with self._lock:
             self._timer_due = None
             now = self._clock()
@@ -144,7 +145,7 @@ class LogLimiter:
         self._timer_due = due
         self._start_timer(max(0.0, due - self._clock()) + 0.01, self.flush)
 
-    def _write(self, summaries: list) -> None:
+    def _write(self, summaries: list[tuple[Any, ...] | None]) -> None:
         for summary in summaries:
             if summary is not None:
                 self.logger.log(summary[0], *summary[1:])

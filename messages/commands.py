@@ -140,6 +140,7 @@ Command = (
     SetLevel | SetPower | Toggle | Step | SetEffect | Sleep | PutSchedule | DeleteSchedule | Watch | GetState | Ping
 )
 ScheduleCommand = (PutSchedule, DeleteSchedule)
+Action = SetLevel | SetPower | Step | SetEffect  # what a schedule carries out
 LightCommand = (SetLevel, SetPower, Toggle, Step, SetEffect, Sleep)  # the commands that can change the state
 
 

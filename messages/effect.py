@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from messages.fields import INVALID_MESSAGE, ProtocolError, describe, seconds, whole
+from messages.fields import INVALID_MESSAGE, Message, ProtocolError, describe, seconds, whole
 
 
 class EffectName(enum.StrEnum):
@@ -55,12 +55,12 @@ class Effect:
     off_time: float | None = None  # ...and off
     count: int | None = None  # flash: blinks
 
-    def fields(self) -> dict:
+    def fields(self) -> dict[str, Any]:
         """The flat JSON fields that start it again: ``effect`` and its own."""
         return {"effect": str(self.name), **{name: getattr(self, name) for name in EFFECT_FIELDS[self.name]}}
 
 
-def parse_effect(message: dict) -> Effect | None:
+def parse_effect(message: Message) -> Effect | None:
     """A message's ``effect`` and its fields; None for ``"effect": null`` (stop the effect)."""
     name = message["effect"]
     given = [field for field in ALL_EFFECT_FIELDS if field in message]
@@ -79,7 +79,7 @@ def parse_effect(message: dict) -> Effect | None:
     if foreign:
         takes = ", ".join(own)
         raise ProtocolError(INVALID_MESSAGE, f"{foreign[0]} does not go with {effect}, which takes {takes}")
-    values = {}
+    values: dict[str, Any] = {}
     for field_name, field in own.items():
         value = message.get(field_name, field.default)
         rule = (

@@ -11,6 +11,7 @@ import enum
 import json
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any, NoReturn
 
 LEVEL_MIN = 0
 LEVEL_MAX = 100
@@ -38,6 +39,7 @@ TOO_MANY_CLIENTS = "too_many_clients"
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _LEVEL_RULE = f"level must be an integer from {LEVEL_MIN} to {LEVEL_MAX}"
 RequestId = str | int | None
+Message = dict[str, Any]  # a client message's JSON object, numbers exact (parse_json)
 
 
 class ProtocolError(Exception):
@@ -50,11 +52,11 @@ class ProtocolError(Exception):
         self.request_id = request_id
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number this protocol accepts")
 
 
-def _plain_number(value):
+def _plain_number(value: object) -> int | float:
     """Let json.dumps show a Decimal nested in a rejected value as the number it is."""
     if isinstance(value, Decimal):
         if value.is_finite() and -(10**20) < value < 10**20 and value == value.to_integral_value():
@@ -63,7 +65,7 @@ def _plain_number(value):
     raise TypeError(type(value).__name__)
 
 
-def describe(value) -> str:
+def describe(value: object) -> str:
     """Show a rejected value the way the client wrote it, cut to a readable length."""
     if isinstance(value, Decimal):
         text = str(value) if len(str(value)) <= 24 else f"a number with {len(str(value))} characters"
@@ -72,7 +74,7 @@ def describe(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def parse_level(value) -> int:
+def parse_level(value: object) -> int:
     """Check one ``level`` value and return it as an int; raise ProtocolError otherwise.
 
     Accepts a JSON integer (or a number with no fraction, such as ``50.0``) and a
@@ -124,7 +126,7 @@ def _exact(bound: float) -> Decimal:
     return Decimal(str(bound))
 
 
-def seconds(value, rule: str, low: float, high: float) -> float:
+def seconds(value: object, rule: str, low: float, high: float) -> float:
     """A JSON number of seconds from ``low`` to ``high``, exactly as sent; ``rule`` names it."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
@@ -136,12 +138,12 @@ def seconds(value, rule: str, low: float, high: float) -> float:
     return float(value)
 
 
-def parse_transition(value) -> float:
+def parse_transition(value: object) -> float:
     """A fade's length in seconds: a JSON number from 0 to TRANSITION_MAX."""
     return seconds(value, f"transition must be a number of seconds from 0 to {TRANSITION_MAX}", 0, TRANSITION_MAX)
 
 
-def parse_sleep_after(value) -> float | None:
+def parse_sleep_after(value: object) -> float | None:
     """A sleep timer's delay: seconds from 1 to SLEEP_MAX, or null to cancel it."""
     if value is None:
         return None
@@ -153,7 +155,7 @@ def parse_sleep_after(value) -> float | None:
     )
 
 
-def whole(value, rule: str, low: float, high: float) -> int:
+def whole(value: object, rule: str, low: float, high: float) -> int:
     """A JSON integer (or a number with no fraction) from ``low`` to ``high``; ``rule`` names it."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise ProtocolError(INVALID_MESSAGE, f"{rule}, got {describe(value)}")
@@ -169,21 +171,21 @@ def whole(value, rule: str, low: float, high: float) -> int:
     return int(value)
 
 
-def parse_step(value) -> int:
+def parse_step(value: object) -> int:
     """A relative step: an integer from -STEP_MAX to STEP_MAX (or such a string, from a form)."""
     if isinstance(value, str) and _SIGNED_DIGITS.fullmatch(value) and len(value) <= 5:
         value = Decimal(value)
     return whole(value, f"step must be an integer from {-STEP_MAX} to {STEP_MAX}", -STEP_MAX, STEP_MAX)
 
 
-def parse_on(value) -> bool:
+def parse_on(value: object) -> bool:
     """Power: a JSON boolean, nothing else (not 1, "yes" or null)."""
     if not isinstance(value, bool):
         raise ProtocolError(INVALID_MESSAGE, f"on must be true or false, got {describe(value)}")
     return value
 
 
-def parse_id(message: dict) -> RequestId:
+def parse_id(message: Message) -> RequestId:
     if "id" not in message:
         return None
     value = message["id"]
@@ -201,12 +203,12 @@ def parse_id(message: dict) -> RequestId:
     )
 
 
-def to_json(value) -> str:
+def to_json(value: object) -> str:
     """``value`` as compact JSON: how every message and answer of the service is written."""
     return json.dumps(value, separators=(",", ":"))
 
 
-def parse_json(text: str | bytes):
+def parse_json(text: str | bytes) -> Any:
     """Decode one JSON text with numbers kept exact; raise ProtocolError for anything else.
 
     Integers become ints (exact, and fast: the level of nearly every message; Decimals
@@ -244,7 +246,7 @@ class WatchName(enum.StrEnum):
 WATCHABLE = tuple(WatchName)
 
 
-def parse_watch(message: dict) -> dict[str, bool]:
+def parse_watch(message: Message) -> dict[str, bool]:
     """A watch request's ``schedules`` and ``lights``: true to start that news, false to stop
     it; one of them at least, and only the ones given change."""
     given = {str(name): message[name] for name in WATCHABLE if name in message}
@@ -257,7 +259,7 @@ def parse_watch(message: dict) -> dict[str, bool]:
     return given
 
 
-def parse_watch_query(values: list) -> frozenset:
+def parse_watch_query(values: list[str]) -> frozenset[str]:
     """``/ws?watch=schedules,lights``: what the connection watches from the start."""
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in WATCHABLE]
@@ -274,13 +276,13 @@ EVERY_LIGHT = "*"
 DEFAULT_LIGHT_NAME = "led"  # the one light's name when LIGHTS is not set
 
 
-def parse_light(message: dict) -> str | None:
+def parse_light(message: Message) -> str | None:
     """A message's ``"light"``: a name, ``"*"`` for every light, or None when absent (the
     default light). Whether the service has that light is the door's question."""
     if "light" not in message:
         return None
     value = message["light"]
-    if value == EVERY_LIGHT or (isinstance(value, str) and LIGHT_NAME.fullmatch(value)):
+    if isinstance(value, str) and (value == EVERY_LIGHT or LIGHT_NAME.fullmatch(value)):
         return value
     raise ProtocolError(
         INVALID_MESSAGE,

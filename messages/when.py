@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from messages.fields import INVALID_MESSAGE, OUT_OF_RANGE, ProtocolError, describe
+from messages.fields import INVALID_MESSAGE, OUT_OF_RANGE, Message, ProtocolError, describe
 
 DAILY = "daily"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -32,7 +32,7 @@ _NAME = re.compile(r"[A-Za-z0-9 _.-]{1,32}")
 _TIME_OF_DAY = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
 
 
-def parse_schedule_name(message: dict):
+def parse_schedule_name(message: Message) -> str:
     """A schedule's name: 1 to 32 letters, digits, spaces, '_', '.' or '-'."""
     value = message.get("name")
     if not isinstance(value, str) or not _NAME.fullmatch(value) or value.strip() != value:
@@ -42,7 +42,7 @@ def parse_schedule_name(message: dict):
     return value
 
 
-def parse_days(value) -> str:
+def parse_days(value: object) -> str:
     """``daily`` (or absent), or weekdays: ``mon-fri``, ``sat,sun``, ``mon,wed-fri``; canonical out."""
     rule = 'days must be "daily" or weekdays such as "mon-fri" or "sat,sun"'
     if value is None:
@@ -52,7 +52,7 @@ def parse_days(value) -> str:
     text = value.strip().lower()
     if text in (DAILY, "mon-sun"):
         return DAILY
-    chosen = set()
+    chosen: set[str] = set()
     for part in text.split(","):
         ends = [end.strip() for end in part.split("-")]
         if len(ends) > 2 or not all(end in WEEKDAYS for end in ends):
@@ -64,17 +64,17 @@ def parse_days(value) -> str:
     return DAILY if len(chosen) == 7 else ",".join(day for day in WEEKDAYS if day in chosen)
 
 
-def parse_time_of_day(value) -> str:
+def parse_time_of_day(value: object) -> str:
     """A local time of day, ``HH:MM`` or ``HH:MM:SS`` (24-hour)."""
     match = _TIME_OF_DAY.fullmatch(value) if isinstance(value, str) else None
-    if not match or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3] or 0) > 59:
+    if not isinstance(value, str) or not match or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3] or 0) > 59:
         raise ProtocolError(
             INVALID_MESSAGE, f'at must be a time of day such as "06:45" (00:00 to 23:59), got {describe(value)}'
         )
     return value
 
 
-def parse_when(message: dict):
+def parse_when(message: Message) -> When:
     """One of at, cron and sun (with offset), and days; see protocol.When."""
     given = [field for field in ("at", "cron", "sun") if field in message]
     if len(given) != 1:

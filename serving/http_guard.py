@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class WaitingRoom:
         self,
         *,
         crowded: Callable[[int, float], bool],
-        close: Callable[[object], None],
+        close: Callable[[Any], None],
         clock: Callable[[], float] = time.monotonic,
     ):
         self.crowded = crowded
@@ -103,7 +103,7 @@ class WaitingRoom:
         if evicted is not None:
             self._close(evicted)
 
-    def waited_over(self, seconds: float) -> list:
+    def waited_over(self, seconds: float) -> list[object]:
         """The connections that have waited over ``seconds`` (oldest first)."""
         limit = self._clock() - seconds
         with self._lock:

@@ -125,7 +125,7 @@ def _serve_gunicorn(args: argparse.Namespace, load_app: Callable, *, shutdown: C
 def _install_shutdown(worker, shutdown: Callable) -> None:
     """In the gunicorn worker: on SIGTERM/SIGINT/SIGQUIT, close every WebSocket with 1001 first."""
     app = worker.wsgi
-    closing = []  # non-empty once a shutdown has begun in this (the main) thread
+    closing: list[int] = []  # non-empty once a shutdown has begun in this (the main) thread
 
     for signum in SHUTDOWN_SIGNALS:
         previous = signal.getsignal(signum)

@@ -4,6 +4,7 @@ processes, and the boards' fakes (a pigpio daemon, lgpio under gpiozero)."""
 import sys
 
 import pytest
+
 from fake_boards import fake_lgpio
 from fake_pigpiod import FakePigpiod
 from support import ServerProcess

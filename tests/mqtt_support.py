@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+
 from support import free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,7 +99,7 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
-            raise AssertionError(f"server ignored {sig!r} for {timeout} s:\n{self.log()}")
+            raise AssertionError(f"server ignored {sig!r} for {timeout} s:\n{self.log()}") from None
         finally:
             self._log.close()
 
@@ -242,3 +243,27 @@ def chosen_factory(requested: str = "auto", environ=None, *, pin: int = 21, **op
     from boards.pins import choose_pin_factories
 
     return choose_pin_factories({"led": pin}, requested, os.environ if environ is None else environ, **options)["led"]
+
+
+def shell_env() -> dict:
+    """The shell a user has after `make test`: .venv's bin (websocat) first on PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool, path=shell_env()["PATH"])
+    assert path, f"{tool} is missing: `make test` installs it (see the Makefile)"
+    return path
+
+
+# The real browser the page tests drive: Debian's Chromium, as root, with nothing from the network.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

@@ -9,11 +9,12 @@ import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
 from websockets.exceptions import ConnectionClosed
 
 import protocol
 from protocol import ProtocolError, SetLevel
+
+from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
 
 ERROR_CODES = {protocol.INVALID_JSON, protocol.INVALID_MESSAGE, protocol.OUT_OF_RANGE, protocol.UNKNOWN_TYPE}
 TYPES = ["set", "toggle", "sleep", "schedule", "unschedule", "watch", "get", "ping", "nope"]

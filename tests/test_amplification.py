@@ -4,8 +4,9 @@ and the service's memory and log measured (docs/security.md, "Work done on a cli
 
 import time
 
-import amplification as amp
 import pytest
+
+import amplification as amp
 from attacks import Watcher, assert_served, rss_kb
 from mqtt_support import Broker
 from support import Client, worker_pid

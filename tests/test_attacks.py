@@ -6,6 +6,11 @@ import socket
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import protocol
+
 from attacks import (
     EMPTY_CONTINUATION,
     EMPTY_PONG,
@@ -22,12 +27,8 @@ from attacks import (
     schedule_churn,
     slow_readers,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from mqtt_support import Broker, Listener
 from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
-
-import protocol
 
 # ---------------------------------------------------------------- 1: frame floods
 

@@ -10,13 +10,14 @@ import threading
 import time
 
 import pytest
-from fake_boards import FakeKernel, fake_lgpio
-from support import ROOT, chosen_factory
 
 from boards.kernel_pwm import KernelPwm, KernelPwmFactory, KernelPwmUnavailable, PwmChannel, find_channel
 from boards.pins import PinFactoryUnavailable, choose_pin_factories
 from curves.brightness import Curve
 from led import HardwareError, Led
+
+from fake_boards import FakeKernel, fake_lgpio
+from support import ROOT, chosen_factory
 
 PI4 = "Raspberry Pi 4 Model B Rev 1.5"
 PI5 = "Raspberry Pi 5 Model B Rev 1.0"

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from mqtt_support import Broker, Listener
-from support import ROOT, Client
 
 import protocol
+
+from mqtt_support import Broker, Listener
+from support import ROOT, Client
 
 LONG_LIGHT = "l" * 32  # a light name at its longest
 

@@ -6,12 +6,12 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from support import ROOT, Client, free_port
+
+from support import ROOT, Client, free_port, require, shell_env
 
 DOC_HOST = "raspberrypi.local:5000"
 RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
@@ -46,21 +46,10 @@ def recipe(name: str, server) -> str:
     return recipes()[name].replace(DOC_HOST, f"127.0.0.1:{server.port}")
 
 
-def shell_env() -> dict:
-    """The shell a user has after `make test`: .venv's bin (websocat) first on PATH."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-
-
 def run(script: str, cwd=None, timeout=20, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["sh", "-c", script], cwd=cwd, env=shell_env(), capture_output=True, text=True, timeout=timeout, **kwargs
     )
-
-
-def require(tool: str) -> str:
-    path = shutil.which(tool, path=shell_env()["PATH"])
-    assert path, f"{tool} is missing: `make test` installs it (see the Makefile)"
-    return path
 
 
 @pytest.fixture

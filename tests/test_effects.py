@@ -7,14 +7,15 @@ import time
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
-from support import Client
-from test_led import FakeTime
 
 import protocol
 from curves.brightness import Curve
 from curves.effects import FLICKER_STEP
 from lamp.light import Light
 from led import Led
+
+from fakes import LONDON, BrokenPWMPin, FakeClock, FakeScheduler
+from support import Client
 
 RATE = 60  # the fader's updates a second
 
@@ -33,7 +34,7 @@ class ClockedPWMPin(MockPWMPin):
 
 @pytest.fixture
 def fake():
-    fake = FakeTime()
+    fake = FakeClock()
     ClockedPWMPin.clock = fake.clock
     return fake
 
@@ -182,8 +183,6 @@ def test_effect_null_stops_it_and_the_same_effect_again_changes_nothing(light, f
 def test_a_schedule_starts_an_effect_a_candle_at_sunset_and_a_flash_at_seven(mock_factory):
     from datetime import datetime
 
-    from test_schedules import LONDON, FakeScheduler
-
     from lamp.schedules import Schedules
 
     clock = FakeScheduler(datetime(2026, 12, 7, 6, 0, tzinfo=LONDON))
@@ -214,7 +213,8 @@ def test_a_schedule_starts_an_effect_a_candle_at_sunset_and_a_flash_at_seven(moc
 
 def test_an_effect_set_on_one_door_shows_on_every_other(start_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
-    from test_page import CHROMIUM, CHROMIUM_ARGS
+
+    from support import CHROMIUM, CHROMIUM_ARGS
 
     server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
     with Client(server.ws_url) as v1, Client(server.ws_url + "?watch=lights") as watcher, sync_playwright() as pw:
@@ -272,7 +272,6 @@ def test_a_running_effect_is_kept_across_a_restart_and_a_flash_is_not(start_serv
 
 
 def test_an_effect_follows_the_hardware_error_rules(fake):
-    from test_led import BrokenPWMPin
 
     from led import HardwareError
 

@@ -2,17 +2,11 @@
 
 from serving.http_guard import WaitingRoom, crowded
 
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from fakes import FakeClock
 
 
 def test_while_crowded_the_longest_waiting_connection_is_closed():
-    closed, clock = [], Clock()
+    closed, clock = [], FakeClock(1000.0)
     room = WaitingRoom(crowded=lambda waiting, _longest: waiting > 3, close=closed.append, clock=clock)
     for name in "abc":
         room.wait(name, "10.0.0.1")
@@ -23,7 +17,7 @@ def test_while_crowded_the_longest_waiting_connection_is_closed():
 
 
 def test_a_served_connection_is_never_closed_and_a_kept_alive_one_waits_from_its_last_request():
-    closed, clock = [], Clock()
+    closed, clock = [], FakeClock(1000.0)
     room = WaitingRoom(crowded=lambda waiting, _longest: waiting > 2, close=closed.append, clock=clock)
     room.wait("a", "p")
     room.wait("b", "p")
@@ -35,7 +29,7 @@ def test_a_served_connection_is_never_closed_and_a_kept_alive_one_waits_from_its
 
 
 def test_one_log_line_for_a_burst_of_closes(caplog):
-    clock = Clock()
+    clock = FakeClock(1000.0)
     room = WaitingRoom(crowded=lambda waiting, _longest: waiting > 1, close=lambda c: None, clock=clock)
     for n in range(100):
         room.wait(n, "10.0.0.9")
@@ -48,7 +42,7 @@ def test_one_log_line_for_a_burst_of_closes(caplog):
 
 def test_while_there_is_room_nobody_is_closed_however_many_wait():
     closed = []
-    room = WaitingRoom(crowded=lambda waiting, _longest: False, close=closed.append, clock=Clock())
+    room = WaitingRoom(crowded=lambda waiting, _longest: False, close=closed.append, clock=FakeClock(1000.0))
     for n in range(5000):  # a thousand clients reconnecting at once, slow to send their requests
         room.wait(n, "10.0.0.1")
     assert closed == [] and len(room) == 5000

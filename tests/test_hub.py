@@ -6,12 +6,14 @@ import threading
 import time
 
 import pytest
-from support import client_frame
 from wsproto.connection import Connection, ConnectionType
 
 from broadcast.connection import Client
 from broadcast.frames import CloseCode, text_frame
 from broadcast.hub import Hub
+
+from fakes import FakeClock
+from support import client_frame
 
 
 class FakeServerWs:
@@ -24,14 +26,6 @@ class FakeServerWs:
         self.ws = Connection(ConnectionType.SERVER)  # builds the close frame
         self.thread = threading.Thread(target=lambda: None)
         self.thread.start()
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 class Peer:
@@ -162,7 +156,7 @@ def test_replies_are_never_dropped_even_while_the_client_is_behind(connect):
 
 
 def test_keep_alive_pings_when_due_and_only_the_answer_to_its_ping_counts(connect):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     hub = Hub(send_timeout=10, ping_interval=25, max_clients=10, clock=clock)
     quiet, quiet_peer = connect(hub)
     lively, lively_peer = connect(hub)
@@ -197,7 +191,7 @@ def _read_until_gone(client):
     try:
         while True:
             client.receive()
-    except Exception:
+    except Exception:  # noqa: BLE001 - however the connection ends, it has ended
         pass
 
 

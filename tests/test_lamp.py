@@ -3,10 +3,11 @@
 import time
 
 import pytest
-from support import Client
 
 import protocol
 from protocol import ProtocolError
+
+from support import Client
 
 
 def state(level, seq, *, on=None, brightness=None, **extra):

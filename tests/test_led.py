@@ -6,12 +6,13 @@ import subprocess
 import sys
 
 import pytest
-from gpiozero.pins.mock import MockPWMPin
-from support import ROOT, chosen_factory, free_port
 
 from boards.pins import PigpioUnavailable
 from curves.brightness import Curve, parse_curve
 from led import HardwareError, Led
+
+from fakes import BrokenPWMPin, FakeClock, fading_led, wait_for_the_fade
+from support import ROOT, chosen_factory, free_port
 
 # docs/brightness.md's table: level -> duty cycle (%) under each curve.
 CURVE_TABLE = [  # level, cie, linear, gamma:2.2
@@ -49,17 +50,6 @@ def test_configurable_pin(mock_factory):
     led.set_level(30)
     assert mock_factory.pin(18).state == pytest.approx(0.3)
     assert mock_factory.pin(21).state == 0
-
-
-class BrokenPWMPin(MockPWMPin):
-    """A pin whose writes fail once ``broken`` is set, as they do when pigpiod goes away."""
-
-    broken = False
-
-    def _set_state(self, value):
-        if self.broken:
-            raise OSError("connection to pigpiod lost")
-        super()._set_state(value)
 
 
 def test_failed_write_raises_hardware_error():
@@ -160,42 +150,8 @@ def test_nothing_is_opened_at_import():
 # ---------------------------------------------------------------- fades, on a fake clock
 
 
-class FakeTime:
-    """The fader's clock and sleep: each sleep advances the clock at once, and ``at``
-    runs a function once the clock reaches a time (from the fader's own thread)."""
-
-    def __init__(self):
-        self.now = 0.0
-        self._due = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-        for when, do in [d for d in self._due if d[0] <= self.now]:
-            self._due.remove((when, do))
-            do()
-
-    def at(self, when, do):
-        self._due.append((when, do))
-
-
-def fading_led(mock_factory, fake):
-    return Led(21, pin_factory=mock_factory, curve=Curve("linear"), fade_rate=60, clock=fake.clock, sleep=fake.sleep)
-
-
-def wait_for_the_fade(led):
-    import time
-
-    deadline = time.monotonic() + 10
-    while led.fade_remaining() > 0 or led._fade is not None:
-        assert time.monotonic() < deadline, "the fade never ended"
-        time.sleep(0.001)
-
-
 def test_a_fade_eases_from_the_shown_level_to_the_target_at_60_steps_a_second(mock_factory):
-    fake = FakeTime()
+    fake = FakeClock()
     led = fading_led(mock_factory, fake)
     pin = mock_factory.pin(21)
     led.set_level(20)
@@ -215,7 +171,7 @@ def test_a_fade_eases_from_the_shown_level_to_the_target_at_60_steps_a_second(mo
 
 
 def test_a_new_level_mid_fade_continues_from_what_is_shown_then(mock_factory):
-    fake = FakeTime()
+    fake = FakeClock()
     led = fading_led(mock_factory, fake)
     pin = mock_factory.pin(21)
     led.set_level(0)
@@ -241,7 +197,7 @@ def test_a_new_level_mid_fade_continues_from_what_is_shown_then(mock_factory):
 
 
 def test_a_jump_cancels_a_fade_and_a_failed_step_stops_it(mock_factory):
-    fake = FakeTime()
+    fake = FakeClock()
     led = fading_led(mock_factory, fake)
     fake.at(0.2, lambda: led.set_level(5))  # transition 0: at once
     led.set_level(90, transition=1.0)

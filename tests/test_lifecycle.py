@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from support import Client, client_frame, free_port, raw_websocket, read_until_closed
 from websockets.exceptions import ConnectionClosed
 
 from curves.brightness import Curve
 from protocol import State
+
+from support import Client, client_frame, free_port, raw_websocket, read_until_closed
 
 
 def test_a_client_that_never_reads_delays_no_one_and_is_dropped(start_server):
@@ -178,11 +179,12 @@ class TestHardwareFailure:
     @pytest.fixture
     def served(self):
         from gpiozero.pins.mock import MockFactory
-        from test_led import BrokenPWMPin
         from werkzeug.serving import make_server
 
         import app as app_module
         from led import Led
+
+        from fakes import BrokenPWMPin
 
         factory = MockFactory(pin_class=BrokenPWMPin)
         led = Led(21, pin_factory=factory)

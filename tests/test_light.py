@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from test_led import BrokenPWMPin
 
 import protocol
 from curves.brightness import Curve
@@ -13,6 +12,8 @@ from lamp.light import Light
 from lamp.state import StateFile, power_on_state
 from led import HardwareError, Led
 from protocol import Ping, Pong, SetLevel, State
+
+from fakes import BrokenPWMPin, FakeClock, fading_led, wait_for_the_fade
 
 
 class Recorder:
@@ -25,17 +26,9 @@ class Recorder:
         self.heard.append((state, requester))
 
 
-class FakeClock:
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def light(mock_factory):
-    light = Light(Led(21, pin_factory=mock_factory), brightness=50, clock=FakeClock())
+    light = Light(Led(21, pin_factory=mock_factory), brightness=50, clock=FakeClock(1000.0))
     yield light
     light.release()
 
@@ -120,7 +113,7 @@ def test_many_writers_are_heard_in_one_order_with_seq_counting_up(light):
 
 
 def test_health_tells_the_uptime_by_the_lights_clock(mock_factory):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     light = Light(Led(21, pin_factory=mock_factory), clock=clock)
     clock.now += 12.34
     health = light.health()
@@ -141,9 +134,8 @@ def test_power_on_policies():
 def test_a_step_during_a_fade_moves_from_where_the_fade_goes_and_fades_on_from_the_level_shown(mock_factory):
     """The state's ``level`` is the fade's target, and what every client shows: a step adds to it,
     so three quick +10s during a fade to 60 end at 90, whatever the fade had reached."""
-    from test_led import FakeTime, fading_led, wait_for_the_fade
 
-    fake = FakeTime()
+    fake = FakeClock()
     led = fading_led(mock_factory, fake)
     light = Light(led, brightness=20, clock=fake.clock)
     seen = {}

@@ -9,9 +9,6 @@ import time
 from datetime import datetime
 
 import pytest
-from support import ROOT, Client, ServerProcess
-from test_clients import require, shell_env
-from test_schedules import LONDON, FakeScheduler
 
 import protocol
 from lamp.light import Light
@@ -19,6 +16,9 @@ from lamp.lights import Lights, parse_lights
 from lamp.schedules import Schedules
 from lamp.state import StateFile
 from led import Led
+
+from fakes import LONDON, FakeScheduler
+from support import ROOT, Client, ServerProcess, require, shell_env
 
 THREE = "desk:21,shelf:20,status:16"
 

@@ -8,17 +8,11 @@ import pytest
 from limits.budget import Budget
 from limits.loglimit import LogLimiter
 
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from fakes import FakeClock
 
 
 def test_a_budget_allows_its_burst_then_its_rate():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     budget = Budget(10, 20, clock=clock)
     assert sum(budget.take() for _ in range(30)) == 20
     clock.now += 0.5  # five units back
@@ -27,7 +21,7 @@ def test_a_budget_allows_its_burst_then_its_rate():
 
 
 def test_work_done_on_a_clients_behalf_is_a_debt_it_waits_out():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     budget = Budget(100, 200, clock=clock)
     assert budget.take()
     budget.spend(900)  # a watch that sent 900 messages
@@ -39,7 +33,7 @@ def test_work_done_on_a_clients_behalf_is_a_debt_it_waits_out():
 
 
 def test_a_budget_never_holds_more_than_its_burst():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     budget = Budget(10, 20, clock=clock)
     clock.now += 3600
     assert budget.tokens == 20
@@ -63,7 +57,7 @@ class Timers:
 @pytest.fixture
 def limited(caplog):
     caplog.set_level(logging.INFO, logger="limits-test")
-    clock, timers = Clock(), Timers()
+    clock, timers = FakeClock(1000.0), Timers()
     limiter = LogLimiter(
         logging.getLogger("limits-test"),
         "changes",

@@ -8,11 +8,12 @@ import subprocess
 import time
 
 import pytest
-from mqtt_support import Broker, Listener
-from support import ROOT, Client
 
 from doors.home_assistant import ha_command
 from doors.mqtt_bridge import BrokerAddress, default_device_id
+
+from mqtt_support import Broker, Listener
+from support import ROOT, Client
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The page in a real browser: headless Debian Chromium driven by Playwright."""
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -9,18 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from support import Client
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from support import CHROMIUM, CHROMIUM_ARGS, Client
 
 # Counts what the page sends by wrapping its WebSocket (the page itself is not changed).
 WRAP_WEBSOCKET = """
@@ -311,7 +300,8 @@ def test_on_a_narrow_phone_every_control_fits_and_no_row_wraps_a_button_alone(se
         outside: shown.filter((el) => box(el).left < 0 || box(el).right > innerWidth).map((el) => el.outerHTML),
         clipped: shown.filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent),
         rows: {
-          sleep: [...document.querySelectorAll(".sleep button")].filter((el) => el.offsetParent).map((el) => box(el).top),
+          sleep: [...document.querySelectorAll(".sleep button")]
+            .filter((el) => el.offsetParent).map((el) => box(el).top),
           fine: [...document.querySelectorAll(".fine > *")].map((el) => box(el).top),
         },
       };

@@ -6,10 +6,8 @@ import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
-from support import Client
 
 import protocol
 from lamp import schedules as schedules_module
@@ -20,7 +18,9 @@ from lamp.state import StateFile
 from led import Led
 from protocol import DeleteSchedule, ProtocolError, SetLevel, When
 
-LONDON = ZoneInfo("Europe/London")
+from fakes import LONDON, FakeScheduler
+from support import Client
+
 UTC = UTC
 
 
@@ -71,39 +71,6 @@ def test_sunrise_in_london_matches_the_published_time():
     dusk = timers.trigger_for(When(sun="sunset", offset=-15), LONDON, (51.5074, -0.1278))
     before = dusk.get_next_fire_time(None, datetime(2026, 6, 21, 0, 0, tzinfo=LONDON))
     assert abs(before - datetime(2026, 6, 21, 21, 6, tzinfo=LONDON)) <= timedelta(minutes=1), before
-
-
-class FakeScheduler:
-    """schedule/unschedule/next_fire as Schedules uses them, on a clock the test moves."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-        self.jobs = {}  # id -> [trigger, function, next fire]
-
-    def schedule(self, job_id, trigger, function):
-        self.jobs[job_id] = [trigger, function, trigger.get_next_fire_time(None, self.now)]
-
-    def unschedule(self, job_id):
-        self.jobs.pop(job_id, None)
-
-    def next_fire(self, job_id):
-        job = self.jobs.get(job_id)
-        return job[2].timestamp() if job and job[2] else 0.0
-
-    def advance_to(self, moment: datetime) -> int:
-        """Run every job due up to ``moment``, in order; the number of runs."""
-        runs = 0
-        while True:
-            due = [(job[2], job_id) for job_id, job in self.jobs.items() if job[2] and job[2] <= moment]
-            if not due:
-                self.now = moment
-                return runs
-            when, job_id = min(due)
-            job = self.jobs[job_id]
-            self.now = when
-            job[2] = job[0].get_next_fire_time(when, when + timedelta(seconds=1))
-            job[1]()
-            runs += 1
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from support import Client
 from websockets.exceptions import InvalidStatus
+
+from support import Client
 
 
 def refused(url, **kwargs):

@@ -16,8 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support import ROOT, Client, ServerProcess, free_port
 from websockets.exceptions import ConnectionClosed
+
+from support import ROOT, Client, ServerProcess, free_port
 
 # Variables the outer `make test` exports that must not leak into a nested make.
 MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKE_TERMOUT", "MAKE_TERMERR")

@@ -2,9 +2,9 @@
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
-from support import Client
 
 import protocol
 from lamp.light import Light
@@ -12,51 +12,18 @@ from lamp.timers import Scheduler
 from led import Led
 from protocol import GetState, Ping, SetLevel, SetPower, Sleep, Step, Toggle
 
-
-class FakeScheduler:
-    """call_at as the light uses it; the test fires the jobs when their time has come."""
-
-    def __init__(self, clock):
-        self.clock = clock
-        self.jobs = []  # [when, function, cancelled]
-
-    def call_at(self, when, function):
-        job = [when, function, False]
-        self.jobs.append(job)
-
-        class Handle:
-            def cancel(self_):
-                job[2] = True
-
-        return Handle()
-
-    def advance(self, seconds):
-        self.clock.now += seconds
-        for job in list(self.jobs):
-            if not job[2] and job[0] <= self.clock.now:
-                job[2] = True
-                job[1]()
-
-    def pending(self):
-        return [job for job in self.jobs if not job[2]]
-
-
-class WallClock:
-    def __init__(self, now=1_800_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
+from fakes import FakeScheduler
+from support import Client
 
 
 @pytest.fixture
-def wall():
-    return WallClock()
+def scheduler():
+    return FakeScheduler(datetime.fromtimestamp(1_800_000_000, UTC))
 
 
 @pytest.fixture
-def scheduler(wall):
-    return FakeScheduler(wall)
+def wall(scheduler):
+    return scheduler.clock  # the light's wall clock: the scheduler's time
 
 
 @pytest.fixture

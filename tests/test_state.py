@@ -9,11 +9,12 @@ import threading
 import time
 
 import pytest
-from support import Client
 from websockets.exceptions import ConnectionClosed
 
 from lamp import state
 from lamp.state import StateFile
+
+from support import Client
 
 
 def test_round_trip_and_atomic_write(tmp_path):

@@ -8,8 +8,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from support import Client, client_frame, raw_websocket, read_until_closed
 from websockets.exceptions import ConnectionClosed
+
+from support import Client, client_frame, raw_websocket, read_until_closed
 
 
 def test_a_new_client_gets_the_initial_state(start_server):
@@ -292,7 +293,8 @@ def test_rest_takes_json_sent_with_curls_default_form_type(server):
     assert (status, reply["code"]) == (400, "invalid_message")
     assert (
         reply["message"]
-        == "POST /led takes the form fields level, on, step, transition, light, effect, period, depth, on_time, off_time, count (or a JSON body); got 'lvl'"
+        == "POST /led takes the form fields level, on, step, transition, light, effect, period, depth, on_time, "
+        "off_time, count (or a JSON body); got 'lvl'"
     )
     assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
 
