@@ -17,9 +17,11 @@ TEST_TOOLS := chromium=chromium mcs=mono-mcs mono=mono-runtime \
 run: $(VENV)/.run-deps
 	$(PY) app.py
 
-# The habits that catch mistakes (a few seconds), then every test.
+# The habits that catch mistakes (a few seconds), then every test: first the few that time
+# real work in real time (marked alone), one at a time, then the rest side by side.
 test: check test-tools
-	$(PY) -m pytest
+	$(PY) -m pytest -m alone -n 0
+	$(PY) -m pytest -m "not alone"
 
 # The linter and the formatter (ruff), the type checker (mypy), the import contracts
 # (.importlinter and tools/lint_imports.py): pyproject.toml has their settings.
@@ -33,7 +35,7 @@ check: $(VENV)/.test-deps
 # line and branch coverage of the service's modules (CONTRIBUTING.md, "Coverage").
 coverage: $(VENV)/.test-deps test-tools
 	rm -f .coverage .coverage.*
-	$(PY) -m coverage run -m pytest -p no:xdist -q
+	$(PY) -m coverage run -m pytest -n 0 -q
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
 

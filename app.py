@@ -1,9 +1,11 @@
 """ledsock: set an LED's brightness over a native WebSocket and keep every client in sync.
 
-This module wires the parts together. ``create_app`` builds the Flask app around one
-:class:`light.Light` (the state, transport-free) and one :class:`hub.Hub` (the
-WebSocket clients), with the routes of :mod:`web`. ``main`` is what ``make run``
-starts: it reads :mod:`settings`, picks the pin factory, and serves (:mod:`serve`).
+This module wires the parts together. ``create_app`` builds the Flask app around the lights
+(:class:`lamp.lights.Lights`, transport-free, one per ``LIGHTS`` entry) and one
+:class:`broadcast.hub.Hub` (the WebSocket clients), with the routes of :mod:`doors.web` and
+:mod:`doors.rest`, and the MQTT bridge with ``MQTT_URL``. ``main`` is what ``make run`` starts:
+it reads :mod:`serving.settings`, picks each light's pin factory, and serves
+(:mod:`serving.serve`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The LED this service drives: PWM through a brightness curve, fades, and reconnecting to pigpiod.
+"""The LED a light drives: PWM through a brightness curve, its one writer for fades and
+effects, and its device opened again when it comes back (pigpiod, the kernel's PWM, lgpio).
 
-Nothing here touches hardware at import: :func:`open_led` does, when the app is
-built, on the pin factory :mod:`pins` chose (pigpio, or a simulation on a laptop).
+Nothing here touches hardware at import: :func:`open_led` does, when the app is built, on
+the pin factory :mod:`boards.pins` chose for the light (or a simulation on a laptop).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Protocol v1 of ledsock: turn client text into commands and state into server text.
 
-The rules for each field's value live in :mod:`fields`, the commands and answers as values
-in :mod:`commands`; this module builds the one from text and the other into text, and
-re-exports both, so every door uses ``protocol`` alone.
-Pure functions, no I/O: every door (the WebSocket and the REST route in ``web.py``)
+The rules for each field's value live in :mod:`messages.fields`, :mod:`messages.effect` and
+:mod:`messages.when`, the commands and answers as values in :mod:`messages.commands`; this
+module builds the one from text and the other into text, and re-exports them all, so every
+door uses ``protocol`` alone. Pure functions, no I/O: every door (the WebSocket, REST, MQTT)
 calls these, so all of them accept exactly the same input. Every way a message can
 be wrong is raised as :class:`ProtocolError`, which the edge turns into one
 ``{"type":"error",...}`` reply. See ``docs/protocol.md``.

@@ -1,4 +1,4 @@
-"""The pin factory behind the LED: which one drives it on this board, and building it.
+"""The pin factory behind each light's LED: which one drives its pin on this board, and building it.
 
 ``auto`` tries, in order: pigpio when its daemon answers (hardware-timed PWM on any pin of a
 Pi 1 to 4 or Zero); the kernel's hardware PWM when the pin has a channel the kernel exposes

@@ -1,8 +1,9 @@
-"""What every HTTP route shares: the app's lights and hub, JSON responses, the error reply
-for a rejected request, and the client's name in the log.
+"""What every HTTP route shares: the app's shared objects (its :class:`Service`), JSON
+responses, and the client's name in the log.
 
-The page and WebSocket (:mod:`web`) and the REST twin (:mod:`rest`) are Blueprints of
-their own; both answer through these, so a refusal reads the same at every door.
+The page and WebSocket (:mod:`doors.web`) and the REST twin (:mod:`doors.rest`) are
+Blueprints of their own; both answer through these (and :mod:`doors.answers`), so a refusal
+reads the same at every door.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The light's state kept on disk, so that a restart or a power cut comes back where it was:
-the brightness, the power and the schedules.
+"""Every light's state kept on disk, so that a restart or a power cut comes back where it was:
+its brightness, power, running effect and schedules.
 
 Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most one a
 second whatever changed (level, power, effect, schedules), because SD cards wear out. A

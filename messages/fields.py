@@ -1,5 +1,6 @@
-"""The rules for one value of a protocol message (level, on, step, transition, after, id)
-and for its JSON: pure checks that return the value or raise :class:`ProtocolError`.
+"""The rules for one value of a protocol message (level, on, step, transition, after, id,
+light, what to watch) and for its JSON, both ways: pure checks that return the value or raise
+:class:`ProtocolError`, and the error codes.
 
 :mod:`protocol` builds commands from these and re-exports them; every door goes
 through :mod:`protocol`, never here.

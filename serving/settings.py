@@ -315,7 +315,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LED_TOKEN",
         str,
         None,
-        "when set, /ws and POST /led need it (Authorization: Bearer, or ?token= on /ws)",
+        "when set, /ws and every POST need it (Authorization: Bearer, or ?token= on /ws)",
     ),
     # MQTT (docs/mqtt.md). The URL may hold a password: an environment variable only.
     Setting(

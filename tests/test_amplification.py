@@ -11,6 +11,9 @@ from attacks import Watcher, assert_served, rss_kb
 from mqtt_support import Broker
 from support import Client, worker_pid
 
+# Timed against a real server: these run one after another, on one test worker.
+pytestmark = pytest.mark.xdist_group("timed attacks")
+
 LOG_PER_S = 20 * 1024  # bytes of log a second the service may write under any attack (make bench: the target)
 RSS_BACK = 5 * 1024  # KB: what memory may keep once the attackers are gone
 

@@ -30,6 +30,9 @@ from attacks import (
 from mqtt_support import Broker, Listener
 from support import Client, client_frame, raw_websocket, read_until_closed, worker_pid
 
+# Timed against a real server: these run one after another, on one test worker.
+pytestmark = pytest.mark.xdist_group("timed attacks")
+
 # ---------------------------------------------------------------- 1: frame floods
 
 

@@ -3,6 +3,8 @@
 import json
 import time
 
+import pytest
+
 from fake_pigpiod import FakePigpiod
 from support import Client
 
@@ -150,6 +152,7 @@ def test_shutdown_does_not_wait_on_a_hung_daemon(start_server, pigpiod):
     assert json.loads((server.log_path.parent / f"state-{server.port}.json").read_text())["level"] == 33
 
 
+@pytest.mark.alone  # 60 writes a second, timed in real time: with the machine to itself
 def test_a_fade_reaches_the_daemon_as_smooth_steps(start_server, pigpiod):
     server = start_server("--initial-level", "10", env=pigpio_env(pigpiod))
     before = len(pigpiod.duty_cycles(21))
