@@ -125,6 +125,7 @@ class MqttBridge:
         self._stopped = False
         self._client: Any = None  # paho's Client, once started
         self._told_unreachable = False
+        self.failed_attempts = 0  # connection attempts that failed since the last that did not
 
     def light_topics(self, light: Light) -> str:
         """Where a light's own topics are: ``<base>/lights/<name>``."""
@@ -190,6 +191,7 @@ class MqttBridge:
             "mqtt_broker": str(self.broker),
             "mqtt_error": self.last_error,
             "mqtt_dropped": self.dropped,
+            "mqtt_failed_attempts": self.failed_attempts,
         }
 
     # ---------------------------------------------------------------- paho's callbacks (its thread)
@@ -200,6 +202,7 @@ class MqttBridge:
             log.error("MQTT: %s refused the connection: %s", self.broker, reason_code)
             return
         self.connected, self.last_error, self._told_unreachable = True, None, False
+        self.failed_attempts = 0
         log.info("MQTT: connected to %s", self.broker)
         client.subscribe(
             [
@@ -219,6 +222,7 @@ class MqttBridge:
                 self._schedule_changed(info, None)
 
     def _on_connect_fail(self, _client, _userdata) -> None:
+        self.failed_attempts += 1
         self.last_error = f"cannot reach {self.broker}"
         if not self._told_unreachable:  # one line, not one per retry
             log.warning("MQTT: cannot reach %s; retrying with backoff (up to 30 s apart)", self.broker)

@@ -384,6 +384,7 @@ class Light:
             "uptime_s": round(self._clock() - self.started, 1),
             "state_file": str(self.state_file.path) if self.state_file else None,
             "state_file_writes": self.state_file.writes if self.state_file else 0,
+            "state_file_pending": self.state_file.pending if self.state_file else False,
         }
 
     def led_health(self) -> dict:

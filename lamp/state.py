@@ -204,6 +204,12 @@ class StateFile:
             self._timer.daemon = True
             self._timer.start()
 
+    @property
+    def pending(self) -> bool:
+        """Whether a change is not on disk yet (it will be within ``min_interval`` s)."""
+        with self._lock:
+            return self._version > self._written
+
     def flush(self) -> None:
         """Write the newest state now, if it is not on disk yet (at shutdown)."""
         with self._lock:
@@ -307,6 +313,10 @@ class LightRecord:
     @property
     def writes(self) -> int:
         return self.file.writes
+
+    @property
+    def pending(self) -> bool:
+        return self.file.pending
 
     @property
     def saved_schedules(self) -> list[dict]:

@@ -37,6 +37,23 @@ def client(app):
 
 
 @pytest.fixture
+def app_with(mock_factory):
+    """``app_with(**config)``: an isolated app with those settings, around a simulated LED."""
+    from app import create_app
+    from led import Led
+
+    leds = []
+
+    def make(**config):
+        leds.append(Led(21 + len(leds), pin_factory=mock_factory))
+        return create_app({"TESTING": True, **config}, led=leds[-1])
+
+    yield make
+    for led in leds:
+        led.close()
+
+
+@pytest.fixture
 def start_server(tmp_path):
     """Start `python app.py ...` with extra flags/env; every server is stopped afterwards."""
     servers = []

@@ -1,4 +1,6 @@
-"""Hostile pages, tokens, floods and too many clients, against a real server process."""
+"""Hostile pages, tokens, floods and too many clients, against a real server process: what needs
+the server itself (a WebSocket that opens, a flood, a full house); the rules alone are tested in
+process in test_admission.py."""
 
 import json
 import time
@@ -31,20 +33,6 @@ def post(server, body, headers):
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-def test_a_foreign_page_cannot_open_the_websocket(server):
-    for origin in (
-        "http://evil.example",
-        "null",
-        f"http://127.0.0.1:{server.port}.evil.example",
-        "file://",
-        f"ftp://127.0.0.1:{server.port}",
-    ):
-        status, body = refused(server.ws_url, origin=origin)
-        assert (status, body["code"]) == (403, "forbidden_origin"), origin
-    assert server.get("/healthz")["clients"] == 0
-    assert "Origin http://evil.example is not allowed" in server.log()
-
-
 def test_the_own_page_and_non_browser_clients_may(server):
     with Client(server.ws_url, origin=f"http://127.0.0.1:{server.port}") as page, Client(server.ws_url) as script:
         assert page.recv()["type"] == script.recv()["type"] == "state"
@@ -61,23 +49,6 @@ def test_listed_origins_may(start_server):
     assert post(server, "level=9", {**FORM, "Origin": "https://dash.example"}) == (
         200,
         {"level": 9, "on": True, "brightness": 9, "seq": 1},
-    )
-
-
-def test_a_cross_site_form_post_changes_nothing(server):
-    with Client(server.ws_url) as watcher:
-        watcher.recv()
-        status, body = post(server, "level=99", {**FORM, "Origin": "http://evil.example"})
-        assert (status, body["code"]) == (403, "forbidden_origin")
-        assert watcher.nothing_pending()
-    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
-    assert post(server, "level=99", FORM) == (
-        200,
-        {"level": 99, "on": True, "brightness": 99, "seq": 1},
-    )  # curl sends no Origin
-    assert post(server, "level=98", {**FORM, "Origin": f"http://127.0.0.1:{server.port}"}) == (
-        200,
-        {"level": 98, "on": True, "brightness": 98, "seq": 2},
     )
 
 
@@ -101,17 +72,6 @@ def test_with_a_token_set_the_websocket_needs_it(token_server):
     ):
         assert by_query.recv()["type"] == by_header.recv()["type"] == "state"
     assert "correct horse" not in server.log()
-
-
-def test_with_a_token_set_post_needs_the_bearer_header(token_server):
-    server = token_server
-    assert post(server, "level=5", FORM)[0] == 401
-    assert post(server, "level=5", {**FORM, "Authorization": "Bearer nope"})[0] == 401
-    assert post(server, "level=5", {**FORM, "Authorization": "Bearer correct horse"}) == (
-        200,
-        {"level": 5, "on": True, "brightness": 5, "seq": 1},
-    )
-    assert server.led() == {"level": 5, "on": True, "brightness": 5, "seq": 1}  # reading stays open
 
 
 def test_a_flood_is_rate_limited_and_the_connection_survives(start_server):
@@ -186,24 +146,6 @@ def raw_request(server, method, path, headers, body=None):
         connection.close()
 
 
-def test_a_rebinding_page_can_neither_change_nor_read_the_led(server):
-    # What the attacker's page makes the visitor's browser send: `curl -H 'Host: attacker.example'
-    # -H 'Origin: http://attacker.example' -d level=7 http://PI:5000/led`, and the same for /ws.
-    for method, path, extra, body in [
-        ("POST", "/led", FORM, "level=7"),
-        ("GET", "/ws", UPGRADE, None),
-        ("GET", "/led", {}, None),
-        ("GET", "/healthz", {}, None),
-        ("GET", "/", {}, None),
-        ("GET", "/static/ledsock.js", {}, None),
-    ]:
-        status, text = raw_request(server, method, path, {**REBOUND, **extra}, body)
-        assert status == 403, (path, status, text)
-        assert json.loads(text)["code"] == "forbidden_host", (path, text)
-    assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
-    assert "Host attacker.example is not this service's" in server.log()
-
-
 def test_every_default_name_of_the_service_is_accepted(server):
     import socket
 
@@ -234,12 +176,3 @@ def test_every_default_name_of_the_service_is_accepted(server):
     assert status == 200
     status, _ = raw_request(server, "GET", "/ws", {"Host": f"localhost:{server.port}", **UPGRADE})
     assert status == 101
-
-
-def test_allowed_hosts_adds_names_and_star_turns_the_check_off(start_server):
-    named = start_server(env={"ALLOWED_HOSTS": "lamp.example, Kiosk.Lan"})
-    for host in ("lamp.example", "kiosk.lan:8080"):
-        assert raw_request(named, "GET", "/led", {"Host": host})[0] == 200, host
-    assert raw_request(named, "GET", "/led", {"Host": "lamp.example.evil"})[0] == 403
-    anything = start_server("--allowed-hosts", "*")
-    assert raw_request(anything, "GET", "/led", REBOUND)[0] == 200

@@ -4,8 +4,6 @@ import json
 import random
 import socket
 import threading
-import urllib.error
-import urllib.request
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -283,48 +281,6 @@ def test_rest_rejects_bad_input_with_the_same_error_objects(server):
         assert client.nothing_pending()
     assert server.led() == {"level": 50, "on": True, "brightness": 50, "seq": 0}
     assert server.post("/led", "80", "application/json") == (200, {"level": 80, "on": True, "brightness": 80, "seq": 1})
-
-
-def test_rest_takes_json_sent_with_curls_default_form_type(server):
-    form = "application/x-www-form-urlencoded"
-    assert server.post("/led", '{"level": 5}', form) == (200, {"level": 5, "on": True, "brightness": 5, "seq": 1})
-    assert server.post("/led", "level=6&level=7", form) == (200, {"level": 7, "on": True, "brightness": 7, "seq": 2})
-    status, reply = server.post("/led", "lvl=8", form)
-    assert (status, reply["code"]) == (400, "invalid_message")
-    assert (
-        reply["message"]
-        == "POST /led takes the form fields level, on, step, transition, light, effect, period, depth, on_time, "
-        "off_time, count (or a JSON body); got 'lvl'"
-    )
-    assert server.led() == {"level": 7, "on": True, "brightness": 7, "seq": 2}
-
-
-def test_rest_errors_say_what_is_accepted_and_are_always_json(server):
-    """A form user's slips, and paths or methods the service has not: one JSON error each."""
-    form = "application/x-www-form-urlencoded"
-    for path, body, content_type, fragment in (
-        ("/led", "", form, "POST /led needs a body: form fields level, on, step, transition"),
-        ("/led?level=5", "", form, "the URL's ?level is not read: send it as the body"),
-        (
-            "/led",
-            b'--b\r\nContent-Disposition: form-data; name="levle"\r\n\r\n8\r\n--b--\r\n',
-            "multipart/form-data; boundary=b",
-            "got 'levle'",
-        ),
-    ):
-        status, reply = server.post(path, body, content_type)
-        assert (status, reply["code"]) == (400, "invalid_message") and fragment in reply["message"], reply
-    for method, path, status, code in (
-        ("PUT", "/led", 405, "method_not_allowed"),
-        ("DELETE", "/led", 405, "method_not_allowed"),
-        ("GET", "/nowhere", 404, "not_found"),
-    ):
-        request = urllib.request.Request(server.http + path, method=method)
-        with pytest.raises(urllib.error.HTTPError) as caught:
-            urllib.request.urlopen(request, timeout=5)
-        assert caught.value.code == status and caught.value.headers["Content-Type"] == "application/json"
-        assert json.loads(caught.value.read())["code"] == code
-    assert server.led()["seq"] == 0
 
 
 def test_a_client_flooding_its_socket_does_not_starve_the_others(start_server):
