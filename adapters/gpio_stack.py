@@ -54,10 +54,18 @@ def lgpio_work_folder(environ=os.environ) -> str:
 
 def import_lgpio(environ=os.environ):
     """lgpio, imported with the process's ``LG_WD`` set (:func:`lgpio_work_folder` of
-    ``environ``); ImportError if it is not installed, OSError if it still cannot make its FIFO."""
-    os.environ.setdefault("LG_WD", lgpio_work_folder(environ))
-    import lgpio
+    ``environ``); ImportError if it is not installed, OSError if it still cannot make its FIFO.
 
+    lgpio's library changes the process's working directory to ``LG_WD`` when it loads, and its
+    module then opens the FIFO there by a relative name: the service's is put back at once, so
+    that a relative path it was given (``STATE_FILE=state.json``) still means what it did.
+    """
+    os.environ.setdefault("LG_WD", lgpio_work_folder(environ))
+    working_directory = os.getcwd()
+    try:
+        import lgpio
+    finally:
+        os.chdir(working_directory)
     return lgpio
 
 

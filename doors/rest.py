@@ -34,19 +34,7 @@ def rest_state(state: protocol.State, shown: float | None = None, named: bool = 
     return fields
 
 
-FORM_FIELDS = (
-    "level",
-    "on",
-    "step",
-    "transition",
-    "light",
-    "effect",
-    "period",
-    "depth",
-    "on_time",
-    "off_time",
-    "count",
-)
+FORM_FIELDS = ("level", "on", "step", "transition", "light", "effect", *protocol.ALL_EFFECT_FIELDS)
 
 
 def command_from_post(req) -> protocol.Command:
@@ -109,7 +97,7 @@ def _no_accepted_field(path: str, given: list[str]) -> protocol.ProtocolError:
 
 # The form fields that are numbers in JSON; level and step stay text, which the protocol takes
 # as they come from an HTML form (level: "a string of ASCII digits", step: "-10").
-NUMBER_FIELDS = ("transition", "period", "on_time", "off_time", "count", "depth")
+NUMBER_FIELDS = ("transition", *protocol.ALL_EFFECT_FIELDS)
 
 
 def _form_value(name: str, text: str):

@@ -41,7 +41,7 @@ EFFECT_FIELDS: dict[EffectName, dict[str, FieldRange]] = {
         "off_time": FieldRange(0.05, 60, 0.5),
     },
 }
-ALL_EFFECT_FIELDS = ("period", "depth", "on_time", "off_time", "count")
+ALL_EFFECT_FIELDS = tuple(dict.fromkeys(name for fields in EFFECT_FIELDS.values() for name in fields))
 
 
 @dataclass(frozen=True)

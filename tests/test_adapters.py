@@ -151,3 +151,23 @@ def test_lgpio_makes_its_fifo_where_lg_wd_says(tmp_path, monkeypatch):
     assert gpio_stack.lgpio_work_folder() == "/run/ledsock"  # systemd's RuntimeDirectory first
     monkeypatch.setenv("LG_WD", "/somewhere")
     assert gpio_stack.lgpio_work_folder() == "/somewhere"  # lgpio's own setting, when given
+
+
+def test_importing_the_real_lgpio_leaves_the_working_directory_where_it_was(tmp_path):
+    """The real lgpio library moves the process into LG_WD when it loads (its module then opens
+    its FIFO there, by a relative name): import_lgpio puts the service back where it was."""
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    code = (
+        "import os; from adapters.gpio_stack import import_lgpio; before = os.getcwd(); import_lgpio(); "
+        "print(before == os.getcwd(), os.environ['LG_WD'])"
+    )
+    bare = "import os; os.environ['LG_WD'] = os.environ['TMPDIR']; import lgpio; print(os.getcwd())"
+    env = {"PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    moved = subprocess.run([sys.executable, "-c", bare], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert moved.stdout.strip() == str(tmp_path), moved.stderr  # lgpio's own way: it moves the process
+    kept = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert kept.stdout.split() == ["True", str(tmp_path)], kept.stderr
