@@ -298,3 +298,16 @@ def test_an_effect_follows_the_hardware_error_rules(fake):
         factory.pin(21).broken = False
         light.release()
         factory.close()
+
+
+def test_an_effect_without_a_shape_fails_and_never_becomes_another():
+    """Every effect the protocol knows has its own shape; a name it does not know has none (it
+    used to fall through to a flash)."""
+    from curves.effects import Flash, shape_for
+
+    for name in protocol.EffectName:
+        effect = protocol.parse_effect({"effect": str(name)})
+        assert shape_for(effect, top=80, back_to=80)(0.0, 0.0).name is name
+    with pytest.raises(ValueError, match="sparkle"):
+        shape_for(protocol.Effect("sparkle"), top=80, back_to=80)
+    assert Flash.name is protocol.EffectName.FLASH
