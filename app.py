@@ -212,17 +212,17 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
 
 def _start_mqtt(config, lights):
     """The MQTT bridge, when MQTT_URL is set (paho-mqtt is imported only then)."""
-    from doors import mqtt_bridge
+    from doors import mqtt_bridge, mqtt_topics
 
-    broker = mqtt_bridge.BrokerAddress.parse(config["MQTT_URL"])
-    device_id = mqtt_bridge.check_topic_name(
-        config.get("MQTT_DEVICE_ID") or mqtt_bridge.default_device_id(), "MQTT_DEVICE_ID"
+    broker = mqtt_topics.BrokerAddress.parse(config["MQTT_URL"])
+    device_id = mqtt_topics.check_topic_name(
+        config.get("MQTT_DEVICE_ID") or mqtt_topics.default_device_id(), "MQTT_DEVICE_ID"
     )
     bridge = mqtt_bridge.MqttBridge(
         lights,
         broker,
         device_id=device_id,
-        group=mqtt_bridge.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
+        group=mqtt_topics.check_topic_name(config["MQTT_GROUP"], "MQTT_GROUP"),
         discovery=bool(config["MQTT_DISCOVERY"]),
         ca_file=config.get("MQTT_CA_FILE"),
         page_url=config.get("PAGE_URL") or "",
@@ -287,7 +287,7 @@ def main(argv=None) -> int:
         "token required" if args.led_token else "no token",
     )
     if args.mqtt_url:
-        from doors.mqtt_bridge import BrokerAddress  # paho itself is imported with the app only
+        from doors.mqtt_topics import BrokerAddress  # pure: paho is imported with the app only
 
         try:  # a bad MQTT_URL stops the start here, with one clear line, before serving
             log.info("MQTT bridge to %s", BrokerAddress.parse(args.mqtt_url))

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 
+from boards.device_watch import DeviceWatch
 from boards.pins import (
     DEFAULT_PIGPIO_TIMEOUT,
     PigpioUnavailable,
@@ -298,50 +299,6 @@ class Led:
                     self._drop_connection()  # a hung daemon: one deadline, not one per call
             finally:
                 _close_quietly(self.pin_factory)  # closing a dead pigpio connection may fail
-
-
-class DeviceWatch:
-    """One thread that checks the devices of every LED that can reconnect, so that a light
-    more costs no thread: each interval, each LED's :meth:`Led.check_device` in turn."""
-
-    _lock = threading.Lock()
-    _by_interval: dict[float, DeviceWatch] = {}
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self.leds: list[Led] = []
-        self._thread: threading.Thread | None = None
-
-    @classmethod
-    def every(cls, interval: float) -> DeviceWatch:
-        with cls._lock:
-            return cls._by_interval.setdefault(interval, cls(interval))
-
-    def add(self, led: Led) -> None:
-        with self._lock:
-            self.leds.append(led)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ledsock-led-watch", daemon=True)
-                self._thread.start()
-
-    def remove(self, led: Led) -> None:
-        with self._lock:
-            if led in self.leds:
-                self.leds.remove(led)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.interval)  # looked up at each call: gevent's once serving has begun
-            with self._lock:
-                leds = list(self.leds)
-                if not leds:  # every LED closed: the next one starts a thread again
-                    self._thread = None
-                    return
-            for led in leds:
-                try:
-                    led.check_device()
-                except Exception:  # one device's fault must not end the others' checks
-                    log.exception("checking GPIO%d's device failed", led.pin)
 
 
 def _close_quietly(pin_factory) -> None:

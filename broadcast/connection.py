@@ -20,6 +20,7 @@ from adapters.websocket_stack import close_code, frame_connection, is_open, mark
 from broadcast.frames import CloseCode, FrameBudget, PolicyViolation, ping_frame, text_frame
 from broadcast.handshake import CONNECTION_THREAD
 from broadcast.outbox import Outbox, Outgoing
+from broadcast.reader import FrameReader
 
 log = logging.getLogger(__name__)
 
@@ -63,34 +64,11 @@ class Client:
     connection is over.
     """
 
-    __slots__ = (
-        "ws",
-        "sock",
-        "conn",
-        "peer",
-        "_max_replies",
-        "_budget",
-        "_lock",
-        "_cond",
-        "_outbox",
-        "_close",
-        "_finished",
-        "_writing",
-        "_sending_since",
-        "_os_socket",
-        "_writer",
-        "_messages",
-        "_parts",
-        "_part_frames",
-        "_part_size",
-        "_ping_payload",
-        "_pong_seen",
-        "_pings_sent",
-        "next_ping",
-        "dropped",
-        "wants_news",
-        "watches_lights",
-        "names_lights",
+    # Thousands of clients: no __dict__ each.
+    __slots__ = tuple(
+        "ws sock conn peer _max_replies _lock _cond _outbox _close _finished _writing _sending_since _os_socket "
+        "_writer _messages _reader _ping_payload _pong_seen _pings_sent next_ping dropped wants_news "
+        "watches_lights names_lights".split()
     )
 
     def __init__(
@@ -107,7 +85,6 @@ class Client:
         self.conn = frame_connection(ws)  # wsproto's frame connection alone
         self.peer = peer
         self._max_replies = max_pending_replies
-        self._budget = budget or FrameBudget(max_message_size=getattr(ws, "max_message_size", None))
         self._lock = threading.Lock()  # taken bare on the broadcast's path: one call less per client
         self._cond = threading.Condition(self._lock)
         self._outbox = Outbox(outbox_budget)  # what waits to be sent, guarded by _lock
@@ -124,10 +101,10 @@ class Client:
         except OSError:
             pass
         self._writer: threading.Thread | None = None  # started the first time a frame must wait
+        self._reader = FrameReader(
+            self.conn, budget or FrameBudget(max_message_size=getattr(ws, "max_message_size", None))
+        )
         self._messages: list = []  # whole messages read and not yet handled (one chunk's worth)
-        self._parts: list = []  # the fragments of the message being received
-        self._part_frames = 0
-        self._part_size = 0
         self._ping_payload = b""  # the payload of the server's last ping
         self._pong_seen = True  # whether a pong answered it
         self._pings_sent = 0
@@ -177,42 +154,17 @@ class Client:
         return self._messages.pop(0)
 
     def _take(self, data: bytes) -> None:
-        """Feed one chunk to wsproto and act on each event it makes (raises PolicyViolation)."""
-        from wsproto.connection import ConnectionState
-        from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
-        from wsproto.utilities import LocalProtocolError
-
-        conn = self.conn
-        conn.receive_data(data)
-        for event in conn.events():
-            if isinstance(event, (TextMessage, BytesMessage)):
-                if event.frame_finished:
-                    self._part_frames += 1
-                self._part_size += len(event.data)
-                self._budget.message_part(self._part_frames, self._part_size)
-                if event.data:
-                    self._parts.append(event.data)
-                if event.message_finished:
-                    empty = "" if isinstance(event, TextMessage) else b""
-                    self._messages.append(empty.join(self._parts) if len(self._parts) != 1 else self._parts[0])
-                    self._parts, self._part_frames, self._part_size = [], 0, 0
-            elif isinstance(event, Ping):
-                self._budget.control_frame()
-                self._send_control(conn.send(event.response()))
-            elif isinstance(event, Pong):
-                self._budget.control_frame()
-                # Only the answer to the server's own ping proves the client is there: an
-                # unsolicited pong (RFC 6455 allows them) is read and counts for nothing.
-                if event.payload == self._ping_payload:
-                    self._pong_seen = True
-            elif isinstance(event, CloseConnection):
-                if conn.state is not ConnectionState.CLOSED:  # not the answer to our own close
-                    try:
-                        self._send_control(conn.send(event.response()))
-                    except LocalProtocolError:
-                        pass
-                mark_closed(self.ws, event.code)
-                return
+        """Feed one chunk to the reader and act on what it held (raises PolicyViolation)."""
+        taken = self._reader.take(data)
+        self._messages.extend(taken.messages)
+        for frame in taken.answers:
+            self._send_control(frame)
+        # Only the answer to the server's own ping proves the client is there: an unsolicited
+        # pong (RFC 6455 allows them) is read and counts for nothing.
+        if self._ping_payload in taken.pongs:
+            self._pong_seen = True
+        if taken.closed is not None:
+            mark_closed(self.ws, taken.closed)
 
     def _violated(self, violation: PolicyViolation) -> None:
         """Close a client that broke its budget: the close frame, then its socket.

@@ -13,19 +13,15 @@ never holds up a change or the WebSocket fan-out. docs/mqtt.md has the topics.
 
 from __future__ import annotations
 
-import enum
 import logging
-import re
-import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import protocol
 from doors.answers import failure
 from doors.home_assistant import OFFLINE, ONLINE, device_model, discovery_config, entity_id, ha_command, ha_state
+from doors.mqtt_topics import HA_STATUS, ROOT, BrokerAddress, TopicFamily, addressed_by
 from lamp.light import Light
 from lamp.lights import Lights
 from limits.budget import ONE, Budget
@@ -33,63 +29,8 @@ from limits.loglimit import LogLimiter
 
 log = logging.getLogger(__name__)
 
-ROOT = "ledsock"
-HA_STATUS = "homeassistant/status"
 MAX_PAYLOAD = 4096  # as the WebSocket's MAX_MESSAGE_SIZE default
 PUBLISH_WAIT = 5.0  # seconds the publisher waits for the broker's ack before sending the newest state
-
-
-def default_device_id(hostname: str | None = None) -> str:
-    """The host name in the characters a topic level may hold here: ``[a-z0-9_-]``."""
-    name = re.sub(r"[^a-z0-9_-]+", "-", (hostname or socket.gethostname()).lower().split(".")[0]).strip("-")
-    return name or "ledsock"
-
-
-def check_topic_name(name: str, what: str) -> str:
-    if not re.fullmatch(r"[a-z0-9_-]{1,64}", name):
-        raise ValueError(f"{what} must be 1 to 64 of a-z, 0-9, _ and -, got {name!r}")
-    return name
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    """Where the broker is, from MQTT_URL: ``mqtt://[user:pass@]host[:1883]`` or ``mqtts://``."""
-
-    host: str
-    port: int
-    tls: bool
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("MQTT_URL must look like mqtt://[user:pass@]host[:1883] or mqtts://host[:8883]")
-        try:
-            port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-        except ValueError:
-            raise ValueError("MQTT_URL has a port that is not a number") from None
-        return cls(
-            parts.hostname,
-            port,
-            parts.scheme == "mqtts",
-            unquote(parts.username) if parts.username else None,
-            unquote(parts.password) if parts.password else None,
-        )
-
-    def __str__(self) -> str:  # never shows the password
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-class TopicFamily(enum.Enum):
-    """The topics a lamp takes messages on, each family with its own budget (ID: the lamp's
-    MQTT_DEVICE_ID, GROUP: its MQTT_GROUP; a light's own topics are in its lamp's families)."""
-
-    SET = "ledsock/ID/set and ledsock/ID/lights/+/set"
-    HOME_ASSISTANT = "ledsock/ID/ha/set and ledsock/ID/lights/+/ha/set"
-    GROUP = "ledsock/GROUP/set"
-    HA_STATUS = HA_STATUS
 
 
 class MqttBridge:
@@ -237,23 +178,6 @@ class MqttBridge:
         if not self._stopped:
             self.last_error = f"disconnected: {reason_code}"
 
-    def _addressed(self, topic: str) -> tuple[str | None, TopicFamily] | None:
-        """What a command topic says: (the light it names, if it does; its family)."""
-        if topic == f"{self.base}/set":
-            return None, TopicFamily.SET
-        if topic == f"{self.base}/ha/set":
-            return self.lights.default.name, TopicFamily.HOME_ASSISTANT
-        if topic == f"{ROOT}/{self.group}/set":
-            return None, TopicFamily.GROUP
-        prefix = f"{self.base}/lights/"
-        if topic.startswith(prefix):
-            name, _, rest = topic[len(prefix) :].partition("/")
-            if rest == "set":
-                return name, TopicFamily.SET
-            if rest == "ha/set":
-                return name, TopicFamily.HOME_ASSISTANT
-        return None
-
     def _on_message(self, _client, _userdata, message) -> None:
         """One message from the broker, if its family's budget allows (paho's thread: under gevent
         a greenlet on the shared loop, which gets its turn between two messages)."""
@@ -261,7 +185,7 @@ class MqttBridge:
             if message.topic == HA_STATUS:
                 family, addressed = TopicFamily.HA_STATUS, None
             else:
-                addressed = self._addressed(message.topic)
+                addressed = addressed_by(message.topic, self.base, self.group, self.lights.default.name)
                 if addressed is None:
                     return
                 family = addressed[1]

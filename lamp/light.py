@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import protocol
 from curves import effects
 from lamp import state
+from lamp.sleep_timer import Armed, SleepTimer
 from limits.loglimit import LogLimiter
 from protocol import EffectName, State
 
@@ -34,6 +35,16 @@ Replier = Callable[[protocol.Reply], None]
 # Takes a change's log line (the light's name, and what changed) in the place of the log: a
 # command for every light gathers its lights' lines into one (lights.Lights.execute).
 Note = Callable[[str, str], None]
+
+
+class Asked(NamedTuple):
+    """Who asked for a command (``origin``: the door and the client, as the log names them;
+    ``requester``: who the listeners skip), and where its answer and its log line go."""
+
+    origin: str
+    requester: object = None
+    reply: Replier | None = None
+    note: Note | None = None
 
 
 def new_changes_log() -> LogLimiter:
@@ -74,8 +85,7 @@ class Light:
         self.led = led
         self.scheduler = scheduler
         self.schedules: Schedules | None = None  # what takes schedule commands, when wired (app.py)
-        self._wall_clock = wall_clock
-        self._sleep: tuple[float, float | None, Any] | None = None  # (fires at, fade, timers.Timer)
+        self._sleep = SleepTimer(scheduler, wall_clock)
         self.default_transition = default_transition
         self.state_file = state_file
         self._clock = clock
@@ -104,10 +114,10 @@ class Light:
         return self._with_sleep(self._state._replace(transition=round(self.led.fade_remaining(), 3)))
 
     def _with_sleep(self, current: State) -> State:
-        if self._sleep is None:
+        remaining = self._sleep.remaining()
+        if remaining is None:
             return current
-        fires_at = self._sleep[0]
-        return current._replace(sleep_at=round(fires_at), sleep_in=max(0.0, fires_at - self._wall_clock()))
+        return current._replace(sleep_at=remaining[0], sleep_in=remaining[1])
 
     def state(self) -> State:
         """The state, its ``transition`` being what is left of the fade to it."""
@@ -139,13 +149,14 @@ class Light:
         handle and HardwareError when the LED cannot be set; nothing changes then, and no
         listener is told.
         """
+        asked = Asked(origin, requester, reply, note)
         match command:
             case protocol.SetLevel() | protocol.SetPower() | protocol.Toggle() | protocol.Step():
-                return self.change(command, origin=origin, requester=requester, reply=reply, note=note)
+                return self._change(command, asked)
             case protocol.SetEffect():
-                return self.set_effect(command, origin=origin, requester=requester, reply=reply, note=note)
+                return self._set_effect(command, asked)
             case protocol.Sleep():
-                return self.set_sleep(command, origin=origin, requester=requester, reply=reply, note=note)
+                return self._set_sleep(command, asked)
             case protocol.PutSchedule() | protocol.DeleteSchedule() if self.schedules is not None:
                 return self.schedules.execute(command, origin=origin, requester=requester, reply=reply, note=note)
             case protocol.GetState():
@@ -167,8 +178,8 @@ class Light:
                     getattr(command, "request_id", None),
                 )
 
-    def change(
-        self, command, *, origin: str, requester: object = None, reply: Replier | None = None, note: Note | None = None
+    def _change(
+        self, command: protocol.SetLevel | protocol.SetPower | protocol.Toggle | protocol.Step, asked: Asked
     ) -> State:
         """Apply a level, power, toggle or step command; tell the listeners if anything
         changed. Raises HardwareError (nothing changes then, and no one is told)."""
@@ -183,15 +194,15 @@ class Light:
             with self._lock:
                 new = None
                 if changed:
-                    self._cancel_sleep()  # any change ends the sleep timer (and its own firing is one)
+                    self._sleep.cancel()  # any change ends the sleep timer (and its own firing is one)
                     self._effect = self._shape = None
                     self._state = old._replace(brightness=target.brightness, on=target.on, seq=old.seq + 1, effect="")
                     new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
-                new = self._answer(new, requester, reply)
+                new = self._answer(new, asked)
         if changed:
             self.tell(
-                origin,
-                note,
+                asked.origin,
+                asked.note,
                 "level %d -> %d%s",
                 old.level,
                 new.level,
@@ -200,15 +211,7 @@ class Light:
             )
         return new
 
-    def set_effect(
-        self,
-        command: protocol.SetEffect,
-        *,
-        origin: str,
-        requester: object = None,
-        reply: Replier | None = None,
-        note: Note | None = None,
-    ) -> State:
+    def _set_effect(self, command: protocol.SetEffect, asked: Asked) -> State:
         """Start an effect (one that runs is replaced) or stop it (``effect`` None); tell the
         listeners. Breathe, candle and blink turn the light on at its brightness; a flash
         shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
@@ -238,11 +241,11 @@ class Light:
                         self._effect, self._shape = effect, shape
                         self._state = old._replace(on=on, seq=old.seq + 1, effect=effect.name)
                     new = self._current()
-                new = self._answer(new, requester, reply)
+                new = self._answer(new, asked)
         if changed:
             self.tell(
-                origin,
-                note,
+                asked.origin,
+                asked.note,
                 "%s",
                 f"effect {effect.name} {effect.fields()}" if effect is not None else "effect stopped",
                 seq=new.seq,
@@ -260,15 +263,15 @@ class Light:
         else:
             self.changes_log.info(str(origin), "%s" + what + " (seq %d) by %s", self.log_prefix, *args, seq, origin)
 
-    def _answer(self, new: State | None, requester: object, reply: Replier | None) -> State:
+    def _answer(self, new: State | None, asked: Asked) -> State:
         """After a command (lock held): publish ``new`` if it changed the light, else read the
         state as it is; either way, the requester's reply."""
         if new is not None:
-            self._publish(new, requester)
+            self._publish(new, asked.requester)
         else:
             new = self._current()
-        if reply is not None:
-            reply(new)
+        if asked.reply is not None:
+            asked.reply(new)
         return new
 
     def _publish(self, new: State, requester: object, save: bool = True) -> None:
@@ -296,41 +299,30 @@ class Light:
                 self._publish(new, None)
         self.tell(f"light {self.name}", None, "effect %s over", shape.name, seq=new.seq)
 
-    def set_sleep(
-        self,
-        command: protocol.Sleep,
-        *,
-        origin: str,
-        requester: object = None,
-        reply: Replier | None = None,
-        note: Note | None = None,
-    ) -> State:
+    def _set_sleep(self, command: protocol.Sleep, asked: Asked) -> State:
         """Start (or restart) the sleep timer, or cancel it (``after`` None); tell the listeners."""
         if command.after is not None and self.scheduler is None:
             raise protocol.ProtocolError(protocol.UNKNOWN_TYPE, "this server has no sleep timer", command.request_id)
         with self._changing:
             with self._lock:
-                had = self._sleep is not None
-                self._cancel_sleep()
+                had = self._sleep.cancel()
                 if command.after is not None and not self._frozen:
-                    fires_at = self._wall_clock() + command.after
-                    handle = self.scheduler.call_at(fires_at, self._sleep_fired)
-                    self._sleep = (fires_at, command.transition, handle)
-                changed = had or self._sleep is not None
-                new = self._timer_changed(requester) if changed else self._current()
-                if reply is not None:
-                    reply(new)
+                    self._sleep.start(command.after, command.transition, self._sleep_fired)
+                changed = had or self._sleep.armed is not None
+                new = self._timer_changed(asked.requester) if changed else self._current()
+                if asked.reply is not None:
+                    asked.reply(new)
         if command.after is not None:
             self.tell(
-                origin,
-                note,
+                asked.origin,
+                asked.note,
                 "sleep timer: off in %g s%s",
                 command.after,
                 f", fading over {command.transition:g} s" if command.transition else "",
                 seq=new.seq,
             )
         elif changed:
-            self.tell(origin, note, "sleep timer cancelled", seq=new.seq)
+            self.tell(asked.origin, asked.note, "sleep timer cancelled", seq=new.seq)
         return new
 
     def _timer_changed(self, requester: object) -> State:
@@ -340,25 +332,18 @@ class Light:
         self._publish(new, requester, save=False)  # the timer is not kept across a restart
         return new
 
-    def _cancel_sleep(self) -> None:
-        """End the sleep timer, if one runs (lock held)."""
-        if self._sleep is not None:
-            self._sleep[2].cancel()
-            self._sleep = None
-
-    def _sleep_fired(self) -> None:
+    def _sleep_fired(self, armed: Armed) -> None:
         """The sleep timer's time has come: off, fading as asked."""
-        sleep = self._sleep
-        if sleep is None:
-            return
+        if self._sleep.armed is not armed:
+            return  # cancelled or replaced meanwhile
         try:
-            self.change(protocol.SetPower(False, transition=sleep[1]), origin="sleep timer")
+            self._change(protocol.SetPower(False, transition=armed.transition), Asked("sleep timer"))
         except Exception:
             log.exception("the sleep timer could not turn the light off")
             return
         with self._lock:  # already off: nothing changed, but the timer is over
-            if self._sleep is sleep:
-                self._sleep = None
+            if self._sleep.armed is armed:
+                self._sleep.armed = None
                 self._timer_changed(None)
 
     def stop_changes(self) -> None:

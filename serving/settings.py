@@ -13,92 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import protocol
 from boards.pins import PinFactory
-from curves.brightness import parse_curve
 from lamp import state
-from lamp.lights import parse_lights
+from serving import setting_types as read
 
 WORKERS = ("gevent", "gthread")  # how the service serves: see serve.py
 GEVENT_MAX_CLIENTS = 4000  # default MAX_CLIENTS under gevent: ~25 KB each, ~100 MB in all (docs/performance.md)
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def _level(text):
-    try:
-        return protocol.parse_level(text)
-    except protocol.ProtocolError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-
-
-def _positive(kind):
-    def check(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-        return value
-
-    check.__name__ = kind.__name__
-    return check
-
-
-def _power_on(text):
-    try:
-        return state.parse_power_on(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _degrees(limit: float):
-    def parse(text):
-        value = float(text)
-        if not -limit <= value <= limit:
-            raise ValueError(f"must be from -{limit:g} to {limit:g} degrees, got {text}")
-        return value
-
-    parse.__name__ = "degrees"
-    return parse
-
-
-def _seconds(text):
-    try:
-        return protocol.parse_transition(float(text))
-    except (ValueError, protocol.ProtocolError) as exc:
-        raise argparse.ArgumentTypeError(getattr(exc, "message", str(exc))) from None
-
-
-def _curve(text):
-    try:
-        parse_curve(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return str(text).strip().lower()
-
-
-def _lights(text):
-    try:
-        return parse_lights(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _flag(text):
-    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(
-        str(text).strip().lower()
-    )
-    if value is None:
-        raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
-    return value
-
-
-def _names(text):
-    return tuple(part.strip() for part in str(text).split(",") if part.strip())
-
-
-def _factory_from_gpiozero(environ) -> str:
-    """gpiozero's own GPIOZERO_PIN_FACTORY is honoured when it names a factory we have."""
-    named = environ.get("GPIOZERO_PIN_FACTORY", "")
-    return named if named in (PinFactory.PIGPIO, PinFactory.LGPIO, PinFactory.MOCK) else PinFactory.AUTO
 
 
 @dataclass(frozen=True)
@@ -128,13 +49,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "--host", "HOST", str, "0.0.0.0", "address to listen on", server=True),
-    Setting("PORT", "--port", "PORT", _positive(int), 5000, "TCP port", server=True),
-    Setting("LED_PIN", "--pin", "LED_PIN", _positive(int), 21, "BCM pin of the LED (when LIGHTS is not set)"),
+    Setting("PORT", "--port", "PORT", read.positive(int), 5000, "TCP port", server=True),
+    Setting("LED_PIN", "--pin", "LED_PIN", read.positive(int), 21, "BCM pin of the LED (when LIGHTS is not set)"),
     Setting(
         "LIGHTS",
         "--lights",
         "LIGHTS",
-        _lights,
+        read.lights,
         None,
         "several lights: NAME:PIN pairs, e.g. desk:21,shelf:20; the first is the default light, the one "
         "a command naming no light is for (replaces --pin; names: 1 to 32 of a-z, 0-9, _ and -)",
@@ -149,13 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
         "pigpio, kernel, lgpio or mock (docs/boards.md); GPIOZERO_PIN_FACTORY=pigpio|lgpio|mock is "
         "honoured when this is unset",
         choices=tuple(map(str, PinFactory)),
-        cli_default=_factory_from_gpiozero,
+        cli_default=read.factory_from_gpiozero,
     ),
     Setting(
         "PIGPIO_TIMEOUT",
         "--pigpio-timeout",
         "PIGPIO_TIMEOUT",
-        _positive(float),
+        read.positive(float),
         1.0,
         "seconds any one call to the pigpio daemon may take; past it the set answers hardware_error "
         "and the service reconnects when the daemon answers again",
@@ -164,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
         "INITIAL_LEVEL",
         "--initial-level",
         "INITIAL_LEVEL",
-        _level,
+        read.level,
         50,
         "level at start when no level was saved, 0..100",
     ),
@@ -172,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
         "POWER_ON",
         "--power-on",
         "POWER_ON",
-        _power_on,
+        read.power_on,
         "last",
         "at start: last (as saved, else on at --initial-level), on or off (at the saved brightness), or a level 0..100",
     ),
@@ -180,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
         "DEFAULT_TRANSITION",
         "--default-transition",
         "DEFAULT_TRANSITION",
-        _seconds,
+        read.seconds,
         0.0,
         "seconds a change fades for when its message gives no transition (the page sends its own)",
     ),
@@ -188,7 +109,7 @@ SETTINGS: tuple[Setting, ...] = (
         "BRIGHTNESS_CURVE",
         "--brightness-curve",
         "BRIGHTNESS_CURVE",
-        _curve,
+        read.curve,
         "cie",
         "level to PWM duty: cie (perceived lightness, CIE 1931), linear, or gamma:G (docs/brightness.md)",
     ),
@@ -206,7 +127,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LATITUDE",
         "--latitude",
         "LATITUDE",
-        _degrees(90),
+        read.degrees(90),
         None,
         "where the lamp is, for sunrise/sunset schedules (degrees north; with --longitude)",
     ),
@@ -214,7 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LONGITUDE",
         "--longitude",
         "LONGITUDE",
-        _degrees(180),
+        read.degrees(180),
         None,
         "where the lamp is, for sunrise/sunset schedules (degrees east; with --latitude)",
     ),
@@ -233,7 +154,7 @@ SETTINGS: tuple[Setting, ...] = (
         "THREADS",
         "--threads",
         "THREADS",
-        _positive(int),
+        read.positive(int),
         100,
         "gthread only: connections served at once; each WebSocket holds one thread",
         server=True,
@@ -242,7 +163,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MAX_CLIENTS",
         "--max-clients",
         "MAX_CLIENTS",
-        _positive(int),
+        read.positive(int),
         GEVENT_MAX_CLIENTS,
         f"WebSocket clients at once; more get HTTP 503 (default {GEVENT_MAX_CLIENTS} under gevent, "
         "80%% of --threads under gthread)",
@@ -252,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SOCK_SERVER_OPTIONS.ping_interval",
         "--ping-interval",
         "PING_INTERVAL",
-        _positive(float),
+        read.positive(float),
         25.0,
         "seconds between WebSocket pings; a client that has not answered one by the next is dropped",
     ),
@@ -260,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SEND_TIMEOUT",
         "--send-timeout",
         "SEND_TIMEOUT",
-        _positive(float),
+        read.positive(float),
         10.0,
         "drop a client whose socket takes nothing for this many seconds",
     ),
@@ -268,7 +189,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SOCK_SERVER_OPTIONS.max_message_size",
         "--max-message-size",
         "MAX_MESSAGE_SIZE",
-        _positive(int),
+        read.positive(int),
         4096,
         "largest WebSocket message in bytes; larger ones close with 1009",
     ),
@@ -276,7 +197,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RATE_LIMIT",
         "--rate-limit",
         "RATE_LIMIT",
-        _positive(float),
+        read.positive(float),
         100.0,
         "messages' worth of work a second one client (a connection, an MQTT topic family) may cause on "
         "average: a message or request is one, and one more for each further message it makes the "
@@ -286,7 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RATE_BURST",
         "--rate-burst",
         "RATE_BURST",
-        _positive(int),
+        read.positive(int),
         200,
         "messages' worth of work one client may cause in a burst",
     ),
@@ -294,7 +215,7 @@ SETTINGS: tuple[Setting, ...] = (
         "ALLOWED_ORIGINS",
         "--allowed-origins",
         "ALLOWED_ORIGINS",
-        _names,
+        read.names,
         (),
         "comma-separated browser origins besides the service's own, e.g. https://dash.example",
     ),
@@ -302,7 +223,7 @@ SETTINGS: tuple[Setting, ...] = (
         "ALLOWED_HOSTS",
         "--allowed-hosts",
         "ALLOWED_HOSTS",
-        _names,
+        read.names,
         (),
         "comma-separated host names this service may be reached by, besides IP addresses, localhost, "
         "this machine's name and NAME.local (e.g. a reverse proxy's name); * allows any (unsafe: "
@@ -347,7 +268,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MQTT_DISCOVERY",
         "--mqtt-discovery",
         "MQTT_DISCOVERY",
-        _flag,
+        read.flag,
         True,
         "publish Home Assistant discovery (true or false)",
     ),

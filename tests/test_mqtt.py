@@ -10,7 +10,7 @@ import time
 import pytest
 
 from doors.home_assistant import ha_command
-from doors.mqtt_bridge import BrokerAddress, default_device_id
+from doors.mqtt_topics import BrokerAddress, default_device_id
 
 from mqtt_support import Broker, Listener
 from support import ROOT, Client
