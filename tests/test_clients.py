@@ -46,6 +46,20 @@ def recipe(name: str, server) -> str:
     return recipes()[name].replace(DOC_HOST, f"127.0.0.1:{server.port}")
 
 
+def started(script: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    """A recipe that goes on running (a watch, an interactive session), in the user's shell, its
+    output read line by line; in a session of its own, so that ending it ends its pipeline."""
+    return subprocess.Popen(
+        ["sh", "-c", script],
+        env=shell_env(),
+        text=True,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
 def run(script: str, cwd=None, timeout=20, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["sh", "-c", script], cwd=cwd, env=shell_env(), capture_output=True, text=True, timeout=timeout, **kwargs
@@ -76,15 +90,7 @@ def test_the_readmes_websocat_lines_with_schedules_present(scheduled):
         '{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
         '{"type":"state","level":80,"on":true,"brightness":80,"seq":1}',
     ]
-    session = subprocess.Popen(
-        ["sh", "-c", interactive],
-        env=shell_env(),
-        text=True,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    session = started(interactive, stdin=subprocess.PIPE)
     try:
         assert json.loads(session.stdout.readline())["level"] == 80  # the state on connect, and only that
         session.stdin.write('{"level": 30}\n')
@@ -127,14 +133,7 @@ def test_every_recipe_in_the_document_has_a_test():
 
 def test_interactive_session(server):
     require("websocat")
-    session = subprocess.Popen(
-        ["sh", "-c", recipe("interactive", server)],
-        env=shell_env(),
-        text=True,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    session = started(recipe("interactive", server), stdin=subprocess.PIPE)
     try:
         assert json.loads(session.stdout.readline()) == {
             "type": "state",
@@ -198,15 +197,7 @@ def test_one_shot_set_prints_the_reply_and_exits_0(scheduled):
 
 def test_watch_prints_every_change_one_line_each(server):
     require("websocat"), require("jq")
-    watcher = subprocess.Popen(
-        ["sh", "-c", recipe("watch", server)],
-        env=shell_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    watcher = started(recipe("watch", server))
     try:
         assert watcher.stdout.readline() == "50\n"
         for level in (33, 34, 0):
@@ -315,15 +306,7 @@ def test_the_several_lights_recipes(start_server):
         '{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
         '{"type":"state","light":"shelf","level":30,"on":true,"brightness":30,"seq":1}',
     ]
-    watcher = subprocess.Popen(
-        ["sh", "-c", recipe("lights-watch", server)],
-        env=shell_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    watcher = started(recipe("lights-watch", server))
     try:
         assert [watcher.stdout.readline() for _ in range(3)] == ["desk 50\n", "shelf 30\n", "status 50\n"]
         curl_all, curl_one, curl_every = recipe("lights-curl", server).strip().splitlines()
