@@ -1,5 +1,6 @@
-"""The LED a light drives: PWM through a brightness curve, its one writer for fades and
-effects, and its device opened again when it comes back (pigpiod, the kernel's PWM, lgpio).
+"""The LED a light drives: its channels' PWM through a brightness curve (one channel, or
+three for RGB, two for warm and cold white), its one writer for fades and effects, and its
+devices opened again when they come back (pigpiod, the kernel's PWM, lgpio).
 
 Nothing here touches hardware at import: :func:`open_led` does, when the app is built, on
 the pin factory :mod:`boards.pins` chose for the light (or a simulation on a laptop).
@@ -12,6 +13,7 @@ import os
 import threading
 import time
 
+from boards.channel_devices import ChannelDevices
 from boards.device_watch import DeviceWatch
 from boards.pins import (
     DEFAULT_PIGPIO_TIMEOUT,
@@ -21,7 +23,8 @@ from boards.pins import (
     pigpio_address,
     pigpio_answers,
 )
-from curves.brightness import Curve, Fade
+from curves.brightness import Curve
+from curves.looks import Channels, Fade, Look, SingleChannel
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,15 @@ class HardwareError(Exception):
 
 
 class Led:
-    """One PWM LED as a level from 0 to 100, through a brightness curve to a duty cycle.
+    """One LED as a look (a level from 0 to 100 in a tint), through its channels
+    (:mod:`curves.looks`: the brightness curve, and the colour for an RGB or CCT light) to
+    each PWM channel's duty cycle.
 
-    ``set_level`` jumps, or fades over ``transition`` seconds: a fader thread (a
-    greenlet under gevent) writes ``fade_rate`` steps a second along an ease curve, and
-    a new level mid-fade starts from the level shown at that instant. ``start_effect``
-    runs an effect (:mod:`effects`) on the same fader, the one writer of the LED, and a
-    new level or effect takes over from the level shown. ``clock`` and
+    ``set_look`` (``set_level``: the level alone) jumps, or fades over ``transition``
+    seconds: a fader thread (a greenlet under gevent) writes ``fade_rate`` steps a second
+    along an ease curve, and a new look mid-fade starts from the look shown at that instant.
+    ``start_effect`` runs an effect (:mod:`effects`) on the same fader, the one writer of
+    the LED, and a new look or effect takes over from the look shown. ``clock`` and
     ``sleep`` are the fader's time (tests pass a fake pair that needs no waiting).
 
     With ``reconnect`` (a callable returning a fresh pin factory; given for pigpio), a
@@ -50,25 +55,34 @@ class Led:
 
     def __init__(
         self,
-        pin: int = 21,
+        pin: int | tuple[int, ...] = 21,
         *,
         pin_factory,
         factory_name: str | None = None,
         reconnect=None,
         check_interval: float = 1.0,
         curve: Curve = Curve("cie"),
+        channels: Channels | None = None,
+        active_high: bool = True,
         fade_rate: float = FADE_RATE,
         clock=time.monotonic,
         sleep=None,
         with_deadline=None,
         deadline: float = DEFAULT_PIGPIO_TIMEOUT,
     ):
-        self.pin = pin
+        """``pin`` is the light's pin, or its pins in ``channels``' order (red, green, blue;
+        warm, cold); ``channels`` its kind (a single channel through ``curve`` when None)."""
+        self.pins = (pin,) if isinstance(pin, int) else tuple(pin)
+        self.pin = self.pins[0]
         self.pin_factory = pin_factory
         self.factory_name = factory_name or _factory_name(pin_factory)
-        self.curve = curve
-        self.level = 0  # the level asked for: where a fade is going
-        self._shown = 0.0  # the level written last: where a fade is now
+        self.channels = channels or SingleChannel(curve)
+        if len(self.channels.roles) != len(self.pins):
+            raise ValueError(f"a {self.channels.kind} light has {len(self.channels.roles)} pins, got {len(self.pins)}")
+        self.curve = self.channels.curve
+        self.active_high = active_high
+        self.look = Look(0, self.channels.white)  # the look asked for: where a fade is going
+        self._shown = self.look  # the look written last: where a fade is now
         self.error: str | None = None  # why the LED cannot be driven now; None when it can
         self._lock = threading.Lock()
         self._fade: Fade | None = None
@@ -90,23 +104,42 @@ class Led:
         if reconnect is not None:
             DeviceWatch.every(check_interval).add(self)
 
-    def _open(self, pin_factory):
-        if hasattr(pin_factory, "open"):  # kernel_pwm.KernelPwmFactory: the pin's own channel
-            return pin_factory.open()
-        from gpiozero import PWMLED
+    def _open(self, pin_factory) -> ChannelDevices:
+        return ChannelDevices(self.pins, pin_factory, active_high=self.active_high)
 
-        return PWMLED(self.pin, pin_factory=pin_factory)
+    @property
+    def level(self) -> float:
+        """The level asked for: where a fade is going."""
+        return self.look.level
 
     @property
     def simulated(self) -> bool:
         return self.factory_name == PinFactory.MOCK
 
+    @property
+    def pin_names(self) -> str:
+        """The light's pins as the log and the errors name them: ``GPIO21``, ``GPIO17/27/22``."""
+        return "GPIO" + "/".join(map(str, self.pins))
+
     def shown(self) -> float:
         """The level the LED shows at this instant (between two levels during a fade)."""
+        return self._shown.level
+
+    def shown_look(self) -> Look:
+        """The look the LED shows at this instant (between two during a fade)."""
         return self._shown
 
+    def duties(self) -> tuple[float, ...]:
+        """Each channel's duty cycle as last written (0..1), in the order of its pins."""
+        device = self._device
+        return device.duties if device is not None else (0.0,) * len(self.pins)
+
     def set_level(self, level: int, transition: float = 0.0) -> None:
-        """Drive the LED to ``level``, at once or fading over ``transition`` s.
+        """Drive the LED to ``level`` in the tint it has, at once or fading over ``transition`` s."""
+        self.set_look(Look(level, self.look.tint), transition)
+
+    def set_look(self, look: Look, transition: float = 0.0) -> None:
+        """Drive the LED to ``look``, at once or fading over ``transition`` s.
 
         Raises HardwareError if the pin cannot be written: the first step is written
         here, so a dead or hung daemon fails the call itself.
@@ -114,33 +147,39 @@ class Led:
         with self._lock:
             if self._device is None:
                 raise HardwareError(f"{self.error}; reconnecting")
-            if transition > 0 and self._shown != level:
-                fade = Fade(self._shown, level, self._clock(), transition)
-                self._write(fade.level_at(fade.began))
+            if transition > 0 and self._shown != look:
+                now = self._clock()
+                fade = Fade(self._shown, look, now, transition, self.channels.path(self._shown, look))
+                self._write(fade.look_at(now), every=True)
                 self._run(fade)
             else:
                 self._fade = None
-                self._write(level)
-            self.level = level
+                self._write(look, every=True)
+            self.look = look
 
-    def start_effect(self, make, level: int, on_done=None):
+    def start_effect(self, make, look: Look, on_done=None):
         """Run the shape ``make(shown, now)`` builds (:func:`effects.shape_for`) on the fader,
-        from the level shown; ``level`` is the light's level, where it goes back to when the
-        effect stops. ``on_done(shape)`` is called (outside the lock) when the shape has ended
-        by itself (a flash) or a write failed. Returns the shape.
+        from the level shown; ``look`` is the light's, where it goes back to when the effect
+        stops. ``on_done(shape)`` is called (outside the lock) when the shape has ended by
+        itself (a flash; one that goes on with the effect before it has ended too) or a write
+        failed. Returns the shape.
 
-        Raises HardwareError if the pin cannot be written (its first level is written here).
+        Raises HardwareError if the pin cannot be written (its first look is written here).
         """
         with self._lock:
             if self._device is None:
                 raise HardwareError(f"{self.error}; reconnecting")
             now = self._clock()
-            shape = make(self._shown, now)
-            self._write(shape.level_at(now))
+            shape = make(self._shown.level, now)
+            self._write(shape.look_at(now), every=True)
             self._effect_done = on_done
             self._run(shape)
-            self.level = level
+            self.look = look
             return shape
+
+    def running(self):
+        """The fade or effect the writer runs now (None at rest)."""
+        return self._fade
 
     def _run(self, running) -> None:
         """Hand the one writer a fade or an effect (lock held), starting it if it has ended."""
@@ -149,16 +188,17 @@ class Led:
             self._fader = threading.Thread(target=self._fade_loop, name="ledsock-fader", daemon=True)
             self._fader.start()
 
-    def _write(self, level: float) -> None:
-        """Write one level through the curve (lock held); a failure becomes HardwareError."""
+    def _write(self, look: Look, every: bool = False) -> None:
+        """Write one look through the channels (lock held): the channels whose duty changed, or
+        ``every`` one (the first step of a command); a failure becomes HardwareError."""
         try:
-            device, duty = self._device, self.curve.duty(level)
-            self._call(lambda: setattr(device, "value", duty))
+            device, duties = self._device, self.channels.duties(look)
+            self._call(lambda: device.force(duties) if every else device.write(duties))
         except Exception as exc:  # noqa: BLE001 - pigpio raises socket and struct errors, gpiozero its own
             self._fade = None
             self._lost(exc)
             raise HardwareError(self.error) from exc
-        self._shown = level
+        self._shown = look
         self.error = None
 
     def _call(self, function):
@@ -197,19 +237,22 @@ class Led:
                     return
                 now = self._clock()
                 done = running.done_at(now)
-                level = running.target if done and isinstance(running, Fade) else running.level_at(now)
+                look = running.target if done and isinstance(running, Fade) else running.look_at(now)
+                then = getattr(running, "then", None)  # a flash over an effect: that effect goes on
                 try:
-                    if self._device is None:  # the daemon went away: the reconnect puts the level back
-                        done = True
-                    elif level != self._shown:  # a blink's long on or off is not rewritten 60 times a second
-                        self._write(level)
+                    if self._device is None:  # the daemon went away: the reconnect puts the look back
+                        done, then = True, None
+                    elif look != self._shown:  # a blink's long on or off is not rewritten 60 times a second
+                        self._write(look)
                 except HardwareError:  # _write has stopped it
                     log.error("a %s stopped: %s", "fade" if isinstance(running, Fade) else running.name, self.error)
-                    done = True
+                    done, then = True, None
                 if done and (self._fade is running or self._fade is None):
-                    self._fade = None
+                    self._fade = then
                     if not isinstance(running, Fade):
-                        ended, self._effect_done = (running, self._effect_done), None
+                        ended = (running, self._effect_done)
+                        if then is None:
+                            self._effect_done = None
             if ended is not None and ended[1] is not None:
                 ended[1](ended[0])  # outside the lock: the light publishes that the effect is over
             self._sleep(max(0.0, step - (self._clock() - now)))  # the write's own time counts
@@ -218,7 +261,7 @@ class Led:
 
     def _lost(self, exc: Exception) -> None:
         """Note the failure; with a reconnect, drop the dead connection (the lock is held)."""
-        self.error = f"could not write GPIO{self.pin}: {exc or type(exc).__name__}"
+        self.error = f"could not write {self.pin_names}: {exc or type(exc).__name__}"
         if self._reconnect is None or self._device is None:
             return
         log.error("lost the LED's %s device (%s); retrying every second", self.factory_name, exc or type(exc).__name__)
@@ -238,11 +281,8 @@ class Led:
                 self._device.close()
         except Exception:  # noqa: BLE001 - a dead device fails as its library likes
             # It could not be closed through its dead device: let go of gpiozero's reservation
-            # of its pin, so that the device opened when it answers again can take the pin.
-            try:
-                self.pin_factory.release_all(self._device)
-            except Exception:  # noqa: BLE001 - likewise: the reservation may be gone with it
-                pass
+            # of its pins, so that the devices opened when it answers again can take them.
+            self._device.release(self.pin_factory)
         _close_quietly(self.pin_factory)
 
     def check_device(self) -> None:
@@ -274,14 +314,14 @@ class Led:
             return
         with self._lock:
             try:
-                self._call(lambda: setattr(device, "value", self.curve.duty(self.level)))
+                self._call(lambda: device.force(self.channels.duties(self.look)))
             except Exception as exc:  # noqa: BLE001 - gone again, however its library says so
                 log.debug("%s went away again: %s", self.factory_name, exc)
                 _close_quietly(factory)
                 return
             self.pin_factory, self._device, self.error = factory, device, None
-            level = self._shown = self.level
-        log.warning("the LED's %s device is back: GPIO%d at level %d again", self.factory_name, self.pin, level)
+            look = self._shown = self.look
+        log.warning("the LED's %s device is back: %s at level %d again", self.factory_name, self.pin_names, look.level)
 
     def close(self) -> None:
         """Release the pin (the LED goes dark) and the factory's resources."""
@@ -318,16 +358,19 @@ def _factory_name(pin_factory) -> str:
 
 
 def open_led(
-    pin: int = 21,
+    pin: int | tuple[int, ...] = 21,
     *,
     pin_factory: str = PinFactory.MOCK,
     environ=os.environ,
     timeout: float = DEFAULT_PIGPIO_TIMEOUT,
     curve: Curve = Curve("cie"),
+    channels: Channels | None = None,
+    active_high: bool = True,
     with_deadline=None,
 ) -> Led:
-    """Open the LED on BCM ``pin`` with a resolved factory name (``pigpio`` or ``mock``);
-    each call to the pigpio daemon gets ``timeout`` seconds."""
+    """Open the LED on BCM ``pin`` (a colour light's pins, in ``channels``' order) with a
+    resolved factory name (``pigpio``, ``kernel``, ``lgpio`` or ``mock``); each call to the
+    pigpio daemon gets ``timeout`` seconds."""
     factory = make_pin_factory(pin_factory, environ, timeout=timeout, pin=pin)
 
     def reconnect_pigpio():
@@ -347,6 +390,8 @@ def open_led(
             pin_factory=factory,
             factory_name=pin_factory,
             curve=curve,
+            channels=channels,
+            active_high=active_high,
             reconnect=reconnect_pigpio
             if pin_factory == PinFactory.PIGPIO
             else None

@@ -20,6 +20,7 @@ from messages.commands import (  # noqa: F401 - re-exported: the doors use proto
     Command,
     DeleteSchedule,
     GetState,
+    LightChange,
     LightCommand,
     Ping,
     Pong,
@@ -28,6 +29,7 @@ from messages.commands import (  # noqa: F401 - re-exported: the doors use proto
     ScheduleCommand,
     ScheduleDeleted,
     ScheduleInfo,
+    SetColor,
     SetEffect,
     SetLevel,
     SetPower,
@@ -39,12 +41,15 @@ from messages.commands import (  # noqa: F401 - re-exported: the doors use proto
 )
 from messages.effect import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     ALL_EFFECT_FIELDS,
+    COLOR_FIELDS,
     EFFECT_FIELDS,
     EFFECTS,
     Effect,
     EffectName,
     FieldRange,
+    Tone,
     parse_effect,
+    parse_tone,
 )
 from messages.fields import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     DEFAULT_LIGHT_NAME,
@@ -57,12 +62,15 @@ from messages.fields import (  # noqa: F401 - re-exported: the doors use protoco
     INTERNAL_ERROR,
     INVALID_JSON,
     INVALID_MESSAGE,
+    KELVIN_MAX,
+    KELVIN_MIN,
     LEVEL_MAX,
     LEVEL_MIN,
     LIGHT_NAME,
     LIGHT_NAME_RULE,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    NOT_SUPPORTED,
     OUT_OF_RANGE,
     RATE_LIMITED,
     SLEEP_MAX,
@@ -77,8 +85,10 @@ from messages.fields import (  # noqa: F401 - re-exported: the doors use protoco
     RequestId,
     WatchName,
     describe,
+    parse_color,
     parse_id,
     parse_json,
+    parse_kelvin,
     parse_level,
     parse_light,
     parse_on,
@@ -98,17 +108,22 @@ from messages.when import (  # noqa: F401 - re-exported: the doors use protocol.
 
 
 def _set_command(message: Message, request_id: RequestId, light: str | None = None) -> Action:
-    """A set message: one of level, on, step and effect, and perhaps a transition.
+    """A set message: one of level, on, step and effect, and perhaps a transition; or a colour
+    (``color`` or ``kelvin``) with or without a level or on, and perhaps a transition.
 
     ``level`` may come with an ``on`` that agrees with it (true above 0, false at 0), as
     in a state sent back; any other pair is a conflict.
     """
     given = [field for field in ("level", "on", "step", "effect") if field in message]
-    if not given:
+    toned = [field for field in COLOR_FIELDS if field in message]
+    if not given and not toned:
         raise ProtocolError(
             INVALID_MESSAGE,
-            'missing "level"; send e.g. {"level": 80}, {"on": false}, {"step": 10} or {"effect": "breathe"}',
+            'missing "level"; send e.g. {"level": 80}, {"on": false}, {"step": 10}, {"color": "#ff8800"} '
+            'or {"effect": "breathe"}',
         )
+    if toned and "step" in given:
+        raise ProtocolError(INVALID_MESSAGE, f"{toned[0]} goes with level or on, not with step")
     if "effect" in given and len(given) > 1:
         raise ProtocolError(
             INVALID_MESSAGE, f"send one of level, on, step and effect in a message, got {' and '.join(given)}"
@@ -130,9 +145,15 @@ def _set_command(message: Message, request_id: RequestId, light: str | None = No
                 INVALID_MESSAGE,
                 f"level {level} and on {str(on).lower()} disagree: level 0 is off, any other level is on",
             )
+        if toned:
+            return SetColor(parse_tone(message), level, None, request_id, transition, light)
         return SetLevel(level, request_id, transition, light)
     if len(given) > 1:
         raise ProtocolError(INVALID_MESSAGE, f"send one of level, on and step in a message, got {' and '.join(given)}")
+    if toned:
+        level = parse_level(message["level"]) if given == ["level"] else None
+        on = parse_on(message["on"]) if given == ["on"] else None
+        return SetColor(parse_tone(message), level, on, request_id, transition, light)
     if given == ["level"]:
         return SetLevel(parse_level(message["level"]), request_id, transition, light)
     if given == ["on"]:
@@ -143,8 +164,9 @@ def _set_command(message: Message, request_id: RequestId, light: str | None = No
 def parse_command(text: str | bytes) -> Command:
     """Turn one client message into a Command; raise ProtocolError if it is not one.
 
-    Accepted: ``{"level": N}``, a bare integer ``N``, ``{"on": true|false}``, ``{"step": N}``
-    (each also with ``"type": "set"`` and a ``"transition"``), ``{"effect": NAME|null}``, ``{"type": "toggle"}``,
+    Accepted: ``{"level": N}``, a bare integer ``N``, ``{"on": true|false}``, ``{"step": N}``,
+    ``{"color": "#rrggbb"}`` and ``{"kelvin": K}`` (each also with ``"type": "set"`` and a
+    ``"transition"``; a colour with a level or on), ``{"effect": NAME|null}``, ``{"type": "toggle"}``,
     ``{"type": "sleep"}``, ``{"type": "schedule"}``, ``{"type": "unschedule"}``,
     ``{"type": "watch"}``, ``{"type": "get"}`` and ``{"type": "ping"}``, each optionally
     with an ``"id"`` (docs/protocol.md has every rule).
@@ -168,6 +190,12 @@ def parse_message(message) -> Command:
         if not isinstance(kind, str):
             raise ProtocolError(INVALID_MESSAGE, f"type must be a string, got {describe(kind)}")
         light = parse_light(message)
+        if kind not in ("set", "schedule"):
+            toned = [field for field in COLOR_FIELDS if field in message]
+            if toned:
+                raise ProtocolError(
+                    INVALID_MESSAGE, f"{toned[0]} goes with a set, an effect or a schedule, not with {describe(kind)}"
+                )
         if kind == "set":
             return _set_command(message, request_id, light)
         if kind == "toggle":
@@ -220,7 +248,12 @@ def state_fields(state: State, named: bool = False) -> dict[str, Any]:
     """The state as flat JSON fields, the same on every door (WebSocket, REST, MQTT);
     ``named``: with the light's name (protocol v1's default light goes without it)."""
     fields: dict[str, Any] = {"light": state.light} if named else {}
-    fields.update(level=state.level, on=state.on, brightness=state.brightness, seq=state.seq)
+    fields.update(level=state.level, on=state.on, brightness=state.brightness)
+    if state.color:
+        fields["color"] = state.color
+    elif state.kelvin:
+        fields["kelvin"] = state.kelvin
+    fields["seq"] = state.seq
     if state.transition:
         fields["transition"] = state.transition
     if state.sleep_at:
@@ -273,6 +306,12 @@ def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict[str, Any]:
         fields["on"] = action.on
     elif isinstance(action, SetEffect):
         fields.update(action.effect.fields() if action.effect is not None else {"effect": None})
+    elif isinstance(action, SetColor):
+        if action.level is not None:
+            fields["level"] = action.level
+        elif action.on is not None:
+            fields["on"] = action.on
+        fields.update(action.tone.fields())
     else:
         fields["step"] = action.delta
     if not isinstance(action, SetEffect) and action.transition is not None:

@@ -119,7 +119,9 @@ class KernelPwm:
     """A PWM output on one kernel channel, with gpiozero's ``value`` (0..1) and ``close``.
 
     Opening exports the channel (if it is not already), sets the period for ``frequency``
-    and enables it at duty 0; closing sets duty 0, disables and unexports it.
+    and enables it at duty 0; closing sets duty 0, disables and unexports it. With
+    ``active_high`` false (a common-anode LED, lit when its pin is low) the channel's
+    polarity is inversed, so that duty 0 and a disabled channel both leave it dark.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class KernelPwm:
         sysfs: Sysfs | None = None,
         sleep=time.sleep,
         clock=time.monotonic,
+        active_high: bool = True,
     ):
         self.channel = channel
         self.sysfs = sysfs or Sysfs()
@@ -143,9 +146,13 @@ class KernelPwm:
                 if clock() > deadline:
                     raise KernelPwmUnavailable(f"{path} did not appear after export")
                 sleep(0.01)
-        # The period before the duty cycle, and the duty cycle never above the period.
+        # The period before the duty cycle, and the duty cycle never above the period; the
+        # polarity while the channel is disabled (the kernel refuses it otherwise).
         self.sysfs.write(path / "duty_cycle", 0)
         self.sysfs.write(path / "period", self.period)
+        if not active_high:
+            self.sysfs.write(path / "enable", 0)
+            self.sysfs.write(path / "polarity", "inversed")
         self.sysfs.write(path / "enable", 1)
 
     @property
@@ -173,14 +180,26 @@ class KernelPwm:
 
 
 class KernelPwmFactory:
-    """Stands where a gpiozero pin factory stands for the Led: it opens one pin's channel."""
+    """Stands where a gpiozero pin factory stands for the Led: it opens its pins' channels (a
+    CCT light on GPIO 18 and 19 has both of the block's)."""
 
-    def __init__(self, pin: int, *, model: str | None = None, root: Path = SYSFS_PWM, sysfs: Sysfs | None = None):
+    def __init__(
+        self,
+        pins: int | tuple[int, ...],
+        *,
+        model: str | None = None,
+        root: Path = SYSFS_PWM,
+        sysfs: Sysfs | None = None,
+    ):
         self.sysfs = sysfs or Sysfs()
-        self.channel = find_channel(pin, model=model, root=root, sysfs=self.sysfs)
+        pins = (pins,) if isinstance(pins, int) else tuple(pins)
+        self.channels = {pin: find_channel(pin, model=model, root=root, sysfs=self.sysfs) for pin in pins}
+        self.channel = self.channels[pins[0]]
 
-    def open(self) -> KernelPwm:
-        return KernelPwm(self.channel, sysfs=self.sysfs)
+    def open(self, pin: int | None = None, *, active_high: bool = True) -> KernelPwm:
+        """The channel of ``pin`` (the first pin when None), opened."""
+        channel = self.channel if pin is None else self.channels[pin]
+        return KernelPwm(channel, sysfs=self.sysfs, active_high=active_high)
 
     def close(self) -> None:
         pass

@@ -91,9 +91,10 @@ def choose_pin_factories(
     timeout: float = DEFAULT_PIGPIO_TIMEOUT,
     probes: dict | None = None,
 ) -> dict:
-    """Each light's factory for its pin (``pins``: light name -> BCM pin): one of ``pigpio``,
-    ``kernel``, ``lgpio`` or ``mock``; under ``auto`` GPIO 18 may get the kernel's PWM and
-    GPIO 21 lgpio.
+    """Each light's factory for its pins (``pins``: light name -> BCM pin, or a tuple of them for
+    a colour light: one factory drives them all): one of ``pigpio``, ``kernel``, ``lgpio`` or
+    ``mock``; under ``auto`` GPIO 18 may get the kernel's PWM, GPIO 21 lgpio, and a CCT light
+    on 18 and 19 both of the kernel's channels.
 
     A factory asked for by name that cannot drive a light's pin raises PinFactoryUnavailable
     (with ``light`` set), whose message says what to do; ``auto`` takes the first of
@@ -137,7 +138,7 @@ def choose_pin_factories(
                 tried.append(f"{name}: {str(exc).split(';')[0]}")  # the reason; the advice is for a named one
         else:
             chosen[light] = PinFactory.MOCK
-            simulated.append(pin)
+            simulated.extend((pin,) if isinstance(pin, int) else pin)
             reasons = reasons or tried
     if simulated:
         log.warning(
@@ -177,16 +178,19 @@ def _check_pigpio(environ, timeout: float) -> None:
         )
 
 
-def _check_kernel(pin: int) -> None:
-    make_pin_factory(PinFactory.KERNEL, pin=pin).close()  # finds the channel; touches no hardware
+def _check_kernel(pins: int | tuple[int, ...]) -> None:
+    make_pin_factory(PinFactory.KERNEL, pin=pins).close()  # finds the channels; touches no hardware
 
 
 def _check_lgpio() -> None:
     make_pin_factory(PinFactory.LGPIO).close()  # opens the GPIO chip and closes it again
 
 
-def make_pin_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT, pin: int = 21):
-    """Build the pin factory called ``name`` (``pigpio``, ``kernel``, ``lgpio`` or ``mock``).
+def make_pin_factory(
+    name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT, pin: int | tuple[int, ...] = 21
+):
+    """Build the pin factory called ``name`` (``pigpio``, ``kernel``, ``lgpio`` or ``mock``) for
+    a light's ``pin`` (or pins: the kernel's must find a channel for each).
 
     pigpio's calls have no timeout of their own; each call on the factory's connection
     gets ``timeout`` seconds, so a hung daemon costs a failed write, never a stall.

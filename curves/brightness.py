@@ -31,6 +31,18 @@ class Curve:
             return ((level + 16) / 116) ** 3
         return level / 903.3
 
+    def level_for(self, duty: float) -> float:
+        """The level whose duty cycle is ``duty``: the curve read backwards (what a colour
+        light's brightest channel says of its brightness)."""
+        duty = min(1.0, max(0.0, duty))
+        if self.name == "linear":
+            return duty * 100
+        if self.name == "gamma" and self.gamma is not None:
+            return float(100 * duty ** (1 / self.gamma))
+        if duty > 8 / 903.3:
+            return 116 * duty ** (1 / 3) - 16
+        return duty * 903.3
+
     def __str__(self) -> str:
         return f"gamma:{self.gamma:g}" if self.name == "gamma" else self.name
 
@@ -54,22 +66,3 @@ def ease(progress: float) -> float:
     """Ease in and out (smoothstep): a fade starts and ends gently, in perceived lightness."""
     progress = min(1.0, max(0.0, progress))
     return progress * progress * (3 - 2 * progress)
-
-
-@dataclass(frozen=True)
-class Fade:
-    """A fade from ``start`` to ``target`` (levels) over ``duration`` s, begun at ``began``."""
-
-    start: float
-    target: float
-    began: float
-    duration: float
-
-    def level_at(self, now: float) -> float:
-        return self.start + (self.target - self.start) * ease((now - self.began) / self.duration)
-
-    def done_at(self, now: float) -> bool:
-        return now - self.began >= self.duration
-
-    def remaining(self, now: float) -> float:
-        return max(0.0, self.began + self.duration - now)

@@ -14,11 +14,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import protocol
 from curves import effects
+from curves.looks import LightKind
 from lamp import state
+from lamp.colours import check_tone, effect_colours, look_of, starting_tone
+from lamp.running_effect import RunningEffect
 from lamp.sleep_timer import Armed, SleepTimer
 from limits.loglimit import LogLimiter
 from protocol import EffectName, State
@@ -67,6 +70,7 @@ class Light:
         name: str = protocol.DEFAULT_LIGHT_NAME,
         brightness: int = 50,
         on: bool = True,
+        tone: protocol.Tone | None = None,
         state_file: state.StateFile | state.LightRecord | None = None,
         log_prefix: str = "",
         default_transition: float = 0.0,
@@ -75,7 +79,8 @@ class Light:
         wall_clock: Callable[[], float] = time.time,
         changes_log: LogLimiter | None = None,
     ):
-        """``scheduler`` runs the sleep timer: ``call_at(unix_seconds, fn)`` returning a
+        """``tone`` is the colour a colour light starts in (its default when it cannot show it).
+        ``scheduler`` runs the sleep timer: ``call_at(unix_seconds, fn)`` returning a
         handle with ``cancel()`` (timers.Scheduler; a fake one in tests). ``state_file``
         keeps this light's line of the state file. ``changes_log`` writes a line per change,
         a few a period per origin (one shared by every light of a service)."""
@@ -97,13 +102,14 @@ class Light:
         self._lock = threading.Lock()
         self._listeners: list[StateListener] = []
         self._frozen = False  # set by stop_changes(): shutdown has begun
-        self._effect: protocol.Effect | None = None  # the effect that runs, with its fields
-        self._shape: Any = None  # its shape on the LED (curves.effects), to tell its own end from a later one's
+        self._running = RunningEffect()
+        self.channels = led.channels  # what kind of light it is: the colours it can show
         brightness = protocol.parse_level(brightness)
         if brightness == 0:
             raise ValueError("brightness is what 'on' shows: 1..100 (use on=False for off)")
-        self._state = State(brightness, bool(on), 0, light=name)
-        led.set_level(self._state.level)
+        color, kelvin = starting_tone(self.channels, *(tone or ("", 0)))
+        self._state = State(brightness, bool(on), 0, light=name, color=color or "", kelvin=kelvin or 0)
+        led.set_look(look_of(self.channels, self._state))
 
     def add_listener(self, listener: StateListener) -> None:
         with self._lock:
@@ -153,6 +159,9 @@ class Light:
         match command:
             case protocol.SetLevel() | protocol.SetPower() | protocol.Toggle() | protocol.Step():
                 return self._change(command, asked)
+            case protocol.SetColor():
+                check_tone(self.channels, command.tone, self.name, command.request_id)
+                return self._change(command, asked)
             case protocol.SetEffect():
                 return self._set_effect(command, asked)
             case protocol.Sleep():
@@ -178,34 +187,34 @@ class Light:
                     getattr(command, "request_id", None),
                 )
 
-    def _change(
-        self, command: protocol.SetLevel | protocol.SetPower | protocol.Toggle | protocol.Step, asked: Asked
-    ) -> State:
-        """Apply a level, power, toggle or step command; tell the listeners if anything
+    def _change(self, command: protocol.LightChange, asked: Asked) -> State:
+        """Apply a level, power, toggle, step or colour command; tell the listeners if anything
         changed. Raises HardwareError (nothing changes then, and no one is told)."""
         with self._changing:
             old = self._state
             target = next_state(old, command)
-            # A change of the state, or one that ends an effect (from the level it shows: no jump).
-            changed = (target[:2] != old[:2] or bool(old.effect)) and not self._frozen  # not after shutdown began
+            # A change of the state, or one that ends an effect (from the look it shows: no jump).
+            changed = (_shows(target) != _shows(old) or bool(old.effect)) and not self._frozen  # not after shutdown
             if changed:
                 transition = self.default_transition if command.transition is None else command.transition
-                self.led.set_level(target.level, transition)  # raises HardwareError
+                self.led.set_look(look_of(self.channels, target), transition)  # raises HardwareError
             with self._lock:
                 new = None
                 if changed:
                     self._sleep.cancel()  # any change ends the sleep timer (and its own firing is one)
-                    self._effect = self._shape = None
-                    self._state = old._replace(brightness=target.brightness, on=target.on, seq=old.seq + 1, effect="")
-                    new = self._state._replace(transition=round(transition, 3) if old.level != target.level else 0.0)
+                    self._running.stop()
+                    self._state = target._replace(seq=old.seq + 1, effect="")
+                    seen = old.level != target.level or (target.on and _tone(old) != _tone(target))
+                    new = self._state._replace(transition=round(transition, 3) if seen else 0.0)
                 new = self._answer(new, asked)
         if changed:
             self.tell(
                 asked.origin,
                 asked.note,
-                "level %d -> %d%s",
+                "level %d -> %d%s%s",
                 old.level,
                 new.level,
+                f" in {_tone_text(new)}" if _tone(old) != _tone(new) else "",
                 f" over {new.transition:g} s" if new.transition else "",
                 seq=new.seq,
             )
@@ -216,29 +225,38 @@ class Light:
         listeners. Breathe, candle and blink turn the light on at its brightness; a flash
         shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
         effect = command.effect
+        if effect is not None:
+            check_tone(self.channels, effect.tone, self.name, command.request_id)
         with self._changing:
             old = self._state
             if effect is None:
                 changed = bool(old.effect) and not self._frozen
-                if changed:  # back to the state's level, from the level shown
-                    self.led.set_level(old.level, self.default_transition)
+                if changed:  # back to the state's look, from the look shown
+                    self.led.set_look(look_of(self.channels, old), self.default_transition)
             else:
-                changed = not self._frozen and (effect != self._effect or effect.name is EffectName.FLASH)
+                changed = not self._frozen and (effect != self._running.effect or effect.name is EffectName.FLASH)
                 if changed:
                     on = old.on if effect.name is EffectName.FLASH else True
                     shape = self.led.start_effect(
-                        effects.shape_for(effect, top=old.brightness, back_to=old.level, seed=old.seq),
-                        old.brightness if on else 0,
+                        effects.shape_for(
+                            effect,
+                            top=old.brightness,
+                            back=look_of(self.channels, old),
+                            colours=effect_colours(self.channels, effect, old),
+                            seed=old.seq,
+                            then=self._running.interrupted(effect),
+                        ),
+                        look_of(self.channels, old._replace(on=on)),
                         on_done=self._effect_ended,
                     )
             with self._lock:
                 new = None
                 if changed:
                     if effect is None:
-                        self._effect = self._shape = None
+                        self._running.stop()
                         self._state = old._replace(seq=old.seq + 1, effect="")
                     else:
-                        self._effect, self._shape = effect, shape
+                        self._running.start(effect, shape)
                         self._state = old._replace(on=on, seq=old.seq + 1, effect=effect.name)
                     new = self._current()
                 new = self._answer(new, asked)
@@ -282,22 +300,32 @@ class Light:
             listener(new, requester)
 
     def kept_effect(self) -> dict | None:
-        """The effect that runs as the state file keeps it (a flash is not kept: it is over in seconds)."""
-        effect = self._effect
-        return effect.fields() if effect is not None and effect.name is not EffectName.FLASH else None
+        """The effect that runs as the state file keeps it (a flash is not kept: it is over in
+        seconds; the effect it interrupted is)."""
+        return self._running.kept()
 
     def _effect_ended(self, shape) -> None:
-        """The LED's fader: an effect ended by itself (a flash, back where the light was) or
-        could not go on (a failed write). A new state for everyone, without the effect."""
+        """The LED's fader: an effect ended by itself (a flash, back where the light was, or on
+        with the effect it interrupted) or could not go on (a failed write). A new state for
+        everyone, with the effect that runs now."""
         with self._changing:
             with self._lock:
-                if self._shape is not shape or self._frozen:
+                if self._frozen:
+                    return
+                resumed = self._running.ended(shape)
+                if resumed is None:
                     return  # a later change or effect has taken over
-                self._effect = self._shape = None
-                self._state = self._state._replace(seq=self._state.seq + 1, effect="")
+                self._state = self._state._replace(seq=self._state.seq + 1, effect=self._running.name)
                 new = self._current()
                 self._publish(new, None)
-        self.tell(f"light {self.name}", None, "effect %s over", shape.name, seq=new.seq)
+        self.tell(
+            f"light {self.name}",
+            None,
+            "effect %s over%s",
+            shape.name,
+            f", {new.effect} goes on" if resumed else "",
+            seq=new.seq,
+        )
 
     def _set_sleep(self, command: protocol.Sleep, asked: Asked) -> State:
         """Start (or restart) the sleep timer, or cancel it (``after`` None); tell the listeners."""
@@ -373,8 +401,9 @@ class Light:
         }
 
     def led_health(self) -> dict:
-        """This light's state and its LED's: the level shown, the pin and factory, degraded or not."""
-        return {
+        """This light's state and its LED's: the level shown, the pin and factory, degraded or not;
+        a colour light's kind and what each of its channels drives now."""
+        health = {
             **protocol.state_fields(self.state()),
             "shown": round(self.led.shown(), 2),
             "status": "degraded" if self.led.error else "ok",
@@ -383,16 +412,39 @@ class Light:
             "simulated": self.led.simulated,
             "hardware_error": self.led.error,
         }
+        channels = self.channel_duties()
+        if channels is not None:
+            health.update(kind=str(self.channels.kind), channels=channels)
+        return health
+
+    def channel_duties(self) -> list[dict] | None:
+        """A colour light's channels as the LED drives them at this instant: each one's pin, what
+        it drives (red, green, blue; warm, cold) and its duty cycle (0..1). None for a
+        single-channel light, whose ``shown`` level says it all."""
+        if self.channels.kind is LightKind.SINGLE:
+            return None
+        return [
+            {"pin": pin, "drives": role, "duty": round(duty, 4)}
+            for pin, role, duty in zip(self.led.pins, self.channels.roles, self.led.duties(), strict=True)
+        ]
 
 
 def next_state(current: State, command) -> State:
-    """Where a command takes the light (brightness and power; seq is the light's to count).
+    """Where a command takes the light (brightness, power and colour; seq is the light's to count).
 
     A level above 0 is the brightness and turns the light on; level 0, ``on: false`` and
     a step down to 0 turn it off and keep the brightness to come back to; a step moves
     from the state's level (during a fade, the fade's target; 0 when off) and clamps to 0..100.
+    A colour (or kelvin) replaces the one the light has, with its level or power, or turns the
+    light on when it comes alone.
     """
     match command:
+        case protocol.SetColor(tone=tone, level=level, on=on):
+            if level is not None:
+                shown = next_state(current, protocol.SetLevel(level))
+            else:
+                shown = current._replace(on=True if on is None else on)
+            return shown._replace(color=tone.color or "", kelvin=tone.kelvin or 0)
         case protocol.SetLevel(level=level):
             return current._replace(brightness=level or current.brightness, on=level > 0)
         case protocol.SetPower(on=on):
@@ -403,3 +455,16 @@ def next_state(current: State, command) -> State:
             level = min(protocol.LEVEL_MAX, max(protocol.LEVEL_MIN, current.level + delta))
             return current._replace(brightness=level or current.brightness, on=level > 0)
     raise TypeError(f"not a light command: {command!r}")
+
+
+def _shows(state: State) -> tuple:
+    """What a state shows (a change of any of it is a change of the light)."""
+    return state.brightness, state.on, state.color, state.kelvin
+
+
+def _tone(state: State) -> tuple[str, int]:
+    return state.color, state.kelvin
+
+
+def _tone_text(state: State) -> str:
+    return state.color or f"{state.kelvin} K"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from messages.effect import Effect
+from messages.effect import Effect, Tone
 from messages.fields import DEFAULT_LIGHT_NAME, RequestId
 from messages.when import When
 
@@ -48,6 +48,19 @@ class Step:
     """Move the shown level by ``delta`` (-100..100), clamped to 0..100: at 0 the light is off."""
 
     delta: int
+    request_id: RequestId = None
+    transition: float | None = None
+    light: str | None = None
+
+
+@dataclass(frozen=True)
+class SetColor:
+    """Show a colour, or a white of a temperature (``tone``), with the ``level`` or power (``on``)
+    given; with neither, turn on at the brightness it keeps."""
+
+    tone: Tone
+    level: int | None = None
+    on: bool | None = None
     request_id: RequestId = None
     transition: float | None = None
     light: str | None = None
@@ -105,7 +118,7 @@ class PutSchedule:
 
     name: str
     when: When
-    action: SetLevel | SetPower | Step | SetEffect
+    action: Action
     request_id: RequestId = None
     light: str | None = None
 
@@ -125,7 +138,7 @@ class ScheduleInfo:
 
     name: str
     when: When
-    action: SetLevel | SetPower | Step | SetEffect
+    action: Action
     next_at: int = 0
     light: str = DEFAULT_LIGHT_NAME  # the light whose schedule it is
 
@@ -137,11 +150,23 @@ class ScheduleDeleted:
 
 
 Command = (
-    SetLevel | SetPower | Toggle | Step | SetEffect | Sleep | PutSchedule | DeleteSchedule | Watch | GetState | Ping
+    SetLevel
+    | SetPower
+    | Toggle
+    | Step
+    | SetColor
+    | SetEffect
+    | Sleep
+    | PutSchedule
+    | DeleteSchedule
+    | Watch
+    | GetState
+    | Ping
 )
 ScheduleCommand = (PutSchedule, DeleteSchedule)
-Action = SetLevel | SetPower | Step | SetEffect  # what a schedule carries out
-LightCommand = (SetLevel, SetPower, Toggle, Step, SetEffect, Sleep)  # the commands that can change the state
+Action = SetLevel | SetPower | Step | SetColor | SetEffect  # what a schedule carries out
+LightChange = SetLevel | SetPower | Toggle | Step | SetColor  # what moves a light's level, power or colour
+LightCommand = (SetLevel, SetPower, Toggle, Step, SetColor, SetEffect, Sleep)  # the commands that can change the state
 
 
 class State(NamedTuple):
@@ -156,6 +181,8 @@ class State(NamedTuple):
     sleep_in: float = 0.0  # seconds from now until then
     light: str = DEFAULT_LIGHT_NAME  # the light's name
     effect: str = ""  # the effect that runs ("breathe", "candle", "blink", "flash"); "": none
+    color: str = ""  # a colour light's colour, "#rrggbb"; "": none (a single channel, or a white)
+    kelvin: int = 0  # a colour light's white, in kelvin; 0: none (a single channel, or a colour)
 
     @property
     def level(self) -> int:

@@ -9,7 +9,16 @@ import enum
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from messages.fields import INVALID_MESSAGE, Message, ProtocolError, describe, seconds, whole
+from messages.fields import (
+    INVALID_MESSAGE,
+    Message,
+    ProtocolError,
+    describe,
+    parse_color,
+    parse_kelvin,
+    seconds,
+    whole,
+)
 
 
 class EffectName(enum.StrEnum):
@@ -46,7 +55,8 @@ ALL_EFFECT_FIELDS = tuple(dict.fromkeys(name for fields in EFFECT_FIELDS.values(
 
 @dataclass(frozen=True)
 class Effect:
-    """An effect and its fields (the ones it does not take are None)."""
+    """An effect and its fields (the ones it does not take are None), and the colour or white
+    it is shown in (None: the light's own; a candle's flame)."""
 
     name: EffectName
     period: float | None = None  # breathe: seconds from top to top
@@ -54,10 +64,46 @@ class Effect:
     on_time: float | None = None  # blink, flash: seconds on...
     off_time: float | None = None  # ...and off
     count: int | None = None  # flash: blinks
+    color: str | None = None  # "#rrggbb", lower case
+    kelvin: int | None = None
+
+    @property
+    def tone(self) -> Tone:
+        return Tone(self.color, self.kelvin)
 
     def fields(self) -> dict[str, Any]:
-        """The flat JSON fields that start it again: ``effect`` and its own."""
-        return {"effect": str(self.name), **{name: getattr(self, name) for name in EFFECT_FIELDS[self.name]}}
+        """The flat JSON fields that start it again: ``effect``, its own, and its colour if it has one."""
+        own = {name: getattr(self, name) for name in EFFECT_FIELDS[self.name]}
+        return {"effect": str(self.name), **own, **self.tone.fields()}
+
+
+COLOR_FIELDS = ("color", "kelvin")  # the colour of a set, an effect or a schedule: one of them at most
+
+
+class Tone(NamedTuple):
+    """The colour a message asks for: ``color`` ("#rrggbb", lower case) or a white of
+    ``kelvin``; both None when it asks for none (the light keeps its own)."""
+
+    color: str | None = None
+    kelvin: int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """As its flat JSON field: ``color`` or ``kelvin`` (none when it has neither)."""
+        if self.color is not None:
+            return {"color": self.color}
+        return {"kelvin": self.kelvin} if self.kelvin is not None else {}
+
+
+def parse_tone(message: Message) -> Tone:
+    """A message's ``color`` or ``kelvin`` (at most one of them), each None when absent."""
+    given = [field for field in COLOR_FIELDS if field in message]
+    if len(given) > 1:
+        raise ProtocolError(
+            INVALID_MESSAGE, "send color or kelvin, not both: a light shows one colour (kelvin is a white)"
+        )
+    color = parse_color(message["color"]) if "color" in message else None
+    kelvin = parse_kelvin(message["kelvin"]) if "kelvin" in message else None
+    return Tone(color, kelvin)
 
 
 def parse_effect(message: Message) -> Effect | None:
@@ -65,6 +111,7 @@ def parse_effect(message: Message) -> Effect | None:
     name = message["effect"]
     given = [field for field in ALL_EFFECT_FIELDS if field in message]
     if name is None:
+        given += [field for field in COLOR_FIELDS if field in message]
         if given:
             raise ProtocolError(INVALID_MESSAGE, f'"effect": null stops the effect and takes no {given[0]}')
         return None
@@ -87,4 +134,5 @@ def parse_effect(message: Message) -> Effect | None:
             f"from {field.low:g} to {field.high:g}"
         )
         values[field_name] = (whole if field.whole else seconds)(value, rule, field.low, field.high)
-    return Effect(effect, **values)
+    color, kelvin = parse_tone(message)
+    return Effect(effect, **values, color=color, kelvin=kelvin)

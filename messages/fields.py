@@ -1,5 +1,5 @@
 """The rules for one value of a protocol message (level, on, step, transition, after, id,
-light, what to watch) and for its JSON, both ways: pure checks that return the value or raise
+light, colour, kelvin, what to watch) and for its JSON, both ways: pure checks that return the value or raise
 :class:`ProtocolError`, and the error codes.
 
 :mod:`protocol` builds commands from these and re-exports them; every door goes
@@ -30,6 +30,7 @@ RATE_LIMITED = "rate_limited"
 INTERNAL_ERROR = "internal_error"  # a fault of the server's own, never of the message
 NOT_FOUND = "not_found"  # no such schedule, or (REST) no such path
 UNKNOWN_LIGHT = "unknown_light"  # a "light" this service does not have
+NOT_SUPPORTED = "not_supported"  # a colour for a light that shows none (a single channel; a CCT light's white only)
 METHOD_NOT_ALLOWED = "method_not_allowed"  # REST: GET or POST only
 # Refusals before a WebSocket upgrade or a REST change, sent as HTTP error bodies.
 FORBIDDEN_ORIGIN = "forbidden_origin"
@@ -177,6 +178,30 @@ def parse_step(value: object) -> int:
     if isinstance(value, str) and _SIGNED_DIGITS.fullmatch(value) and len(value) <= 5:
         value = Decimal(value)
     return whole(value, f"step must be an integer from {-STEP_MAX} to {STEP_MAX}", -STEP_MAX, STEP_MAX)
+
+
+KELVIN_MIN, KELVIN_MAX = 1000, 20000  # what a message may say at all; each light has its own range within
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_COLOR_RULE = 'color must be a string "#rrggbb" of six hex digits, such as "#ff8800"'
+
+
+def parse_color(value: object) -> str:
+    """A colour: ``"#rrggbb"`` in any case, returned in lower case; black is refused (it shows
+    nothing: ``{"on": false}`` turns a light off and keeps its colour)."""
+    if not isinstance(value, str) or not _HEX_COLOR.fullmatch(value):
+        raise ProtocolError(INVALID_MESSAGE, f"{_COLOR_RULE}, got {describe(value)}")
+    if value == "#000000":
+        raise ProtocolError(
+            INVALID_MESSAGE, '"#000000" is black, which shows nothing: send {"on": false} to turn the light off'
+        )
+    return value.lower()
+
+
+def parse_kelvin(value: object) -> int:
+    """White of a temperature: an integer number of kelvin (or such a string, from a form)."""
+    if isinstance(value, str) and _ASCII_DIGITS.fullmatch(value) and len(value) <= 6:
+        value = int(value)
+    return whole(value, f"kelvin must be an integer from {KELVIN_MIN} to {KELVIN_MAX}", KELVIN_MIN, KELVIN_MAX)
 
 
 def parse_on(value: object) -> bool:

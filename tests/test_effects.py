@@ -303,11 +303,13 @@ def test_an_effect_follows_the_hardware_error_rules(fake):
 def test_an_effect_without_a_shape_fails_and_never_becomes_another():
     """Every effect the protocol knows has its own shape; a name it does not know has none (it
     used to fall through to a flash)."""
-    from curves.effects import Flash, shape_for
+    from curves.effects import Colours, Flash, shape_for
+    from curves.looks import Look
 
+    white = Colours((1.0,), (1.0,))
     for name in protocol.EffectName:
         effect = protocol.parse_effect({"effect": str(name)})
-        assert shape_for(effect, top=80, back_to=80)(0.0, 0.0).name is name
+        assert shape_for(effect, top=80, back=Look(80, (1.0,)), colours=white)(0.0, 0.0).name is name
     with pytest.raises(ValueError, match="sparkle"):
-        shape_for(protocol.Effect("sparkle"), top=80, back_to=80)
+        shape_for(protocol.Effect("sparkle"), top=80, back=Look(80, (1.0,)), colours=white)
     assert Flash.name is protocol.EffectName.FLASH
