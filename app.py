@@ -20,9 +20,11 @@ from boards.pins import PinFactory, PinFactoryUnavailable, choose_pin_factories
 from broadcast.handshake import SERVER_OPTIONS
 from broadcast.hub import Hub
 from curves.brightness import parse_curve
+from curves.looks import LightKind, channels_for
 from lamp import state, timers
 from lamp.light import Light, new_changes_log
-from lamp.lights import Lights, LightSpec, parse_lights
+from lamp.light_specs import LightSpec, parse_lights
+from lamp.lights import Lights
 from lamp.schedules import Schedules
 from led import HardwareError, open_led
 from serving import settings
@@ -75,7 +77,7 @@ def create_app(config=None, led=None) -> Flask:
     location = None
     if app.config.get("LATITUDE") is not None and app.config.get("LONGITUDE") is not None:
         location = (float(app.config["LATITUDE"]), float(app.config["LONGITUDE"]))
-    to_open = {spec.name: spec.pin for spec in specs if led is None or spec is not specs[0]}
+    to_open = {spec.name: spec.pins or spec.pin for spec in specs if led is None or spec is not specs[0]}
     factories = app.config.get("LED_PIN_FACTORIES") or choose_pin_factories(
         to_open, app.config["LED_PIN_FACTORY"], timeout=float(app.config["PIGPIO_TIMEOUT"])
     )
@@ -145,15 +147,19 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
     """One light of the service: its LED (opened on its pin with ``factory`` unless given), its
     state as saved, its schedules. Logs one line saying where it is and how it starts."""
     if led is None:
+        curve = parse_curve(config["BRIGHTNESS_CURVE"])
         led = open_led(
-            spec.pin,
+            spec.every_pin,
             pin_factory=factory or PinFactory.MOCK,  # main() chose one for each light it opens
             timeout=float(config["PIGPIO_TIMEOUT"]),
-            curve=parse_curve(config["BRIGHTNESS_CURVE"]),
+            curve=curve,
+            channels=channels_for(spec.kind, curve, spec.white_range()),
+            active_high=spec.active_high,
             with_deadline=with_deadline,
         )
     record = state_file.record(spec.name) if state_file is not None else None
     saved = record.saved() if record is not None else None
+    tone = record.saved_tone() if record is not None else None
     brightness, on = state.power_on_state(config["POWER_ON"], config["INITIAL_LEVEL"], saved)
     log_prefix = f"{spec.name}: " if len(config.get("LIGHTS") or ()) > 1 else ""  # several lights: say whose
     if saved:
@@ -171,6 +177,7 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
             name=spec.name,
             brightness=brightness,
             on=on,
+            tone=tone,
             state_file=record,
             log_prefix=log_prefix,
             default_transition=float(config["DEFAULT_TRANSITION"]),
@@ -196,15 +203,19 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
                 effect,
                 getattr(exc, "message", exc),
             )
+    shown = light.state()
     log.info(
-        "%s on GPIO%d via %s%s, level %d (brightness %d, %s), %s curve",
-        f"light {spec.name!r}" if config.get("LIGHTS") else "LED",
-        led.pin,
+        "%s on %s via %s%s, level %d (brightness %d, %s%s), %s curve",
+        f"{'' if spec.kind is LightKind.SINGLE else f'{spec.kind} '}light {spec.name!r}"
+        if config.get("LIGHTS")
+        else "LED",
+        led.pin_names,
         led.factory_name,
         " (SIMULATED)" if led.simulated else "",
-        light.state().level,
+        shown.level,
         brightness,
         "on" if on else "off",
+        f", {shown.color or f'{shown.kelvin} K'}" if shown.color or shown.kelvin else "",
         led.curve,
     )
     return light
@@ -260,18 +271,20 @@ def release(app: Flask) -> None:
         shared.bridge.stop()  # retained "offline": a clean stop, not a death
     lights.default.scheduler.stop()
     lights.release()
-    log.info("GPIO%s released", ", ".join(str(light.led.pin) for light in lights))
+    log.info("%s released", ", ".join(light.led.pin_names for light in lights))
 
 
 def main(argv=None) -> int:
     args = settings.parse_args(argv)
     configure_logging(args.log_level)
     specs = args.lights or (LightSpec(protocol.DEFAULT_LIGHT_NAME, args.pin),)
-    pins = {spec.name: spec.pin for spec in specs}
-    try:  # each light's pin gets the factory that drives it here
-        factories = choose_pin_factories(pins, args.pin_factory, timeout=args.pigpio_timeout)
+    try:  # each light's pins get the factory that drives them here
+        factories = choose_pin_factories(
+            {spec.name: spec.pins or spec.pin for spec in specs}, args.pin_factory, timeout=args.pigpio_timeout
+        )
     except PinFactoryUnavailable as exc:
-        log.error("%s%s", f"light {exc.light!r} on GPIO{pins[exc.light]}: " if args.lights else "", exc)
+        named = {spec.name: spec for spec in specs}
+        log.error("%s%s", f"light {exc.light!r} on {named[exc.light].pin_names}: " if args.lights else "", exc)
         return 2
     config = settings.app_config(args)
     config["LED_PIN_FACTORIES"] = factories  # resolved once, here: auto's probes are not run again

@@ -295,7 +295,9 @@ class Light:
     def _publish(self, new: State, requester: object, save: bool = True) -> None:
         """A change is made (lock held): onto the disk soon (``save``), and to every listener now."""
         if save and self.state_file is not None:
-            self.state_file.save_soon(new.brightness, new.on, self.kept_effect())
+            self.state_file.save_soon(
+                new.brightness, new.on, self.kept_effect(), tone=protocol.Tone(new.color or None, new.kelvin or None)
+            )
         for listener in self._listeners:
             listener(new, requester)
 

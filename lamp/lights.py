@@ -1,6 +1,6 @@
 """The service's lights by name: which light a command is for, the default light first.
 
-``LIGHTS=desk:21,shelf:20`` names them (:func:`parse_lights`); without it there is one
+``LIGHTS=desk:21,shelf:20`` names them (:mod:`lamp.light_specs`); without it there is one
 light, ``led``, on ``LED_PIN``. A command that names no light is the default light's,
 so every client written for one light goes on working; ``"*"`` is every light.
 Transport-free, like :mod:`light`.
@@ -10,49 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import protocol
 from lamp.light import Light, Replier
-
-GPIO_PINS = range(0, 28)  # BCM GPIO 0..27: the 40-pin header of every Raspberry Pi
-
-
-class LightSpec(NamedTuple):
-    """One light of LIGHTS: its name and the BCM pin of its LED."""
-
-    name: str
-    pin: int
-
-
-def parse_lights(text: str) -> tuple[LightSpec, ...]:
-    """``desk:21,shelf:20``: the lights in order, the first the default; ValueError saying which
-    part is wrong (a name, a pin, a name or a pin given twice)."""
-    specs: list[LightSpec] = []
-    for part in (part.strip() for part in str(text).split(",")):
-        if not part:
-            continue
-        name, colon, pin_text = part.partition(":")
-        name, pin_text = name.strip(), pin_text.strip()
-        if not colon or not protocol.LIGHT_NAME.fullmatch(name):
-            raise ValueError(
-                f"LIGHTS: {part!r} is not NAME:PIN ({protocol.LIGHT_NAME_RULE}), e.g. LIGHTS=desk:21,shelf:20"
-            )
-        if not pin_text.isascii() or not pin_text.isdecimal() or int(pin_text) not in GPIO_PINS:
-            raise ValueError(
-                f"LIGHTS: light {name!r} has pin {pin_text!r}; a pin is a BCM GPIO number "
-                f"from {GPIO_PINS.start} to {GPIO_PINS.stop - 1}"
-            )
-        pin = int(pin_text)
-        for other in specs:
-            if other.name == name:
-                raise ValueError(f"LIGHTS: the name {name!r} is given twice")
-            if other.pin == pin:
-                raise ValueError(f"LIGHTS: GPIO{pin} is given to both {other.name!r} and {name!r}")
-        specs.append(LightSpec(name, pin))
-    if not specs:
-        raise ValueError("LIGHTS is empty: give NAME:PIN pairs, e.g. LIGHTS=desk:21,shelf:20")
-    return tuple(specs)
 
 
 class Lights:

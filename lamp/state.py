@@ -1,5 +1,5 @@
 """Every light's state kept on disk, so that a restart or a power cut comes back where it was:
-its brightness, power, running effect and schedules.
+its brightness, power, colour (or white), running effect and schedules.
 
 Writes are atomic (temporary file, fsync, rename, fsync of the folder) and at most one a
 second whatever changed (level, power, effect, schedules), because SD cards wear out. A
@@ -93,6 +93,7 @@ class StateFile:
         self._loaded_states: dict[str, tuple[int | None, bool]] = {}  # what load() found
         self._schedules: dict[str, list[dict]] = {}  # each light's schedules, as kept
         self._effects: dict[str, dict] = {}  # each light's running effect, as its message's fields
+        self._tones: dict[str, protocol.Tone] = {}  # each colour light's colour or white
         self._version = 0  # counts changes: the version of the above
         self._timer: threading.Timer | None = None
         self._last_write = float("-inf")
@@ -146,6 +147,8 @@ class StateFile:
                     raise ValueError(f"light {name!r} is not an object")
                 lines.setdefault(name, line)
             found = {name: _read_line(line) for name, line in lines.items()}
+            for line in lines.values():
+                protocol.parse_tone(line)  # a colour that is no colour: the file is not one this service wrote
         except (ValueError, KeyError, TypeError, protocol.ProtocolError) as exc:
             self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
             return None
@@ -155,6 +158,9 @@ class StateFile:
                     self._schedules[name] = schedules
                 if isinstance(lines[name].get("effect"), dict) and light_state is not None and light_state[1]:
                     self._effects[name] = lines[name]["effect"]
+                tone = protocol.parse_tone(lines[name])
+                if tone != protocol.Tone() and light_state is not None:
+                    self._tones[name] = tone
                 if light_state is not None:
                     self._loaded_states[name] = light_state
                     if light_state[0] is not None:  # what a schedules-only write keeps
@@ -171,17 +177,33 @@ class StateFile:
         log.warning("state file %s %s; starting without it and %s", self.path, problem, moved)
         return None
 
-    def save_soon(self, brightness: int, on: bool, effect: dict | None = None, light: str | None = None) -> None:
-        """Remember a light's state (and the effect that runs, as its message's fields); it
-        reaches the disk within ``min_interval`` seconds."""
+    def save_soon(
+        self,
+        brightness: int,
+        on: bool,
+        effect: dict | None = None,
+        light: str | None = None,
+        tone: protocol.Tone | None = None,
+    ) -> None:
+        """Remember a light's state (its colour, and the effect that runs, as its message's
+        fields); it reaches the disk within ``min_interval`` seconds."""
         with self._lock:
             light = light or self.default_light
             self._states[light] = (brightness, on)
+            if tone is not None and tone != protocol.Tone():
+                self._tones[light] = tone
+            else:
+                self._tones.pop(light, None)
             if effect:
                 self._effects[light] = effect
             else:
                 self._effects.pop(light, None)
             self._changed()
+
+    def saved_tone(self, light: str) -> protocol.Tone | None:
+        """The colour (or white) load() found of ``light``, if any."""
+        with self._lock:
+            return self._tones.get(light)
 
     def saved_effect(self, light: str) -> dict | None:
         """The effect load() found running on ``light`` (its message's fields), if any."""
@@ -224,6 +246,8 @@ class StateFile:
         if light in self._states:
             brightness, on = self._states[light]
             line = {"brightness": brightness, "on": on, "level": brightness if on else 0}
+            if light in self._tones:
+                line.update(self._tones[light].fields())
             if light in self._effects:
                 line["effect"] = self._effects[light]
         if self._schedules.get(light):
@@ -325,8 +349,13 @@ class LightRecord:
     def saved(self) -> tuple[int | None, bool] | None:
         return self.file.saved(self.light)
 
-    def save_soon(self, brightness: int, on: bool, effect: dict | None = None) -> None:
-        self.file.save_soon(brightness, on, effect, light=self.light)
+    def save_soon(
+        self, brightness: int, on: bool, effect: dict | None = None, tone: protocol.Tone | None = None
+    ) -> None:
+        self.file.save_soon(brightness, on, effect, light=self.light, tone=tone)
+
+    def saved_tone(self) -> protocol.Tone | None:
+        return self.file.saved_tone(self.light)
 
     def saved_effect(self) -> dict | None:
         return self.file.saved_effect(self.light)

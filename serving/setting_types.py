@@ -9,7 +9,7 @@ import protocol
 from boards.pins import PinFactory
 from curves.brightness import parse_curve
 from lamp import state
-from lamp.lights import parse_lights
+from lamp.light_specs import parse_lights
 
 
 def level(text):

@@ -12,7 +12,8 @@ import pytest
 
 import protocol
 from lamp.light import Light
-from lamp.lights import Lights, parse_lights
+from lamp.light_specs import parse_lights
+from lamp.lights import Lights
 from lamp.schedules import Schedules
 from lamp.state import StateFile
 from led import Led
@@ -27,7 +28,11 @@ THREE = "desk:21,shelf:20,status:16"
 
 
 def test_lights_are_read_in_order_the_first_the_default():
-    assert parse_lights(" desk:21, shelf:20 ,status:16") == (("desk", 21), ("shelf", 20), ("status", 16))
+    assert [(spec.name, spec.pin) for spec in parse_lights(" desk:21, shelf:20 ,status:16")] == [
+        ("desk", 21),
+        ("shelf", 20),
+        ("status", 16),
+    ]
     assert parse_lights("a:0,b_2-x:27")[1].pin == 27
 
 
@@ -79,7 +84,7 @@ def test_a_bad_lights_value_stops_the_service_with_status_2_and_one_line(tmp_pat
 @pytest.fixture
 def three(mock_factory):
     made = Lights(
-        [Light(Led(pin, pin_factory=mock_factory), name=name, brightness=50) for name, pin in parse_lights(THREE)]
+        [Light(Led(pin, pin_factory=mock_factory), name=name, brightness=50) for name, pin, *_ in parse_lights(THREE)]
     )
     yield made
     made.release()
