@@ -14,9 +14,14 @@ import json
 from decimal import Decimal
 
 import protocol
+from curves import colour
+from curves.looks import Channels, LightKind
 
 ONLINE, OFFLINE = "online", "offline"
-HA_COMMAND_FIELDS = ("state", "brightness", "transition", "effect", "flash")  # what discovery says this light does
+# What discovery says a light does: every light the first ones; an RGB light "color" ({"r", "g",
+# "b"}), a CCT light "color_temp" (kelvin: color_temp_kelvin is true).
+HA_COMMAND_FIELDS = ("state", "brightness", "transition", "effect", "flash", "color", "color_temp")
+HA_COLOR_MODES = {LightKind.SINGLE: "brightness", LightKind.RGB: "rgb", LightKind.CCT: "color_temp"}
 HA_EFFECTS = tuple(
     effect for effect in protocol.EffectName if effect is not protocol.EffectName.FLASH
 )  # HA has its own flash
@@ -29,9 +34,11 @@ def ha_command(payload: dict) -> list[str]:
 
     ``{"state":"ON","brightness":40,"effect":"candle"}`` is a level, then the effect;
     ``{"state":"ON","flash":2}`` (``flash_time_short``, in seconds) is a flash of two blinks,
-    one a second, that ends where the light was. A field this light does not do (a colour)
-    or an effect not in the list is refused, never ignored: the sender learns it on the
-    error topic, and nothing changes.
+    one a second, that ends where the light was; ``"color": {"r":255,"g":136,"b":0}`` is the
+    colour ``#ff8800`` and ``"color_temp": 2700`` the white of 2700 K, with the level or alone.
+    A field no light does (``hs``, ``xy``, mireds) or an effect not in the list is refused,
+    never ignored: the sender learns it on the error topic, and nothing changes; so is a colour
+    the light cannot show (its own check, as on every door).
     """
     if not isinstance(payload, dict) or payload.get("state") not in ("ON", "OFF"):
         raise protocol.ProtocolError(protocol.INVALID_MESSAGE, 'a Home Assistant command needs "state": "ON" or "OFF"')
@@ -68,14 +75,41 @@ def ha_command(payload: dict) -> list[str]:
     message: dict = {"on": payload["state"] == "ON"}
     if payload["state"] == "ON" and "brightness" in payload:
         message = {"level": payload["brightness"]}
+    tone = _ha_tone(payload)
+    if tone and payload["state"] == "ON":
+        message.update(tone)
+        if message.get("on") is True:
+            del message["on"]  # a colour alone turns the light on at the brightness it keeps
     if "transition" in payload:
         message["transition"] = payload["transition"]
     messages = [json.dumps(message, default=_exact_number)]
     if payload["state"] == "ON" and "effect" in payload:
-        if "brightness" not in payload and "transition" not in payload:
+        if "brightness" not in payload and "transition" not in payload and not tone:
             messages = []  # the effect turns the light on by itself
         messages.append(json.dumps({"effect": payload["effect"]}))
     return messages
+
+
+def _ha_tone(payload: dict) -> dict:
+    """HA's colour (``color``: r, g, b from 0 to 255) or white (``color_temp`` in kelvin) as
+    the protocol's ``color`` or ``kelvin``; {} when it sends neither."""
+    if "color" in payload and "color_temp" in payload:
+        raise protocol.ProtocolError(protocol.INVALID_MESSAGE, "send color or color_temp, not both")
+    if "color_temp" in payload:
+        return {"kelvin": payload["color_temp"]}  # the protocol's own rules check it
+    if "color" not in payload:
+        return {}
+    given = payload["color"]
+    channels = [given.get(name) for name in "rgb"] if isinstance(given, dict) and len(given) == 3 else []
+    if len(channels) != 3 or not all(
+        isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255 for value in channels
+    ):
+        raise protocol.ProtocolError(
+            protocol.INVALID_MESSAGE,
+            'color must be {"r": R, "g": G, "b": B}, each an integer from 0 to 255 (this light takes rgb), '
+            f"got {protocol.describe(given)}",
+        )
+    return {"color": colour.to_hex(*channels)}
 
 
 def _exact_number(value):
@@ -85,17 +119,25 @@ def _exact_number(value):
     raise TypeError(type(value).__name__)
 
 
-def ha_state(state: protocol.State) -> str:
-    """The state HA reads: a flash is not an effect HA lists, so it shows as none."""
+def ha_state(state: protocol.State, channels: Channels | None = None) -> str:
+    """The state HA reads: a flash is not an effect HA lists, so it shows as none. An RGB light's
+    colour as HA's ``color`` (a white as the colour the light shows for it: HA's rgb mode), a CCT
+    light's white as ``color_temp`` in kelvin."""
     effect = state.effect if state.effect in HA_EFFECTS else None
-    return protocol.to_json(
-        {
-            "state": "ON" if state.on else "OFF",
-            "brightness": state.brightness,
-            "color_mode": "brightness",
-            "effect": effect,
-        }
-    )
+    kind = channels.kind if channels is not None else LightKind.SINGLE
+    reported: dict = {
+        "state": "ON" if state.on else "OFF",
+        "brightness": state.brightness,
+        "color_mode": HA_COLOR_MODES[kind],
+    }
+    if channels is not None and kind is LightKind.RGB:
+        shown = state.color or colour.linear_to_hex(channels.of_kelvin(state.kelvin))  # type: ignore[union-attr]
+        red, green, blue = colour.parse_hex(shown)
+        reported["color"] = {"r": red, "g": green, "b": blue}
+    elif kind is LightKind.CCT:
+        reported["color_temp"] = state.kelvin
+    reported["effect"] = effect
+    return protocol.to_json(reported)
 
 
 def entity_id(device_id: str, light: str, is_default: bool) -> str:
@@ -103,12 +145,12 @@ def entity_id(device_id: str, light: str, is_default: bool) -> str:
     return f"ledsock_{device_id}" if is_default else f"ledsock_{device_id}_{light}"
 
 
-def device_model(leds: list[tuple[int, str]]) -> str:
-    """What drives the lamp's lights, for Home Assistant's device page: each LED's pin and the
-    factory that drives it, as (pin, factory) pairs ("GPIO18 via kernel, GPIO21 via lgpio";
-    "simulated" for gpiozero's simulation)."""
+def device_model(leds: list[tuple[str, str]]) -> str:
+    """What drives the lamp's lights, for Home Assistant's device page: each LED's pins and the
+    factory that drives them, as (pins, factory) pairs ("GPIO18 via kernel, GPIO17/27/22 via
+    lgpio"; "simulated" for gpiozero's simulation)."""
     return "ledsock: " + ", ".join(
-        f"GPIO{pin} " + ("simulated" if factory == "mock" else f"via {factory}") for pin, factory in leds
+        f"{pins} " + ("simulated" if factory == "mock" else f"via {factory}") for pins, factory in leds
     )
 
 
@@ -123,9 +165,12 @@ def discovery_config(
     model: str,
     page_url: str = "",
     sw_version: str = "unknown",
+    kind: LightKind = LightKind.SINGLE,
+    kelvin_range: tuple[int, int] | None = None,
 ) -> dict:
     """One light's discovery config: HA's MQTT light, JSON schema: brightness, transitions,
-    effects and flash.
+    effects and flash; an RGB light's colour (``rgb``), a CCT light's white (``color_temp`` in
+    kelvin, within ``kelvin_range``: no mireds, which HA 2026.3 removed).
 
     ``topics`` is where its ``ha/set`` and ``ha/state`` are; ``several``: the service has
     more than one light, so each entity is named after its light (one light takes the device's name).
@@ -145,7 +190,12 @@ def discovery_config(
         "payload_not_available": OFFLINE,
         "brightness": True,
         "brightness_scale": 100,
-        "supported_color_modes": ["brightness"],
+        "supported_color_modes": [HA_COLOR_MODES[kind]],
+        **(
+            {"color_temp_kelvin": True, "min_kelvin": kelvin_range[0], "max_kelvin": kelvin_range[1]}
+            if kind is LightKind.CCT and kelvin_range is not None
+            else {}
+        ),
         "transition": True,
         "effect": True,
         "effect_list": list(HA_EFFECTS),

@@ -306,7 +306,9 @@ class MqttBridge:
                 )
                 if self.discovery:
                     sent.append(
-                        self._client.publish(f"{self.ha_topics(light)}/ha/state", ha_state(state), qos=1, retain=True)
+                        self._client.publish(
+                            f"{self.ha_topics(light)}/ha/state", ha_state(state, light.channels), qos=1, retain=True
+                        )
                     )
             for info in sent:
                 try:
@@ -355,6 +357,8 @@ class MqttBridge:
             topics=self.ha_topics(light),
             availability_topic=f"{self.base}/status",
             page_url=self.page_url,
-            model=device_model([(each.led.pin, each.led.factory_name) for each in self.lights]),
+            model=device_model([(each.led.pin_names, each.led.factory_name) for each in self.lights]),
             sw_version=self.sw_version,
+            kind=light.channels.kind,
+            kelvin_range=light.channels.kelvin_range,
         )

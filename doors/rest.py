@@ -34,7 +34,26 @@ def rest_state(state: protocol.State, shown: float | None = None, named: bool = 
     return fields
 
 
-FORM_FIELDS = ("level", "on", "step", "transition", "light", "effect", *protocol.ALL_EFFECT_FIELDS)
+def shown_state(light, named: bool) -> dict:
+    """A light's state as GET answers it: the state, the level shown, and a colour light's
+    channels as the LED drives them now (each one's pin, what it drives, its duty cycle)."""
+    fields = rest_state(light.state(), shown=light.led.shown(), named=named)
+    channels = light.channel_duties()
+    if channels is not None:
+        fields["channels"] = channels
+    return fields
+
+
+FORM_FIELDS = (
+    "level",
+    "on",
+    "step",
+    "transition",
+    "light",
+    "effect",
+    *protocol.COLOR_FIELDS,
+    *protocol.ALL_EFFECT_FIELDS,
+)
 
 
 def command_from_post(req) -> protocol.Command:
@@ -80,7 +99,8 @@ def command_from_post(req) -> protocol.Command:
                 raise protocol.ProtocolError(
                     protocol.INVALID_MESSAGE,
                     f'POST {req.path} takes {{"level": N}}, {{"on": true|false}}, {{"step": N}}, '
-                    '{"effect": NAME}, {"type": "sleep", "after": S} or {"type": "toggle"}, '
+                    '{"color": "#rrggbb"}, {"kelvin": K}, {"effect": NAME}, {"type": "sleep", "after": S} '
+                    'or {"type": "toggle"}, '
                     "or the same as form fields",
                 )
             return command
@@ -118,8 +138,7 @@ def _form_value(name: str, text: str):
 
 @rest.get("/led")
 def get_led():
-    light = the_light()
-    return json_response(protocol.to_json(rest_state(light.state(), shown=light.led.shown())))
+    return json_response(protocol.to_json(shown_state(the_light(), named=False)))
 
 
 @rest.post("/led")
@@ -131,9 +150,7 @@ def post_led():
 @rest.get("/lights")
 def get_lights():
     """Every light's state, the default light first (a JSON array: REST clients are not JsonUtility)."""
-    return json_response(
-        protocol.to_json([rest_state(light.state(), shown=light.led.shown(), named=True) for light in the_lights()])
-    )
+    return json_response(protocol.to_json([shown_state(light, named=True) for light in the_lights()]))
 
 
 @rest.errorhandler(protocol.ProtocolError)
@@ -146,7 +163,7 @@ def _failed(exc: Exception):
 @rest.get("/lights/<name>")
 def get_light(name):
     found = the_lights().resolve(name)
-    states = [rest_state(light.state(), shown=light.led.shown(), named=True) for light in found]
+    states = [shown_state(light, named=True) for light in found]
     return json_response(protocol.to_json(states if name == protocol.EVERY_LIGHT else states[0]))
 
 
