@@ -151,9 +151,9 @@ def _set_command(message: Message, request_id: RequestId, light: str | None = No
     if len(given) > 1:
         raise ProtocolError(INVALID_MESSAGE, f"send one of level, on and step in a message, got {' and '.join(given)}")
     if toned:
-        level = parse_level(message["level"]) if given == ["level"] else None
-        on = parse_on(message["on"]) if given == ["on"] else None
-        return SetColor(parse_tone(message), level, on, request_id, transition, light)
+        with_level = parse_level(message["level"]) if given == ["level"] else None
+        with_on = parse_on(message["on"]) if given == ["on"] else None
+        return SetColor(parse_tone(message), with_level, with_on, request_id, transition, light)
     if given == ["level"]:
         return SetLevel(parse_level(message["level"]), request_id, transition, light)
     if given == ["on"]:

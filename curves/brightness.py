@@ -40,7 +40,7 @@ class Curve:
         if self.name == "gamma" and self.gamma is not None:
             return float(100 * duty ** (1 / self.gamma))
         if duty > 8 / 903.3:
-            return 116 * duty ** (1 / 3) - 16
+            return float(116 * duty ** (1 / 3) - 16)
         return duty * 903.3
 
     def __str__(self) -> str:

@@ -60,14 +60,14 @@ def srgb_to_linear(channel: float) -> float:
     """One sRGB channel (0..1, as a colour picker gives it) as linear light."""
     if channel <= 0.04045:
         return channel / 12.92
-    return ((channel + 0.055) / 1.055) ** 2.4
+    return float(((channel + 0.055) / 1.055) ** 2.4)
 
 
 def linear_to_srgb(channel: float) -> float:
     channel = min(1.0, max(0.0, channel))
     if channel <= 0.0031308:
         return channel * 12.92
-    return 1.055 * channel ** (1 / 2.4) - 0.055
+    return float(1.055 * channel ** (1 / 2.4) - 0.055)
 
 
 def hex_to_linear(text: str) -> Rgb:
@@ -75,7 +75,7 @@ def hex_to_linear(text: str) -> Rgb:
     return srgb_to_linear(red / 255), srgb_to_linear(green / 255), srgb_to_linear(blue / 255)
 
 
-def linear_to_hex(rgb: Rgb) -> str:
+def linear_to_hex(rgb: tuple[float, ...]) -> str:
     red, green, blue = (round(linear_to_srgb(channel) * 255) for channel in rgb)
     return to_hex(red, green, blue)
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import protocol
 from curves import colour
-from curves.looks import Channels, LightKind
+from curves.looks import Channels, LightKind, RgbChannels
 
 ONLINE, OFFLINE = "online", "offline"
 # What discovery says a light does: every light the first ones; an RGB light "color" ({"r", "g",
@@ -109,7 +109,8 @@ def _ha_tone(payload: dict) -> dict:
             'color must be {"r": R, "g": G, "b": B}, each an integer from 0 to 255 (this light takes rgb), '
             f"got {protocol.describe(given)}",
         )
-    return {"color": colour.to_hex(*channels)}
+    red, green, blue = (int(value) for value in channels if value is not None)
+    return {"color": colour.to_hex(red, green, blue)}
 
 
 def _exact_number(value):
@@ -130,8 +131,8 @@ def ha_state(state: protocol.State, channels: Channels | None = None) -> str:
         "brightness": state.brightness,
         "color_mode": HA_COLOR_MODES[kind],
     }
-    if channels is not None and kind is LightKind.RGB:
-        shown = state.color or colour.linear_to_hex(channels.of_kelvin(state.kelvin))  # type: ignore[union-attr]
+    if isinstance(channels, RgbChannels):
+        shown = state.color or colour.linear_to_hex(channels.of_kelvin(state.kelvin))
         red, green, blue = colour.parse_hex(shown)
         reported["color"] = {"r": red, "g": green, "b": blue}
     elif kind is LightKind.CCT:

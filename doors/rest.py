@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 import protocol
 from doors.answers import failure
 from doors.http_edge import json_response, peer, the_light, the_lights
+from lamp import light_report
 from limits.budget import ENVIRON_KEY, ONE
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def shown_state(light, named: bool) -> dict:
     """A light's state as GET answers it: the state, the level shown, and a colour light's
     channels as the LED drives them now (each one's pin, what it drives, its duty cycle)."""
     fields = rest_state(light.state(), shown=light.led.shown(), named=named)
-    channels = light.channel_duties()
+    channels = light_report.channel_duties(light)
     if channels is not None:
         fields["channels"] = channels
     return fields

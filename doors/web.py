@@ -23,6 +23,7 @@ from broadcast.handshake import decline_extensions
 from doors.admission import host_allowed, origin_allowed, own_host_names, presented_token
 from doors.http_edge import json_response, peer, service, the_hub, the_lights
 from doors.ws_session import Session
+from lamp import light_report
 from limits.budget import ENVIRON_KEY, Budget
 from limits.loglimit import LogLimiter
 
@@ -226,8 +227,8 @@ def websocket(ws):
 @web.get("/healthz")
 def healthz():
     lights = the_lights()
-    health = lights.default.health()
-    health["lights"] = [{"name": light.name, **light.led_health()} for light in lights]
+    health = light_report.health(lights.default)
+    health["lights"] = [{"name": light.name, **light_report.led_health(light)} for light in lights]
     health.update(
         clients=len(the_hub()), threads=os_threads(), connection_threads=connection_threads(), version=service().version
     )

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import protocol
 from curves import effects
-from curves.looks import LightKind
 from lamp import state
 from lamp.colours import check_tone, effect_colours, look_of, starting_tone
+from lamp.next_state import change_text, colour_of, next_state, shows, tone_of
 from lamp.running_effect import RunningEffect
 from lamp.sleep_timer import Armed, SleepTimer
 from limits.loglimit import LogLimiter
@@ -160,13 +160,15 @@ class Light:
             case protocol.SetLevel() | protocol.SetPower() | protocol.Toggle() | protocol.Step():
                 return self._change(command, asked)
             case protocol.SetColor():
-                check_tone(self.channels, command.tone, self.name, command.request_id)
+                check_tone(self.channels, tone_of(command), self.name, command.request_id)
                 return self._change(command, asked)
             case protocol.SetEffect():
                 return self._set_effect(command, asked)
             case protocol.Sleep():
                 return self._set_sleep(command, asked)
             case protocol.PutSchedule() | protocol.DeleteSchedule() if self.schedules is not None:
+                if isinstance(command, protocol.PutSchedule):  # a colour it could never show is refused now
+                    check_tone(self.channels, tone_of(command.action), self.name, command.request_id)
                 return self.schedules.execute(command, origin=origin, requester=requester, reply=reply, note=note)
             case protocol.GetState():
                 with self._lock:
@@ -194,7 +196,7 @@ class Light:
             old = self._state
             target = next_state(old, command)
             # A change of the state, or one that ends an effect (from the look it shows: no jump).
-            changed = (_shows(target) != _shows(old) or bool(old.effect)) and not self._frozen  # not after shutdown
+            changed = (shows(target) != shows(old) or bool(old.effect)) and not self._frozen  # not after shutdown
             if changed:
                 transition = self.default_transition if command.transition is None else command.transition
                 self.led.set_look(look_of(self.channels, target), transition)  # raises HardwareError
@@ -204,17 +206,15 @@ class Light:
                     self._sleep.cancel()  # any change ends the sleep timer (and its own firing is one)
                     self._running.stop()
                     self._state = target._replace(seq=old.seq + 1, effect="")
-                    seen = old.level != target.level or (target.on and _tone(old) != _tone(target))
+                    seen = old.level != target.level or (target.on and colour_of(old) != colour_of(target))
                     new = self._state._replace(transition=round(transition, 3) if seen else 0.0)
                 new = self._answer(new, asked)
         if changed:
             self.tell(
                 asked.origin,
                 asked.note,
-                "level %d -> %d%s%s",
-                old.level,
-                new.level,
-                f" in {_tone_text(new)}" if _tone(old) != _tone(new) else "",
+                "%s%s",
+                change_text(old, new),
                 f" over {new.transition:g} s" if new.transition else "",
                 seq=new.seq,
             )
@@ -225,8 +225,7 @@ class Light:
         listeners. Breathe, candle and blink turn the light on at its brightness; a flash
         shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
         effect = command.effect
-        if effect is not None:
-            check_tone(self.channels, effect.tone, self.name, command.request_id)
+        check_tone(self.channels, tone_of(command), self.name, command.request_id)
         with self._changing:
             old = self._state
             if effect is None:
@@ -392,81 +391,6 @@ class Light:
         """Release the GPIO (the LED goes dark)."""
         self.led.close()
 
-    def health(self) -> dict:
-        """What /healthz tells of the light: the LED, the state, the state file."""
-        return {
-            **self.led_health(),
-            "uptime_s": round(self._clock() - self.started, 1),
-            "state_file": str(self.state_file.path) if self.state_file else None,
-            "state_file_writes": self.state_file.writes if self.state_file else 0,
-            "state_file_pending": self.state_file.pending if self.state_file else False,
-        }
-
-    def led_health(self) -> dict:
-        """This light's state and its LED's: the level shown, the pin and factory, degraded or not;
-        a colour light's kind and what each of its channels drives now."""
-        health = {
-            **protocol.state_fields(self.state()),
-            "shown": round(self.led.shown(), 2),
-            "status": "degraded" if self.led.error else "ok",
-            "pin": self.led.pin,
-            "pin_factory": self.led.factory_name,
-            "simulated": self.led.simulated,
-            "hardware_error": self.led.error,
-        }
-        channels = self.channel_duties()
-        if channels is not None:
-            health.update(kind=str(self.channels.kind), channels=channels)
-        return health
-
-    def channel_duties(self) -> list[dict] | None:
-        """A colour light's channels as the LED drives them at this instant: each one's pin, what
-        it drives (red, green, blue; warm, cold) and its duty cycle (0..1). None for a
-        single-channel light, whose ``shown`` level says it all."""
-        if self.channels.kind is LightKind.SINGLE:
-            return None
-        return [
-            {"pin": pin, "drives": role, "duty": round(duty, 4)}
-            for pin, role, duty in zip(self.led.pins, self.channels.roles, self.led.duties(), strict=True)
-        ]
-
-
-def next_state(current: State, command) -> State:
-    """Where a command takes the light (brightness, power and colour; seq is the light's to count).
-
-    A level above 0 is the brightness and turns the light on; level 0, ``on: false`` and
-    a step down to 0 turn it off and keep the brightness to come back to; a step moves
-    from the state's level (during a fade, the fade's target; 0 when off) and clamps to 0..100.
-    A colour (or kelvin) replaces the one the light has, with its level or power, or turns the
-    light on when it comes alone.
-    """
-    match command:
-        case protocol.SetColor(tone=tone, level=level, on=on):
-            if level is not None:
-                shown = next_state(current, protocol.SetLevel(level))
-            else:
-                shown = current._replace(on=True if on is None else on)
-            return shown._replace(color=tone.color or "", kelvin=tone.kelvin or 0)
-        case protocol.SetLevel(level=level):
-            return current._replace(brightness=level or current.brightness, on=level > 0)
-        case protocol.SetPower(on=on):
-            return current._replace(on=on)
-        case protocol.Toggle():
-            return current._replace(on=not current.on)
-        case protocol.Step(delta=delta):
-            level = min(protocol.LEVEL_MAX, max(protocol.LEVEL_MIN, current.level + delta))
-            return current._replace(brightness=level or current.brightness, on=level > 0)
-    raise TypeError(f"not a light command: {command!r}")
-
-
-def _shows(state: State) -> tuple:
-    """What a state shows (a change of any of it is a change of the light)."""
-    return state.brightness, state.on, state.color, state.kelvin
-
-
-def _tone(state: State) -> tuple[str, int]:
-    return state.color, state.kelvin
-
-
-def _tone_text(state: State) -> str:
-    return state.color or f"{state.kelvin} K"
+    def uptime(self) -> float:
+        """Seconds since the light was made."""
+        return self._clock() - self.started

@@ -11,6 +11,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 import protocol
 from curves.brightness import Curve
 from curves.effects import FLICKER_STEP
+from lamp import light_report
 from lamp.light import Light
 from led import Led
 
@@ -293,7 +294,8 @@ def test_an_effect_follows_the_hardware_error_rules(fake):
             assert time.monotonic() < deadline, "the failed effect never ended"
             time.sleep(0.001)
         assert [s.effect for s in heard] == ["breathe", ""]  # everyone learns that it stopped
-        assert light.health()["status"] == "degraded" and "GPIO21" in light.health()["hardware_error"]
+        health = light_report.health(light)
+        assert health["status"] == "degraded" and "GPIO21" in health["hardware_error"]
     finally:
         factory.pin(21).broken = False
         light.release()

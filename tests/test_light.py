@@ -8,6 +8,7 @@ from gpiozero.pins.mock import MockFactory
 
 import protocol
 from curves.brightness import Curve
+from lamp import light_report
 from lamp.light import Light
 from lamp.state import StateFile, power_on_state
 from led import HardwareError, Led
@@ -116,7 +117,7 @@ def test_health_tells_the_uptime_by_the_lights_clock(mock_factory):
     clock = FakeClock(1000.0)
     light = Light(Led(21, pin_factory=mock_factory), clock=clock)
     clock.now += 12.34
-    health = light.health()
+    health = light_report.health(light)
     assert health["uptime_s"] == 12.3 and health["status"] == "ok" and health["level"] == 50
 
 
