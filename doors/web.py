@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
 
 import protocol
+from curves import colour
 from broadcast.connection import Client, ClientGone, connection_threads
 from broadcast.frames import CloseCode
 from broadcast.handshake import decline_extensions
@@ -168,9 +169,13 @@ def index():
         {
             "name": light.name,
             "pin": light.led.pin,
+            "pins": "/".join(map(str, light.led.pins)),
             "simulated": light.led.simulated,
             "factory": light.led.factory_name,
             "suffix": "" if light is lights.default else f"-{light.name}",
+            "kind": str(light.channels.kind),
+            "kelvin_range": light.channels.kelvin_range,
+            "whites": _whites(light.channels.kelvin_range),
         }
         for light in lights
     ]
@@ -188,6 +193,21 @@ def index():
     page.headers["X-Content-Type-Options"] = "nosniff"
     page.headers["Referrer-Policy"] = "no-referrer"
     return page
+
+
+WHITE_STEP = 100  # kelvin between two whites of the page's table
+
+
+def _whites(kelvin_range: tuple[int, int] | None) -> str:
+    """The page's table of whites, ``KELVIN:#rrggbb,...`` every WHITE_STEP K across a colour
+    light's range (empty for a single channel): the colours of a CCT slider's track and of
+    the picture's glow, as the black body's at full brightness. The page reads it; the
+    arithmetic stays here."""
+    if kelvin_range is None:
+        return ""
+    low, high = kelvin_range
+    kelvins = [*range(low, high, WHITE_STEP), high]
+    return ",".join(f"{kelvin}:{colour.linear_to_hex(colour.at_full(colour.blackbody(kelvin)))}" for kelvin in kelvins)
 
 
 @sock.route("/ws", bp=web)

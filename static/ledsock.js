@@ -1,5 +1,6 @@
-// ledsock page: one card per light (a power button, a brightness slider, a sleep timer), each
-// kept in sync with every other client over protocol v1 (docs/protocol.md), and the schedules.
+// ledsock page: one card per light (a power button, a brightness slider, a colour or a white for a
+// colour light, a sleep timer), each kept in sync with every other client over protocol v1
+// (docs/protocol.md), a row that turns every light on or off, and the schedules.
 "use strict";
 
 (() => {
@@ -24,6 +25,25 @@
   const BUTTON_FADE_S = 0.4;
   // The sleep timer fades the light off over a minute: slow enough to notice and settle.
   const SLEEP_FADE_S = 60;
+  // A colour picker or a white slider sends at most one colour per 100 ms while it moves.
+  const TONE_INTERVAL_MS = 100;
+
+  // "2700:#ffad59,2800:#ffb165,...": the whites of a colour light's range, as the server works them
+  // out (the black body's colour at each temperature), for the slider's track and the glow.
+  function readWhites(text) {
+    return (text || "").split(",").filter(Boolean).map((entry) => {
+      const [kelvin, hex] = entry.split(":");
+      return { kelvin: Number(kelvin), hex };
+    });
+  }
+
+  function whiteOf(whites, kelvin) {
+    let nearest = whites[0];
+    for (const white of whites) {
+      if (Math.abs(white.kelvin - kelvin) < Math.abs(nearest.kelvin - kelvin)) nearest = white;
+    }
+    return nearest ? nearest.hex : null;
+  }
 
   // The WebSocket lives next to the page: same host, same path prefix (works behind a proxy).
   // The page shows every light and the schedules: it watches both, so every state says its light.
@@ -68,8 +88,17 @@
     const sleepCancel = part("sleep-cancel");
     const sleepButtons = [...root.querySelectorAll(".sleep-after")];
     const effect = part("effect");
+    const colorInput = part("color"); // an RGB light's
+    const kelvinInput = part("kelvin"); // a CCT light's
+    const toneValue = part("tone-value");
+    const toneInput = colorInput || kelvinInput;
+    const whites = readWhites(toneInput ? toneInput.dataset.whites : "");
     const controls = [slider, number, power, part("minus"), part("plus"), part("off"), part("full"), sleepCancel,
-      effect, ...sleepButtons];
+      effect, ...sleepButtons, ...(toneInput ? [toneInput] : [])];
+    if (kelvinInput && whites.length > 1) { // the track shows the whites it sets, warm to cold
+      const stops = whites.filter((white, index) => index % 5 === 0 || index === whites.length - 1);
+      kelvinInput.style.setProperty("--track", `linear-gradient(to right, ${stops.map((w) => w.hex).join(", ")})`);
+    }
 
     let server = null;        // newest state from the server: {level, on, brightness, seq}
     let desired = null;       // level the user wants; sent when nothing is in flight
@@ -81,6 +110,11 @@
     let sendQueued = false;
     let lastSendAt = -Infinity;
     let dragging = false;
+    let toneWanted = null;    // the colour the user picks: {color} or {kelvin}; sent when nothing is in flight
+    let toneSent = null;      // JSON of the newest colour sent
+    let toneInFlight = null;  // id of the colour set awaiting its reply
+    let toneQueued = false;
+    let toneHeld = false;     // a finger on the white slider
 
     // The slider and the number show the brightness (kept while off); the readout and the
     // picture show the level (0 while off).
@@ -138,9 +172,22 @@
       }
     }
 
+    // The colour a state says (a colour, or a white as the black body's), on the picture's glow
+    // and on the card's control, unless the user is choosing one.
+    function renderTone(message) {
+      const shown = message.color || (message.kelvin ? whiteOf(whites, message.kelvin) : null);
+      if (shown) led.style.setProperty("--glow", shown);
+      if (!toneInput) return;
+      toneValue.textContent = message.color || (message.kelvin ? `${message.kelvin} K` : "–");
+      if (toneHeld || toneInFlight !== null || (toneWanted !== null && JSON.stringify(toneWanted) !== toneSent)) return;
+      if (colorInput && shown) colorInput.value = shown;
+      if (kelvinInput && message.kelvin) kelvinInput.value = String(message.kelvin);
+    }
+
     function onState(message) {
       if (server !== null && message.seq < server.seq) return; // stale
       server = { level: message.level, on: message.on, brightness: message.brightness, seq: message.seq };
+      renderTone(message);
       renderSleep(message.sleep_in || 0);
       effect.value = message.effect || ""; // the effect that runs, whoever started it
       led.dataset.effect = message.effect || "";
@@ -159,6 +206,31 @@
         inFlight = null;
         if (message.type === "error") desired = lastSent = null; // give the level back to the server
       }
+      if (message.id === toneInFlight) {
+        toneInFlight = null;
+        if (message.type === "error") toneWanted = toneSent = null; // give the colour back to the server
+        else if (toneWanted !== null && JSON.stringify(toneWanted) !== toneSent) queueTone();
+      }
+    }
+
+    // A colour picker and a white slider send as the brightness slider does: the newest wish, one
+    // at a time, at most one per TONE_INTERVAL_MS, and the last one always.
+    function wantTone(tone) {
+      toneWanted = tone;
+      toneValue.textContent = tone.color || `${tone.kelvin} K`;
+      led.style.setProperty("--glow", tone.color || whiteOf(whites, tone.kelvin));
+      queueTone();
+    }
+
+    function queueTone() {
+      if (toneQueued || toneInFlight !== null) return;
+      toneQueued = true;
+      setTimeout(() => {
+        toneQueued = false;
+        if (toneInFlight !== null || toneWanted === null || JSON.stringify(toneWanted) === toneSent) return;
+        toneSent = JSON.stringify(toneWanted);
+        toneInFlight = send({ light, ...toneWanted }, card);
+      }, toneSent === null ? 0 : TONE_INTERVAL_MS);
     }
 
     function queueSend() {
@@ -220,6 +292,17 @@
     sleepCancel.addEventListener("click", () => sendSleep(null));
     // An effect starts from the level shown; "none" stops it (the light goes back to its level).
     effect.addEventListener("change", () => send({ light, effect: effect.value || null }));
+    if (colorInput) {
+      colorInput.addEventListener("input", () => wantTone({ color: colorInput.value }));
+      colorInput.addEventListener("change", () => wantTone({ color: colorInput.value }));
+    }
+    if (kelvinInput) {
+      kelvinInput.addEventListener("pointerdown", () => { toneHeld = true; });
+      window.addEventListener("pointerup", () => { toneHeld = false; });
+      window.addEventListener("pointercancel", () => { toneHeld = false; });
+      kelvinInput.addEventListener("input", () => wantTone({ kelvin: Number(kelvinInput.value) }));
+      kelvinInput.addEventListener("change", () => wantTone({ kelvin: Number(kelvinInput.value) }));
+    }
 
     const card = {
       light,
@@ -230,8 +313,9 @@
       reset() { // a new connection: the server sends every state next; seq restarts after a restart
         server = null;
         desired = lastSent = inFlight = null;
+        toneWanted = toneSent = toneInFlight = null;
       },
-      lost() { inFlight = null; },
+      lost() { inFlight = toneInFlight = null; },
     };
     return card;
   }
@@ -240,8 +324,13 @@
     const card = makeCard(root);
     return [card.light, card];
   }));
-  const controls = [...[...cards.values()].flatMap((card) => card.controls),
+  const everyLight = [...document.querySelectorAll("[data-all]")]; // with several lights
+  const controls = [...[...cards.values()].flatMap((card) => card.controls), ...everyLight,
     ...scheduleForm.querySelectorAll("input, select, button")];
+  for (const button of everyLight) {
+    button.addEventListener("click", () =>
+      send({ light: "*", on: button.dataset.all === "on", transition: BUTTON_FADE_S }));
+  }
 
   function setConnection(state, text) {
     connection.dataset.state = state;

@@ -13,6 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from curves.brightness import Curve
+from lamp import light_report
 from protocol import State
 
 from support import Client, client_frame, free_port, raw_websocket, read_until_closed
@@ -231,7 +232,7 @@ class TestHardwareFailure:
                 "id": "ok",
             }
             assert other.recv() == {"type": "state", "level": 10, "on": True, "brightness": 10, "seq": 1}
-            assert service.health()["status"] == "ok"
+            assert light_report.health(service)["status"] == "ok"
 
 
 def _frames(data: bytes) -> list[tuple[int, bytes]]:

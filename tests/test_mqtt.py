@@ -360,12 +360,18 @@ def test_a_field_the_lamp_does_not_do_is_refused_on_the_error_topic(start_server
     for payload in (
         {"state": "ON", "effect": "rainbow"},
         {"state": "ON", "flash": "short"},
+        {"state": "ON", "brightness": 30, "white": 200},
         {"state": "ON", "brightness": 30, "color": {"r": 255, "g": 0, "b": 0}},
     ):
         hears.publish("ledsock/lamp1/ha/set", payload)
-    for field in ("effect must be", "flash must be", "'color'"):
+    for field, code in (
+        ("effect must be", "invalid_message"),
+        ("flash must be", "invalid_message"),
+        ("'white'", "invalid_message"),
+        ("shows no color", "not_supported"),  # a single-channel light: its own check, as on every door
+    ):
         error = hears.wait_for("ledsock/lamp1/error", lambda e, f=field: f in e["message"])
-        assert error["code"] == "invalid_message", error
+        assert error["code"] == code, error
     hears.publish("ledsock/lamp1/ha/set", {"state": "ON", "brightness": 30})  # then a command it does
     hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["brightness"] == 30)
     assert server.led()["seq"] == 1  # only the last one changed anything

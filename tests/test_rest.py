@@ -23,8 +23,8 @@ def test_rest_takes_json_sent_with_curls_default_form_type(client):
     assert (status, reply["code"]) == (400, "invalid_message")
     assert (
         reply["message"]
-        == "POST /led takes the form fields level, on, step, transition, light, effect, period, depth, on_time, "
-        "off_time, count (or a JSON body); got 'lvl'"
+        == "POST /led takes the form fields level, on, step, transition, light, effect, color, kelvin, period, "
+        "depth, on_time, off_time, count (or a JSON body); got 'lvl'"
     )
     assert state_of(client) == {"level": 7, "on": True, "brightness": 7, "seq": 2}
 
