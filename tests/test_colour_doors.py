@@ -79,9 +79,10 @@ def test_every_door_sets_a_colour_and_every_other_door_sees_it(lamp, broker):
         page.recv_until(lambda m: m.get("light") == "bulb" and m.get("kelvin") == 3000)
         warm, cold = duties(lamp, "bulb")
         assert warm + cold == pytest.approx(CIE.duty(60), abs=1e-3) and warm > cold > 0
-        assert hears.wait_for("ledsock/lamp1/lights/bulb/ha/state", lambda s: s.get("color_temp") == 3000)[
-            "color_mode"
-        ] == "color_temp"
+        assert (
+            hears.wait_for("ledsock/lamp1/lights/bulb/ha/state", lambda s: s.get("color_temp") == 3000)["color_mode"]
+            == "color_temp"
+        )
         status, answer = lamp.post("/lights/strip", "color=#00ff00", "application/x-www-form-urlencoded")
         assert status == 200 and answer["color"] == "#00ff00"
         other.recv_until(lambda m: m.get("light") == "strip" and m.get("color") == "#00ff00")
@@ -97,7 +98,9 @@ def test_every_door_sets_a_colour_and_every_other_door_sees_it(lamp, broker):
         assert warm_rgb["color_mode"] == "rgb" and warm_rgb["color"]["r"] == 255
 
         # Home Assistant: its colour object and its kelvin, through its own topics, to the pins.
-        hears.publish("ledsock/lamp1/lights/strip/ha/set", {"state": "ON", "color": {"r": 0, "g": 0, "b": 255}, "brightness": 50})
+        hears.publish(
+            "ledsock/lamp1/lights/strip/ha/set", {"state": "ON", "color": {"r": 0, "g": 0, "b": 255}, "brightness": 50}
+        )
         page.recv_until(lambda m: m.get("light") == "strip" and m.get("color") == "#0000ff")
         assert duties(lamp, "strip") == pytest.approx((0.0, 0.0, round(CIE.duty(50), 4)))
         hears.publish("ledsock/lamp1/lights/bulb/ha/set", {"state": "ON", "color_temp": 6500})
@@ -113,7 +116,8 @@ def test_every_door_sets_a_colour_and_every_other_door_sees_it(lamp, broker):
 def test_home_assistants_own_schema_takes_each_kind_of_light(lamp, broker):
     hears = Listener(broker, "homeassistant/light/+/config")
     configs = {
-        topic.split("/")[2]: json.loads(payload) for topic, payload, _ in wait_until(lambda: len(hears.heard) >= 3 and hears.heard, "three configs")
+        topic.split("/")[2]: json.loads(payload)
+        for topic, payload, _ in wait_until(lambda: len(hears.heard) >= 3 and hears.heard, "three configs")
     }
     setups = {unique_id: entity_setup(validate_discovery(config)) for unique_id, config in configs.items()}
     assert setups["ledsock_lamp1"]["supported_color_modes"] == {ColorMode.BRIGHTNESS}  # desk: the default light
@@ -164,7 +168,10 @@ def test_bad_colours_change_nothing_and_tell_no_one_on_any_door(lamp, broker):
             rest_code = "invalid_message" if message.get("type") == "schedule" else code  # REST makes no schedules
             assert (status, answer["code"]) == (400, rest_code), message
             hears.publish("ledsock/lamp1/set", message)
-            hears.wait_for("ledsock/lamp1/error", lambda e, code=code, n=index: e["code"] == code and len(hears.on("ledsock/lamp1/error")) > n)
+            hears.wait_for(
+                "ledsock/lamp1/error",
+                lambda e, code=code, n=index: e["code"] == code and len(hears.on("ledsock/lamp1/error")) > n,
+            )
         pong, _ = watcher.request({"type": "ping", "id": "after"})
         assert pong["type"] == "pong"
         assert watcher.nothing_pending()

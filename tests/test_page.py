@@ -496,3 +496,72 @@ def test_on_a_narrow_phone_every_card_stays_usable(start_server, open_tab, width
     card(tab, "a-long-light-name_0123456789abcd", "plus").click()
     server_level = server.wait_for(lambda h: h["lights"][2]["level"] == 51, what="the third card's +")
     assert server_level["lights"][0]["level"] == 50
+
+
+COLOUR_LIGHTS = "desk:21,strip:rgb:17/27/22,bulb:cct:18/19"
+
+
+def glow(tab, light):
+    return tab.page.evaluate(
+        f"getComputedStyle(document.querySelector('.card[data-light=\"{light}\"] .led')).getPropertyValue('--glow')"
+    ).strip()
+
+
+def test_colour_and_white_cards_drive_their_lights_across_two_tabs_side_by_side(start_server, open_tab):
+    server = start_server(env={"LIGHTS": COLOUR_LIGHTS})
+    desktop = {"viewport": {"width": 1280, "height": 900}}
+    a, b = open_tab(server, **desktop), open_tab(server, **desktop)
+    boxes = [a.page.locator(f'.card[data-light="{name}"]').bounding_box() for name in ("desk", "strip", "bulb")]
+    assert len({round(box["y"]) for box in boxes}) == 1, boxes  # one row: side by side
+    assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]
+    expect(a.page.locator('.card[data-light="desk"] [data-part="color"]')).to_have_count(0)  # one channel: no colour
+
+    card(a, "strip", "color").fill("#00ff88")  # the platform's colour input, as a finger leaves it
+    expect(card(b, "strip", "color")).to_have_value("#00ff88")
+    expect(card(b, "strip", "tone-value")).to_have_text("#00ff88")
+    assert server.wait_for(lambda h: h["lights"][1].get("color") == "#00ff88", what="the colour")
+    assert glow(b, "strip") == "#00ff88"
+
+    track = a.page.evaluate(
+        "getComputedStyle(document.querySelector('[data-part=kelvin]')).getPropertyValue('--track')"
+    )
+    assert track.startswith("linear-gradient(to right, #ffad59") and track.count("#") > 3  # warm to cold
+    card(a, "bulb", "kelvin").fill("3500")
+    expect(card(b, "bulb", "tone-value")).to_have_text("3500 K")
+    expect(card(b, "bulb", "kelvin")).to_have_value("3500")
+    assert server.wait_for(lambda h: h["lights"][2].get("kelvin") == 3500, what="the white")
+
+    server.post("/lights/strip", '{"kelvin": 2700}')  # another door: an RGB light's white
+    expect(card(a, "strip", "tone-value")).to_have_text("2700 K")
+    expect(card(a, "strip", "color")).to_have_value("#ffad59")  # the black body's 2700 K, as the server works it out
+
+    a.page.locator("#all-off").click()
+    for light in ("desk", "strip", "bulb"):
+        expect(card(b, light, "value")).to_have_text("0")
+    b.page.locator("#all-on").click()
+    for light, level in (("desk", "50"), ("strip", "50"), ("bulb", "50")):
+        expect(card(a, light, "value")).to_have_text(level)
+    assert server.get("/lights/strip")["kelvin"] == 2700  # on and off keep the colour
+    for tab in (a, b):
+        assert tab.console_errors == []
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_colour_cards_fit_a_narrow_phone(start_server, open_tab, width):
+    server = start_server(env={"LIGHTS": COLOUR_LIGHTS})
+    tab = open_tab(server, viewport={"width": width, "height": 800})
+    layout = tab.page.evaluate("""() => {
+      const box = (el) => el.getBoundingClientRect();
+      const shown = [...document.querySelectorAll("button, input, select, output, h2")].filter((el) => el.offsetParent);
+      return {
+        page: [document.documentElement.scrollWidth, innerWidth],
+        outside: shown.filter((el) => box(el).left < 0 || box(el).right > innerWidth).map((el) => el.outerHTML),
+        tones: [...document.querySelectorAll(".tone-row")].map((row) =>
+          new Set([...row.children].filter((el) => el.offsetParent).map((el) => Math.round(box(el).top + box(el).height / 2))).size),
+      };
+    }""")
+    assert layout["page"][0] <= layout["page"][1], layout  # no sideways scrolling
+    assert layout["outside"] == [], layout
+    assert layout["tones"] == [1, 1], layout  # each colour row on one line
+    card(tab, "bulb", "kelvin").fill("6500")
+    assert server.wait_for(lambda h: h["lights"][2].get("kelvin") == 6500, what="the white from a phone")
