@@ -7,11 +7,11 @@ import json
 import time
 
 import pytest
+from ha_schema import ColorMode, entity_setup, validate_discovery
 
 from curves import colour
 from curves.brightness import Curve
 
-from ha_schema import ColorMode, entity_setup, validate_discovery
 from mqtt_support import Broker, Listener
 from support import Client
 
