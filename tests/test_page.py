@@ -556,8 +556,8 @@ def test_colour_cards_fit_a_narrow_phone(start_server, open_tab, width):
       return {
         page: [document.documentElement.scrollWidth, innerWidth],
         outside: shown.filter((el) => box(el).left < 0 || box(el).right > innerWidth).map((el) => el.outerHTML),
-        tones: [...document.querySelectorAll(".tone-row")].map((row) =>
-          new Set([...row.children].filter((el) => el.offsetParent).map((el) => Math.round(box(el).top + box(el).height / 2))).size),
+        tones: [...document.querySelectorAll(".tone-row")].map((row) => new Set([...row.children]
+          .filter((el) => el.offsetParent).map((el) => Math.round(box(el).top + box(el).height / 2))).size),
       };
     }""")
     assert layout["page"][0] <= layout["page"][1], layout  # no sideways scrolling
