@@ -17,10 +17,10 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_sock import Sock
 
 import protocol
-from curves import colour
 from broadcast.connection import Client, ClientGone, connection_threads
 from broadcast.frames import CloseCode
 from broadcast.handshake import decline_extensions
+from curves import colour
 from doors.admission import host_allowed, origin_allowed, own_host_names, presented_token
 from doors.http_edge import json_response, peer, service, the_hub, the_lights
 from doors.ws_session import Session
