@@ -443,6 +443,26 @@ def test_csharp_effects_and_a_named_light(led_client, start_server):
     assert run("--light", "hall", "on")[0] == 1
 
 
+def test_csharp_colour_and_white(led_client, start_server):
+    server = start_server(env={"LIGHTS": "desk:21,strip:rgb:17/27/22,bulb:cct:18/19"})
+
+    def run(*args):
+        result = led_client_run(led_client, "--url", server.ws_url, *args)
+        return result.returncode, json.loads(result.stdout) if result.stdout else result.stderr.strip()
+
+    code, state = run("--light", "strip", "color", "#FF8800")
+    assert code == 0 and (state["light"], state["color"], state["on"]) == ("strip", "#ff8800", True)
+    code, state = run("--light", "bulb", "--fade", "2", "kelvin", "2700")
+    assert code == 0 and (state["kelvin"], state["transition"]) == (2700, 2)
+    assert server.get("/lights/strip")["color"] == "#ff8800" and server.get("/lights/bulb")["kelvin"] == 2700
+    assert run("--light", "bulb", "kelvin", "9000") == (
+        1,
+        "ledclient: out_of_range: kelvin for light 'bulb' must be from 2700 to 6500, got 9000",
+    )
+    assert run("color", "#ff8800")[0] == 1  # the default light, desk, has one channel: not_supported
+    assert run("--light", "strip", "color", "orange")[1].startswith("ledclient: invalid_message: color must be")
+
+
 def test_csharp_power_toggle_step_and_fade(led_client, server):
     def run(*args):
         result = led_client_run(led_client, "--url", server.ws_url, *args)
@@ -554,7 +574,7 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
         ROOT / "tests" / "csharp" / "LedMessageHarness.cs",
         ROOT / "clients" / "unity" / "LedMessage.cs",
     )
-    server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20,strip:rgb:17/27/22,bulb:cct:18/19"})
     with Client(server.ws_url) as client:
         messages = [client.conn.recv(5)]
         for request in (
@@ -568,6 +588,9 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
             {"type": "watch", "schedules": True, "id": "u6"},
             {"level": 30, "light": "shelf", "id": "u7"},
             {"effect": "candle", "id": "u8"},
+            {"color": "#FF8800", "light": "strip", "id": "u10"},
+            {"kelvin": 3000, "light": "bulb", "id": "u11"},
+            {"kelvin": 9000, "light": "bulb", "id": "u12"},
             {"type": "watch", "lights": True, "id": "u9"},
         ):
             client.send(request)
@@ -581,7 +604,7 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
         m = json.loads(text)
         expected.append(
             "type={}|level={}|on={}|brightness={}|seq={}|transition={:g}|id={}|code={}|message={}|light={}"
-            "|effect={}".format(
+            "|effect={}|color={}|kelvin={}".format(
                 m["type"],
                 m.get("level", 0),
                 str(m.get("on", False)).lower(),
@@ -593,6 +616,8 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
                 m.get("message", ""),
                 m.get("light", ""),
                 m.get("effect", ""),
+                m.get("color", ""),
+                m.get("kelvin", 0),
             )
         )
     assert result.stdout.splitlines() == expected
@@ -609,10 +634,17 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
         "watching",
         "state",
         "state",
+        "state",
+        "state",
+        "error",
         "watching",
     ]
-    assert "light=shelf" in result.stdout.splitlines()[-3]
-    assert result.stdout.splitlines()[-2].endswith("|light=desk|effect=candle")
+    lines = result.stdout.splitlines()
+    assert "light=shelf" in lines[-6]
+    assert lines[-5].endswith("|light=desk|effect=candle|color=|kelvin=0")  # named: this client names lights
+    assert lines[-4].endswith("|light=strip|effect=|color=#ff8800|kelvin=0")
+    assert lines[-3].endswith("|light=bulb|effect=|color=|kelvin=3000")
+    assert "code=out_of_range" in lines[-2]
     assert "on=false|brightness=70" in result.stdout and "transition=0.5" in result.stdout
 
 

@@ -2,11 +2,14 @@
 //
 //   mcs -r:System.Runtime.Serialization -out:LedClient.exe LedClient.cs     (Mono; or add to a .NET project)
 //   mono LedClient.exe [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS] [--light NAME]
-//                      get | set N | on | off | toggle | step N | effect NAME | watch [--count N]
+//                      get | set N | on | off | toggle | step N | color #RRGGBB | kelvin K | effect NAME
+//                      | watch [--count N]
 //
 // set N shows level N (0 is off); on/off keep the brightness; step N moves by N (-100..100);
-// effect NAME starts breathe, candle, blink or flash (none stops it); --fade fades the change
-// over that many seconds; --light names one of the service's lights (without it: the default one).
+// color #ff8800 shows that colour on an RGB light; kelvin 2700 that white on an RGB or a
+// tunable-white light (both turn it on at its brightness); effect NAME starts breathe, candle,
+// blink or flash (none stops it); --fade fades the change over that many seconds; --light names
+// one of the service's lights (without it: the default one).
 //
 // Prints server messages as they arrive (one JSON line each). Exit status: 0 on success,
 // 1 when the server answers with an error, 2 when it cannot connect or gets no answer in time,
@@ -34,6 +37,8 @@ public class ServerMessage
     [DataMember] public double transition;
     [DataMember] public string light;
     [DataMember] public string effect;
+    [DataMember] public string color;
+    [DataMember] public int kelvin;
     [DataMember] public string id;
     [DataMember] public string code;
     [DataMember] public string message;
@@ -70,7 +75,8 @@ public static class LedClient
     static void PrintUsage()
     {
         Console.Error.WriteLine("usage: LedClient [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS] "
-            + "[--light NAME] get | set N | on | off | toggle | step N | effect NAME | watch [--count N]");
+            + "[--light NAME] get | set N | on | off | toggle | step N | color #RRGGBB | kelvin K | effect NAME "
+            + "| watch [--count N]");
     }
 
     static async Task<int> Run(string[] args)
@@ -128,11 +134,11 @@ public static class LedClient
         }
     }
 
-    static readonly string[] Commands = { "get", "set", "on", "off", "toggle", "step", "effect", "watch" };
+    static readonly string[] Commands = { "get", "set", "on", "off", "toggle", "step", "color", "kelvin", "effect", "watch" };
 
     static bool TakesValue(string command)
     {
-        return command == "set" || command == "step" || command == "effect";
+        return command == "set" || command == "step" || command == "color" || command == "kelvin" || command == "effect";
     }
 
     // The message a command sends (null for get of the default light: the server sends its
@@ -144,6 +150,8 @@ public static class LedClient
         {
             case "set": fields = "\"level\":" + JsonValue(value); break;
             case "step": fields = "\"step\":" + JsonValue(value); break;
+            case "color": fields = "\"color\":" + JsonString(value); break;  // the server checks it: "#rrggbb"
+            case "kelvin": fields = "\"kelvin\":" + JsonValue(value); break;
             case "on": fields = "\"on\":true"; break;
             case "off": fields = "\"on\":false"; break;
             case "toggle": fields = "\"type\":\"toggle\""; break;

@@ -15,6 +15,8 @@ public class LedMessage
     public long sleep_at;    // state: Unix seconds the sleep timer turns the light off (0: no timer)
     public float sleep_in;   // state: seconds from this message until then
     public string effect;   // state: the effect that runs ("breathe", "candle", "blink", "flash"), or empty
+    public string color;    // state: an RGB light's colour, "#rrggbb" (empty: a single channel, or a white: see kelvin)
+    public int kelvin;      // state: a colour light's white in kelvin (0: a single channel, or a colour)
     public float period;    // schedule: a breathe's seconds from top to top
     public int depth;       // schedule: a candle's dip, percent of the brightness
     public float on_time;   // schedule: a blink's or flash's seconds on...
@@ -31,6 +33,6 @@ public class LedMessage
     public bool schedules;  // watching: whether you now get the schedules' news (send {"type":"watch","schedules":true})
     public bool lights;     // watching: whether you now get every light's states (send {"type":"watch","lights":true})
     public string id;       // the id of your request, echoed in its reply (send string ids)
-    public string code;     // error: invalid_json, invalid_message, out_of_range, unknown_type, hardware_error, rate_limited
+    public string code;     // error: invalid_json, invalid_message, out_of_range, not_supported, unknown_type, hardware_error, rate_limited
     public string message;  // error: what was wrong, for people
 }

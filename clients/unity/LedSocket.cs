@@ -14,6 +14,9 @@ using WebSocketSharp;
 [Serializable]
 public class LevelChangedEvent : UnityEvent<int> { }
 
+[Serializable]
+public class ColorChangedEvent : UnityEvent<Color> { }
+
 public class LedSocket : MonoBehaviour
 {
     [Tooltip("The service's WebSocket, e.g. ws://raspberrypi.local:5000/ws")]
@@ -29,11 +32,15 @@ public class LedSocket : MonoBehaviour
 
     [Tooltip("Raised on the main thread with each new level (0..100), from any client")]
     public LevelChangedEvent onLevelChanged = new LevelChangedEvent();
+    [Tooltip("Raised on the main thread with each new colour of a colour light (a white as its colour), from any client")]
+    public ColorChangedEvent onColorChanged = new ColorChangedEvent();
 
     public int Level { get; private set; } = -1;     // what the LED shows (0 while off)
     public bool On { get; private set; }
     public int Brightness { get; private set; } = -1; // what On returns to; kept while off
     public string Effect { get; private set; } = "";  // the effect that runs, or "" (none)
+    public Color Color { get; private set; } = Color.white; // a colour light's colour at full (a white's too)
+    public int Kelvin { get; private set; }           // a colour light's white in kelvin, 0 when it shows a colour
     public bool IsConnected { get; private set; }
 
     private enum Kind { Opened, Message, Closed, Failed }
@@ -77,6 +84,21 @@ public class LedSocket : MonoBehaviour
 
     /// <summary>Stop the effect: the light goes back to its level.</summary>
     public void StopEffect() { SendCommand("\"effect\":null", 0f); }
+
+    /// <summary>Show <paramref name="color"/> on an RGB light (its brightness stays the light's level, so
+    /// pass the colour at full: black is refused), turning it on; the fade passes through colours that
+    /// look right. Only red, green and blue are sent, as "#RRGGBB".</summary>
+    public void SetColor(Color color, float fadeSeconds = 0f)
+    {
+        SendCommand("\"color\":\"#" + ColorUtility.ToHtmlStringRGB(color) + "\"", fadeSeconds);
+    }
+
+    /// <summary>Show a white of <paramref name="kelvin"/> (2700 warm, 6500 cold) on an RGB or a
+    /// tunable-white light, turning it on. Outside the light's range: an out_of_range error.</summary>
+    public void SetKelvin(int kelvin, float fadeSeconds = 0f)
+    {
+        SendCommand("\"kelvin\":" + kelvin, fadeSeconds);
+    }
 
     /// <summary>Move the level by <paramref name="delta"/> (-100..100); at 0 the light is off.</summary>
     public void Step(int delta, float fadeSeconds = 0f)
@@ -189,6 +211,7 @@ public class LedSocket : MonoBehaviour
             On = message.on;
             Brightness = message.brightness;
             Effect = message.effect ?? "";
+            ReadColor(message);
             if (message.level != Level)
             {
                 Level = message.level;
@@ -198,6 +221,26 @@ public class LedSocket : MonoBehaviour
         else if (message.type == "error")
         {
             Debug.LogWarning("LedSocket: " + message.code + ": " + message.message);
+        }
+    }
+
+    // A colour light's state carries its colour or its white; a single-channel light's neither.
+    private void ReadColor(LedMessage message)
+    {
+        Color shown;
+        if (!string.IsNullOrEmpty(message.color) && ColorUtility.TryParseHtmlString(message.color, out shown))
+            Kelvin = 0;
+        else if (message.kelvin > 0)
+        {
+            shown = Mathf.CorrelatedColorTemperatureToRGB(message.kelvin);
+            Kelvin = message.kelvin;
+        }
+        else
+            return;
+        if (shown != Color)
+        {
+            Color = shown;
+            onColorChanged.Invoke(Color);
         }
     }
 

@@ -22,9 +22,10 @@ public static class LedMessageHarness
             try
             {
                 LedMessage m = FromJson(line);
-                Console.WriteLine("type={0}|level={1}|on={2}|brightness={3}|seq={4}|transition={5}|id={6}|code={7}|message={8}|light={9}|effect={10}",
+                Console.WriteLine("type={0}|level={1}|on={2}|brightness={3}|seq={4}|transition={5}|id={6}|code={7}|message={8}|light={9}|effect={10}|color={11}|kelvin={12}",
                     m.type, m.level, m.on ? "true" : "false", m.brightness, m.seq,
-                    m.transition.ToString("0.###", CultureInfo.InvariantCulture), m.id, m.code, m.message, m.light, m.effect);
+                    m.transition.ToString("0.###", CultureInfo.InvariantCulture), m.id, m.code, m.message, m.light, m.effect,
+                    m.color, m.kelvin);
             }
             catch (Exception e)
             {

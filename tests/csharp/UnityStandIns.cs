@@ -29,9 +29,28 @@ namespace UnityEngine
         public static float Min(float a, float b) { return Math.Min(a, b); }
         public static float Clamp(float value, float min, float max) { return Math.Max(min, Math.Min(max, value)); }
         public static float Pow(float f, float p) { return (float)Math.Pow(f, p); }
+        public static Color CorrelatedColorTemperatureToRGB(float kelvin) { return Color.white; }
     }
 
     public static class Random { public static float Range(float min, float max) { return min; } }
+
+    public struct Color
+    {
+        public float r, g, b, a;
+        public Color(float r, float g, float b) { this.r = r; this.g = g; this.b = b; this.a = 1f; }
+        public Color(float r, float g, float b, float a) { this.r = r; this.g = g; this.b = b; this.a = a; }
+        public static Color white { get { return new Color(1f, 1f, 1f, 1f); } }
+        public static bool operator ==(Color lhs, Color rhs) { return lhs.r == rhs.r && lhs.g == rhs.g && lhs.b == rhs.b && lhs.a == rhs.a; }
+        public static bool operator !=(Color lhs, Color rhs) { return !(lhs == rhs); }
+        public override bool Equals(object other) { return other is Color && this == (Color)other; }
+        public override int GetHashCode() { return r.GetHashCode() ^ g.GetHashCode() ^ b.GetHashCode(); }
+    }
+
+    public static class ColorUtility
+    {
+        public static string ToHtmlStringRGB(Color color) { return ""; }
+        public static bool TryParseHtmlString(string htmlString, out Color color) { color = Color.white; return false; }
+    }
 
     public static class JsonUtility { public static T FromJson<T>(string json) { return default(T); } }
 }
