@@ -8,9 +8,13 @@ medians divided by the seven extra lights; the target (docs/performance.md) is a
 1 MB of RSS and no thread per light.
 
 Then the effects: the eight-light service's CPU over ``EFFECT_WINDOW`` s at rest, then with
-every light running the same effect (breathe, candle, blink in turn), taking turns three
-times; per light, the median of (with - at rest) / 8, as a share of one core. The target is
-at most 2 % of one core per light while an effect runs.
+every light running the same effect (breathe, candle, blink in turn) or fading its level all
+the window long, taking turns three times; per light, the median of (with - at rest) / 8, as a
+share of one core. The target is at most 2 % of one core per light while an effect runs.
+
+Then colour, side by side with it: eight RGB lights (24 simulated pins), each fading between
+two far colours through OKLCh for the whole window, running a candle (its flame reddening as it
+dips) and a breathe in a colour; the same target, and the ratio to a single channel's fade.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from fanout import HOST, PROTOCOL_V1, Server, save
 
 HERE = Path(__file__).resolve().parent
 EIGHT = "l0:4,l1:5,l2:6,l3:12,l4:13,l5:16,l6:20,l7:21"
+EIGHT_RGB = ",".join(f"c{n}:rgb:{3 * n}/{3 * n + 1}/{3 * n + 2}" for n in range(8))  # GPIO 0..23
 RSS_PER_LIGHT_MB = 1.0
 EFFECT_WINDOW = 4.0  # seconds of CPU measured per sample
 EFFECT_CORE_PCT = 2.0  # the target: a light running an effect, share of one core
@@ -57,19 +62,41 @@ def measure(server: Server, names: list[str]) -> dict:
     }
 
 
-def effect_cost(server: Server, names: list[str]) -> dict:
-    """Per light, the share of one core each effect costs over rest (medians of three turns)."""
+FADE = object()  # a sample where every light fades for the whole window
+SINGLE_EFFECTS: dict[str, object] = {
+    "rest": {"effect": None},
+    "breathe": {"effect": "breathe"},
+    "candle": {"effect": "candle"},
+    "blink": {"effect": "blink"},
+    "fade": FADE,
+}
+COLOUR_EFFECTS: dict[str, object] = {
+    "rest": {"effect": None},
+    "fade": FADE,
+    "candle": {"effect": "candle"},
+    "breathe": {"effect": "breathe", "color": "#0088ff"},
+}
+
+
+def effect_cost(server: Server, names: list[str], effects: dict[str, object], fade_colours: bool = False) -> dict:
+    """Per light, the share of one core each effect (or a fade all the window long) costs over
+    rest (medians of three turns)."""
 
     def cpu_pct() -> float:
         before = server.cpu_seconds()
         time.sleep(EFFECT_WINDOW)
         return (server.cpu_seconds() - before) / EFFECT_WINDOW * 100
 
-    samples: dict[str, list[float]] = {"rest": [], "breathe": [], "candle": [], "blink": []}
-    for _ in range(3):
-        for effect in samples:
-            body = {"effect": None if effect == "rest" else effect, "light": "*"}
-            post(server, "/led", body)
+    samples: dict[str, list[float]] = {effect: [] for effect in effects}
+    ends = ({"color": "#ff2000"}, {"color": "#0040ff"}) if fade_colours else ({"level": 5}, {"level": 100})
+    for turn in range(3):
+        for effect, body in effects.items():
+            if body is FADE:  # from one end to the other, all the window (and the settling) long
+                post(server, "/led", {**ends[turn % 2], "light": "*"})
+                time.sleep(0.2)
+                post(server, "/led", {**ends[(turn + 1) % 2], "light": "*", "transition": EFFECT_WINDOW + 1})
+            else:
+                post(server, "/led", {**body, "light": "*"})  # type: ignore[dict-item]
             time.sleep(0.5)
             samples[effect].append(cpu_pct())
     rest = statistics.median(samples["rest"])
@@ -90,6 +117,11 @@ def main() -> int:
     eight = Server(
         "eight lights", command + ["--state-file", str(state_dir / "lights-8.json"), "--lights", EIGHT], PROTOCOL_V1
     )
+    rgb = Server(
+        "eight RGB lights",
+        command + ["--state-file", str(state_dir / "lights-rgb.json"), "--lights", EIGHT_RGB],
+        PROTOCOL_V1,
+    )
     results = {}
     try:
         for server in (one, eight):
@@ -98,9 +130,12 @@ def main() -> int:
         results["one"] = measure(one, ["led"])
         results["eight"] = measure(eight, names)
         one.stop()
-        results["effects"] = effect_cost(eight, names)
+        results["effects"] = effect_cost(eight, names, SINGLE_EFFECTS)
+        eight.stop()
+        rgb.start(state_dir)
+        results["colour"] = effect_cost(rgb, [part.split(":")[0] for part in EIGHT_RGB.split(",")], COLOUR_EFFECTS, True)
     finally:
-        for server in (one, eight):
+        for server in (one, eight, rgb):
             server.stop()
     extra = (results["eight"]["rss_mb"] - results["one"]["rss_mb"]) / 7
     threads = (results["eight"]["threads"] - results["one"]["threads"]) / 7
@@ -116,12 +151,23 @@ def main() -> int:
     )
     effects = results["effects"]
     print(f"\n== what an effect costs (eight lights, each running it; at rest {effects['rest_pct']:.2f} % of a core)")
-    for effect in ("breathe", "candle", "blink"):
+    for effect in ("breathe", "candle", "blink", "fade"):
         pct = effects[f"{effect}_pct_per_light"]
         print(
             f"{effect:8} {pct:5.2f} % of one core per light   (target: at most {EFFECT_CORE_PCT:g} %)  "
             f"{'met' if pct <= EFFECT_CORE_PCT else 'MISSED'}"
         )
+    colour = results["colour"]
+    print(f"\n== what colour costs (eight RGB lights, 24 pins; at rest {colour['rest_pct']:.2f} % of a core)")
+    for effect, label in (("fade", "colour fade"), ("candle", "flame candle"), ("breathe", "blue breathe")):
+        pct = colour[f"{effect}_pct_per_light"]
+        print(
+            f"{label:13} {pct:5.2f} % of one core per light   (target: at most {EFFECT_CORE_PCT:g} %)  "
+            f"{'met' if pct <= EFFECT_CORE_PCT else 'MISSED'}"
+        )
+    single_fade = effects["fade_pct_per_light"]
+    if single_fade > 0:
+        print(f"a colour fade costs {colour['fade_pct_per_light'] / single_fade:.1f}x a single channel's level fade")
     return 0
 
 
