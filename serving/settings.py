@@ -57,7 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
         "LIGHTS",
         read.lights,
         None,
-        "several lights: NAME:PIN pairs, e.g. desk:21,shelf:20; the first is the default light, the one "
+        "several lights: NAME:PIN pairs, e.g. desk:21,shelf:20, and colour lights NAME:rgb:R/G/B and "
+        "NAME:cct:WARM/COLD (optionally :2200-6500 and :active-low); the first is the default light, the one "
         "a command naming no light is for (replaces --pin; names: 1 to 32 of a-z, 0-9, _ and -)",
     ),
     Setting(

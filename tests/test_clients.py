@@ -35,6 +35,9 @@ TESTED_RECIPES = {
     "lights-watch",
     "lights-curl",
     "curl-effect",
+    "colour-one-shot",
+    "colour-curl",
+    "colour-flash",
 }
 
 
@@ -332,6 +335,39 @@ def test_the_several_lights_recipes(start_server):
     finally:
         os.killpg(watcher.pid, 9)
         watcher.wait()
+
+
+def test_the_colour_recipes(start_server):
+    require("websocat"), require("curl")
+    server = start_server(env={"LIGHTS": "desk:21,strip:rgb:17/27/22,bulb:cct:18/19"})
+    result = run(recipe("colour-one-shot", server))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        '{"type":"state","level":50,"on":true,"brightness":50,"seq":0}',
+        '{"type":"state","light":"strip","level":60,"on":true,"brightness":60,"color":"#ff8800","seq":1}',
+    ]
+    fade, warm, read = recipe("colour-curl", server).strip().splitlines()
+    assert json.loads(run(fade).stdout) == {
+        "light": "strip",
+        "level": 60,
+        "on": True,
+        "brightness": 60,
+        "color": "#0088ff",
+        "seq": 2,
+        "transition": 2,
+    }
+    assert json.loads(run(warm).stdout)["kelvin"] == 2700
+    bulb = json.loads(run(read).stdout)
+    assert bulb["channels"] == [
+        {"pin": 18, "drives": "warm", "duty": 0.1125},
+        {"pin": 19, "drives": "cold", "duty": 0.0},
+    ]  # as the document says
+    with Client(server.ws_url + "?watch=lights") as watcher:
+        watcher.recv_until(lambda m: m.get("light") == "bulb")
+        flash = json.loads(run(recipe("colour-flash", server)).stdout)
+        assert (flash["effect"], flash["color"]) == ("flash", "#0088ff")  # the light's own colour, kept
+        over, _ = watcher.recv_until(lambda m: m.get("light") == "strip" and m["seq"] > flash["seq"], timeout=10)
+        assert "effect" not in over and over["color"] == "#0088ff"
 
 
 # ------------------------------------------------------------------ C#
