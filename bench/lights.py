@@ -133,7 +133,8 @@ def main() -> int:
         results["effects"] = effect_cost(eight, names, SINGLE_EFFECTS)
         eight.stop()
         rgb.start(state_dir)
-        results["colour"] = effect_cost(rgb, [part.split(":")[0] for part in EIGHT_RGB.split(",")], COLOUR_EFFECTS, True)
+        rgb_names = [part.split(":")[0] for part in EIGHT_RGB.split(",")]
+        results["colour"] = effect_cost(rgb, rgb_names, COLOUR_EFFECTS, True)
     finally:
         for server in (one, eight, rgb):
             server.stop()
