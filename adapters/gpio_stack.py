@@ -92,3 +92,14 @@ def fine_duty_lgpio_pin():
             lgpio.tx_pwm(self.factory._handle, self._number, frequency, value * 100)
 
     return FineDutyLGPIOPin
+
+
+def mark_closed(device) -> None:
+    """Mark a gpiozero device closed without touching its pin, once its chip or daemon is gone.
+
+    gpiozero closes a device again when it is collected (``GPIOBase.__del__``); on a dead
+    handle that close raises, and Python prints the traceback to stderr in the middle of the
+    log. gpiozero's own ``close`` ends by setting ``_pin`` to None, which is what ``closed``
+    reads and what makes a later ``close`` do nothing; there is no public way to do only that.
+    """
+    device._pin = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from adapters.gpio_stack import mark_closed
+
 log = logging.getLogger(__name__)
 
 
@@ -66,6 +68,8 @@ class ChannelDevices:
                 pin_factory.release_all(device)
             except Exception:  # noqa: BLE001 - the reservation may be gone with the device
                 log.debug("releasing a pin failed", exc_info=True)
+            if not hasattr(pin_factory, "open"):  # a gpiozero device: never closed again when collected
+                mark_closed(device)
 
 
 def _open(pin_factory, pin: int, active_high: bool):

@@ -1,7 +1,9 @@
 """Each reach of adapters/ into a library's internals, pinned against the locked versions: an
 upgrade that moves one fails here, naming it, before it fails anywhere else."""
 
+import gc
 import socket
+import sys
 import threading
 
 import pytest
@@ -171,3 +173,41 @@ def test_importing_the_real_lgpio_leaves_the_working_directory_where_it_was(tmp_
     assert moved.stdout.strip() == str(tmp_path), moved.stderr  # lgpio's own way: it moves the process
     kept = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert kept.stdout.split() == ["True", str(tmp_path)], kept.stderr
+
+
+def test_a_gpiozero_device_marked_closed_is_closed_and_never_touches_its_dead_pin_again():
+    from gpiozero import PWMLED
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    class DeadPin(MockPWMPin):
+        """A pin whose chip is gone: every write and close raises, as lgpio's do on a dead handle."""
+
+        dead = False
+
+        def _set_frequency(self, value):
+            if self.dead:
+                raise OSError("bad handle")
+            super()._set_frequency(value)
+
+        def close(self):
+            if self.dead:
+                raise OSError("bad handle")
+            super().close()
+
+    factory = MockFactory(pin_class=DeadPin)
+    led = PWMLED(20, pin_factory=factory)
+    pin = led.pin
+    pin.dead = True
+    with pytest.raises(OSError):
+        led.close()  # what the service meets when the chip is gone
+    factory.release_all(led)
+    gpio_stack.mark_closed(led)
+    assert led.closed
+    unraisable = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        del led, pin
+        gc.collect()  # GPIOBase.__del__ closes it again: nothing, no traceback on stderr
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
