@@ -59,6 +59,22 @@ BOUNDS = [
         "transition",
     ),
     Bound(
+        "outside 1000 to 20000 at all",
+        '{"kelvin": @@}',
+        ("1000", "20000"),
+        ("999", "20001", "20000.000000001"),
+        "out_of_range",
+        "kelvin",
+    ),
+    Bound(
+        "a fractional kelvin",
+        '{"kelvin": @@}',
+        ("2700",),
+        ("2700.5", "1000.0000001"),
+        "invalid_message",
+        "kelvin",
+    ),
+    Bound(
         "a JSON number of seconds from 1 to 86400",
         '{"type": "sleep", "after": @@}',
         ("1", "86400"),
@@ -217,7 +233,8 @@ def test_every_door_accepts_each_bound_and_refuses_one_step_past(start_server, t
     try:
         server = start_server(
             env={
-                "LIGHTS": f"led:21,{LONG_LIGHT}:20",
+                # the default light an RGB one whose range is every kelvin the protocol takes
+                "LIGHTS": f"led:rgb:21/20/16:1000-20000,{LONG_LIGHT}:12",
                 "LATITUDE": "51.5",
                 "LONGITUDE": "-0.1",
                 "MQTT_URL": broker.url,
@@ -255,9 +272,11 @@ def test_every_door_accepts_each_bound_and_refuses_one_step_past(start_server, t
                         and not re.fullmatch("[0-9]+", value)
                         or '"step": @@' in message
                         and not re.fullmatch("-?[0-9]+", value)
+                        or '"kelvin": @@' in message
+                        and not re.fullmatch("[0-9]+", value)
                     )
                 ):
-                    code = "invalid_message"  # a form's level and step are strings, digits only (protocol.md)
+                    code = "invalid_message"  # a form's level, step and kelvin: digits only (protocol.md)
                 if (status == 200) != (code is None) or (code is not None and body["code"] != code):
                     wrong.append((door, message.replace("@@", value), code, status, body))
         hears = Listener(broker, "ledsock/lamp1/error")
