@@ -1,6 +1,6 @@
-"""The LED a light drives: its channels' PWM through a brightness curve (one channel, or
-three for RGB, two for warm and cold white), its one writer for fades and effects, and its
-devices opened again when they come back (pigpiod, the kernel's PWM, lgpio).
+"""The LED a light drives: its look through its channels (one, or three for RGB, two for warm
+and cold white) to each pin's duty cycle, by its one writer for fades and effects, on devices
+:mod:`boards.kept_devices` keeps (opened again when they come back).
 
 Nothing here touches hardware at import: :func:`open_led` does, when the app is built, on
 the pin factory :mod:`boards.pins` chose for the light (or a simulation on a laptop).
@@ -13,8 +13,7 @@ import os
 import threading
 import time
 
-from boards.channel_devices import ChannelDevices
-from boards.device_watch import DeviceWatch
+from boards.kept_devices import KeptDevices
 from boards.pins import (
     DEFAULT_PIGPIO_TIMEOUT,
     PigpioUnavailable,
@@ -47,10 +46,10 @@ class Led:
     the LED, and a new look or effect takes over from the look shown. ``clock`` and
     ``sleep`` are the fader's time (tests pass a fake pair that needs no waiting).
 
-    With ``reconnect`` (a callable returning a fresh pin factory; given for pigpio), a
-    watcher checks the daemon every ``check_interval`` seconds. When it is gone, the
-    LED reports the error, and as soon as the daemon answers again it is reopened and
-    the last level re-applied.
+    With ``reconnect`` (a callable returning a fresh pin factory), a watcher checks the
+    device every ``check_interval`` seconds (:class:`~boards.kept_devices.KeptDevices`). When
+    it is gone, the LED reports the error, and as soon as it answers again it is reopened and
+    the look asked for written back.
     """
 
     def __init__(
@@ -74,7 +73,6 @@ class Led:
         warm, cold); ``channels`` its kind (a single channel through ``curve`` when None)."""
         self.pins = (pin,) if isinstance(pin, int) else tuple(pin)
         self.pin = self.pins[0]
-        self.pin_factory = pin_factory
         self.factory_name = factory_name or _factory_name(pin_factory)
         self.channels = channels or SingleChannel(curve)
         if len(self.channels.roles) != len(self.pins):
@@ -83,7 +81,6 @@ class Led:
         self.active_high = active_high
         self.look = Look(0, self.channels.white)  # the look asked for: where a fade is going
         self._shown = self.look  # the look written last: where a fade is now
-        self.error: str | None = None  # why the LED cannot be driven now; None when it can
         self._lock = threading.Lock()
         self._fade: Fade | None = None
         self._fader: threading.Thread | None = None
@@ -92,20 +89,32 @@ class Led:
         # this module was imported, and the unpatched one would stall every connection.
         self._fade_rate, self._clock = fade_rate, clock
         self._sleep = sleep or (lambda seconds: time.sleep(seconds))
-        # with_deadline(function, seconds): a device call that could hang runs with a deadline
-        # (the kernel's PWM, lgpio; pigpio's socket has its own). A call past it is left
-        # behind, and the device is not reopened until it returns.
-        self._with_deadline, self._deadline = with_deadline, deadline
-        self._hung: threading.Event | None = None  # set while a call past its deadline has not returned
-        self._device = self._call(lambda: self._open(pin_factory))
-        self._reconnect = reconnect
-        self._check_interval = check_interval
         self._stopped = threading.Event()
-        if reconnect is not None:
-            DeviceWatch.every(check_interval).add(self)
+        # with_deadline(function, seconds): a device call that could hang runs with a deadline
+        # (the kernel's PWM, lgpio; pigpio's socket has its own).
+        self._devices = KeptDevices(
+            self.pins,
+            pin_factory,
+            factory_name=self.factory_name,
+            active_high=active_high,
+            lock=self._lock,
+            restore=self._put_back,
+            on_back=self._back,
+            reconnect=reconnect,
+            check_interval=check_interval,
+            with_deadline=with_deadline,
+            deadline=deadline,
+        )
 
-    def _open(self, pin_factory) -> ChannelDevices:
-        return ChannelDevices(self.pins, pin_factory, active_high=self.active_high)
+    @property
+    def pin_factory(self):
+        """The pin factory the devices are open on now (a new one after a reconnect)."""
+        return self._devices.pin_factory
+
+    @property
+    def error(self) -> str | None:
+        """Why the LED cannot be driven now; None when it can."""
+        return self._devices.error
 
     @property
     def level(self) -> float:
@@ -131,8 +140,7 @@ class Led:
 
     def duties(self) -> tuple[float, ...]:
         """Each channel's duty cycle as last written (0..1), in the order of its pins."""
-        device = self._device
-        return device.duties if device is not None else (0.0,) * len(self.pins)
+        return self._devices.duties()
 
     def set_level(self, level: int, transition: float = 0.0) -> None:
         """Drive the LED to ``level`` in the tint it has, at once or fading over ``transition`` s."""
@@ -145,7 +153,7 @@ class Led:
         here, so a dead or hung daemon fails the call itself.
         """
         with self._lock:
-            if self._device is None:
+            if self._devices.device is None:
                 raise HardwareError(f"{self.error}; reconnecting")
             if transition > 0 and self._shown != look:
                 now = self._clock()
@@ -167,7 +175,7 @@ class Led:
         Raises HardwareError if the pin cannot be written (its first look is written here).
         """
         with self._lock:
-            if self._device is None:
+            if self._devices.device is None:
                 raise HardwareError(f"{self.error}; reconnecting")
             now = self._clock()
             shape = make(self._shown.level, now)
@@ -192,32 +200,11 @@ class Led:
         """Write one look through the channels (lock held): the channels whose duty changed, or
         ``every`` one (the first step of a command); a failure becomes HardwareError."""
         try:
-            device, duties = self._device, self.channels.duties(look)
-            self._call(lambda: device.force(duties) if every else device.write(duties))
+            self._devices.write(self.channels.duties(look), every)
         except Exception as exc:  # noqa: BLE001 - pigpio raises socket and struct errors, gpiozero its own
             self._fade = None
-            self._lost(exc)
             raise HardwareError(self.error) from exc
         self._shown = look
-        self.error = None
-
-    def _call(self, function):
-        """``function()``, within the deadline when the device has one (TimeoutError past it)."""
-        if self._with_deadline is None:
-            return function()
-        done = threading.Event()
-
-        def call():
-            try:
-                return function()
-            finally:
-                done.set()
-
-        try:
-            return self._with_deadline(call, self._deadline)
-        except TimeoutError:
-            self._hung = done
-            raise
 
     def fade_remaining(self) -> float:
         """Seconds until the fade under way reaches its level (0 when none, or an effect runs)."""
@@ -240,7 +227,7 @@ class Led:
                 look = running.target if done and isinstance(running, Fade) else running.look_at(now)
                 then = getattr(running, "then", None)  # a flash over an effect: that effect goes on
                 try:
-                    if self._device is None:  # the daemon went away: the reconnect puts the look back
+                    if self._devices.device is None:  # the daemon went away: the reconnect puts the look back
                         done, then = True, None
                     elif look != self._shown:  # a blink's long on or off is not rewritten 60 times a second
                         self._write(look)
@@ -259,94 +246,23 @@ class Led:
         with self._lock:
             self._fader = None
 
-    def _lost(self, exc: Exception) -> None:
-        """Note the failure; with a reconnect, drop the dead connection (the lock is held)."""
-        self.error = f"could not write {self.pin_names}: {exc or type(exc).__name__}"
-        if self._reconnect is None or self._device is None:
-            return
-        log.error("lost the LED's %s device (%s); retrying every second", self.factory_name, exc or type(exc).__name__)
-        self._drop_connection()
-        self._device = None
+    def _put_back(self) -> tuple[float, ...]:
+        """The duties to write when the devices are open again (the lock is held)."""
+        return self.channels.duties(self.look)
 
-    def _drop_connection(self) -> None:
-        """Close pigpio's connection directly: gpiozero's close() would talk to the daemon
-        first, and a dead or hung one makes each such call fail slowly (its notification
-        thread was already stopped at connect)."""
-        try:
-            if hasattr(self.pin_factory, "connection"):  # pigpio's
-                self.pin_factory.connection.stop()
-            elif self._hung is not None:  # hung: closing would write to it and hang as well
-                raise TimeoutError("the device hangs")
-            else:
-                self._device.close()
-        except Exception:  # noqa: BLE001 - a dead device fails as its library likes
-            # It could not be closed through its dead device: let go of gpiozero's reservation
-            # of its pins, so that the devices opened when it answers again can take them.
-            self._device.release(self.pin_factory)
-        _close_quietly(self.pin_factory)
-
-    def check_device(self) -> None:
-        """Is the device there? If it is gone, try to open it again and put the level back.
-        Called every ``check_interval`` seconds by the :class:`DeviceWatch`."""
-        if self._stopped.is_set():
-            return
-        with self._lock:
-            if self._device is not None:
-                try:
-                    if hasattr(self.pin_factory, "connection"):  # pigpio: is its daemon there?
-                        self.pin_factory.connection.get_current_tick()
-                except Exception as exc:  # noqa: BLE001 - any failure of the daemon's answer is its loss
-                    self._lost(exc)
-                return
-        # Reconnecting (a TCP probe, a new connection) happens outside the lock, so
-        # sets, which fail at once while the daemon is gone, are never held up by it.
-        if self._hung is not None:
-            if not self._hung.is_set():
-                return  # the call past its deadline is still stuck: no second one
-            self._hung = None
-        factory = None
-        try:
-            factory = self._call(self._reconnect)
-            device = self._call(lambda: self._open(factory))
-        except Exception as exc:  # noqa: BLE001 - still unavailable, however its library says so
-            log.debug("%s still unavailable: %s", self.factory_name, exc)
-            _close_quietly(factory)
-            return
-        with self._lock:
-            try:
-                self._call(lambda: device.force(self.channels.duties(self.look)))
-            except Exception as exc:  # noqa: BLE001 - gone again, however its library says so
-                log.debug("%s went away again: %s", self.factory_name, exc)
-                _close_quietly(factory)
-                return
-            self.pin_factory, self._device, self.error = factory, device, None
-            look = self._shown = self.look
-        log.warning("the LED's %s device is back: %s at level %d again", self.factory_name, self.pin_names, look.level)
+    def _back(self) -> None:
+        """The devices are open again with the look written back (the lock is held)."""
+        self._shown = self.look
+        log.warning(
+            "the LED's %s device is back: %s at level %d again", self.factory_name, self.pin_names, self.look.level
+        )
 
     def close(self) -> None:
         """Release the pin (the LED goes dark) and the factory's resources."""
         self._stopped.set()
-        if self._reconnect is not None:
-            DeviceWatch.every(self._check_interval).remove(self)
         with self._lock:
             self._fade = None
-            try:
-                if self._device is not None:
-                    self._device.close()
-            except Exception:
-                log.debug("closing the LED failed", exc_info=True)
-                if self._reconnect is not None:
-                    self._drop_connection()  # a hung daemon: one deadline, not one per call
-            finally:
-                _close_quietly(self.pin_factory)  # closing a dead pigpio connection may fail
-
-
-def _close_quietly(pin_factory) -> None:
-    try:
-        if pin_factory is not None:
-            pin_factory.close()
-    except Exception:
-        log.debug("closing a pin factory failed", exc_info=True)
+            self._devices.close()
 
 
 def _factory_name(pin_factory) -> str:

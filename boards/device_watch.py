@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 
 class Watched(Protocol):
-    """What the watch needs of an LED (led.Led): its pin, and a check of its device."""
+    """What the watch needs of an LED's devices (kept_devices.KeptDevices): the pin it is
+    named by, and a check of its device."""
 
     pin: int
 
@@ -21,7 +22,7 @@ class Watched(Protocol):
 
 class DeviceWatch:
     """One thread that checks the devices of every LED that can reconnect, so that a light
-    more costs no thread: each interval, each LED's ``check_device()`` (led.Led's) in turn."""
+    more costs no thread: each interval, each LED's ``check_device()`` (its KeptDevices') in turn."""
 
     _lock = threading.Lock()
     _by_interval: dict[float, DeviceWatch] = {}
