@@ -16,18 +16,27 @@ import sys
 from typing import TYPE_CHECKING
 
 import protocol
-from boards.pins import PinFactory, PinFactoryUnavailable, choose_pin_factories
+from boards.pins import (
+    PinFactory,
+    PinFactoryUnavailable,
+    choose_input_factory,
+    choose_pin_factories,
+    import_before_serving,
+    make_input_factory,
+)
 from broadcast.handshake import SERVER_OPTIONS
 from broadcast.hub import Hub
 from curves.brightness import parse_curve
 from curves.looks import LightKind, channels_for
 from lamp import state, timers
+from lamp.input_specs import InputSpec, check_inputs, parse_buttons, parse_encoders
 from lamp.light import Light, new_changes_log
 from lamp.light_specs import LightSpec, parse_lights
 from lamp.lights import Lights
 from lamp.schedules import Schedules
 from led import HardwareError, open_led
 from serving import settings
+from serving.inbox import Inbox
 from serving.serve import configure_logging, off_the_event_loop, serve, with_deadline
 from serving.version import service_version
 
@@ -112,6 +121,9 @@ def create_app(config=None, led=None) -> Flask:
     shared = app.extensions[EXTENSION] = Service(lights, hub, version=service_version())
     if app.config.get("MQTT_URL"):
         shared.bridge = _start_mqtt(app.config, lights)
+    inputs = _inputs(app.config, specs)
+    if inputs:
+        shared.hands = _start_hands(app.config, inputs, lights)
     app.register_blueprint(web)
     app.register_blueprint(rest)
     return app
@@ -221,6 +233,29 @@ def _light(config, spec: LightSpec, led, factory: str | None, state_file, schedu
     return light
 
 
+def _inputs(config, lights: tuple[LightSpec, ...]) -> tuple[InputSpec, ...]:
+    """BUTTONS and ENCODERS (parsed when given as text), each checked against the lights."""
+    buttons, encoders = config.get("BUTTONS") or (), config.get("ENCODERS") or ()
+    if isinstance(buttons, str):
+        buttons = parse_buttons(buttons)
+    if isinstance(encoders, str):
+        encoders = parse_encoders(encoders)
+    return check_inputs((*buttons, *encoders), lights)
+
+
+def _start_hands(config, inputs: tuple[InputSpec, ...], lights: Lights):
+    """The inputs' door: their pins on the factory that reads them, and its reader on the loop."""
+    from doors.hands import Hands, describe
+
+    timeout = float(config["PIGPIO_TIMEOUT"])
+    name = config.get("INPUT_PIN_FACTORY") or choose_input_factory(config["LED_PIN_FACTORY"], timeout=timeout)
+    factory = make_input_factory(name, timeout=timeout)
+    hands = Hands(inputs, lights, factory, name, Inbox(), step=int(config["ENCODER_STEP"]))
+    hands.start()
+    log.info("inputs: %s", describe(inputs, name))
+    return hands
+
+
 def _start_mqtt(config, lights):
     """The MQTT bridge, when MQTT_URL is set (paho-mqtt is imported only then)."""
     from doors import mqtt_bridge, mqtt_topics
@@ -269,6 +304,8 @@ def release(app: Flask) -> None:
     shared.hub.stop()
     if shared.bridge is not None:
         shared.bridge.stop()  # retained "offline": a clean stop, not a death
+    if shared.hands is not None:
+        shared.hands.close()
     lights.default.scheduler.stop()
     lights.release()
     log.info("%s released", ", ".join(light.led.pin_names for light in lights))
@@ -286,8 +323,18 @@ def main(argv=None) -> int:
         named = {spec.name: spec for spec in specs}
         log.error("%s%s", f"light {exc.light!r} on {named[exc.light].pin_names}: " if args.lights else "", exc)
         return 2
+    inputs = (*(args.buttons or ()), *(args.encoders or ()))
+    try:  # the inputs, each for a light and on a pin of its own, and the factory that reads them
+        check_inputs(inputs, specs)
+        input_factory = choose_input_factory(args.pin_factory, timeout=args.pigpio_timeout) if inputs else None
+    except (ValueError, PinFactoryUnavailable) as exc:
+        log.error("%s%s", "the inputs: " if isinstance(exc, PinFactoryUnavailable) else "", exc)
+        return 2
+    # lgpio must be imported before serving starts (gevent's patching): its thread would stop the loop.
+    import_before_serving({*factories.values(), input_factory})
     config = settings.app_config(args)
     config["LED_PIN_FACTORIES"] = factories  # resolved once, here: auto's probes are not run again
+    config["INPUT_PIN_FACTORY"] = input_factory
     host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
     config["PAGE_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
     log.info(

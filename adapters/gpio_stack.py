@@ -6,7 +6,9 @@ reaches into them; tests/test_adapters.py pins each reach against the locked ver
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from typing import Any
 
 
 def stop_pigpio_notifications(connection) -> None:
@@ -52,14 +54,29 @@ def lgpio_work_folder(environ=os.environ) -> str:
     return tempfile.gettempdir()
 
 
+class LgpioTooLate(RuntimeError):
+    """lgpio was first imported after gevent patched threading."""
+
+
 def import_lgpio(environ=os.environ):
     """lgpio, imported with the process's ``LG_WD`` set (:func:`lgpio_work_folder` of
-    ``environ``); ImportError if it is not installed, OSError if it still cannot make its FIFO.
+    ``environ``); ImportError if it is not installed, OSError if it still cannot make its FIFO,
+    LgpioTooLate if gevent has patched threading before its first import.
+
+    lgpio starts a thread at import that blocks reading its FIFO and delivers every edge. After
+    gevent's ``patch_all()`` that thread is a greenlet, and its blocking read stops the whole
+    process: the import never returns. The service imports it before serving starts
+    (``app.main``); a later first import is refused here, never a hang.
 
     lgpio's library changes the process's working directory to ``LG_WD`` when it loads, and its
     module then opens the FIFO there by a relative name: the service's is put back at once, so
     that a relative path it was given (``STATE_FILE=state.json``) still means what it did.
     """
+    monkey = sys.modules.get("gevent.monkey")
+    if "lgpio" not in sys.modules and monkey is not None and monkey.is_module_patched("threading"):
+        raise LgpioTooLate(
+            "lgpio must be imported before gevent patches threading (its notification thread would stop the loop)"
+        )
     os.environ.setdefault("LG_WD", lgpio_work_folder(environ))
     working_directory = os.getcwd()
     try:
@@ -103,3 +120,30 @@ def mark_closed(device) -> None:
     reads and what makes a later ``close`` do nothing; there is no public way to do only that.
     """
     device._pin = None
+
+
+def end_pigpio_notifications_at_eof(connection) -> None:
+    """Make pigpio's notification thread end when the daemon closes its socket.
+
+    Inputs need that thread (it delivers their edges), so it cannot be stopped as an LED's is.
+    But when the daemon goes away its loop reads the closed socket's empty answer forever
+    without blocking: a core burnt, and under gevent, where it never yields, the whole service
+    stopped. pigpio has no public way to notice it; the thread's socket (``_notify.sl.s``) is
+    wrapped so that its end of file clears the thread's ``go``, and the loop ends.
+    """
+    notify: Any = getattr(connection, "_notify", None)
+    if notify is None:
+        return
+    sock = notify.sl.s
+
+    class EndAtEof:
+        def recv(self, size: int) -> bytes:
+            data = sock.recv(size)
+            if not data:
+                notify.go = False
+            return data
+
+        def __getattr__(self, name):
+            return getattr(sock, name)
+
+    notify.sl.s = EndAtEof()

@@ -18,7 +18,14 @@ import socket
 import struct
 from typing import Any
 
-from adapters.gpio_stack import fine_duty_lgpio_pin, import_lgpio, set_pigpio_deadline, stop_pigpio_notifications
+from adapters.gpio_stack import (
+    LgpioTooLate,
+    end_pigpio_notifications_at_eof,
+    fine_duty_lgpio_pin,
+    import_lgpio,
+    set_pigpio_deadline,
+    stop_pigpio_notifications,
+)
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +219,8 @@ def make_pin_factory(
             from gpiozero.pins.lgpio import LGPIOFactory
         except ImportError as exc:
             raise PinFactoryUnavailable(f"the lgpio module is missing ({exc})") from None
+        except LgpioTooLate as exc:
+            raise PinFactoryUnavailable(str(exc)) from None
         except OSError as exc:
             raise PinFactoryUnavailable(
                 f"the lgpio module cannot start ({exc}); give it a writable folder: LG_WD=/run/ledsock"
@@ -236,6 +245,87 @@ def make_pin_factory(
         set_pigpio_deadline(factory.connection, timeout)
         return factory
     raise ValueError(f"unknown pin factory {name!r}")
+
+
+INPUT_FACTORIES = (PinFactory.PIGPIO, PinFactory.LGPIO)  # auto's order for inputs: the kernel's PWM reads none
+
+
+def choose_input_factory(
+    requested: str = PinFactory.AUTO,
+    environ=os.environ,
+    *,
+    timeout: float = DEFAULT_PIGPIO_TIMEOUT,
+    probes: dict | None = None,
+) -> str:
+    """The factory that reads the buttons and knobs: pigpio or lgpio (which report edges from a
+    thread of their own), or ``mock``. ``auto`` takes the first that works, else ``mock`` with
+    one warning; ``kernel`` (whose PWM reads nothing) takes lgpio; a factory named that cannot
+    work raises PinFactoryUnavailable saying why. ``probes`` (tests) replaces a factory's check.
+    """
+
+    def check(name: str) -> None:
+        if probes and name in probes:
+            probes[name](None)
+        elif name == PinFactory.PIGPIO:
+            _check_pigpio(environ, timeout)
+        else:
+            _check_lgpio()
+
+    if requested == PinFactory.MOCK:
+        return PinFactory.MOCK
+    if requested in (PinFactory.PIGPIO, PinFactory.LGPIO):
+        check(requested)
+        return requested
+    if requested == PinFactory.KERNEL:
+        try:
+            check(PinFactory.LGPIO)
+        except PinFactoryUnavailable as exc:
+            raise PinFactoryUnavailable(
+                f"the kernel's PWM drives LEDs but reads no input, and lgpio, which would, cannot work: {exc}"
+            ) from None
+        return PinFactory.LGPIO
+    tried = []
+    for name in INPUT_FACTORIES:
+        try:
+            check(name)
+            return name
+        except PinFactoryUnavailable as exc:
+            tried.append(f"{name}: {str(exc).split(';')[0]}")
+    log.warning("no GPIO to read the inputs from, so they are SIMULATED. Tried %s.", "; ".join(tried))
+    return PinFactory.MOCK
+
+
+def import_before_serving(factories) -> None:
+    """Import what the chosen factories need before gevent patches threading: lgpio, whose
+    notification thread would otherwise be a greenlet blocked reading its FIFO."""
+    if PinFactory.LGPIO in factories:
+        try:
+            import_lgpio()
+        except (ImportError, OSError):
+            pass  # its factory says why when it is made
+
+
+def make_input_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT):
+    """The pin factory called ``name`` for inputs: its edge reports left running (an LED's
+    factory stops pigpio's), and ended when the daemon goes away."""
+    if name == PinFactory.MOCK:
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory()
+    if name == PinFactory.PIGPIO:
+        from gpiozero.pins.pigpio import PiGPIOFactory
+
+        host, port = pigpio_address(environ)
+        try:
+            factory = PiGPIOFactory(host=host, port=port)
+        except OSError as exc:
+            raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
+        end_pigpio_notifications_at_eof(factory.connection)
+        set_pigpio_deadline(factory.connection, timeout)
+        return factory
+    if name == PinFactory.LGPIO:
+        return make_pin_factory(PinFactory.LGPIO, environ)
+    raise ValueError(f"no inputs on the pin factory {name!r}")
 
 
 SIMULATED_HISTORY = 100  # the states a simulated pin keeps: the newest, for a look at what it did last

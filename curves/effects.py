@@ -127,12 +127,34 @@ class Flash:
         return now - self.began >= self.count * (self.on_time + self.off_time)
 
 
+@dataclass(frozen=True)
+class Dip:
+    """One short dip of the level and back: how a hand's dimming says it has reached an end,
+    as a wall dimmer does. Not an effect a client starts: it tells no one, and ends where it began."""
+
+    back: Look  # the look it dips from and comes back to
+    began: float
+    depth: float = 0.6  # the share of the level it dips by, at its deepest
+    duration: float = 0.3
+    name: str = "dip"
+
+    def look_at(self, now: float) -> Look:
+        elapsed = (now - self.began) / self.duration
+        if elapsed >= 1:
+            return self.back
+        deepest = 1 - abs(2 * elapsed - 1)  # down and back up, evenly
+        return self.back._replace(level=self.back.level * (1 - self.depth * deepest))
+
+    def done_at(self, now: float) -> bool:
+        return now - self.began >= self.duration
+
+
 def _blinking(top: float, on_time: float, off_time: float, elapsed: float) -> float:
     """``top`` for ``on_time`` s, then 0 for ``off_time`` s, over and over, ``elapsed`` s in."""
     return top if elapsed % (on_time + off_time) < on_time else 0.0
 
 
-Shape = Breathe | Candle | Blink | Flash
+Shape = Breathe | Candle | Blink | Flash | Dip
 
 
 class Colours(NamedTuple):

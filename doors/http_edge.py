@@ -33,6 +33,7 @@ class Service:
     hub: Hub
     version: str = "unknown"  # serving.version.service_version()
     bridge: Any = None  # doors.mqtt_bridge.MqttBridge
+    hands: Any = None  # doors.hands.Hands, with BUTTONS or ENCODERS
     waiting: Any = None  # serving.http_guard.WaitingRoom
     hosts: frozenset[str] = frozenset()
     logs: dict[str, LogLimiter] = field(default_factory=dict)

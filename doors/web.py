@@ -257,6 +257,8 @@ def healthz():
         health.update(http_waiting=len(shared.waiting), http_closed_waiting=shared.waiting.closed)
     if shared.bridge is not None:
         health.update(shared.bridge.health())
+    if shared.hands is not None:
+        health["inputs"] = shared.hands.health()
     return json_response(protocol.to_json(health))
 
 

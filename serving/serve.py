@@ -205,13 +205,13 @@ def off_the_event_loop(function, *args):
     connection shares one OS thread, and an fsync there would stall them all, so the
     call goes to gevent's pool of real threads while its greenlet waits.
     """
-    hub = _gevent_hub()
+    hub = gevent_hub()
     if hub is not None:
         return hub.threadpool.apply(function, args)
     return function(*args)
 
 
-def _gevent_hub():
+def gevent_hub():
     """gevent's hub when the service is served from gevent (threading monkey-patched), else None."""
     if "gevent" not in sys.modules:
         return None
@@ -231,7 +231,7 @@ def with_deadline(function, seconds: float):
     past its deadline. Under gevent the caller's greenlet waits and the others run.
     """
     global _deadline_threads
-    hub = _gevent_hub()
+    hub = gevent_hub()
     if hub is not None:
         from gevent import Timeout
 

@@ -9,6 +9,7 @@ import protocol
 from boards.pins import PinFactory
 from curves.brightness import parse_curve
 from lamp import state
+from lamp.input_specs import parse_buttons, parse_encoders
 from lamp.light_specs import parse_lights
 
 
@@ -66,6 +67,20 @@ def curve(text):
 def lights(text):
     try:
         return parse_lights(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def buttons(text):
+    try:
+        return parse_buttons(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def encoders(text):
+    try:
+        return parse_encoders(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -62,6 +62,32 @@ SETTINGS: tuple[Setting, ...] = (
         "a command naming no light is for (replaces --pin; names: 1 to 32 of a-z, 0-9, _ and -)",
     ),
     Setting(
+        "BUTTONS",
+        "--buttons",
+        "BUTTONS",
+        read.buttons,
+        None,
+        "push buttons on GPIO, each LIGHT:PIN (click toggles, double-click full, hold dims), or LIGHT:PIN:switch "
+        "for a latching switch (every flip toggles), e.g. desk:5; wired to ground (docs/boards.md)",
+    ),
+    Setting(
+        "ENCODERS",
+        "--encoders",
+        "ENCODERS",
+        read.encoders,
+        None,
+        "rotary knobs on GPIO, each LIGHT:A/B/PUSH (PUSH optional), e.g. desk:17/27/22: a detent steps the "
+        "level, the push toggles, turning while pushed moves a colour light's white or steps the effects",
+    ),
+    Setting(
+        "ENCODER_STEP",
+        "--encoder-step",
+        "ENCODER_STEP",
+        read.positive(int),
+        5,
+        "levels a knob's detent moves, turned slowly (more when spun fast)",
+    ),
+    Setting(
         "LED_PIN_FACTORY",
         "--pin-factory",
         "LED_PIN_FACTORY",
