@@ -4,7 +4,9 @@ schedules alike), and a simulated pin that fails, as pigpiod's do when it goes a
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -111,6 +113,44 @@ class FakeScheduler:
                 job[2] = job[0].get_next_fire_time(fired_at, fired_at + timedelta(seconds=1))
                 job[1]()
             runs += 1
+
+
+class ClockedPWMPin(MockPWMPin):
+    """A MockPWMPin that keeps its history (``timeline``: (instant, duty)) on the fake clock
+    the fader runs on (``ClockedPWMPin.clock``, set by the test)."""
+
+    clock: Callable[[], float] | None = None
+
+    def _set_state(self, value):
+        super()._set_state(value)
+        if not hasattr(self, "timeline"):
+            self.timeline = []
+        assert ClockedPWMPin.clock is not None
+        self.timeline.append((round(ClockedPWMPin.clock(), 6), value))
+
+
+def fader_at_rest() -> bool:
+    """No fader thread is left: the fake clock moves only when the test moves it."""
+    return not any(thread.name == "ledsock-fader" for thread in threading.enumerate())
+
+
+def at_instant(fake: FakeClock, when: float, action, timeout: float = 10.0):
+    """``action()`` at the fake instant ``when``, and its answer: from the fader's thread while a
+    fade or an effect runs (it moves the clock), else from here, moving the clock by hand."""
+    answer: list = []
+    done = threading.Event()
+
+    def call():
+        answer.append(action())
+        done.set()
+
+    fake.at(when, call)
+    deadline = time.monotonic() + timeout
+    while not done.wait(0.001):
+        if fader_at_rest():
+            fake.sleep(max(0.0, min(0.01, when - fake.now)))
+        assert time.monotonic() < deadline, f"the fake clock never got to {when}"
+    return answer[0]
 
 
 class BrokenPWMPin(MockPWMPin):

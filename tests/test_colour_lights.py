@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from gpiozero.pins.mock import MockFactory
 
 import protocol
 from curves import colour
@@ -16,22 +16,10 @@ from lamp import light_report
 from lamp.light import Light
 from led import Led
 
-from fakes import FakeClock
+from fakes import ClockedPWMPin, FakeClock
 
 CIE = Curve("cie")
 RED_PINS, CCT_PINS = (17, 27, 22), (18, 19)
-
-
-class ClockedPWMPin(MockPWMPin):
-    """A MockPWMPin that keeps its history on the fake clock the fader runs on."""
-
-    clock = None
-
-    def _set_state(self, value):
-        super()._set_state(value)
-        if not hasattr(self, "timeline"):
-            self.timeline = []
-        self.timeline.append((round(ClockedPWMPin.clock(), 6), value))
 
 
 @pytest.fixture
