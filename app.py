@@ -249,7 +249,7 @@ def _start_hands(config, inputs: tuple[InputSpec, ...], lights: Lights):
 
     timeout = float(config["PIGPIO_TIMEOUT"])
     name = config.get("INPUT_PIN_FACTORY") or choose_input_factory(config["LED_PIN_FACTORY"], timeout=timeout)
-    factory = make_input_factory(name, timeout=timeout)
+    factory = make_input_factory(name, timeout=timeout, pins=tuple(pin for spec in inputs for pin in spec.pins))
     hands = Hands(inputs, lights, factory, name, Inbox(), step=int(config["ENCODER_STEP"]))
     hands.start()
     log.info("inputs: %s", describe(inputs, name))

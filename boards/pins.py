@@ -305,9 +305,16 @@ def import_before_serving(factories) -> None:
             pass  # its factory says why when it is made
 
 
-def make_input_factory(name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT):
-    """The pin factory called ``name`` for inputs: its edge reports left running (an LED's
-    factory stops pigpio's), and ended when the daemon goes away."""
+def make_input_factory(
+    name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT, pins: tuple[int, ...] = ()
+):
+    """The pin factory called ``name`` for inputs on ``pins``: its edge reports left running (an
+    LED's factory stops pigpio's), and ended when the daemon goes away.
+
+    pigpio's notification thread reads every level once, when it connects, and tells an edge
+    only as a change from what it last read: a pin pulled up after that would have its first
+    press missed. So the pull-ups are set through a first connection, and the factory that
+    reads the inputs connects once they are at rest."""
     if name == PinFactory.MOCK:
         from gpiozero.pins.mock import MockFactory
 
@@ -317,6 +324,13 @@ def make_input_factory(name: str, environ=os.environ, *, timeout: float = DEFAUL
 
         host, port = pigpio_address(environ)
         try:
+            if pins:
+                pulling = PiGPIOFactory(host=host, port=port)
+                try:
+                    for pin in pins:
+                        pulling.connection.set_pull_up_down(pin, 2)  # pigpio.PUD_UP
+                finally:
+                    pulling.close()
             factory = PiGPIOFactory(host=host, port=port)
         except OSError as exc:
             raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None

@@ -198,3 +198,33 @@ def candles_burning(server, seconds: float, every: float = 0.5) -> dict:
     half = len(samples) // 2  # the second half: after the start's own allocations
     (t0, first), (t1, last) = samples[half], samples[-1]
     return {"rss_kb": [kb for _, kb in samples], "growth_kb_per_s": round((last - first) / max(t1 - t0, 1e-9), 1)}
+
+
+def noise_storm(pigpiod, gpio: int, seconds: float, every: float = 0.0001) -> dict:
+    """A line picking up noise: ``gpio`` flips every ``every`` seconds (10,000 edges a second)
+    for ``seconds``, each reported by the fake pigpio daemon as the real one reports an edge."""
+    edges, level = 0, 0
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        while edges < elapsed / every:
+            level ^= 1
+            pigpiod.set_input(gpio, level)
+            edges += 1
+        time.sleep(0.001)
+    pigpiod.set_input(gpio, 1)  # it settles open
+    return {"edges": edges, "per_s": round(edges / seconds)}
+
+
+def knob_spin(pigpiod, a: int, b: int, seconds: float, detents_per_s: float = 1000) -> dict:
+    """A rotary knob on ``a`` and ``b`` spun clockwise at ``detents_per_s`` for ``seconds``."""
+    quarters = ((0, 1), (0, 0), (1, 0), (1, 1))
+    detents = 0
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        while detents < elapsed * detents_per_s:
+            for level_a, level_b in quarters:
+                pigpiod.set_input(a, level_a)
+                pigpiod.set_input(b, level_b)
+            detents += 1
+        time.sleep(0.001)
+    return {"detents": detents, "per_s": round(detents / seconds)}

@@ -3,9 +3,11 @@
 It speaks pigpio's socket protocol: each command is 16 bytes (cmd, p1, p2, p3 as
 little-endian uint32, then p3 bytes of extension), and each answer is 16 bytes
 (the command's first 12 bytes and a uint32 result). A connection that sends NOIB
-becomes a notification socket and just stays open. It answers what gpiozero's
-PiGPIOFactory and PWMLED send at start and on every write, keeps the GPIO modes,
-PWM frequency, range and duty cycle, and records every PWM command it receives.
+becomes a notification socket: :meth:`FakePigpiod.set_input` sends it a report of every
+GPIO's level (12 bytes: seqno, flags, tick, levels as ``HHII``), as pigpiod does on an edge
+of a GPIO a notification watches (NB). It answers what gpiozero's PiGPIOFactory, PWMLED and
+an input pin send at start and on every write, keeps the GPIO modes, pulls, PWM frequency,
+range and duty cycle, and records every PWM command it receives.
 
 Run by itself for a manual try: `python tests/fake_pigpiod.py 8888`.
 """
@@ -43,6 +45,7 @@ NAMES = {
 PWM_COMMANDS = {PWM, PRS, PFS}
 PI_3B_REVISION = 0xA02082
 PI_BAD_USER_GPIO = -2
+PUD_UP = 2
 
 
 class FakePigpiod:
@@ -63,6 +66,11 @@ class FakePigpiod:
         self.held = 0  # commands read while hung, not (yet) answered
         self._listener: socket.socket | None = None
         self._connections: set[socket.socket] = set()
+        self._notifiers: dict[int, socket.socket] = {}  # NOIB handle -> its socket
+        self.watched: dict[int, int] = {}  # NOIB handle -> the GPIO bits NB asked for
+        self._reports = 0
+        self._handles = 0
+        self.driven: set[int] = set()  # inputs set_input has driven: a pull no longer moves them
 
     def start(self) -> FakePigpiod:
         listener = socket.socket()
@@ -101,6 +109,31 @@ class FakePigpiod:
         """Answer again (what was asked meanwhile is answered now, as after SIGCONT)."""
         self._answering.set()
 
+    def set_input(self, gpio: int, level: int) -> int:
+        """Drive an input to ``level``, as a button or a knob does, and report it to every
+        notification watching it; how many reports were sent."""
+        with self._lock:
+            self.driven.add(gpio)
+            if self.level.get(gpio) == level:
+                return 0
+            self.level[gpio] = level
+            self._reports += 1
+            report = struct.pack("<HHII", self._reports & 0xFFFF, 0, self._reports * 100, self._bank())
+            watching = [conn for handle, conn in self._notifiers.items() if self.watched.get(handle, 0) & (1 << gpio)]
+        sent = 0
+        for conn in watching:
+            try:
+                conn.sendall(report)
+                sent += 1
+            except OSError:
+                pass
+        return sent
+
+    def _bank(self) -> int:
+        """Bank 1's levels: what was driven or pulled, else the Pi's pulls at power-on (GPIO 0 to 8
+        up, the others down)."""
+        return sum(1 << gpio for gpio in range(32) if self.level.get(gpio, 1 if gpio <= 8 else 0))
+
     def duty_cycles(self, gpio: int) -> list[int]:
         with self._lock:
             return [value for name, pin, value in self.pwm_log if name == "PWM" and pin == gpio]
@@ -129,7 +162,10 @@ class FakePigpiod:
                         self.held += 1
                     self._answering.wait()
                 result = self._answer(cmd, p1, p2)
-                conn.sendall(command[:12] + struct.pack("<I", result & 0xFFFFFFFF))
+                with self._lock:
+                    if cmd == NOIB:
+                        self._notifiers[result] = conn
+                    conn.sendall(command[:12] + struct.pack("<I", result & 0xFFFFFFFF))
         except OSError:
             return
         finally:
@@ -170,7 +206,17 @@ class FakePigpiod:
                 return self.frequency.get(gpio, 800)
             elif cmd == TICK:
                 return 123456
-            elif cmd in (BR1, PUD, FG, NB, NC, NOIB):
+            elif cmd == BR1:
+                return self._bank()
+            elif cmd == PUD:
+                if gpio not in self.driven:  # an open button reads high through the pull-up
+                    self.level[gpio] = 1 if value == PUD_UP else 0
+            elif cmd == NOIB:
+                self._handles += 1
+                return self._handles
+            elif cmd == NB:
+                self.watched[gpio] = value  # NB's p1 is the notification's handle, p2 its bits
+            elif cmd in (FG, NC):
                 return 0
             else:
                 self.unknown.append(cmd)

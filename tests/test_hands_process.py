@@ -1,0 +1,103 @@
+"""Hands on a real service: a process started with a button, a switch and a knob on the pigpio
+factory, whose edges come from outside it through the fake pigpio daemon's notifications (as
+pigpiod reports a pin's edges). A click reaches WebSocket clients at once, a hold dims while
+another client watches, and a noisy line or a knob spun flat out leave everyone else served."""
+
+import statistics
+import time
+
+import pytest
+
+import amplification as amp
+from attacks import Watcher, assert_served
+from support import Client
+
+BUTTON, SWITCH, A, B, PUSH = 5, 6, 17, 27, 22
+
+
+@pytest.fixture
+def lamp(start_server, pigpiod):
+    server = start_server(
+        env={
+            "PIGPIO_ADDR": "127.0.0.1",
+            "PIGPIO_PORT": str(pigpiod.port),
+            "LED_PIN_FACTORY": "pigpio",
+            "BUTTONS": f"led:{BUTTON},led:{SWITCH}:switch",
+            "ENCODERS": f"led:{A}/{B}/{PUSH}",
+        }
+    )
+    server.daemon = pigpiod
+    return server
+
+
+def test_a_click_reaches_every_client_at_once_and_healthz_names_the_input(lamp):
+    took = []
+    with Client(lamp.ws_url) as one, Client(lamp.ws_url) as two:
+        one.recv(), two.recv()
+        for n in range(5):
+            lamp.daemon.set_input(BUTTON, 0)
+            time.sleep(0.05)
+            released = time.monotonic()
+            lamp.daemon.set_input(BUTTON, 1)
+            state = one.recv()
+            took.append(time.monotonic() - released)
+            assert state["on"] is (n % 2 == 1), state
+            assert two.recv() == state  # every client, the same state
+            time.sleep(0.4)  # past the double-click window
+    assert statistics.median(took) < 0.1 and max(took) < 1.0, took
+    inputs = {entry["input"]: entry for entry in lamp.get("/healthz")["inputs"]}
+    assert inputs["button GPIO5"]["last"] == "click" and inputs["button GPIO5"]["pin_factory"] == "pigpio"
+    assert set(inputs) == {"button GPIO5", "switch GPIO6", "encoder GPIO17/27/22"}
+    assert "by button GPIO5" in lamp.log() or "button GPIO5:" in lamp.log()
+
+
+def test_a_hold_dims_while_another_client_watches_and_stops_at_the_release(lamp):
+    with Client(lamp.ws_url) as watching:
+        assert watching.recv()["level"] == 50
+        before = len(lamp.daemon.duty_cycles(21))
+        lamp.daemon.set_input(BUTTON, 0)
+        dimming = watching.recv(timeout=3)  # after the hold time: down, toward the lowest level
+        assert dimming["level"] == 1 and dimming["transition"] > 1, dimming
+        time.sleep(0.8)
+        lamp.daemon.set_input(BUTTON, 1)
+        stopped = watching.recv()
+        assert 1 < stopped["level"] < 50 and "transition" not in stopped, stopped  # stopped: no fade
+    fade = lamp.daemon.duty_cycles(21)[before:]
+    assert len(set(fade)) > 10 and fade == sorted(fade, reverse=True), fade  # smoothly down, never back
+
+
+def test_a_knob_turned_steps_the_level_and_its_push_toggles(lamp):
+    with Client(lamp.ws_url) as watching:
+        watching.recv()
+        for _ in range(2):
+            for a, b in ((0, 1), (0, 0), (1, 0), (1, 1)):
+                lamp.daemon.set_input(A, a)
+                lamp.daemon.set_input(B, b)
+            time.sleep(0.3)
+        levels = [watching.recv()["level"] for _ in range(2)]
+        assert levels == [55, 60]
+        lamp.daemon.set_input(PUSH, 0)
+        time.sleep(0.05)
+        lamp.daemon.set_input(PUSH, 1)
+        assert watching.recv()["on"] is False
+
+
+@pytest.mark.xdist_group("timed attacks")
+def test_a_noise_storm_on_a_line_leaves_every_other_client_served(lamp):
+    with Client(lamp.ws_url) as counting, Watcher(lamp) as watcher:
+        counting.recv()
+        watcher.more_rounds()
+        storm = amp.noise_storm(lamp.daemon, SWITCH, seconds=3)
+        watcher.more_rounds()
+        states = []
+        try:
+            while True:
+                states.append(counting.recv(timeout=1.5))
+        except Exception:  # noqa: BLE001 - nothing more came
+            pass
+    assert storm["edges"] > 20_000, storm
+    assert_served(watcher)
+    assert len([s for s in states if s["type"] == "state"]) <= 10 * 5, len(states)  # at most 10 a second
+    noise = [line for line in lamp.log().splitlines() if "noisy line" in line]
+    assert 1 <= len(noise) <= 3, noise  # said once a period, not once an edge
+    print(f"noise storm: {storm}; {watcher.summary()}; {len(states)} states")
