@@ -93,3 +93,4 @@ def lgpio(monkeypatch):
     monkeypatch.setattr(gpiozero.pins.local, "get_pi_revision", lambda: 0xD04170)
     yield module
     sys.modules.pop("gpiozero.pins.lgpio", None)
+    module.close_fifo()

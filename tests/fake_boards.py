@@ -14,6 +14,8 @@ taking a frequency and a duty cycle in percent), for gpiozero's real LGPIOFactor
 from __future__ import annotations
 
 import errno
+import os
+import struct
 import threading
 import time
 import types
@@ -96,7 +98,15 @@ class FakeKernel(Sysfs):
 
 
 def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
-    """lgpio as a module: ``chips`` the gpiochip numbers that open, ``busy`` lines held elsewhere."""
+    """lgpio as a module: ``chips`` the gpiochip numbers that open, ``busy`` lines held elsewhere.
+
+    As the real module does when it is imported, it starts a ``threading.Thread`` (whatever
+    ``threading.Thread`` is then: a greenlet after gevent's patching) that blocks reading its
+    notification pipe (the real one's FIFO ``.lgd-nfy*``) and delivers every alert to the
+    callbacks of its chip and line, 16 bytes each (``QBBBBI``: tick, chip, gpio, level, flags).
+    ``alert(gpio, level)`` is the kernel's side: the line changes, and if it was claimed for
+    alerts (``gpio_claim_alert``), a message goes down the pipe.
+    """
     module = types.ModuleType("lgpio")
 
     class error(Exception):  # lgpio's own exception class is named so
@@ -118,6 +128,55 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
     module.modes = {}  # (handle, gpio) -> mode bits: 2 is GPIO_IS_OUT
     module.busy = set(busy)
     module.opened = 0
+    module.levels = {}  # gpio -> level, as the line reads
+    module.alerting = set()  # (handle, gpio) claimed for alerts
+
+    read_end, write_end = os.pipe()  # the real module's FIFO: a file it opens for reading
+
+    class _callback_thread(threading.Thread):  # as lgpio.py's: the same blocking read, the same dispatch
+        def __init__(self):
+            threading.Thread.__init__(self)
+            self._file = os.fdopen(read_end, "rb", buffering=0)
+            self.daemon = True
+            self.callbacks = []
+            self.go = True
+            self.start()
+
+        def run(self):
+            buf = b""
+            while self.go:
+                chunk = self._file.read(16)
+                if not chunk:  # the test is over (close_fifo); the real FIFO is never closed
+                    return
+                buf += chunk
+                while len(buf) >= 16:
+                    message, buf = buf[:16], buf[16:]
+                    tick, chip, gpio, level, flags, _ = struct.unpack("QBBBBI", message)
+                    if flags == 0:
+                        for chip_of, gpio_of, func in list(self.callbacks):
+                            if chip_of == chip and gpio_of == gpio:
+                                func(chip, gpio, level, tick)
+
+    module._notify_thread = _callback_thread()
+
+    class _callback:
+        def __init__(self, chip, gpio, edge, func):
+            self.entry = (chip, gpio, func)
+            module._notify_thread.callbacks.append(self.entry)
+
+        def cancel(self):
+            if self.entry in module._notify_thread.callbacks:
+                module._notify_thread.callbacks.remove(self.entry)
+
+    def alert(gpio, level):
+        module.levels[gpio] = level
+        for handle, line in list(module.alerting):
+            if line == gpio:
+                chip = module.handles.get(handle, 0)
+                os.write(write_end, struct.pack("QBBBBI", time.monotonic_ns(), chip, gpio, level, 0, 0))
+
+    module.alert = alert
+    module.close_fifo = lambda: os.close(write_end)
 
     def record(name, *args):
         module.calls.append((name, args))
@@ -145,8 +204,24 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
 
     def gpio_claim_input(handle, gpio, lFlags=0):
         record("gpio_claim_input", handle, gpio, lFlags)
-        claim(handle, gpio, 0)
+        claim(handle, gpio, lFlags)  # the flags read back by gpio_get_mode, as lgpio's are
+        if lFlags & module.SET_PULL_UP:
+            module.levels.setdefault(gpio, 1)
+        module.alerting.discard((handle, gpio))
         return 0
+
+    def gpio_claim_alert(handle, gpio, eFlags, lFlags=0, notify_handle=None):
+        record("gpio_claim_alert", handle, gpio, eFlags, lFlags)
+        claim(handle, gpio, lFlags)
+        module.alerting.add((handle, gpio))
+        return 0
+
+    def gpio_set_debounce_micros(handle, gpio, debounce_micros):
+        record("gpio_set_debounce_micros", handle, gpio, debounce_micros)
+        return 0
+
+    def callback(handle, gpio, edge=1, func=None):
+        return _callback(handle >> 16, gpio, edge, func)
 
     def gpio_claim_output(handle, gpio, level=0, lFlags=0):
         record("gpio_claim_output", handle, gpio, level, lFlags)
@@ -162,7 +237,7 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
         return module.modes.get((handle, gpio), 0)
 
     def gpio_read(handle, gpio):
-        return 0
+        return module.levels.get(gpio, 0)
 
     def gpio_write(handle, gpio, level):
         record("gpio_write", handle, gpio, level)
@@ -180,6 +255,9 @@ def fake_lgpio(chips=(0,), busy=()) -> types.ModuleType:
         gpiochip_open,
         gpiochip_close,
         gpio_claim_input,
+        gpio_claim_alert,
+        gpio_set_debounce_micros,
+        callback,
         gpio_claim_output,
         gpio_free,
         gpio_get_mode,

@@ -211,3 +211,36 @@ def test_a_gpiozero_device_marked_closed_is_closed_and_never_touches_its_dead_pi
     finally:
         sys.unraisablehook = hook
     assert unraisable == []
+
+
+def test_the_real_lgpio_after_geventss_patching_is_refused_and_before_it_its_thread_stays_an_os_thread(tmp_path):
+    """Imported after gevent's patch_all, the real lgpio's notification thread is a greenlet
+    blocked reading its FIFO and the import never returns: import_lgpio refuses it. Imported
+    before (what app.main does), its thread is a real one and the loop goes on."""
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    late = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "from adapters.gpio_stack import import_lgpio, LgpioTooLate\n"
+        "try:\n    import_lgpio()\nexcept LgpioTooLate as exc:\n    print('refused:', exc)\n"
+    )
+    early = (
+        "from boards.pins import import_before_serving\n"
+        "import_before_serving({'lgpio'})\n"
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import gevent, lgpio, os\n"
+        "from adapters.gpio_stack import import_lgpio\n"
+        "ticks = []\n"
+        "def tick():\n    for _ in range(10): ticks.append(1); gevent.sleep(0.01)\n"
+        "gevent.spawn(tick).join(5)\n"
+        "print(import_lgpio() is lgpio, len(ticks), lgpio._notify_thread.is_alive(), "
+        "lgpio._notify_thread.native_id != os.getpid())\n"
+    )
+    env = {"PYTHONPATH": str(ROOT), "LG_WD": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    refused = subprocess.run([sys.executable, "-c", late], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.stdout.startswith("refused: lgpio must be imported before gevent"), refused.stderr
+    served = subprocess.run([sys.executable, "-c", early], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert served.stdout.split() == ["True", "10", "True", "True"], served.stderr

@@ -190,6 +190,7 @@ def test_lgpio_without_a_chip_or_with_a_busy_line_says_so(lgpio):
     from boards.pins import make_pin_factory
 
     lgpio_missing = fake_lgpio(chips=())
+    lgpio_missing.close_fifo()  # its notification thread is not needed here
     sys.modules["lgpio"] = lgpio_missing
     sys.modules.pop("gpiozero.pins.lgpio", None)
     with pytest.raises(PinFactoryUnavailable, match="can not open gpiochip.*gpio group"):

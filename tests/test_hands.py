@@ -265,3 +265,29 @@ def test_a_noisy_line_is_bounded_logged_once_and_its_settled_level_taken(board, 
     assert len(noise) == 1 and "switch GPIO6" in noise[0], noise
     assert len(desk.states) <= 2 * hands_door.CHANGES_PER_SECOND  # its budget of changes, never one per edge
     assert desk.hands.health()[0]["last"] == "noise"
+
+
+def test_through_lgpio_edges_come_from_its_own_thread_and_are_acted_on_by_the_reader(lgpio, fake):
+    from boards.pins import make_input_factory
+
+    factory = make_input_factory("lgpio")
+    led = Led(LED_PIN, pin_factory=MockFactory(pin_class=ClockedPWMPin), clock=fake.clock, sleep=fake.sleep)
+    light = Light(led, name="desk", clock=fake.clock)
+    hands = Hands(parse_buttons("desk:6"), Lights([light]), factory, "lgpio", Inbox(), clock=fake.clock)
+    try:
+        assert ("gpio_claim_alert", (1, 6, lgpio.BOTH_EDGES, lgpio.SET_PULL_UP)) in lgpio.calls
+        edges = []
+        for level in (0, 1):  # pressed, and 0.1 s later released
+            lgpio.alert(6, level)
+            for _ in range(100):  # what lgpio's thread has handed over (it is not this thread)
+                edges += hands.inbox.get(0.05)
+                if len(edges) == level + 1:
+                    break
+            fake.now += 0.1
+        assert edges == [(6, 0, 100.0), (6, 1, 100.1)]  # each with the instant it came
+        for pin, level, at in edges:
+            hands.hands[pin].edge(pin, level, at)
+        assert light.state().on is False
+    finally:
+        hands.close()
+        light.release()

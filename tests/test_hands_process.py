@@ -101,3 +101,78 @@ def test_a_noise_storm_on_a_line_leaves_every_other_client_served(lamp):
     noise = [line for line in lamp.log().splitlines() if "noisy line" in line]
     assert 1 <= len(noise) <= 3, noise  # said once a period, not once an edge
     print(f"noise storm: {storm}; {watcher.summary()}; {len(states)} states")
+
+
+def test_a_change_by_hand_reaches_mqtt_and_home_assistant(start_server, pigpiod, tmp_path):
+    from mqtt_support import Broker, Listener
+
+    broker = Broker(tmp_path).start()
+    try:
+        hears = Listener(broker, "ledsock/lamp1/state", "ledsock/lamp1/ha/state")
+        server = start_server(
+            env={
+                "PIGPIO_ADDR": "127.0.0.1",
+                "PIGPIO_PORT": str(pigpiod.port),
+                "LED_PIN_FACTORY": "pigpio",
+                "BUTTONS": f"led:{BUTTON}",
+                "MQTT_URL": broker.url,
+                "MQTT_DEVICE_ID": "lamp1",
+            }
+        )
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+        hears.wait_for("ledsock/lamp1/state")
+        pigpiod.set_input(BUTTON, 0)
+        time.sleep(0.05)
+        pigpiod.set_input(BUTTON, 1)
+        assert hears.wait_for("ledsock/lamp1/state", lambda s: s["seq"] == 1)["on"] is False
+        assert hears.wait_for("ledsock/lamp1/ha/state", lambda s: s["state"] == "OFF")
+        hears.close()
+    finally:
+        broker.stop()
+
+
+@pytest.mark.parametrize(
+    "env, says",
+    [
+        ({"BUTTONS": "led:21"}, "GPIO21 is given to both the light 'led' and the button GPIO21"),
+        ({"LIGHTS": "desk:21", "BUTTONS": "led:5"}, "button GPIO5 is for the light 'led', and there is none"),
+        ({"BUTTONS": "led:5", "ENCODERS": "led:17/5"}, "GPIO5 is given to both the button GPIO5 and the encoder"),
+        ({"ENCODERS": "led:17"}, "ENCODERS: 'led:17' is not LIGHT:A/B or LIGHT:A/B/PUSH"),
+        ({"BUTTONS": "led:5:latch"}, "is not LIGHT:PIN or LIGHT:PIN:switch"),
+    ],
+)
+def test_an_input_that_cannot_be_stops_the_service_with_one_line(env, says):
+    import subprocess
+    import sys
+
+    from support import ROOT, free_port
+
+    result = subprocess.run(
+        [sys.executable, "app.py", "--pin-factory", "mock", "--port", str(free_port())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2 and says in output.splitlines()[-1], output  # the last line says which
+
+
+def test_the_inputs_factory_is_one_that_reads(caplog):
+    from boards.pins import PinFactoryUnavailable, choose_input_factory
+
+    def fails(pin):
+        raise PinFactoryUnavailable("cannot open a GPIO chip; is this a Pi")
+
+    def works(pin):
+        return None
+
+    assert choose_input_factory("auto", probes={"pigpio": fails, "lgpio": works}) == "lgpio"
+    assert choose_input_factory("kernel", probes={"lgpio": works}) == "lgpio"  # the kernel's PWM reads nothing
+    assert choose_input_factory("mock") == "mock"
+    with pytest.raises(PinFactoryUnavailable, match="the kernel's PWM drives LEDs but reads no input"):
+        choose_input_factory("kernel", probes={"lgpio": fails})
+    with caplog.at_level("WARNING"):
+        assert choose_input_factory("auto", probes={"pigpio": fails, "lgpio": fails}) == "mock"
+    assert "inputs, so they are SIMULATED" in caplog.text or "the inputs" in caplog.text
