@@ -240,8 +240,10 @@ def test_the_real_lgpio_after_geventss_patching_is_refused_and_before_it_its_thr
         "lgpio._notify_thread.native_id != os.getpid())\n"
     )
     env = {"PYTHONPATH": str(ROOT), "LG_WD": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
     def run(code):
-        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        command = [sys.executable, "-c", code]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
     refused = run(late)
     assert refused.stdout.startswith("refused: lgpio must be imported before gevent"), refused.stderr
