@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import amplification as amp  # noqa: E402
 import attacks  # noqa: E402
 from attacks import Watcher, rss_kb  # noqa: E402
+from fake_pigpiod import FakePigpiod  # noqa: E402
 from mqtt_support import Broker  # noqa: E402
 from support import ServerProcess  # noqa: E402
 
@@ -50,6 +51,7 @@ class Attack(NamedTuple):
     env: Callable[[Path], dict] = lambda folder: {}
     query: str = ""
     broker: bool = False
+    pigpiod: bool = False  # it needs the fake pigpio daemon (``context.pigpiod``), whose edges reach inputs
 
 
 def _plain(attack) -> Attack:
@@ -58,6 +60,25 @@ def _plain(attack) -> Attack:
 
 
 EVERY_PIN = {"LIGHTS": amp.EVERY_PIN}
+# The inputs work the second light, so that their states are counted apart from the watcher's sets.
+HANDS = {"LIGHTS": "led:21,desk:20", "BUTTONS": "desk:6:switch", "ENCODERS": "desk:17/27/22"}
+
+
+def _desk_seq(server) -> int:
+    return server.get("/healthz")["lights"][1]["seq"]
+
+
+def _by_hand(action) -> Attack:
+    """``action(pigpiod, seconds)`` on the inputs of HANDS; its figures with the states a second
+    it caused (the input's light's seq)."""
+
+    def run(server, seconds, context):
+        before, started = _desk_seq(server), time.monotonic()
+        figures = action(context.pigpiod, seconds)
+        figures["states_per_s"] = round((_desk_seq(server) - before) / (time.monotonic() - started), 1)
+        return figures
+
+    return Attack(run, lambda folder: HANDS, pigpiod=True)
 
 
 def _many_schedules(folder: Path) -> dict:
@@ -96,6 +117,8 @@ ATTACKS = {
         lambda server, s, c: amp.mqtt_flood(server, c.broker, s), lambda folder: EVERY_PIN, broker=True
     ),
     "13 candles, simulated pins": Attack(lambda server, s, c: amp.candles_burning(server, s), lambda folder: EVERY_PIN),
+    "14 noisy input, 10,000 edges/s": _by_hand(lambda daemon, s: amp.noise_storm(daemon, 6, s)),
+    "15 knob spun, 1,000 detents/s": _by_hand(lambda daemon, s: amp.knob_spin(daemon, 17, 27, s)),
 }
 
 
@@ -144,10 +167,15 @@ class RssSampler:
 
 
 def measure(name: str, attack: Attack, seconds: float, folder: Path) -> dict:
-    context = argparse.Namespace(broker=Broker(folder).start() if attack.broker else None)
+    context = argparse.Namespace(
+        broker=Broker(folder).start() if attack.broker else None,
+        pigpiod=FakePigpiod().start() if attack.pigpiod else None,
+    )
     env = attack.env(folder)
     if context.broker is not None:
         env.update(MQTT_URL=context.broker.url, MQTT_DEVICE_ID="lamp1")
+    if context.pigpiod is not None:
+        env.update(PIGPIO_ADDR="127.0.0.1", PIGPIO_PORT=str(context.pigpiod.port), LED_PIN_FACTORY="pigpio")
     server = ServerProcess(folder, env=env).start()  # logging at info, as shipped: its bytes are a figure
     try:
         if context.broker is not None:
@@ -196,6 +224,8 @@ def measure(name: str, attack: Attack, seconds: float, folder: Path) -> dict:
         server.stop()
         if context.broker is not None:
             context.broker.stop()
+        if context.pigpiod is not None:
+            context.pigpiod.stop()
 
 
 def met(row: dict) -> bool:

@@ -15,21 +15,33 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-HARDWARE_FILTER = 0.001  # seconds: the factory's own glitch filter, where it has one (pigpio, lgpio)
+# Seconds a level must be steady before the factory reports it (pigpio's glitch filter, lgpio's
+# debounce, in the daemon or the kernel): noise faster than that never reaches the service. A
+# button's contacts are slow; a knob's quarter steps come every 250 µs at 1,000 detents a second.
+BUTTON_FILTER = 0.001
+KNOB_FILTER = 0.0001
 
 
 class InputPin:
     """One input pin; ``changed(number, level, instant)`` is called on each edge, from the
     factory's thread. :meth:`close` lets the pin go."""
 
-    def __init__(self, factory, number: int, changed: Callable[[int, int, float], None], *, clock=time.monotonic):
+    def __init__(
+        self,
+        factory,
+        number: int,
+        changed: Callable[[int, int, float], None],
+        *,
+        steady: float = BUTTON_FILTER,
+        clock=time.monotonic,
+    ):
         self.number, self._changed, self._clock = number, changed, clock
         self.pin = factory.pin(number)
         try:
             self.pin.function = "input"
             self.pin.pull = "up"
             try:
-                self.pin.bounce = HARDWARE_FILTER
+                self.pin.bounce = steady
             except Exception:  # noqa: BLE001 - a factory without a filter: the gestures debounce anyway
                 log.debug("GPIO%d: no hardware debounce", number)
             self.pin.edges = "both"

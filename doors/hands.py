@@ -18,7 +18,7 @@ import time
 from typing import NamedTuple
 
 import protocol
-from boards.input_pins import InputPin
+from boards.input_pins import BUTTON_FILTER, KNOB_FILTER, InputPin
 from curves.effects import Dip
 from curves.gestures import Acceleration, ButtonGestures, Debounce, Detents, Gesture, SwitchGestures
 from lamp.input_specs import InputKind, InputSpec
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 HOLD_SWEEP = 3.0  # seconds a hold takes to dim through the whole range
 LOWEST = 1  # a hold dims down to here, never off
-EDGES_PER_SECOND = 200  # an input's edges taken, at most; past it the line is noise
+EDGES_PER_SECOND = 200  # a button's edges taken a second, at most; past it the line is noise
+KNOB_EDGES_PER_SECOND = 2000  # a knob pin's: each changes twice a detent, 1,000 detents a second
 CHANGES_PER_SECOND = 10  # an input's changes of the light, at most (a knob's are summed in between)
 ENCODER_STEP = 5  # levels a knob's detent moves, turned slowly
 KELVIN_STEP = 100  # kelvin a knob's detent moves while pressed, on a colour light
@@ -49,8 +50,8 @@ class Lamp:
     """What a hand needs of the lamp: a command carried out for one light from the input's name,
     the light's state and the level it shows, and the end-of-range dip on its LED."""
 
-    def __init__(self, lights: Lights, errors: LogLimiter):
-        self.lights, self.errors = lights, errors
+    def __init__(self, lights: Lights, errors: LogLimiter, clock):
+        self.lights, self.errors, self.clock = lights, errors, clock
 
     def run(self, spec: InputSpec, command: protocol.Command) -> None:
         try:
@@ -81,7 +82,8 @@ class Hand:
     def __init__(self, spec: InputSpec, lamp: Lamp):
         self.spec, self.lamp = spec, lamp
         self.last: Event | None = None
-        self.changes = Budget(CHANGES_PER_SECOND, CHANGES_PER_SECOND)
+        # 10 a second, in bursts of 2 at most (a double-click's toggle and full brightness)
+        self.changes = Budget(CHANGES_PER_SECOND, 2, clock=lamp.clock)
 
     def edge(self, pin: int, level: int, now: float) -> None:
         raise NotImplementedError
@@ -268,7 +270,7 @@ class Hands:
         self.specs, self.factory, self.factory_name, self.clock = tuple(specs), factory, factory_name, clock
         self.inbox = inbox
         self.errors = LogLimiter(log, "lines about the inputs", lines=3, clock=clock)
-        self.lamp = Lamp(lights, self.errors)
+        self.lamp = Lamp(lights, self.errors, clock)
         self.pins: dict[int, InputPin] = {}
         self.edges: dict[int, Budget] = {}
         self.dropped: dict[int, int] = {}  # edges past the budget, per pin, since the last look
@@ -279,8 +281,11 @@ class Hands:
         try:
             for spec in self.specs:
                 for pin in spec.pins:
-                    self.edges[pin] = Budget(EDGES_PER_SECOND, EDGES_PER_SECOND, clock=clock)
-                    self.pins[pin] = InputPin(factory, pin, self._intake, clock=clock)
+                    turns = spec.kind is InputKind.ENCODER and pin in spec.pins[:2]  # A or B; a push is a button
+                    rate = KNOB_EDGES_PER_SECOND if turns else EDGES_PER_SECOND
+                    self.edges[pin] = Budget(rate, rate, clock=clock)
+                    steady = KNOB_FILTER if turns else BUTTON_FILTER
+                    self.pins[pin] = InputPin(factory, pin, self._intake, steady=steady, clock=clock)
                     self.latest[pin] = self.pins[pin].level
                 if spec.kind is InputKind.ENCODER:
                     hand: Hand = EncoderHand(spec, self.lamp, {pin: self.latest[pin] for pin in spec.pins}, step=step)
@@ -327,11 +332,11 @@ class Hands:
             hand.tell("noise")
             self.errors.warning(
                 f"noise {pin}",
-                "%s: GPIO%d changed %d times more than %d a second, dropped: a noisy line or a loose wire?",
+                "%s: %d edges of GPIO%d dropped, past %d a second: a noisy line or a loose wire?",
                 hand.spec.name,
-                pin,
                 count,
-                EDGES_PER_SECOND,
+                pin,
+                self.edges[pin].rate,
             )
             hand.edge(pin, self.latest[pin], now)
 

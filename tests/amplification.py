@@ -200,31 +200,39 @@ def candles_burning(server, seconds: float, every: float = 0.5) -> dict:
     return {"rss_kb": [kb for _, kb in samples], "growth_kb_per_s": round((last - first) / max(t1 - t0, 1e-9), 1)}
 
 
+def _until(moment: float) -> None:
+    """Wait for ``moment`` to the tens of microseconds (a sleep wakes a millisecond late)."""
+    while (left := moment - time.monotonic()) > 0:
+        time.sleep(left - 0.001 if left > 0.002 else 0)  # 0: the GIL to this process's other threads
+
+
 def noise_storm(pigpiod, gpio: int, seconds: float, every: float = 0.0001) -> dict:
     """A line picking up noise: ``gpio`` flips every ``every`` seconds (10,000 edges a second)
-    for ``seconds``, each reported by the fake pigpio daemon as the real one reports an edge."""
+    for ``seconds``, each reported by the fake pigpio daemon as the real one reports an edge
+    (none, when its glitch filter is longer than ``every``)."""
     edges, level = 0, 0
     started = time.monotonic()
-    while (elapsed := time.monotonic() - started) < seconds:
-        while edges < elapsed / every:
-            level ^= 1
-            pigpiod.set_input(gpio, level)
-            edges += 1
-        time.sleep(0.001)
+    while edges * every < seconds:
+        _until(started + edges * every)  # each edge on time: a pause would be a steady level
+        level ^= 1
+        pigpiod.set_input(gpio, level)
+        edges += 1
     pigpiod.set_input(gpio, 1)  # it settles open
     return {"edges": edges, "per_s": round(edges / seconds)}
 
 
 def knob_spin(pigpiod, a: int, b: int, seconds: float, detents_per_s: float = 1000) -> dict:
-    """A rotary knob on ``a`` and ``b`` spun clockwise at ``detents_per_s`` for ``seconds``."""
-    quarters = ((0, 1), (0, 0), (1, 0), (1, 1))
+    """A rotary knob on ``a`` and ``b`` spun at ``detents_per_s`` for ``seconds``, a quarter of
+    a second each way in turn (so that its level keeps changing, never pinned at an end)."""
+    clockwise = ((0, 1), (0, 0), (1, 0), (1, 1))
+    anticlockwise = ((1, 0), (0, 0), (0, 1), (1, 1))
     detents = 0
     started = time.monotonic()
-    while (elapsed := time.monotonic() - started) < seconds:
-        while detents < elapsed * detents_per_s:
-            for level_a, level_b in quarters:
-                pigpiod.set_input(a, level_a)
-                pigpiod.set_input(b, level_b)
-            detents += 1
-        time.sleep(0.001)
+    while detents < seconds * detents_per_s:
+        way = clockwise if int(detents / detents_per_s / 0.25) % 2 == 0 else anticlockwise
+        for quarter, (level_a, level_b) in enumerate(way):
+            _until(started + (detents + quarter / 4) / detents_per_s)  # a quarter step every 250 µs
+            pigpiod.set_input(a, level_a)
+            pigpiod.set_input(b, level_b)
+        detents += 1
     return {"detents": detents, "per_s": round(detents / seconds)}

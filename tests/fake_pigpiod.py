@@ -18,6 +18,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 MODES, MODEG, PUD, READ, WRITE, PWM, PRS, PFS = 0, 1, 2, 3, 4, 5, 6, 7
 BR1, TICK, HWVER, NB, NC, PRG, PFG, PRRG, GDC, FG, NOIB = 10, 16, 17, 19, 21, 22, 23, 24, 83, 97, 99
@@ -71,6 +72,11 @@ class FakePigpiod:
         self._reports = 0
         self._handles = 0
         self.driven: set[int] = set()  # inputs set_input has driven: a pull no longer moves them
+        self.glitch: dict[int, int] = {}  # GPIO -> its glitch filter (FG), microseconds
+        self.reported: dict[int, int] = {}  # GPIO -> the level last reported
+        self._unsteady: dict[int, float] = {}  # a filtered GPIO -> when its level last changed
+        self._filtering = threading.Event()
+        threading.Thread(target=self._filter, daemon=True).start()
 
     def start(self) -> FakePigpiod:
         listener = socket.socket()
@@ -111,12 +117,52 @@ class FakePigpiod:
 
     def set_input(self, gpio: int, level: int) -> int:
         """Drive an input to ``level``, as a button or a knob does, and report it to every
-        notification watching it; how many reports were sent."""
+        notification watching it; how many reports were sent. A GPIO with a glitch filter (FG)
+        is reported as pigpiod does: only once its level has been steady for the filter's time,
+        by the filter's thread."""
         with self._lock:
             self.driven.add(gpio)
             if self.level.get(gpio) == level:
                 return 0
+            steady = False
+            if gpio in self.glitch:
+                # The level it leaves was steady long enough (the filter's thread may not have
+                # looked yet): reported now, before the change, as pigpiod's sampling would have.
+                now, since = time.monotonic(), self._unsteady.get(gpio)
+                steady = since is not None and now - since >= self.glitch[gpio] / 1e6
+                steady = steady and self.reported.get(gpio) != self.level[gpio]
+                if steady:
+                    self.reported[gpio] = self.level[gpio]
+                self._unsteady[gpio] = now
+                self._filtering.set()
             self.level[gpio] = level
+            if gpio not in self.glitch:
+                self.reported[gpio] = level
+        if gpio in self.glitch:
+            return self._report(gpio) if steady else 0
+        return self._report(gpio)
+
+    def _filter(self) -> None:
+        """pigpiod's glitch filter: a level steady for the GPIO's time is reported, once."""
+        while True:
+            self._filtering.wait()
+            time.sleep(0.0002)
+            now = time.monotonic()
+            due = []
+            with self._lock:
+                for gpio, since in list(self._unsteady.items()):
+                    if now - since >= self.glitch[gpio] / 1e6:
+                        del self._unsteady[gpio]
+                        if self.reported.get(gpio) != self.level[gpio]:
+                            self.reported[gpio] = self.level[gpio]
+                            due.append(gpio)
+                if not self._unsteady:
+                    self._filtering.clear()
+            for gpio in due:
+                self._report(gpio)
+
+    def _report(self, gpio: int) -> int:
+        with self._lock:
             self._reports += 1
             report = struct.pack("<HHII", self._reports & 0xFFFF, 0, self._reports * 100, self._bank())
             watching = [conn for handle, conn in self._notifiers.items() if self.watched.get(handle, 0) & (1 << gpio)]
@@ -130,9 +176,11 @@ class FakePigpiod:
         return sent
 
     def _bank(self) -> int:
-        """Bank 1's levels: what was driven or pulled, else the Pi's pulls at power-on (GPIO 0 to 8
-        up, the others down)."""
-        return sum(1 << gpio for gpio in range(32) if self.level.get(gpio, 1 if gpio <= 8 else 0))
+        """Bank 1's levels as reported: what was driven or pulled (a filtered GPIO's as the
+        filter last let through), else the Pi's pulls at power-on (GPIO 0 to 8 up, the others down)."""
+        return sum(
+            1 << gpio for gpio in range(32) if self.reported.get(gpio, self.level.get(gpio, 1 if gpio <= 8 else 0))
+        )
 
     def duty_cycles(self, gpio: int) -> list[int]:
         with self._lock:
@@ -216,7 +264,12 @@ class FakePigpiod:
                 return self._handles
             elif cmd == NB:
                 self.watched[gpio] = value  # NB's p1 is the notification's handle, p2 its bits
-            elif cmd in (FG, NC):
+            elif cmd == FG:
+                if value:
+                    self.glitch[gpio] = value  # microseconds a level must be steady to be reported
+                else:
+                    self.glitch.pop(gpio, None)
+            elif cmd == NC:
                 return 0
             else:
                 self.unknown.append(cmd)

@@ -73,6 +73,7 @@ def test_a_knob_turned_steps_the_level_and_its_push_toggles(lamp):
             for a, b in ((0, 1), (0, 0), (1, 0), (1, 1)):
                 lamp.daemon.set_input(A, a)
                 lamp.daemon.set_input(B, b)
+                time.sleep(0.002)  # a hand's turn: each quarter steady past the glitch filter
             time.sleep(0.3)
         levels = [watching.recv()["level"] for _ in range(2)]
         assert levels == [55, 60]
@@ -82,12 +83,22 @@ def test_a_knob_turned_steps_the_level_and_its_push_toggles(lamp):
         assert watching.recv()["on"] is False
 
 
+def test_noise_faster_than_the_glitch_filter_never_reaches_the_service(lamp):
+    with Client(lamp.ws_url) as counting:
+        counting.recv()
+        storm = amp.noise_storm(lamp.daemon, SWITCH, seconds=1)  # an edge every 100 µs
+        assert storm["edges"] > 5_000
+        lamp.daemon.set_input(SWITCH, 0)  # then a real flip: the one change
+        assert counting.recv()["on"] is False
+        assert counting.nothing_pending()
+
+
 @pytest.mark.xdist_group("timed attacks")
-def test_a_noise_storm_on_a_line_leaves_every_other_client_served(lamp):
+def test_a_noise_storm_past_the_filter_is_bounded_and_leaves_every_other_client_served(lamp):
     with Client(lamp.ws_url) as counting, Watcher(lamp) as watcher:
         counting.recv()
         watcher.more_rounds()
-        storm = amp.noise_storm(lamp.daemon, SWITCH, seconds=3)
+        storm = amp.noise_storm(lamp.daemon, SWITCH, seconds=3, every=0.002)  # 500 edges a second
         watcher.more_rounds()
         states = []
         try:
@@ -95,7 +106,7 @@ def test_a_noise_storm_on_a_line_leaves_every_other_client_served(lamp):
                 states.append(counting.recv(timeout=1.5))
         except Exception:  # noqa: BLE001 - nothing more came
             pass
-    assert storm["edges"] > 20_000, storm
+    assert storm["edges"] > 1_000, storm
     assert_served(watcher)
     assert len([s for s in states if s["type"] == "state"]) <= 10 * 5, len(states)  # at most 10 a second
     noise = [line for line in lamp.log().splitlines() if "noisy line" in line]
