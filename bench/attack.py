@@ -117,8 +117,9 @@ ATTACKS = {
         lambda server, s, c: amp.mqtt_flood(server, c.broker, s), lambda folder: EVERY_PIN, broker=True
     ),
     "13 candles, simulated pins": Attack(lambda server, s, c: amp.candles_burning(server, s), lambda folder: EVERY_PIN),
-    "14 noisy input, 10,000 edges/s": _by_hand(lambda daemon, s: amp.noise_storm(daemon, 6, s)),
-    "15 knob spun, 1,000 detents/s": _by_hand(lambda daemon, s: amp.knob_spin(daemon, 17, 27, s)),
+    "14a input: noise, 10,000 edges/s": _by_hand(lambda daemon, s: amp.noise_storm(daemon, 6, s)),
+    "14b input: noise, 500 edges/s": _by_hand(lambda daemon, s: amp.noise_storm(daemon, 6, s, every=0.002)),
+    "15 input: knob, 1,000 detents/s": _by_hand(lambda daemon, s: amp.knob_spin(daemon, 17, 27, s)),
 }
 
 

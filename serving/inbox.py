@@ -20,6 +20,7 @@ class Inbox:
 
     def __init__(self):
         self._items: deque = deque()
+        self._woken = False
         hub = gevent_hub()
         if hub is not None:
             from gevent.event import Event
@@ -37,16 +38,20 @@ class Inbox:
 
     def put(self, item) -> None:
         self._items.append(item)
-        self._wake()
+        if not self._woken:  # one wake until the reader takes what came: not a syscall an edge
+            self._woken = True
+            self._wake()
 
     def wake(self) -> None:
         """Wake the reader with nothing to read (it is stopping)."""
+        self._woken = True
         self._wake()
 
     def get(self, timeout: float | None) -> list:
         if not self._items:
             self._ready.wait(timeout)
         self._ready.clear()
+        self._woken = False  # from here, a put wakes it again: what it appends is read now or then
         items = []
         while self._items:
             items.append(self._items.popleft())

@@ -77,6 +77,10 @@ class FakePigpiod:
         self._unsteady: dict[int, float] = {}  # a filtered GPIO -> when its level last changed
         self._filtering = threading.Event()
         threading.Thread(target=self._filter, daemon=True).start()
+        self._outgoing: dict[socket.socket, list[bytes]] = {}  # reports the alert thread sends next
+        self.reports_sent = 0  # reports of a watched GPIO, each edge that got through
+        self._alerting = threading.Event()
+        threading.Thread(target=self._alert, daemon=True).start()
 
     def start(self) -> FakePigpiod:
         listener = socket.socket()
@@ -117,7 +121,7 @@ class FakePigpiod:
 
     def set_input(self, gpio: int, level: int) -> int:
         """Drive an input to ``level``, as a button or a knob does, and report it to every
-        notification watching it; how many reports were sent. A GPIO with a glitch filter (FG)
+        notification watching it; how many reports were queued. A GPIO with a glitch filter (FG)
         is reported as pigpiod does: only once its level has been steady for the filter's time,
         by the filter's thread."""
         with self._lock:
@@ -162,18 +166,31 @@ class FakePigpiod:
                 self._report(gpio)
 
     def _report(self, gpio: int) -> int:
+        """Queue a report for every notification watching ``gpio``; the alert thread sends them."""
         with self._lock:
             self._reports += 1
             report = struct.pack("<HHII", self._reports & 0xFFFF, 0, self._reports * 100, self._bank())
             watching = [conn for handle, conn in self._notifiers.items() if self.watched.get(handle, 0) & (1 << gpio)]
-        sent = 0
-        for conn in watching:
-            try:
-                conn.sendall(report)
-                sent += 1
-            except OSError:
-                pass
-        return sent
+            for conn in watching:
+                self._outgoing.setdefault(conn, []).append(report)
+            self.reports_sent += bool(watching)
+        self._alerting.set()
+        return len(watching)
+
+    def _alert(self) -> None:
+        """pigpiod's alert thread: "triggered nominally 1000 times per second", it sends each
+        notification every report since it last ran, in one write."""
+        while True:
+            self._alerting.wait()
+            time.sleep(0.001)
+            with self._lock:
+                outgoing, self._outgoing = self._outgoing, {}
+                self._alerting.clear()
+            for conn, reports in outgoing.items():
+                try:
+                    conn.sendall(b"".join(reports))
+                except OSError:
+                    pass
 
     def _bank(self) -> int:
         """Bank 1's levels as reported: what was driven or pulled (a filtered GPIO's as the
