@@ -37,6 +37,7 @@ ENCODER_STEP = 5  # levels a knob's detent moves, turned slowly
 KELVIN_STEP = 100  # kelvin a knob's detent moves while pressed, on a colour light
 KNOB_EFFECTS = ("", "breathe", "candle", "blink")  # what pressing and turning steps through on one channel
 NOISE_CHECK = 1.0  # seconds between looks at the edges dropped as noise
+READS_PER_SECOND = 100  # the reader's wakes, at most
 
 
 class Event(NamedTuple):
@@ -275,7 +276,8 @@ class Hands:
         self.edges: dict[int, Budget] = {}
         self.dropped: dict[int, int] = {}  # edges past the budget, per pin, since the last look
         self.latest: dict[int, int] = {}  # the level each pin read last, dropped or not
-        self.hands: dict[int, Hand] = {}
+        self.hands: dict[int, Hand] = {}  # by pin
+        self._each_hand: list[Hand] = []
         self._stopped = threading.Event()
         self._next_noise_check = float("-inf")
         try:
@@ -293,6 +295,7 @@ class Hands:
                     hand = ButtonHand(spec, self.lamp, self.latest[spec.pins[0]])
                 for pin in spec.pins:
                     self.hands[pin] = hand
+                self._each_hand.append(hand)
         except Exception:
             self.close()
             raise
@@ -307,7 +310,7 @@ class Hands:
 
     def due_in(self, now: float) -> float | None:
         """Seconds until a hand needs its tick (None: only an edge matters)."""
-        times = [hand.due() for hand in set(self.hands.values())]
+        times = [hand.due() for hand in self._each_hand]
         if self.dropped:
             times.append(self._next_noise_check)
         due = min((t for t in times if t is not None), default=None)
@@ -321,8 +324,10 @@ class Hands:
         if self.dropped and now >= self._next_noise_check:
             self._next_noise_check = now + NOISE_CHECK
             self._noise(now)
-        for hand in set(self.hands.values()):
-            hand.tick(now)
+        for hand in self._each_hand:
+            due = hand.due()
+            if due is not None and due <= now:
+                hand.tick(now)
 
     def _noise(self, now: float) -> None:
         """Say which lines dropped edges, and take each one's latest level (it is where it settled)."""
@@ -350,7 +355,9 @@ class Hands:
             except Exception:  # noqa: BLE001 - one bad edge must not end the reading
                 log.exception("reading the inputs failed")
                 time.sleep(1)
-            time.sleep(0)  # the others' turn (under gevent a yield to the loop)
+            # What comes meanwhile is read in one go: at most READS_PER_SECOND wakes of the reader
+            # however fast a knob turns (a person cannot tell 10 ms), and the others' turn.
+            time.sleep(1 / READS_PER_SECOND)
 
     def health(self) -> list[dict]:
         """Each input, its light and pins, and its last event, for /healthz."""
