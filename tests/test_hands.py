@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 import protocol
 from curves.brightness import Curve
 from curves.looks import LightKind, channels_for
-from doors import hands as hands_door
+from doors import hand_kinds as hands_door
 from doors.hands import Hands
 from lamp.input_specs import parse_buttons, parse_encoders
 from lamp.light import Light

@@ -565,3 +565,27 @@ def test_colour_cards_fit_a_narrow_phone(start_server, open_tab, width):
     assert layout["tones"] == [1, 1], layout  # each colour row on one line
     card(tab, "bulb", "kelvin").fill("6500")
     assert server.wait_for(lambda h: h["lights"][2].get("kelvin") == 6500, what="the white from a phone")
+
+
+def test_a_button_on_the_lamp_shows_on_the_page_at_once(start_server, pigpiod, open_tab):
+    server = start_server(
+        env={
+            "PIGPIO_ADDR": "127.0.0.1",
+            "PIGPIO_PORT": str(pigpiod.port),
+            "LED_PIN_FACTORY": "pigpio",
+            "BUTTONS": "led:5",
+            "ENCODERS": "led:17/27",
+        }
+    )
+    tab = open_tab(server)
+    expect(tab.page.locator("#value")).to_have_text("50")
+    pigpiod.set_input(5, 0)
+    time.sleep(0.05)
+    pigpiod.set_input(5, 1)  # a click: off
+    expect(tab.page.locator("#value")).to_have_text("0", timeout=2000)
+    for a, b in ((0, 1), (0, 0), (1, 0), (1, 1)):  # a detent of the knob: on at 5
+        pigpiod.set_input(17, a)
+        pigpiod.set_input(27, b)
+        time.sleep(0.002)
+    expect(tab.page.locator("#value")).to_have_text("5", timeout=2000)
+    assert tab.console_errors == []
