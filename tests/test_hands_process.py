@@ -63,7 +63,10 @@ def test_a_hold_dims_while_another_client_watches_and_stops_at_the_release(lamp)
         stopped = watching.recv()
         assert 1 < stopped["level"] < 50 and "transition" not in stopped, stopped  # stopped: no fade
     fade = lamp.daemon.duty_cycles(21)[before:]
-    assert len(set(fade)) > 10 and fade == sorted(fade, reverse=True), fade  # smoothly down, never back
+    assert len(set(fade)) > 10 and fade[:-1] == sorted(fade[:-1], reverse=True), fade  # smoothly down
+    # Then where it was let go: the whole level read as it went, so the fader's step between that
+    # read and the write may show as a hair back (a level is 10 % of the duty there), never more.
+    assert fade[-1] <= min(fade) * 1.1, fade[-5:]
 
 
 def test_a_knob_turned_steps_the_level_and_its_push_toggles(lamp):

@@ -134,7 +134,7 @@ def test_a_real_sleep_timer_reaches_two_watching_clients(server):
         me.send({"level": 40})
         me.recv(), watcher.recv()
         reply = me.request({"type": "sleep", "after": 1, "transition": 0, "id": "s"})[0]
-        assert reply["sleep_in"] == 1 and reply["sleep_at"] == pytest.approx(time.time() + 1, abs=2)
+        assert 0.8 <= reply["sleep_in"] <= 1 and reply["sleep_at"] == pytest.approx(time.time() + 1, abs=2)
         assert watcher.recv()["sleep_at"] == reply["sleep_at"]
         for client in (me, watcher):
             off = client.recv(timeout=5)
