@@ -249,3 +249,28 @@ def test_the_real_lgpio_after_geventss_patching_is_refused_and_before_it_its_thr
     assert refused.stdout.startswith("refused: lgpio must be imported before gevent"), refused.stderr
     served = run(early)
     assert served.stdout.split() == ["True", "10", "True", "True"], served.stderr
+
+
+def test_pigpios_notification_thread_ends_when_the_daemon_goes_instead_of_spinning():
+    """Inputs keep pigpio's notification thread (it delivers their edges). When the daemon goes
+    away, its loop would read the closed socket's empty answer forever: with the adapter's
+    wrapper on its socket (``_notify.sl.s``), the end of file clears its ``go`` and it ends."""
+    import pigpio
+
+    from fake_pigpiod import FakePigpiod
+
+    for wrapped in (True, False):
+        daemon = FakePigpiod().start()
+        connection = pigpio.pi("127.0.0.1", daemon.port)
+        notify = connection._notify
+        if wrapped:
+            gpio_stack.end_pigpio_notifications_at_eof(connection)
+        assert notify.is_alive() and notify.go
+        daemon.stop()
+        notify.join(2)
+        if wrapped:
+            assert not notify.is_alive() and notify.go is False
+        else:  # pigpio's own: still looping on the dead socket (stopped here, or it would spin on)
+            assert notify.is_alive()
+            notify.go = False
+        connection.sl.s.close()
