@@ -14,40 +14,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import protocol
-from curves import effects
 from lamp import state
-from lamp.colours import check_tone, effect_colours, look_of, starting_tone
+from lamp.asked import Asked, Note, Replier, StateListener
+from lamp.colours import check_tone, look_of, starting_tone
+from lamp.light_effects import EffectsMixin
+from lamp.light_sleep import SleepMixin
 from lamp.next_state import change_text, colour_of, next_state, shows, tone_of
 from lamp.running_effect import RunningEffect
-from lamp.sleep_timer import Armed, SleepTimer
+from lamp.sleep_timer import SleepTimer
 from limits.loglimit import LogLimiter
-from protocol import EffectName, State
+from protocol import State
 
 if TYPE_CHECKING:
     from lamp.schedules import Schedules
 
 log = logging.getLogger(__name__)
-
-# Called under the ordering lock with each new state and the requester that caused it
-# (None for a change that no client asked for), so it must only queue, never wait.
-StateListener = Callable[[State, object], None]
-Replier = Callable[[protocol.Reply], None]
-# Takes a change's log line (the light's name, and what changed) in the place of the log: a
-# command for every light gathers its lights' lines into one (lights.Lights.execute).
-Note = Callable[[str, str], None]
-
-
-class Asked(NamedTuple):
-    """Who asked for a command (``origin``: the door and the client, as the log names them;
-    ``requester``: who the listeners skip), and where its answer and its log line go."""
-
-    origin: str
-    requester: object = None
-    reply: Replier | None = None
-    note: Note | None = None
 
 
 def new_changes_log() -> LogLimiter:
@@ -56,7 +40,7 @@ def new_changes_log() -> LogLimiter:
     return LogLimiter(log, "changes", overall=100)
 
 
-class Light:
+class Light(EffectsMixin, SleepMixin):
     """Drives the LED, counts its changes and tells every listener of each one.
 
     ``requester`` is an opaque token a door passes with a command: the listeners are
@@ -220,55 +204,6 @@ class Light:
             )
         return new
 
-    def _set_effect(self, command: protocol.SetEffect, asked: Asked) -> State:
-        """Start an effect (one that runs is replaced) or stop it (``effect`` None); tell the
-        listeners. Breathe, candle and blink turn the light on at its brightness; a flash
-        shows on or off and ends where the light was. Raises HardwareError (nothing changes)."""
-        effect = command.effect
-        check_tone(self.channels, tone_of(command), self.name, command.request_id)
-        with self._changing:
-            old = self._state
-            if effect is None:
-                changed = bool(old.effect) and not self._frozen
-                if changed:  # back to the state's look, from the look shown
-                    self.led.set_look(look_of(self.channels, old), self.default_transition)
-            else:
-                changed = not self._frozen and (effect != self._running.effect or effect.name is EffectName.FLASH)
-                if changed:
-                    on = old.on if effect.name is EffectName.FLASH else True
-                    shape = self.led.start_effect(
-                        effects.shape_for(
-                            effect,
-                            top=old.brightness,
-                            back=look_of(self.channels, old),
-                            colours=effect_colours(self.channels, effect, old),
-                            seed=old.seq,
-                            then=self._running.interrupted(effect),
-                        ),
-                        look_of(self.channels, old._replace(on=on)),
-                        on_done=self._effect_ended,
-                    )
-            with self._lock:
-                new = None
-                if changed:
-                    if effect is None:
-                        self._running.stop()
-                        self._state = old._replace(seq=old.seq + 1, effect="")
-                    else:
-                        self._running.start(effect, shape)
-                        self._state = old._replace(on=on, seq=old.seq + 1, effect=effect.name)
-                    new = self._current()
-                new = self._answer(new, asked)
-        if changed:
-            self.tell(
-                asked.origin,
-                asked.note,
-                "%s",
-                f"effect {effect.name} {effect.fields()}" if effect is not None else "effect stopped",
-                seq=new.seq,
-            )
-        return new
-
     def tell(self, origin: str, note: Note | None, what: str, *args, seq: int | None = None) -> None:
         """One change's log line, ``what % args`` and the ``seq`` it made: to ``note`` when given
         (without the seq, so that every light's same change reads the same), else to the log
@@ -299,81 +234,6 @@ class Light:
             )
         for listener in self._listeners:
             listener(new, requester)
-
-    def kept_effect(self) -> dict | None:
-        """The effect that runs as the state file keeps it (a flash is not kept: it is over in
-        seconds; the effect it interrupted is)."""
-        return self._running.kept()
-
-    def _effect_ended(self, shape) -> None:
-        """The LED's fader: an effect ended by itself (a flash, back where the light was, or on
-        with the effect it interrupted) or could not go on (a failed write). A new state for
-        everyone, with the effect that runs now."""
-        with self._changing:
-            with self._lock:
-                if self._frozen:
-                    return
-                resumed = self._running.ended(shape)
-                if resumed is None:
-                    return  # a later change or effect has taken over
-                self._state = self._state._replace(seq=self._state.seq + 1, effect=self._running.name)
-                new = self._current()
-                self._publish(new, None)
-        self.tell(
-            f"light {self.name}",
-            None,
-            "effect %s over%s",
-            shape.name,
-            f", {new.effect} goes on" if resumed else "",
-            seq=new.seq,
-        )
-
-    def _set_sleep(self, command: protocol.Sleep, asked: Asked) -> State:
-        """Start (or restart) the sleep timer, or cancel it (``after`` None); tell the listeners."""
-        if command.after is not None and self.scheduler is None:
-            raise protocol.ProtocolError(protocol.UNKNOWN_TYPE, "this server has no sleep timer", command.request_id)
-        with self._changing:
-            with self._lock:
-                had = self._sleep.cancel()
-                if command.after is not None and not self._frozen:
-                    self._sleep.start(command.after, command.transition, self._sleep_fired)
-                changed = had or self._sleep.armed is not None
-                new = self._timer_changed(asked.requester) if changed else self._current()
-                if asked.reply is not None:
-                    asked.reply(new)
-        if command.after is not None:
-            self.tell(
-                asked.origin,
-                asked.note,
-                "sleep timer: off in %g s%s",
-                command.after,
-                f", fading over {command.transition:g} s" if command.transition else "",
-                seq=new.seq,
-            )
-        elif changed:
-            self.tell(asked.origin, asked.note, "sleep timer cancelled", seq=new.seq)
-        return new
-
-    def _timer_changed(self, requester: object) -> State:
-        """The sleep timer was set or ended: a new seq, told to every listener (lock held)."""
-        self._state = self._state._replace(seq=self._state.seq + 1)
-        new = self._current()
-        self._publish(new, requester, save=False)  # the timer is not kept across a restart
-        return new
-
-    def _sleep_fired(self, armed: Armed) -> None:
-        """The sleep timer's time has come: off, fading as asked."""
-        if self._sleep.armed is not armed:
-            return  # cancelled or replaced meanwhile
-        try:
-            self._change(protocol.SetPower(False, transition=armed.transition), Asked("sleep timer"))
-        except Exception:
-            log.exception("the sleep timer could not turn the light off")
-            return
-        with self._lock:  # already off: nothing changed, but the timer is over
-            if self._sleep.armed is armed:
-                self._sleep.armed = None
-                self._timer_changed(None)
 
     def stop_changes(self) -> None:
         """Accept no more changes (shutdown has begun) and put the last state on disk.
