@@ -99,6 +99,18 @@ from messages.fields import (  # noqa: F401 - re-exported: the doors use protoco
     parse_watch_query,
     to_json,
 )
+from messages.scene import (  # noqa: F401 - re-exported: the doors use protocol.<name>
+    DeleteScene,
+    RecallScene,
+    SaveScene,
+    SceneCommand,
+    SceneDeleted,
+    SceneInfo,
+    parse_delete_scene,
+    parse_recall,
+    parse_save_scene,
+    scene_fields,
+)
 from messages.when import (  # noqa: F401 - re-exported: the doors use protocol.<name>
     DAILY,
     When,
@@ -196,6 +208,21 @@ def parse_message(message) -> Command:
                 raise ProtocolError(
                     INVALID_MESSAGE, f"{toned[0]} goes with a set, an effect or a schedule, not with {describe(kind)}"
                 )
+        if "scene" in message:
+            if kind != "set" or light is not None:
+                raise ProtocolError(
+                    INVALID_MESSAGE,
+                    'scene is recalled alone, {"scene": "evening", "transition": 2}: not with a type or a light',
+                )
+            return parse_recall(message, request_id)
+        if kind in ("save_scene", "delete_scene"):
+            if light is not None:
+                raise ProtocolError(INVALID_MESSAGE, f'{kind} takes lights, as "desk,shelf", not light')
+            return (
+                parse_save_scene(message, request_id)
+                if kind == "save_scene"
+                else parse_delete_scene(message, request_id)
+            )
         if kind == "set":
             return _set_command(message, request_id, light)
         if kind == "toggle":
@@ -230,7 +257,7 @@ def parse_message(message) -> Command:
         raise ProtocolError(
             UNKNOWN_TYPE,
             f'unknown type {describe(kind)}; the types are "set", "toggle", "sleep", '
-            '"schedule", "unschedule", "watch", "get" and "ping"',
+            '"schedule", "unschedule", "save_scene", "delete_scene", "watch", "get" and "ping"',
         )
     except ProtocolError as exc:
         exc.request_id = request_id
@@ -341,6 +368,8 @@ def reply_message(reply: Reply, request_id: RequestId = None, named: bool = Fals
         return schedule_message(reply, request_id, named)
     if isinstance(reply, ScheduleDeleted):
         return schedule_deleted_message(reply.name, request_id, reply.light if named else None)
+    if isinstance(reply, SceneInfo | SceneDeleted):
+        return _dump(scene_fields(reply), request_id)
     return pong_message(request_id)
 
 

@@ -21,6 +21,7 @@ from lamp import state
 from lamp.asked import Asked, Note, Replier, StateListener
 from lamp.colours import check_tone, look_of, starting_tone
 from lamp.light_effects import EffectsMixin
+from lamp.light_scenes import ScenesMixin
 from lamp.light_sleep import SleepMixin
 from lamp.next_state import change_text, colour_of, next_state, shows, tone_of
 from lamp.running_effect import RunningEffect
@@ -40,7 +41,7 @@ def new_changes_log() -> LogLimiter:
     return LogLimiter(log, "changes", overall=100)
 
 
-class Light(EffectsMixin, SleepMixin):
+class Light(EffectsMixin, SleepMixin, ScenesMixin):
     """Drives the LED, counts its changes and tells every listener of each one.
 
     ``requester`` is an opaque token a door passes with a command: the listeners are

@@ -19,46 +19,13 @@ from typing import Any
 
 import protocol
 
+# Where the file lives and POWER_ON's rule, re-exported: callers know them as state's.
+from lamp.power_on import POWER_ON_CHOICES as POWER_ON_CHOICES
+from lamp.power_on import default_path as default_path
+from lamp.power_on import parse_power_on as parse_power_on
+from lamp.power_on import power_on_state as power_on_state
+
 log = logging.getLogger(__name__)
-
-POWER_ON_CHOICES = "last, on, off, or a level from 0 to 100"
-
-
-def default_path(environ=os.environ) -> Path:
-    """$STATE_FILE, else systemd's $STATE_DIRECTORY, else ~/.local/state/ledsock/state.json."""
-    if environ.get("STATE_FILE"):
-        return Path(environ["STATE_FILE"])
-    if environ.get("STATE_DIRECTORY"):  # systemd's StateDirectory=; may list several, ':'-separated
-        return Path(environ["STATE_DIRECTORY"].split(":")[0]) / "state.json"
-    base = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "state")
-    return Path(base) / "ledsock" / "state.json"
-
-
-def parse_power_on(text: str) -> str | int:
-    """``last``, ``on``, ``off`` or a level: what the LED does when the service starts."""
-    text = str(text).strip().lower()
-    if text in ("last", "on", "off"):
-        return text
-    try:
-        return protocol.parse_level(text)
-    except protocol.ProtocolError:
-        raise ValueError(f"POWER_ON must be {POWER_ON_CHOICES}, got {text!r}") from None
-
-
-def power_on_state(power_on: str | int, initial_level: int, saved: tuple[int | None, bool] | None) -> tuple[int, bool]:
-    """Brightness and power at start, by POWER_ON: "last" (as saved, else on at
-    ``initial_level``), "on" or "off" (at the saved brightness), or a level (0: off).
-
-    Where no brightness was saved, it is ``initial_level`` (100 when that is 0).
-    """
-    policy = parse_power_on(str(power_on))
-    initial = protocol.parse_level(initial_level)
-    brightness = (saved[0] if saved else None) or initial or 100
-    if policy == "last":
-        return (brightness, saved[1]) if saved else (brightness, initial > 0)
-    if isinstance(policy, str):  # "on" or "off"
-        return brightness, policy == "on"
-    return (policy or brightness), policy > 0
 
 
 class StateFile:
@@ -94,6 +61,7 @@ class StateFile:
         self._schedules: dict[str, list[dict]] = {}  # each light's schedules, as kept
         self._effects: dict[str, dict] = {}  # each light's running effect, as its message's fields
         self._tones: dict[str, protocol.Tone] = {}  # each colour light's colour or white
+        self._scenes: list[dict] = []  # the scenes, as lamp.scenes keeps them
         self._version = 0  # counts changes: the version of the above
         self._timer: threading.Timer | None = None
         self._last_write = float("-inf")
@@ -149,10 +117,14 @@ class StateFile:
             found = {name: _read_line(line) for name, line in lines.items()}
             for line in lines.values():
                 protocol.parse_tone(line)  # a colour that is no colour: the file is not one this service wrote
+            scenes = saved.get("scenes", [])
+            if not isinstance(scenes, list) or not all(isinstance(scene, dict) for scene in scenes):
+                raise ValueError("scenes is not a list of objects")
         except (ValueError, KeyError, TypeError, protocol.ProtocolError) as exc:
             self._set_aside(f"is corrupt ({type(exc).__name__}: {exc})")
             return None
         with self._lock:
+            self._scenes = scenes
             for name, (light_state, schedules) in found.items():
                 if schedules:
                     self._schedules[name] = schedules
@@ -210,6 +182,18 @@ class StateFile:
         with self._lock:
             return self._effects.get(light)
 
+    @property
+    def saved_scenes(self) -> list[dict]:
+        """The scenes as load() found them (or as saved since)."""
+        with self._lock:
+            return list(self._scenes)
+
+    def save_scenes(self, scenes: list[dict]) -> None:
+        """Remember the scenes; they reach the disk with the state, within ``min_interval`` s."""
+        with self._lock:
+            self._scenes = list(scenes)
+            self._changed()
+
     def save_schedules(self, schedules: list[dict], light: str | None = None) -> None:
         """Remember a light's schedules; they reach the disk with the state, within ``min_interval`` s."""
         with self._lock:
@@ -265,6 +249,8 @@ class StateFile:
         others = {name: line for name, line in others.items() if line}
         if others:
             document = {"light": self.default_light, **document, "lights": others}
+        if self._scenes:
+            document["scenes"] = self._scenes
         return document
 
     def _write_pending(self) -> None:

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from messages.effect import Effect, Tone
 from messages.fields import DEFAULT_LIGHT_NAME, RequestId
+from messages.scene import DeleteScene, RecallScene, SaveScene, SceneDeleted, SceneInfo
 from messages.when import When
 
 
@@ -162,6 +163,9 @@ Command = (
     | Watch
     | GetState
     | Ping
+    | SaveScene
+    | RecallScene
+    | DeleteScene
 )
 ScheduleCommand = (PutSchedule, DeleteSchedule)
 Action = SetLevel | SetPower | Step | SetColor | SetEffect  # what a schedule carries out
@@ -195,4 +199,4 @@ class Pong:
     """The answer to :class:`Ping`."""
 
 
-Reply = State | Pong | ScheduleInfo | ScheduleDeleted
+Reply = State | Pong | ScheduleInfo | ScheduleDeleted | SceneInfo | SceneDeleted
