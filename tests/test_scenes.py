@@ -17,7 +17,7 @@ from lamp.scenes import Scenes
 from lamp.state import StateFile
 from led import Led
 
-from fakes import ClockedPWMPin, FakeClock, at_instant
+from fakes import ClockedPWMPin, FakeClock
 
 
 def make_light(fake, name, kind, pins, state_file=None, sleep=None):
