@@ -33,6 +33,7 @@ from lamp.input_specs import InputSpec, check_inputs, parse_buttons, parse_encod
 from lamp.light import Light, new_changes_log
 from lamp.light_specs import LightSpec, parse_lights
 from lamp.lights import Lights
+from lamp.scenes import Scenes
 from lamp.schedules import Schedules
 from led import HardwareError, open_led
 from serving import settings
@@ -118,7 +119,10 @@ def create_app(config=None, led=None) -> Flask:
     )
     for light in lights:
         _broadcast(light, hub, is_default=light is lights.default)
-    shared = app.extensions[EXTENSION] = Service(lights, hub, version=service_version())
+    scenes = Scenes(lights, state_file=state_file)
+    if state_file is not None:
+        scenes.load(state_file.saved_scenes)
+    shared = app.extensions[EXTENSION] = Service(lights, hub, scenes, version=service_version())
     if app.config.get("MQTT_URL"):
         shared.bridge = _start_mqtt(app.config, lights)
     inputs = _inputs(app.config, specs)

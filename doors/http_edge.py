@@ -16,6 +16,7 @@ from flask import Flask, Response, current_app
 from broadcast.hub import Hub
 from lamp.light import Light
 from lamp.lights import Lights
+from lamp.scenes import Scenes
 from limits.loglimit import LogLimiter
 
 EXTENSION = "ledsock"  # the key of the app's extensions that holds its Service
@@ -31,6 +32,7 @@ class Service:
 
     lights: Lights
     hub: Hub
+    scenes: Scenes
     version: str = "unknown"  # serving.version.service_version()
     bridge: Any = None  # doors.mqtt_bridge.MqttBridge
     hands: Any = None  # doors.hands.Hands, with BUTTONS or ENCODERS

@@ -217,7 +217,7 @@ def websocket(ws):
     client = Client(ws, peer(request.environ), max_pending_replies=config["MAX_PENDING_REPLIES"])
     # The connection's budget: the server's, which its HTTP requests drew on too, or one of its own.
     budget = request.environ.get(ENVIRON_KEY) or Budget(float(config["RATE_LIMIT"]), int(config["RATE_BURST"]))
-    session = Session(lights, client, budget, send_timeout=hub.send_timeout)
+    session = Session(lights, client, budget, send_timeout=hub.send_timeout, scenes=service().scenes)
     count = session.greet(hub, g.pop("ledsock_watch", frozenset()))
     host = client.peer.rpartition(":")[0] or client.peer
     connections_log(current_app).info(f"{host} connected", "client %s connected (%d clients)", client.peer, count)

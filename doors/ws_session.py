@@ -20,6 +20,7 @@ from broadcast.connection import Client
 from broadcast.frames import text_frame
 from doors.answers import failure
 from lamp.lights import Lights
+from lamp.scenes import Scenes
 from limits.budget import ONE, Budget
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 class Session:
     """What one connected WebSocket client asks of the lights, and what it costs."""
 
-    def __init__(self, lights: Lights, client: Client, budget: Budget, *, send_timeout: float):
+    def __init__(self, lights: Lights, client: Client, budget: Budget, *, send_timeout: float, scenes: Scenes):
         self.lights, self.client, self.budget, self.send_timeout = lights, client, budget, send_timeout
+        self.scenes = scenes
         self.origin = f"ws {client.peer}"
 
     def greet(self, hub, watching: frozenset) -> int:
@@ -74,6 +76,14 @@ class Session:
             request_id = command.request_id
             if isinstance(command, protocol.Watch):  # about this connection, not a light
                 return self.watch(command)
+            if isinstance(command, protocol.SceneCommand):  # about several lights: its states say whose
+                answers = self.scenes.execute(
+                    command,
+                    origin=self.origin,
+                    requester=client,
+                    reply=lambda answer: client.send_reply(protocol.reply_message(answer, request_id, named=True)),
+                )
+                return len(answers)
             if command.light is not None:
                 client.names_lights = True  # from now on its states say whose they are
             named = client.names_lights or client.watches_lights

@@ -1,0 +1,90 @@
+"""Scenes on a real service over the WebSocket: a three-light scene with a colour light and a
+candle saved, everything changed, recalled with a transition while another client watches every
+light, the service restarted and the scene recalled again; bad scene messages change nothing."""
+
+import pytest
+
+from support import Client
+
+LIGHTS = "desk:21,strip:rgb:17/27/22,shelf:20"
+
+
+def states_by_light(messages):
+    return {m["light"]: m for m in messages if m["type"] == "state"}
+
+
+@pytest.fixture
+def lamp(start_server, tmp_path):
+    env = {"LIGHTS": LIGHTS, "STATE_FILE": str(tmp_path / "state.json")}
+    return lambda: start_server(env=env)
+
+
+def set_evening(client):
+    client.request({"level": 30, "light": "desk", "id": 1})
+    client.request({"color": "#ff8800", "level": 60, "light": "strip", "id": 2})
+    client.request({"effect": "candle", "depth": 40, "light": "shelf", "id": 3})
+
+
+def test_a_scene_saved_changed_and_recalled_reaches_every_client_one_state_a_light(lamp):
+    server = lamp()
+    with Client(server.ws_url) as me, Client(server.ws_url + "?watch=lights") as watcher:
+        me.recv()
+        for _ in range(3):
+            watcher.recv()
+        set_evening(me)
+        saved, _ = me.request({"type": "save_scene", "name": "evening", "id": "s"})
+        assert saved == {"type": "scene", "name": "evening", "lights": "desk,strip,shelf", "id": "s"}
+        me.request({"on": False, "light": "desk", "id": 4})
+        me.request({"kelvin": 6500, "light": "strip", "id": 5})
+        me.request({"effect": None, "light": "shelf", "id": 6})
+        watcher.recv_until(lambda m: m.get("light") == "shelf" and "effect" not in m and m["seq"] >= 2)
+        me.send({"scene": "evening", "transition": 2, "id": "r"})
+        replies = [me.recv() for _ in range(3)]
+        assert [r["id"] for r in replies] == ["r"] * 3 and me.nothing_pending()
+        mine = states_by_light(replies)
+        assert (mine["desk"]["level"], mine["desk"]["transition"]) == (30, 2)
+        assert (mine["strip"]["color"], mine["strip"]["level"]) == ("#ff8800", 60)
+        assert mine["shelf"]["effect"] == "candle"
+        seen = states_by_light([watcher.recv() for _ in range(3)])
+        assert {light: s["seq"] for light, s in seen.items()} == {light: s["seq"] for light, s in mine.items()}
+    health = server.wait_for(lambda h: [light["shown"] for light in h["lights"]][:2] == [30, 60], what="the fades")
+    assert health["lights"][2]["effect"] == "candle"
+
+
+def test_scenes_are_kept_across_a_restart(lamp):
+    server = lamp()
+    with Client(server.ws_url) as me:
+        me.recv()
+        set_evening(me)
+        me.request({"type": "save_scene", "name": "evening", "id": "s"})
+        me.request({"level": 90, "light": "desk", "id": 7})
+    server.stop()
+    server = lamp()
+    with Client(server.ws_url) as me:
+        me.recv()
+        me.send({"scene": "evening", "id": "r"})
+        assert states_by_light([me.recv() for _ in range(3)])["desk"]["level"] == 30
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        ({"scene": "nothing"}, "not_found"),
+        ({"type": "delete_scene", "name": "nothing"}, "not_found"),
+        ({"type": "save_scene", "name": "x", "lights": "desk,porch"}, "unknown_light"),
+        ({"type": "save_scene", "name": ""}, "invalid_message"),
+        ({"scene": "x", "level": 5}, "invalid_message"),
+        ({"scene": "x", "light": "desk"}, "invalid_message"),
+        ({"type": "toggle", "scene": "x"}, "invalid_message"),
+        ({"type": "save_scene", "name": "x", "lights": "Desk"}, "invalid_message"),
+    ],
+)
+def test_a_bad_scene_message_changes_nothing_and_tells_no_one(start_server, message, code):
+    server = start_server(env={"LIGHTS": LIGHTS})
+    with Client(server.ws_url) as me, Client(server.ws_url + "?watch=lights") as watcher:
+        me.recv()
+        for _ in range(3):
+            watcher.recv()
+        reply, _ = me.request({**message, "id": "bad"})
+        assert (reply["type"], reply["code"], reply["id"]) == ("error", code, "bad"), reply
+        assert watcher.nothing_pending()
