@@ -25,7 +25,7 @@ def failure(
     client, as the log names them) is answered with; logs the failure once."""
     if isinstance(exc, protocol.ProtocolError):
         log.debug("rejected from %s: %s", origin, exc.message)
-        status = 404 if exc.code == protocol.UNKNOWN_LIGHT else 400
+        status = 404 if exc.code in (protocol.UNKNOWN_LIGHT, protocol.NOT_FOUND) else 400
         request_id = exc.request_id if exc.request_id is not None else request_id
         return protocol.error_message(exc.code, exc.message, request_id), status
     if isinstance(exc, HardwareError):

@@ -50,6 +50,10 @@ def the_lights() -> Lights:
     return service().lights
 
 
+def the_scenes() -> Scenes:
+    return service().scenes
+
+
 def the_light() -> Light:
     """The default light."""
     return service().lights.default

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 import protocol
 from doors.answers import failure
-from doors.http_edge import json_response, peer, the_light, the_lights
+from doors.http_edge import json_response, peer, the_light, the_lights, the_scenes
 from lamp import light_report
 from limits.budget import ENVIRON_KEY, ONE
 
@@ -204,6 +204,59 @@ def _post(path_light: str | None):
     if target == protocol.EVERY_LIGHT:
         return json_response(protocol.to_json([rest_state(state, named=True) for state in states]))
     return json_response(protocol.to_json(rest_state(states[0], named=target is not None)))
+
+
+def _scene_fields(info) -> dict:
+    """A scene as REST shows it: its message's fields without ``"type"``."""
+    fields = protocol.scene_fields(info)
+    del fields["type"]
+    return fields
+
+
+@rest.get("/scenes")
+def get_scenes():
+    """Every scene: its name and its lights (a JSON array)."""
+    return json_response(protocol.to_json([_scene_fields(info) for info in the_scenes().infos()]))
+
+
+@rest.route("/scenes/<name>", methods=["POST", "PUT", "DELETE"])
+def scene(name):
+    """POST recalls the scene (a body may give ``transition``), PUT saves what the lights show as
+    it (a body may give ``lights``, "desk,shelf"), DELETE deletes it."""
+    try:
+        fields = _scene_body(request)
+        message = {
+            "POST": {"scene": name, **fields},
+            "PUT": {"type": "save_scene", "name": name, **fields},
+            "DELETE": {"type": "delete_scene", "name": name, **fields},
+        }[request.method]
+        answers = the_scenes().execute(protocol.parse_message(message), origin=f"http {peer(request.environ)}")
+        if request.method != "POST":
+            return json_response(protocol.to_json(_scene_fields(answers[0])))
+        states = [rest_state(answer, named=True) for answer in answers if isinstance(answer, protocol.State)]
+        if (budget := request.environ.get(ENVIRON_KEY)) is not None:
+            budget.spend(len(states) - ONE)  # a change of each light: the connection waits the longer for its next
+        recalled: dict = {"name": name, "states": states}
+        left_out = [answer.left_out for answer in answers if isinstance(answer, protocol.SceneInfo)]
+        if left_out:  # lights of the scene the service no longer has
+            recalled["left_out"] = ",".join(left_out[0])
+        return json_response(protocol.to_json(recalled))
+    except HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - each kind its answer (doors.answers)
+        return _failed(exc)
+
+
+def _scene_body(req) -> dict:
+    """A scene request's fields: a JSON object, form fields (numbers as written), or nothing."""
+    if not req.get_data(cache=True):
+        return {}
+    if req.mimetype == "application/x-www-form-urlencoded":
+        return {name: _form_value(name, values[-1]) for name, values in parse_qs(req.get_data(as_text=True)).items()}
+    body = protocol.parse_json(req.get_data(as_text=True))
+    if not isinstance(body, dict):
+        raise protocol.ProtocolError(protocol.INVALID_MESSAGE, f"expected a JSON object, got {protocol.describe(body)}")
+    return body
 
 
 def _schedules(light, named: bool) -> str:

@@ -99,7 +99,7 @@ def admit():
     their token is right, which a browser's failed WebSocket never tells.
     """
     is_ws = request.path == "/ws"
-    if not (is_ws or request.method == "POST"):  # every POST changes a light
+    if not is_ws and request.method in ("GET", "HEAD", "OPTIONS"):  # every other method changes something
         return None
     config = current_app.config
     client = peer(request.environ)

@@ -118,8 +118,20 @@ class ServerProcess:
         return state
 
     def post(self, path: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, dict]:
+        return self.request("POST", path, body, content_type)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str = b"",
+        content_type: str = "application/json",
+        headers: dict | None = None,
+    ) -> tuple[int, dict]:
+        """``method`` on ``path`` with ``body``: the status and the JSON answer."""
         data = body.encode() if isinstance(body, str) else body
-        req = urllib.request.Request(self.http + path, data=data, method="POST", headers={"Content-Type": content_type})
+        sent = {"Content-Type": content_type, **(headers or {})}
+        req = urllib.request.Request(self.http + path, data=data or None, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 return response.status, json.loads(response.read())

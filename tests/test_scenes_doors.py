@@ -88,3 +88,34 @@ def test_a_bad_scene_message_changes_nothing_and_tells_no_one(start_server, mess
         reply, _ = me.request({**message, "id": "bad"})
         assert (reply["type"], reply["code"], reply["id"]) == ("error", code, "bad"), reply
         assert watcher.nothing_pending()
+
+
+def test_rest_saves_recalls_lists_and_deletes_scenes(lamp):
+    server = lamp()
+    with Client(server.ws_url) as me:
+        me.recv()
+        set_evening(me)
+    assert server.request("PUT", "/scenes/evening", '{"lights": "desk,strip"}') == (
+        200,
+        {"name": "evening", "lights": "desk,strip"},
+    )
+    assert server.get("/scenes") == [{"name": "evening", "lights": "desk,strip"}]
+    server.post("/lights/desk", '{"level": 90}')
+    status, recalled = server.request("POST", "/scenes/evening", "transition=1.5", "application/x-www-form-urlencoded")
+    assert status == 200 and [(s["light"], s["level"], s["transition"]) for s in recalled["states"]] == [
+        ("desk", 30, 1.5),
+        ("strip", 60, 1.5),
+    ]
+    assert server.request("DELETE", "/scenes/evening") == (200, {"name": "evening"})
+    status, error = server.request("POST", "/scenes/evening")
+    assert (status, error["code"]) == (404, "not_found")
+    assert server.request("PUT", "/scenes/bad%20name!")[0] == 400
+    assert server.get("/scenes") == []
+
+
+def test_changing_a_scene_over_rest_needs_the_token_as_a_post_does(start_server):
+    server = start_server(env={"LIGHTS": LIGHTS, "LED_TOKEN": "s3cret"})
+    for method in ("PUT", "POST", "DELETE"):
+        status, body = server.request(method, "/scenes/evening")
+        assert (status, body["code"]) == (401, "unauthorized"), (method, body)
+    assert server.request("PUT", "/scenes/evening", headers={"Authorization": "Bearer s3cret"})[0] == 200
