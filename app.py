@@ -122,6 +122,11 @@ def create_app(config=None, led=None) -> Flask:
     scenes = Scenes(lights, state_file=state_file)
     if state_file is not None:
         scenes.load(state_file.saved_scenes)
+    scenes.add_listener(  # to the clients that watch the scenes, but the one that asked
+        lambda news, requester: hub.broadcast_news(
+            ("scene", news.name), protocol.reply_message(news), skip=requester, scenes=True
+        )
+    )
     shared = app.extensions[EXTENSION] = Service(lights, hub, scenes, version=service_version())
     if app.config.get("MQTT_URL"):
         shared.bridge = _start_mqtt(app.config, lights)

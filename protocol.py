@@ -383,12 +383,16 @@ def internal_error_message(request_id: RequestId = None) -> str:
     return error_message(INTERNAL_ERROR, "the server failed on this message (logged)", request_id)
 
 
-def watching_message(schedules: bool, request_id: RequestId = None, lights: bool | None = None) -> str:
+def watching_message(
+    schedules: bool, request_id: RequestId = None, lights: bool | None = None, scenes: bool | None = None
+) -> str:
     """The reply to ``{"type": "watch"}``: what the client now watches (``lights`` is told
     to a client that names lights)."""
     reply = {"type": "watching", "schedules": schedules}
     if lights is not None:
         reply["lights"] = lights
+    if scenes is not None:
+        reply["scenes"] = scenes
     return _dump(reply, request_id)
 
 

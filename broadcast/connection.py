@@ -67,7 +67,7 @@ class Client:
     # Thousands of clients: no __dict__ each.
     __slots__ = tuple(
         "ws sock conn peer _max_replies _lock _cond _outbox _close _finished _writing _sending_since _os_socket "
-        "_writer _messages _reader _ping_payload _pong_seen _pings_sent next_ping dropped wants_news "
+        "_writer _messages _reader _ping_payload _pong_seen _pings_sent next_ping dropped wants_news wants_scenes "
         "watches_lights names_lights".split()
     )
 
@@ -111,6 +111,7 @@ class Client:
         self.next_ping = float("inf")  # when the keep-alive pings it next (set when it joins)
         self.dropped: str | None = None  # why the server cut this client off, if it did
         self.wants_news = False  # whether it asked for news (the schedules'): see Hub.broadcast_news
+        self.wants_scenes = False  # whether it asked for the scenes' news
         self.watches_lights = False  # whether it asked for every light's states: see Hub.broadcast_state
         self.names_lights = False  # whether it named a light: its states then say whose they are
 

@@ -100,14 +100,16 @@ class Hub:
             elif plain_frame is not None:
                 client.send_state(plain_frame, key)
 
-    def broadcast_news(self, key: object, text: str | None, named=None, *, skip: object = None) -> None:
-        """Send news that no state replaces (a schedule's) to the clients that asked for it;
-        one that has not read the news of ``key`` yet gets only the newest. ``text`` and
-        ``named()`` are as a state's in :meth:`broadcast_state` (without ``named``, every
-        client gets ``text``)."""
+    def broadcast_news(
+        self, key: object, text: str | None, named=None, *, skip: object = None, scenes: bool = False
+    ) -> None:
+        """Send news that no state replaces (a schedule's; a scene's with ``scenes``) to the
+        clients that asked for it; one that has not read the news of ``key`` yet gets only the
+        newest. ``text`` and ``named()`` are as a state's in :meth:`broadcast_state` (without
+        ``named``, every client gets ``text``)."""
         named_text = None
         for client in self.snapshot():
-            if not client.wants_news or client is skip:
+            if not (client.wants_scenes if scenes else client.wants_news) or client is skip:
                 continue
             if named is not None and _gets_named(client, text is not None):
                 if named_text is None:

@@ -49,6 +49,9 @@ class Session:
             sent = 1
         if client.wants_news:
             sent += self.send_schedules()  # after the states: one message per schedule
+        client.wants_scenes = protocol.WatchName.SCENES in watching
+        if client.wants_scenes:
+            sent += self.send_scenes()
         self.budget.spend(sent - ONE)  # the first state comes with every connection
         return count
 
@@ -116,6 +119,9 @@ class Session:
         client = self.client
         new_schedules = command.schedules is True and not client.wants_news
         new_lights = command.lights is True and not client.watches_lights
+        new_scenes = command.scenes is True and not client.wants_scenes
+        if command.scenes is not None:
+            client.wants_scenes = command.scenes
         if command.schedules is not None:
             client.wants_news = command.schedules
         if command.lights is not None:
@@ -123,7 +129,10 @@ class Session:
             client.names_lights = client.names_lights or command.lights
         client.send_reply(
             protocol.watching_message(
-                client.wants_news, command.request_id, client.watches_lights if client.names_lights else None
+                client.wants_news,
+                command.request_id,
+                client.watches_lights if client.names_lights else None,
+                client.wants_scenes if client.wants_scenes or command.scenes is not None else None,
             )
         )
         sent = 1
@@ -131,7 +140,16 @@ class Session:
             sent += self.send_states()
         if new_schedules or (new_lights and client.wants_news):
             sent += self.send_schedules()
+        if new_scenes:
+            sent += self.send_scenes()
         return sent
+
+    def send_scenes(self) -> int:
+        """Every scene, one message each, to a client that has just asked to watch them."""
+        infos = self.scenes.infos()
+        for info in infos:
+            self.client.send_news(("scene", info.name), protocol.reply_message(info))
+        return len(infos)
 
     def send_states(self) -> int:
         """Every light's state, to a client that has just asked to watch them (each one's under

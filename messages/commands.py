@@ -111,6 +111,7 @@ class Watch:
     schedules: bool | None = None
     request_id: RequestId = None
     lights: bool | None = None
+    scenes: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -267,20 +267,22 @@ class WatchName(enum.StrEnum):
 
     SCHEDULES = "schedules"
     LIGHTS = "lights"
+    SCENES = "scenes"
 
 
 WATCHABLE = tuple(WatchName)
 
 
 def parse_watch(message: Message) -> dict[str, bool]:
-    """A watch request's ``schedules`` and ``lights``: true to start that news, false to stop
-    it; one of them at least, and only the ones given change."""
+    """A watch request's ``schedules``, ``lights`` and ``scenes``: true to start that news, false
+    to stop it; one of them at least, and only the ones given change."""
     given = {str(name): message[name] for name in WATCHABLE if name in message}
     wrong = [name for name, value in given.items() if not isinstance(value, bool)]
     if not given or wrong:
         shown = f", got {describe(given[wrong[0]])}" if wrong else ""
         raise ProtocolError(
-            INVALID_MESSAGE, f'a watch request needs "schedules" or "lights" (or both): true or false{shown}'
+            INVALID_MESSAGE,
+            f'a watch request needs "schedules", "lights" or "scenes" (or several): true or false{shown}',
         )
     return given
 

@@ -119,3 +119,28 @@ def test_changing_a_scene_over_rest_needs_the_token_as_a_post_does(start_server)
         status, body = server.request(method, "/scenes/evening")
         assert (status, body["code"]) == (401, "unauthorized"), (method, body)
     assert server.request("PUT", "/scenes/evening", headers={"Authorization": "Bearer s3cret"})[0] == 200
+
+
+def test_a_client_that_watches_the_scenes_gets_them_all_then_each_change(lamp):
+    server = lamp()
+    with Client(server.ws_url) as me:
+        me.recv()
+        me.request({"type": "save_scene", "name": "evening", "lights": "desk", "id": 1})
+        with Client(server.ws_url + "?watch=scenes") as watcher, Client(server.ws_url) as later:
+            assert watcher.recv()["type"] == "state"
+            assert watcher.recv() == {"type": "scene", "name": "evening", "lights": "desk"}
+            later.recv()
+            reply, sent = later.request({"type": "watch", "scenes": True, "id": "w"})
+            assert reply == {"type": "watching", "schedules": False, "scenes": True, "id": "w"}
+            assert later.recv() == {"type": "scene", "name": "evening", "lights": "desk"}
+            me.request({"type": "save_scene", "name": "morning", "id": 2})
+            news = {"type": "scene", "name": "morning", "lights": "desk,strip,shelf"}
+            assert watcher.recv() == news and later.recv() == news
+            me.request({"type": "save_scene", "name": "morning", "id": 3})  # the same again: tells no one
+            me.request({"type": "delete_scene", "name": "evening", "id": 4})
+            assert watcher.recv() == {"type": "scene_deleted", "name": "evening"}
+            assert later.recv() == {"type": "scene_deleted", "name": "evening"}
+            reply, _ = later.request({"type": "watch", "scenes": False, "id": "u"})
+            assert reply == {"type": "watching", "schedules": False, "scenes": False, "id": "u"}
+            me.request({"type": "save_scene", "name": "night", "id": 5})
+            assert watcher.recv()["name"] == "night" and later.nothing_pending()
