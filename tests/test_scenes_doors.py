@@ -144,3 +144,22 @@ def test_a_client_that_watches_the_scenes_gets_them_all_then_each_change(lamp):
             assert reply == {"type": "watching", "schedules": False, "scenes": False, "id": "u"}
             me.request({"type": "save_scene", "name": "night", "id": 5})
             assert watcher.recv()["name"] == "night" and later.nothing_pending()
+
+
+def test_the_protocol_documents_the_scenes_session_byte_for_byte(start_server):
+    from support import ROOT
+
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    section = doc[doc.index("### Scenes") : doc.index("## What you get, and when")]
+    start = section.index("```\n") + 4
+    session = section[start : section.index("\n```", start)].splitlines()
+    server = start_server(env={"LIGHTS": LIGHTS})
+    path = session[0].removeprefix("→ (connect to ").removesuffix(")")
+    with Client(server.ws_url.removesuffix("/ws") + path) as client:
+        for line in session[1:]:
+            arrow, text = line.split(" ", 1)
+            if arrow == "→":
+                client.send(text)
+            else:
+                assert client.conn.recv(5) == text, line
+        assert client.nothing_pending()
