@@ -129,7 +129,7 @@ def create_app(config=None, led=None) -> Flask:
     )
     shared = app.extensions[EXTENSION] = Service(lights, hub, scenes, version=service_version())
     if app.config.get("MQTT_URL"):
-        shared.bridge = _start_mqtt(app.config, lights)
+        shared.bridge = _start_mqtt(app.config, lights, scenes)
     inputs = _inputs(app.config, specs)
     if inputs:
         shared.hands = _start_hands(app.config, inputs, lights)
@@ -265,7 +265,7 @@ def _start_hands(config, inputs: tuple[InputSpec, ...], lights: Lights):
     return hands
 
 
-def _start_mqtt(config, lights):
+def _start_mqtt(config, lights, scenes):
     """The MQTT bridge, when MQTT_URL is set (paho-mqtt is imported only then)."""
     from doors import mqtt_bridge, mqtt_topics
 
@@ -284,6 +284,7 @@ def _start_mqtt(config, lights):
         rate=float(config["RATE_LIMIT"]),
         burst=int(config["RATE_BURST"]),
         sw_version=service_version(),
+        scenes=scenes,
     )
     bridge.start()
     return bridge

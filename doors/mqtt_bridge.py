@@ -24,6 +24,7 @@ from doors.home_assistant import OFFLINE, ONLINE, device_model, discovery_config
 from doors.mqtt_topics import HA_STATUS, ROOT, BrokerAddress, TopicFamily, addressed_by
 from lamp.light import Light
 from lamp.lights import Lights
+from lamp.scenes import Scenes
 from limits.budget import ONE, Budget
 from limits.loglimit import LogLimiter
 
@@ -49,8 +50,9 @@ class MqttBridge:
         sw_version: str = "unknown",
         rate: float = 100.0,
         burst: int = 200,
+        scenes: Scenes | None = None,
     ):
-        self.lights, self.broker = lights, broker
+        self.lights, self.broker, self.scenes = lights, broker, scenes
         self.device_id, self.group, self.discovery = device_id, group, discovery
         self.ca_file, self.page_url, self.sw_version = ca_file, page_url, sw_version
         self.base = f"{ROOT}/{device_id}"
@@ -226,6 +228,8 @@ class MqttBridge:
                 protocol.parse_command(each) for each in (ha_command(protocol.parse_json(text)) if is_ha else [text])
             ]
             request_id = commands[0].request_id if commands else None
+            if commands and isinstance(commands[0], protocol.SceneCommand):
+                return self._scene(commands[0], message.topic, topic_light, family)
             for command in commands:
                 if not isinstance(command, protocol.LightCommand + protocol.ScheduleCommand):
                     self._publish_states_now()  # get/ping: the state topics are the answer
@@ -256,6 +260,22 @@ class MqttBridge:
         except Exception as exc:  # noqa: BLE001 - each kind answered on the error topic (a bug logged)
             self._failed(exc, message.topic, request_id)
         return ONE
+
+    def _scene(self, command, topic: str, topic_light: str | None, family: TopicFamily) -> float:
+        """Save, recall or delete a scene: on the lamp's set topic, or the group's (a recall on
+        every lamp of the fleet: a lamp without that scene leaves it quietly)."""
+        if topic_light is not None or family is TopicFamily.HOME_ASSISTANT or self.scenes is None:
+            raise protocol.ProtocolError(
+                protocol.INVALID_MESSAGE,
+                "scenes are saved and recalled on the lamp's set topic or the group's, not a light's",
+                command.request_id,
+            )
+        if family is TopicFamily.GROUP and isinstance(command, protocol.RecallScene):
+            if command.name not in {info.name for info in self.scenes.infos()}:
+                log.debug("MQTT: a group recall of scene %r, which this lamp does not have", command.name)
+                return ONE
+        answers = self.scenes.execute(command, origin=f"mqtt {topic}", requester=self)
+        return max(ONE, len(answers))
 
     def _failed(self, exc: Exception, topic: str, request_id) -> None:
         """A command, or one light's part of it, failed: the error topic says so (doors.answers)."""

@@ -163,3 +163,35 @@ def test_the_protocol_documents_the_scenes_session_byte_for_byte(start_server):
             else:
                 assert client.conn.recv(5) == text, line
         assert client.nothing_pending()
+
+
+def test_mqtt_recalls_a_scene_on_the_lamps_topic_and_the_groups(start_server, tmp_path):
+    from mqtt_support import Broker, Listener
+
+    broker = Broker(tmp_path).start()
+    try:
+        hears = Listener(broker, "ledsock/lamp1/lights/+/state", "ledsock/lamp1/error")
+        server = start_server(env={"LIGHTS": LIGHTS, "MQTT_URL": broker.url, "MQTT_DEVICE_ID": "lamp1"})
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+        with Client(server.ws_url) as me:
+            me.recv()
+            set_evening(me)
+            me.request({"type": "save_scene", "name": "evening", "id": "s"})
+            me.request({"level": 90, "light": "desk", "id": 9})
+        hears.wait_for("ledsock/lamp1/lights/desk/state", lambda s: s["level"] == 90)
+        hears.publish("ledsock/lamp1/set", '{"scene": "evening"}')
+        assert hears.wait_for("ledsock/lamp1/lights/desk/state", lambda s: s["level"] == 30)
+        server.post("/lights/desk", '{"level": 90}')
+        hears.wait_for("ledsock/lamp1/lights/desk/state", lambda s: s["level"] == 90)
+        hears.publish("ledsock/all/set", '{"scene": "nothing"}')  # a scene this lamp has not: passed by quietly
+        hears.publish("ledsock/all/set", '{"scene": "evening", "transition": 1}')  # one message for the fleet
+        assert hears.wait_for("ledsock/lamp1/lights/desk/state", lambda s: s["level"] == 30)
+        hears.publish("ledsock/lamp1/set", '{"scene": "nothing", "id": "n"}')
+        assert hears.wait_for("ledsock/lamp1/error", lambda e: e.get("id") == "n")["code"] == "not_found"
+        hears.publish("ledsock/lamp1/lights/desk/set", '{"scene": "evening", "id": "l"}')
+        assert hears.wait_for("ledsock/lamp1/error", lambda e: e.get("id") == "l")["code"] == "invalid_message"
+        errors = [e.get("id") for e in hears.on("ledsock/lamp1/error")]
+        assert errors == ["n", "l"], errors  # the group's unknown scene said nothing
+        hears.close()
+    finally:
+        broker.stop()
