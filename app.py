@@ -122,6 +122,9 @@ def create_app(config=None, led=None) -> Flask:
     scenes = Scenes(lights, state_file=state_file)
     if state_file is not None:
         scenes.load(state_file.saved_scenes)
+    for light in lights:
+        if light.schedules is not None:
+            light.schedules.recall = scenes.execute  # a schedule may recall a scene
     scenes.add_listener(  # to the clients that watch the scenes, but the one that asked
         lambda news, requester: hub.broadcast_news(
             ("scene", news.name), protocol.reply_message(news), skip=requester, scenes=True

@@ -109,6 +109,7 @@ from messages.scene import (  # noqa: F401 - re-exported: the doors use protocol
     parse_delete_scene,
     parse_recall,
     parse_save_scene,
+    parse_scheduled_recall,
     scene_fields,
 )
 from messages.when import (  # noqa: F401 - re-exported: the doors use protocol.<name>
@@ -208,6 +209,9 @@ def parse_message(message) -> Command:
                 raise ProtocolError(
                     INVALID_MESSAGE, f"{toned[0]} goes with a set, an effect or a schedule, not with {describe(kind)}"
                 )
+        if "scene" in message and kind == "schedule":  # at its time, the scene
+            action = parse_scheduled_recall(message)
+            return PutSchedule(parse_schedule_name(message), parse_when(message), action, request_id, light)
         if "scene" in message:
             if kind != "set" or light is not None:
                 raise ProtocolError(
@@ -333,6 +337,8 @@ def schedule_fields(info: ScheduleInfo, named: bool = False) -> dict[str, Any]:
         fields["on"] = action.on
     elif isinstance(action, SetEffect):
         fields.update(action.effect.fields() if action.effect is not None else {"effect": None})
+    elif isinstance(action, RecallScene):
+        fields["scene"] = action.name
     elif isinstance(action, SetColor):
         if action.level is not None:
             fields["level"] = action.level

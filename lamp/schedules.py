@@ -50,6 +50,8 @@ class Schedules:
         self._listeners: list[ScheduleListener] = []
         self.light_name = getattr(light, "name", protocol.DEFAULT_LIGHT_NAME)
         self._job_prefix = f"{JOB_PREFIX}{self.light_name}:"  # one scheduler serves every light
+        # The scenes' execute(command, origin=...), for a schedule of a scene (set by app.py).
+        self.recall: Callable[..., object] | None = None
 
     def add_listener(self, listener: ScheduleListener) -> None:
         self._listeners.append(listener)
@@ -136,7 +138,12 @@ class Schedules:
         if item is None:
             return
         try:
-            self.light.execute(item.action, origin=f"schedule {name!r}")
+            if isinstance(item.action, protocol.RecallScene):  # every light of the scene, not only its own
+                if self.recall is None:
+                    raise RuntimeError("no scenes to recall")
+                self.recall(item.action, origin=f"schedule {name!r}")
+            else:
+                self.light.execute(item.action, origin=f"schedule {name!r}")
         except Exception:  # a hardware error, a frozen light: logged, and the next time comes
             log.exception("schedule %r could not run", name)
         info = None

@@ -169,7 +169,7 @@ Command = (
     | DeleteScene
 )
 ScheduleCommand = (PutSchedule, DeleteSchedule)
-Action = SetLevel | SetPower | Step | SetColor | SetEffect  # what a schedule carries out
+Action = SetLevel | SetPower | Step | SetColor | SetEffect | RecallScene  # what a schedule carries out
 LightChange = SetLevel | SetPower | Toggle | Step | SetColor  # what moves a light's level, power or colour
 LightCommand = (SetLevel, SetPower, Toggle, Step, SetColor, SetEffect, Sleep)  # the commands that can change the state
 

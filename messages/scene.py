@@ -102,6 +102,19 @@ def parse_recall(message: Message, request_id: RequestId) -> RecallScene:
     return RecallScene(name, transition, request_id)
 
 
+SET_FIELDS = ("level", "on", "step", "effect", "color", "kelvin")  # what a schedule of a scene may not carry
+
+
+def parse_scheduled_recall(message: Message) -> RecallScene:
+    """A schedule's ``"scene"``: the scene it recalls when it fires, with its ``transition``;
+    a schedule recalls a scene or changes its light, never both."""
+    given = [field for field in SET_FIELDS if field in message]
+    if given:
+        raise ProtocolError(INVALID_MESSAGE, f"a schedule recalls a scene or sets its light, not both, got {given[0]}")
+    recall: dict[str, Any] = {field: message[field] for field in ("scene", "transition") if field in message}
+    return parse_recall(recall, None)
+
+
 def scene_fields(info: SceneInfo | SceneDeleted) -> dict[str, Any]:
     """The flat message of a scene (or of its deletion)."""
     if isinstance(info, SceneDeleted):

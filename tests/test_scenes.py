@@ -204,10 +204,49 @@ def test_a_33rd_scene_is_refused_and_a_scene_of_a_light_there_is_not_too(house):
         ('{"scene": "x", "transition": -1}', "transition"),
         ('{"scene": "x", "light": "desk"}', "recalled alone"),
         ('{"type": "toggle", "scene": "x"}', "recalled alone"),
-        ('{"type": "schedule", "name": "s", "at": "07:00", "scene": "x"}', "recalled alone"),
         ('{"type": "delete_scene", "name": 3}', "name must be"),
     ],
 )
 def test_a_scene_message_that_is_not_one_says_why(text, says):
     with pytest.raises(protocol.ProtocolError, match=says):
         protocol.parse_command(text)
+
+
+def test_a_schedule_recalls_a_scene_at_its_time_and_is_kept_as_one(house, tmp_path):
+    from datetime import UTC, datetime
+
+    from fakes import FakeScheduler
+    from lamp.schedules import Schedules
+
+    evening(house)
+    send(house, "desk", '{"level": 90}')
+    send(house, "shelf", '{"effect": null}')
+    clock = FakeScheduler(datetime(2026, 12, 7, 17, 0, tzinfo=UTC))
+    desk = house.lights.get("desk")
+    desk.schedules = Schedules(desk, clock, timezone=UTC, state_file=house.state_file.record("desk"))
+    desk.schedules.recall = house.scenes.execute
+    info = desk.execute(
+        protocol.parse_command(
+            '{"type": "schedule", "name": "dusk", "at": "17:30", "scene": "evening", "transition": 3}'
+        ),
+        origin="test",
+    )
+    assert protocol.schedule_fields(info) == {
+        "name": "dusk",
+        "at": "17:30",
+        "days": "daily",
+        "scene": "evening",
+        "transition": 3.0,
+    }
+    assert (
+        protocol.parse_command(json.dumps({"type": "schedule", **protocol.schedule_fields(info)})).action == info.action
+    )
+    clock.advance(31 * 60)
+    states = [light.state() for light in house.lights]
+    assert [(s.level, s.effect) for s in states] == [(30, ""), (60, ""), (50, "candle")]
+    for text, says in [
+        ('{"type": "schedule", "name": "x", "at": "07:00", "scene": "evening", "level": 5}', "not both, got level"),
+        ('{"type": "schedule", "name": "x", "at": "07:00", "scene": ""}', "scene must be"),
+    ]:
+        with pytest.raises(protocol.ProtocolError, match=says):
+            protocol.parse_command(text)
