@@ -215,8 +215,9 @@ def test_a_scene_message_that_is_not_one_says_why(text, says):
 def test_a_schedule_recalls_a_scene_at_its_time_and_is_kept_as_one(house, tmp_path):
     from datetime import UTC, datetime
 
-    from fakes import FakeScheduler
     from lamp.schedules import Schedules
+
+    from fakes import FakeScheduler
 
     evening(house)
     send(house, "desk", '{"level": 90}')
