@@ -236,3 +236,35 @@ def knob_spin(pigpiod, a: int, b: int, seconds: float, detents_per_s: float = 10
             pigpiod.set_input(b, level_b)
         detents += 1
     return {"detents": detents, "per_s": round(detents / seconds)}
+
+
+def scene_churn(server, seconds: float, clients: int = 3, watchers: int = 5, rate: float = 100) -> dict:
+    """``clients`` clients each saving and recalling scenes ``rate`` times a second (a save of
+    ``s{n % 8}``, then its recall with a transition, in turn), with ``watchers`` clients watching
+    every light and the scenes, all reading everything they are sent."""
+    sockets = [raw_websocket(server.port) for _ in range(clients)]
+    watching = [raw_websocket(server.port, path="/ws?watch=lights,scenes") for _ in range(watchers)]
+    for sock in sockets + watching:
+        sock.settimeout(0.001)
+    sent = received = 0
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            for index, sock in enumerate(sockets):
+                name = f"s{(sent + index) % 8}"
+                message = (
+                    {"type": "save_scene", "name": name} if sent % 2 == 0 else {"scene": name, "transition": 0.5}
+                )
+                sock.sendall(client_frame(0x1, json.dumps(message).encode()))
+            sent += 1
+            until = time.monotonic() + 1 / rate
+            while time.monotonic() < until:
+                for sock in sockets + watching:
+                    try:
+                        received += len(sock.recv(262144))
+                    except (TimeoutError, BlockingIOError):
+                        pass
+    finally:
+        for sock in sockets + watching:
+            sock.close()
+    return {"messages": sent * clients, "received_bytes": received}

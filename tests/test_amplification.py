@@ -161,3 +161,26 @@ def test_candles_on_every_simulated_light_leave_memory_flat(start_server):
         client.recv()
         assert client.request({"type": "get", "light": "l27", "id": 1})[0]["effect"] == "candle"
     print(f"candles: {figures}")
+
+
+# ---------------------------------------------------------------- 16: scenes saved and recalled at the limit
+
+
+def test_scenes_saved_and_recalled_at_the_rate_limit_keep_the_disk_and_the_others_in_bounds(start_server, tmp_path):
+    server = start_server(env={"LIGHTS": amp.EVERY_PIN, "STATE_FILE": str(tmp_path / "state.json")})
+    writes_before = server.get("/healthz")["state_file_writes"]
+    with Watcher(server, fan_out=True) as watcher, Measured(server) as measured:
+        watcher.more_rounds()
+        started = time.monotonic()
+        figures = amp.scene_churn(server, seconds=6)
+        took = time.monotonic() - started
+        watcher.more_rounds()
+    time.sleep(1.2)  # the last write, a second after the last change
+    writes = server.get("/healthz")["state_file_writes"] - writes_before
+    assert figures["messages"] > 1000, figures
+    assert writes <= took + 1.2 + 2, (writes, took)  # at most one write a second
+    assert_served(watcher)
+    assert watcher.converged, watcher.summary()
+    measured.assert_log_bounded()
+    measured.assert_memory_back()
+    print(f"scene churn: {figures}; {writes} writes in {took:.1f} s; {watcher.summary()}")
