@@ -133,6 +133,7 @@ def create_app(config=None, led=None) -> Flask:
     shared = app.extensions[EXTENSION] = Service(lights, hub, scenes, version=service_version())
     if app.config.get("MQTT_URL"):
         shared.bridge = _start_mqtt(app.config, lights, scenes)
+        scenes.add_listener(shared.bridge.scene_changed)  # each scene an entity of the lamp in Home Assistant
     inputs = _inputs(app.config, specs)
     if inputs:
         shared.hands = _start_hands(app.config, inputs, lights)

@@ -10,7 +10,9 @@ leaves Home Assistant's automations as they were; every other light is
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from decimal import Decimal
 
 import protocol
@@ -141,6 +143,36 @@ def ha_state(state: protocol.State, channels: Channels | None = None) -> str:
     return protocol.to_json(reported)
 
 
+def scene_id(device_id: str, scene: str) -> str:
+    """A scene's ``unique_id`` (and, after ``scene.``, its entity id): its name made a topic's
+    node (letters, digits, ``_``), and a hash of the name, so that "tv night" and "tv_night"
+    stay two entities."""
+    slug = re.sub(r"[^a-z0-9]+", "_", scene.lower()).strip("_") or "scene"
+    return f"ledsock_{device_id}_scene_{slug}_{hashlib.sha1(scene.encode()).hexdigest()[:6]}"
+
+
+def scene_discovery_config(
+    *, device_id: str, scene: str, command_topic: str, availability_topic: str, device: dict, sw_version: str
+) -> dict:
+    """One scene's discovery config: HA's MQTT scene, which publishes ``payload_on`` (the recall)
+    on ``command_topic`` when it is activated. HA's scene schema has ``payload_on`` with no
+    default in the versions that need it, so it is always given."""
+    unique_id = scene_id(device_id, scene)
+    return {
+        "name": scene,
+        "unique_id": unique_id,
+        "default_entity_id": f"scene.{unique_id}",
+        "command_topic": command_topic,
+        "payload_on": protocol.to_json({"scene": scene}),
+        "availability_topic": availability_topic,
+        "payload_available": ONLINE,
+        "payload_not_available": OFFLINE,
+        "qos": 1,
+        "device": device,
+        "origin": {"name": "ledsock", "sw_version": sw_version},
+    }
+
+
 def entity_id(device_id: str, light: str, is_default: bool) -> str:
     """The light's ``unique_id`` (and, after ``light.``, its entity id)."""
     return f"ledsock_{device_id}" if is_default else f"ledsock_{device_id}_{light}"
@@ -204,13 +236,18 @@ def discovery_config(
         "flash_time_short": FLASH_SHORT,
         "flash_time_long": FLASH_LONG,
         "qos": 1,
-        "device": {
-            "identifiers": [f"ledsock_{device_id}"],
-            "name": f"ledsock {device_id}",
-            "model": model,
-            "manufacturer": "ledsock",
-            "sw_version": sw_version,
-            **({"configuration_url": page_url} if page_url else {}),
-        },
+        "device": device_info(device_id, model, sw_version, page_url),
         "origin": {"name": "ledsock", "sw_version": sw_version},
+    }
+
+
+def device_info(device_id: str, model: str, sw_version: str, page_url: str = "") -> dict:
+    """The lamp as Home Assistant's device, which its lights and scenes belong to."""
+    return {
+        "identifiers": [f"ledsock_{device_id}"],
+        "name": f"ledsock {device_id}",
+        "model": model,
+        "manufacturer": "ledsock",
+        "sw_version": sw_version,
+        **({"configuration_url": page_url} if page_url else {}),
     }

@@ -20,7 +20,17 @@ from typing import Any
 
 import protocol
 from doors.answers import failure
-from doors.home_assistant import OFFLINE, ONLINE, device_model, discovery_config, entity_id, ha_command, ha_state
+from doors.home_assistant import (
+    OFFLINE,
+    ONLINE,
+    device_model,
+    discovery_config,
+    entity_id,
+    ha_command,
+    ha_state,
+    scene_discovery_config,
+    scene_id,
+)
 from doors.mqtt_topics import HA_STATUS, ROOT, BrokerAddress, TopicFamily, addressed_by
 from lamp.light import Light
 from lamp.lights import Lights
@@ -159,6 +169,9 @@ class MqttBridge:
         )
         client.publish(f"{self.base}/status", ONLINE, qos=1, retain=True)
         self._announce()
+        if self.scenes is not None:
+            for scene in self.scenes.infos():
+                self.scene_changed(scene, None)
         for light in self.lights:
             infos: list[protocol.ScheduleInfo] = light.schedules.infos() if light.schedules is not None else []
             for info in infos:
@@ -348,6 +361,25 @@ class MqttBridge:
                 protocol.reply_message(news, named=True),
             )
         self._client.publish(topic, b"" if isinstance(news, protocol.ScheduleDeleted) else payload, qos=1, retain=True)
+
+    def scene_changed(self, news, _requester) -> None:
+        """A scene saved: its Home Assistant scene entity (a new one, or the same one again); a
+        scene deleted: its entity removed (an empty retained config)."""
+        if not self.discovery or not self.connected:
+            return
+        topic = f"homeassistant/scene/{scene_id(self.device_id, news.name)}/config"
+        if isinstance(news, protocol.SceneDeleted):
+            self._client.publish(topic, b"", qos=1, retain=True)
+            return
+        config = scene_discovery_config(
+            device_id=self.device_id,
+            scene=news.name,
+            command_topic=f"{self.base}/set",
+            availability_topic=f"{self.base}/status",
+            device=self.discovery_config()["device"],
+            sw_version=self.sw_version,
+        )
+        self._client.publish(topic, protocol.to_json(config), qos=1, retain=True)
 
     def _publish(self, topic: str, text: str) -> None:
         self._client.publish(topic, text, qos=1)

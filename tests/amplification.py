@@ -252,9 +252,7 @@ def scene_churn(server, seconds: float, clients: int = 3, watchers: int = 5, rat
         while time.monotonic() < deadline:
             for index, sock in enumerate(sockets):
                 name = f"s{(sent + index) % 8}"
-                message = (
-                    {"type": "save_scene", "name": name} if sent % 2 == 0 else {"scene": name, "transition": 0.5}
-                )
+                message = {"type": "save_scene", "name": name} if sent % 2 == 0 else {"scene": name, "transition": 0.5}
                 sock.sendall(client_frame(0x1, json.dumps(message).encode()))
             sent += 1
             until = time.monotonic() + 1 / rate

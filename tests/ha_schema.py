@@ -292,6 +292,30 @@ DISCOVERY_SCHEMA_JSON = vol.All(
 )
 
 
+# homeassistant/components/mqtt/scene.py: PLATFORM_SCHEMA_MODERN and DISCOVERY_SCHEMA
+SCENE_DISCOVERY_SCHEMA = (
+    MQTT_BASE_SCHEMA.extend(
+        {
+            vol.Required("command_topic"): valid_publish_topic,
+            vol.Optional("name"): vol.Any(string, None),
+            vol.Optional("payload_on"): string,
+            vol.Optional("retain", default=False): boolean,
+        }
+    )
+    .extend(MQTT_ENTITY_COMMON_SCHEMA.schema)
+    .extend({}, extra=vol.REMOVE_EXTRA)
+)
+
+
+def validate_scene_discovery(config: dict) -> dict:
+    """A scene's discovery config as HA's MQTT integration takes it; MqttScene.async_activate
+    then publishes ``payload_on`` on ``command_topic`` (a config without it would fail there)."""
+    valid = SCENE_DISCOVERY_SCHEMA(config)
+    if "payload_on" not in valid:
+        raise vol.Invalid("payload_on: activating the scene would fail (HA reads it with no default)")
+    return valid
+
+
 def validate_discovery(config: dict) -> dict:
     """A discovery config as HA's MQTT integration takes it: the light schema chosen by its
     ``schema`` key (ledsock's is ``json``), then that schema's discovery validation. Raises

@@ -64,6 +64,7 @@ class Listener:
 
     def __init__(self, broker: Broker, *topics: str):
         self.heard: list[tuple[str, bytes, bool]] = []
+        self._taken: set[int] = set()  # what next_on has given
         self._cond = threading.Condition()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{time.monotonic_ns()}")
         subscribed = threading.Event()
@@ -91,6 +92,21 @@ class Listener:
                             return value
                 left = deadline - time.monotonic()
                 assert left > 0, f"nothing matching on {topic} within {timeout} s; heard {self.heard[-10:]}"
+                self._cond.wait(left)
+
+    def next_on(self, pattern: str, timeout: float = 10) -> tuple[str, object]:
+        """The next message not yet taken on a topic ``pattern`` matches (MQTT wildcards): its
+        topic and its payload (decoded; None for an empty one: a retained topic cleared)."""
+        deadline = time.monotonic() + timeout
+        taken = self._taken
+        with self._cond:
+            while True:
+                for index, (topic, payload, _) in enumerate(self.heard):
+                    if index not in taken and mqtt.topic_matches_sub(pattern, topic):
+                        taken.add(index)
+                        return topic, (decode(payload) if payload else None)
+                left = deadline - time.monotonic()
+                assert left > 0, f"nothing new on {pattern} within {timeout} s; heard {self.heard[-10:]}"
                 self._cond.wait(left)
 
     def on(self, topic: str) -> list:

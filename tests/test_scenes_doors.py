@@ -195,3 +195,40 @@ def test_mqtt_recalls_a_scene_on_the_lamps_topic_and_the_groups(start_server, tm
         hears.close()
     finally:
         broker.stop()
+
+
+def test_home_assistant_gets_a_scene_entity_per_scene_that_its_schema_takes_and_loses_it_on_delete(
+    start_server, tmp_path
+):
+    from ha_schema import validate_scene_discovery
+    from mqtt_support import Broker, Listener
+
+    broker = Broker(tmp_path).start()
+    try:
+        hears = Listener(broker, "homeassistant/scene/+/config", "ledsock/lamp1/lights/+/state")
+        server = start_server(env={"LIGHTS": LIGHTS, "MQTT_URL": broker.url, "MQTT_DEVICE_ID": "lamp1"})
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+        with Client(server.ws_url) as me:
+            me.recv()
+            me.request({"level": 30, "light": "desk", "id": 1})
+            me.request({"type": "save_scene", "name": "tv night", "id": "s"})
+            me.request({"type": "save_scene", "name": "tv_night", "id": "t"})
+            configs = {}
+            for _ in range(2):
+                topic, payload = hears.next_on("homeassistant/scene/+/config")
+                configs[topic] = payload
+            assert len(configs) == 2, configs  # two names that look alike: two entities
+            for topic, config in configs.items():
+                valid = validate_scene_discovery(config)
+                assert valid["command_topic"] == "ledsock/lamp1/set" and topic.endswith(f"/{valid['unique_id']}/config")
+                assert valid["device"]["identifiers"] == ["ledsock_lamp1"]
+            [night] = [c for c in configs.values() if c["name"] == "tv night"]
+            me.request({"level": 90, "light": "desk", "id": 2})
+            hears.publish(night["command_topic"], night["payload_on"])  # what HA sends when it is activated
+            hears.wait_for("ledsock/lamp1/lights/desk/state", lambda s: s["level"] == 30)
+            me.request({"type": "delete_scene", "name": "tv night", "id": "d"})
+            topic, payload = hears.next_on("homeassistant/scene/+/config")
+            assert payload is None and topic == f"homeassistant/scene/{night['unique_id']}/config"  # removed
+        hears.close()
+    finally:
+        broker.stop()
