@@ -201,6 +201,7 @@ def test_home_assistant_gets_a_scene_entity_per_scene_that_its_schema_takes_and_
     start_server, tmp_path
 ):
     from ha_schema import validate_scene_discovery
+
     from mqtt_support import Broker, Listener
 
     broker = Broker(tmp_path).start()
