@@ -1,6 +1,6 @@
 // ledsock page: one card per light (a power button, a brightness slider, a colour or a white for a
 // colour light, a sleep timer), each kept in sync with every other client over protocol v1
-// (docs/protocol.md), a row that turns every light on or off, and the schedules.
+// (docs/protocol.md), a row that turns every light on or off, the scenes and the schedules.
 "use strict";
 
 (() => {
@@ -11,6 +11,9 @@
   const scheduleForm = $("schedule-form");
   const scheduleLight = $("schedule-light"); // only with several lights
   const schedules = new Map(); // "light/name" -> the newest schedule message
+  const sceneList = $("scene-list");
+  const sceneForm = $("scene-form");
+  const scenes = new Map(); // name -> the newest scene message
   const tokenRequired = document.querySelector("main").dataset.tokenRequired === "true";
   const pageToken = new URLSearchParams(location.search).get("token");
 
@@ -46,12 +49,12 @@
   }
 
   // The WebSocket lives next to the page: same host, same path prefix (works behind a proxy).
-  // The page shows every light and the schedules: it watches both, so every state says its light.
+  // The page shows every light, the scenes and the schedules: it watches them all, so every state says its light.
   function socketUrl() {
     const url = new URL("ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     if (pageToken) url.searchParams.set("token", pageToken);
-    url.searchParams.set("watch", "schedules,lights");
+    url.searchParams.set("watch", "schedules,lights,scenes");
     return url.href;
   }
 
@@ -326,7 +329,7 @@
   }));
   const everyLight = [...document.querySelectorAll("[data-all]")]; // with several lights
   const controls = [...[...cards.values()].flatMap((card) => card.controls), ...everyLight,
-    ...scheduleForm.querySelectorAll("input, select, button")];
+    ...scheduleForm.querySelectorAll("input, select, button"), ...sceneForm.querySelectorAll("input, button")];
   for (const button of everyLight) {
     button.addEventListener("click", () =>
       send({ light: "*", on: button.dataset.all === "on", transition: BUTTON_FADE_S }));
@@ -385,6 +388,8 @@
     if (message.type === "state" && card) card.onState(message);
     else if (message.type === "schedule") { schedules.set(`${message.light}/${message.name}`, message); renderSchedules(); }
     else if (message.type === "schedule_deleted") { schedules.delete(`${message.light}/${message.name}`); renderSchedules(); }
+    else if (message.type === "scene") { scenes.set(message.name, message); renderScenes(); }
+    else if (message.type === "scene_deleted") { scenes.delete(message.name); renderScenes(); }
     else if (message.type === "error") showError(message.message);
     if (card) card.settle();
   }
@@ -420,6 +425,26 @@
     scheduleList.replaceChildren(...items);
   }
 
+  // One line per scene: a button that brings it back, and a Delete button; textContent only.
+  function renderScenes() {
+    const items = [...scenes.values()].sort((a, b) => a.name.localeCompare(b.name)).map((s) => {
+      const item = document.createElement("li");
+      const recall = document.createElement("button");
+      recall.type = "button";
+      recall.textContent = s.name;
+      recall.setAttribute("aria-label", `Scene ${s.name}: ${s.lights.split(",").join(", ")}`);
+      recall.addEventListener("click", () => send({ scene: s.name, transition: BUTTON_FADE_S }));
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "Delete";
+      remove.setAttribute("aria-label", `Delete scene ${s.name}`);
+      remove.addEventListener("click", () => send({ type: "delete_scene", name: s.name }));
+      item.append(recall, remove);
+      return item;
+    });
+    sceneList.replaceChildren(...items);
+  }
+
   function connect() {
     clearInterval(countdown);
     setConnection(attempt === 0 ? "connecting" : "reconnecting", attempt === 0 ? "Connecting…" : "Reconnecting…");
@@ -430,8 +455,10 @@
       attempt = 0;
       replyTo.clear();
       for (const card of cards.values()) card.reset();
-      schedules.clear(); // the server sends every schedule after the states
+      schedules.clear(); // the server sends every schedule after the states, then every scene
       renderSchedules();
+      scenes.clear();
+      renderScenes();
       setConnection("connected", "Connected");
     };
     socket.onmessage = onMessage;
@@ -472,6 +499,11 @@
     send({ type: "schedule", name: $("schedule-name").value.trim(), at: $("schedule-at").value,
       ...(scheduleLight ? { light: scheduleLight.value } : { light: [...cards.keys()][0] }),
       days: $("schedule-days").value, level: Number($("schedule-level").value), ...(fade ? { transition: fade } : {}) });
+  });
+
+  sceneForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send({ type: "save_scene", name: $("scene-name").value.trim() });
   });
 
   window.addEventListener("online", () => {

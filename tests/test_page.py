@@ -253,7 +253,7 @@ def test_the_page_works_behind_a_tls_proxy_under_a_path_prefix(server, browser):
     tab = Tab(browser, proxy.url, ignore_https_errors=True)  # waits for "Connected"
     sockets = tab.page.evaluate("window.__ws.sockets.map(s => s.url)")
     assert sockets == [
-        f"wss://127.0.0.1:{proxy.port}/lamp/ws?watch=schedules%2Clights"
+        f"wss://127.0.0.1:{proxy.port}/lamp/ws?watch=schedules%2Clights%2Cscenes"
     ]  # next to the page, asking for schedules and every light
     tab.page.locator("#level").fill("21")
     server.wait_for(lambda h: h["level"] == 21, what="the set through the proxy")
@@ -589,3 +589,24 @@ def test_a_button_on_the_lamp_shows_on_the_page_at_once(start_server, pigpiod, o
         time.sleep(0.002)
     expect(tab.page.locator("#value")).to_have_text("5", timeout=2000)
     assert tab.console_errors == []
+
+
+def test_a_scene_saved_from_one_page_shows_as_a_button_on_every_page_and_brings_it_back(start_server, open_tab):
+    server = start_server(env={"LIGHTS": "desk:21,shelf:20"})
+    a, b = open_tab(server), open_tab(server)
+    server.post("/lights/desk", '{"level": 30}')
+    expect(a.page.locator('.card[data-light="desk"] [data-part=value]')).to_have_text("30")
+    a.page.locator("#scene-name").fill("evening")
+    a.page.get_by_role("button", name="Save what is shown as a scene").click()
+    for tab in (a, b):
+        expect(tab.page.get_by_role("button", name="Scene evening: desk, shelf")).to_be_visible()
+    server.post("/lights/desk", '{"level": 90}')
+    expect(b.page.locator('.card[data-light="desk"] [data-part=value]')).to_have_text("90")
+    b.page.get_by_role("button", name="Scene evening: desk, shelf").click()
+    for tab in (a, b):
+        expect(tab.page.locator('.card[data-light="desk"] [data-part=value]')).to_have_text("30")
+    a.page.get_by_role("button", name="Delete scene evening").click()
+    for tab in (a, b):
+        expect(tab.page.get_by_role("button", name="Scene evening: desk, shelf")).to_have_count(0)
+    for tab in (a, b):
+        assert tab.console_errors == []
