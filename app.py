@@ -136,7 +136,7 @@ def create_app(config=None, led=None) -> Flask:
         scenes.add_listener(shared.bridge.scene_changed)  # each scene an entity of the lamp in Home Assistant
     inputs = _inputs(app.config, specs)
     if inputs:
-        shared.hands = _start_hands(app.config, inputs, lights)
+        shared.hands = _start_hands(app.config, inputs, lights, scenes)
     app.register_blueprint(web)
     app.register_blueprint(rest)
     return app
@@ -256,14 +256,14 @@ def _inputs(config, lights: tuple[LightSpec, ...]) -> tuple[InputSpec, ...]:
     return check_inputs((*buttons, *encoders), lights)
 
 
-def _start_hands(config, inputs: tuple[InputSpec, ...], lights: Lights):
+def _start_hands(config, inputs: tuple[InputSpec, ...], lights: Lights, scenes: Scenes):
     """The inputs' door: their pins on the factory that reads them, and its reader on the loop."""
     from doors.hands import Hands, describe
 
     timeout = float(config["PIGPIO_TIMEOUT"])
     name = config.get("INPUT_PIN_FACTORY") or choose_input_factory(config["LED_PIN_FACTORY"], timeout=timeout)
     factory = make_input_factory(name, timeout=timeout, pins=tuple(pin for spec in inputs for pin in spec.pins))
-    hands = Hands(inputs, lights, factory, name, Inbox(), step=int(config["ENCODER_STEP"]))
+    hands = Hands(inputs, lights, factory, name, Inbox(), step=int(config["ENCODER_STEP"]), scenes=scenes)
     hands.start()
     log.info("inputs: %s", describe(inputs, name))
     return hands

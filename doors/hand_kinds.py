@@ -41,8 +41,17 @@ class Lamp:
     """What a hand needs of the lamp: a command carried out for one light from the input's name,
     the light's state and the level it shows, and the end-of-range dip on its LED."""
 
-    def __init__(self, lights: Lights, errors: LogLimiter, clock):
-        self.lights, self.errors, self.clock = lights, errors, clock
+    def __init__(self, lights: Lights, errors: LogLimiter, clock, scenes=None):
+        self.lights, self.errors, self.clock, self.scenes = lights, errors, clock, scenes
+
+    def recall(self, spec: InputSpec, scene: str) -> None:
+        """Bring the scene back, as any door does (a scene deleted meanwhile: said, nothing else)."""
+        try:
+            if self.scenes is None:
+                raise LookupError("this service has no scenes")
+            self.scenes.execute(protocol.RecallScene(scene), origin=spec.name)
+        except Exception as exc:  # noqa: BLE001 - a scene gone, a lost LED: said, and the hand goes on
+            self.errors.warning(spec.name, "%s: scene %s: %s", spec.name, scene, exc)
 
     def run(self, spec: InputSpec, command: protocol.Command) -> None:
         try:
@@ -132,6 +141,9 @@ class ButtonHand(Hand):
         self.tell(gesture)
         if gesture in (Gesture.CLICK, Gesture.FLIP):
             self.change(protocol.Toggle())
+        elif gesture is Gesture.DOUBLE_CLICK and self.spec.scene is not None:
+            if self.changes.take():
+                self.lamp.recall(self.spec, self.spec.scene)
         elif gesture is Gesture.DOUBLE_CLICK:
             self.change(protocol.SetLevel(100))
         elif gesture is Gesture.HOLD:

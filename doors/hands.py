@@ -48,11 +48,12 @@ class Hands:
         *,
         step: int = ENCODER_STEP,
         clock=time.monotonic,
+        scenes=None,
     ):
         self.specs, self.factory, self.factory_name, self.clock = tuple(specs), factory, factory_name, clock
         self.inbox = inbox
         self.errors = LogLimiter(log, "lines about the inputs", lines=3, clock=clock)
-        self.lamp = Lamp(lights, self.errors, clock)
+        self.lamp = Lamp(lights, self.errors, clock, scenes)
         self.pins: dict[int, InputPin] = {}
         self.edges: dict[int, Budget] = {}
         self.dropped: dict[int, int] = {}  # edges past the budget, per pin, since the last look

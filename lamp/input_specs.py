@@ -28,6 +28,7 @@ class InputSpec(NamedTuple):
     light: str
     kind: InputKind
     pins: tuple[int, ...]
+    scene: str | None = None  # what a push button's double-click recalls (None: full brightness)
 
     @property
     def name(self) -> str:
@@ -48,10 +49,19 @@ def parse_buttons(text: str) -> tuple[InputSpec, ...]:
         if not part:
             continue
         fields = part.split(":")
-        if len(fields) not in (2, 3) or (len(fields) == 3 and fields[2] != InputKind.SWITCH):
-            raise ValueError(f"BUTTONS: {part!r} is not LIGHT:PIN or LIGHT:PIN:switch, e.g. BUTTONS=desk:5")
-        kind = InputKind.SWITCH if len(fields) == 3 else InputKind.BUTTON
-        specs.append(InputSpec(fields[0], kind, (_pin(fields[1], "BUTTONS", part),)))
+        option = fields[2] if len(fields) == 3 else None
+        scene = option.removeprefix("scene=") if option and option.startswith("scene=") else None
+        if len(fields) not in (2, 3) or (option is not None and option != InputKind.SWITCH and scene is None):
+            raise ValueError(
+                f"BUTTONS: {part!r} is not LIGHT:PIN, LIGHT:PIN:switch or LIGHT:PIN:scene=NAME, e.g. BUTTONS=desk:5"
+            )
+        if scene is not None:
+            try:
+                scene = protocol.parse_save_scene({"name": scene}, None).name
+            except protocol.ProtocolError as exc:
+                raise ValueError(f"BUTTONS: {part!r}: the scene's {exc.message}") from None
+        kind = InputKind.SWITCH if option == InputKind.SWITCH else InputKind.BUTTON
+        specs.append(InputSpec(fields[0], kind, (_pin(fields[1], "BUTTONS", part),), scene))
     return tuple(specs)
 
 

@@ -67,8 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
         "BUTTONS",
         read.buttons,
         None,
-        "push buttons on GPIO, each LIGHT:PIN (click toggles, double-click full, hold dims), or LIGHT:PIN:switch "
-        "for a latching switch (every flip toggles), e.g. desk:5; wired to ground (docs/boards.md)",
+        "push buttons on GPIO, each LIGHT:PIN (click toggles, double-click full, hold dims), LIGHT:PIN:scene=NAME "
+        "(double-click recalls the scene), or LIGHT:PIN:switch for a latching switch (every flip toggles), "
+        "e.g. desk:5; wired to ground (docs/boards.md)",
     ),
     Setting(
         "ENCODERS",

@@ -98,14 +98,16 @@ def test_buttons_and_encoders_name_a_light_and_their_pins():
         InputSpec("strip", InputKind.ENCODER, (23, 24)),
     )
     assert parse_buttons("") == () and parse_encoders(None) == ()
+    assert parse_buttons("desk:5:scene=tv night") == (InputSpec("desk", InputKind.BUTTON, (5,), "tv night"),)
     assert InputSpec("desk", InputKind.ENCODER, (12, 13, 16)).name == "encoder GPIO12/13/16"
 
 
 @pytest.mark.parametrize(
     "buttons, encoders, says",
     [
-        ("desk", "", "BUTTONS: 'desk' is not LIGHT:PIN or LIGHT:PIN:switch"),
-        ("desk:5:toggle", "", "is not LIGHT:PIN or LIGHT:PIN:switch"),
+        ("desk", "", "BUTTONS: 'desk' is not LIGHT:PIN, LIGHT:PIN:switch or LIGHT:PIN:scene=NAME"),
+        ("desk:5:toggle", "", "is not LIGHT:PIN, LIGHT:PIN:switch or LIGHT:PIN:scene=NAME"),
+        ("desk:5:scene=", "", "the scene's name must be 1 to 32"),
         ("desk:28", "", "'28' is not a BCM GPIO number from 0 to 27"),
         ("desk:５", "", "is not a BCM GPIO number"),
         ("", "desk:12", "ENCODERS: 'desk:12' is not LIGHT:A/B or LIGHT:A/B/PUSH"),

@@ -17,6 +17,7 @@ from doors.hands import Hands
 from lamp.input_specs import parse_buttons, parse_encoders
 from lamp.light import Light
 from lamp.lights import Lights
+from lamp.scenes import Scenes
 from led import Led
 from serving.inbox import Inbox
 
@@ -48,7 +49,9 @@ class Board:
         self.light.add_listener(lambda state, requester: self.states.append(state))
         self.inputs = MockFactory()
         specs = (*parse_buttons(buttons), *parse_encoders(encoders))
-        self.hands = Hands(specs, Lights([self.light]), self.inputs, "mock", Inbox(), clock=fake.clock)
+        lights = Lights([self.light])
+        self.scenes = Scenes(lights)
+        self.hands = Hands(specs, lights, self.inputs, "mock", Inbox(), clock=fake.clock, scenes=self.scenes)
 
     def close(self):
         self.hands.close()
@@ -136,6 +139,20 @@ def test_a_double_click_goes_to_full_brightness_from_either_state(board):
     desk.click(103.0)
     desk.click(103.3)  # from on (the first click's toggle): still full
     assert desk.light.state()[:2] == (100, True)
+
+
+def test_a_double_click_recalls_the_buttons_scene_when_it_has_one(board):
+    desk = board(buttons="desk:5:scene=evening")
+    desk.light.execute(protocol.parse_command('{"level": 20}'), origin="test")
+    desk.scenes.execute(protocol.parse_command('{"type": "save_scene", "name": "evening"}'), origin="test")
+    desk.light.execute(protocol.parse_command('{"level": 80}'), origin="test")
+    desk.click(100.0)
+    desk.click(100.3)
+    assert desk.light.state()[:2] == (20, True)  # the scene, from either state the click left
+    desk.scenes.execute(protocol.parse_command('{"type": "delete_scene", "name": "evening"}'), origin="test")
+    desk.click(102.0)
+    desk.click(102.3)  # the scene is gone: said in the log, nothing else
+    assert desk.light.state()[:2] == (20, True)
 
 
 def test_a_hold_dims_up_from_off_and_release_stops_where_it_is(board):

@@ -157,7 +157,7 @@ def test_a_change_by_hand_reaches_mqtt_and_home_assistant(start_server, pigpiod,
         ({"LIGHTS": "desk:21", "BUTTONS": "led:5"}, "button GPIO5 is for the light 'led', and there is none"),
         ({"BUTTONS": "led:5", "ENCODERS": "led:17/5"}, "GPIO5 is given to both the button GPIO5 and the encoder"),
         ({"ENCODERS": "led:17"}, "ENCODERS: 'led:17' is not LIGHT:A/B or LIGHT:A/B/PUSH"),
-        ({"BUTTONS": "led:5:latch"}, "is not LIGHT:PIN or LIGHT:PIN:switch"),
+        ({"BUTTONS": "led:5:latch"}, "is not LIGHT:PIN, LIGHT:PIN:switch or LIGHT:PIN:scene=NAME"),
     ],
 )
 def test_an_input_that_cannot_be_stops_the_service_with_one_line(env, says):
