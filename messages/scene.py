@@ -119,7 +119,7 @@ def scene_fields(info: SceneInfo | SceneDeleted) -> dict[str, Any]:
     """The flat message of a scene (or of its deletion)."""
     if isinstance(info, SceneDeleted):
         return {"type": "scene_deleted", "name": info.name}
-    fields: dict[str, Any] = {"type": "scene", "name": info.name, "lights": ",".join(info.lights)}
+    fields: dict[str, Any] = {"type": "scene", "name": info.name, "scene_lights": ",".join(info.lights)}
     if info.left_out:
         fields["left_out"] = ",".join(info.left_out)
     return fields

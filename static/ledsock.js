@@ -432,7 +432,7 @@
       const recall = document.createElement("button");
       recall.type = "button";
       recall.textContent = s.name;
-      recall.setAttribute("aria-label", `Scene ${s.name}: ${s.lights.split(",").join(", ")}`);
+      recall.setAttribute("aria-label", `Scene ${s.name}: ${s.scene_lights.split(",").join(", ")}`);
       recall.addEventListener("click", () => send({ scene: s.name, transition: BUTTON_FADE_S }));
       const remove = document.createElement("button");
       remove.type = "button";

@@ -499,6 +499,30 @@ def test_csharp_colour_and_white(led_client, start_server):
     assert run("--light", "strip", "color", "orange")[1].startswith("ledclient: invalid_message: color must be")
 
 
+def test_csharp_saves_recalls_and_deletes_a_scene(led_client, start_server):
+    server = start_server(env={"LIGHTS": "desk:21,strip:rgb:17/27/22"})
+
+    def run(*args):
+        result = led_client_run(led_client, "--url", server.ws_url, *args)
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        return result.returncode, lines or result.stderr.strip()
+
+    server.post("/lights/desk", '{"level": 30}')
+    assert run("save-scene", "evening") == (
+        0,
+        [{"type": "scene", "name": "evening", "scene_lights": "desk,strip", "id": "ledclient"}],
+    )
+    assert run("--light", "desk", "save-scene", "desk only")[1][0]["scene_lights"] == "desk"
+    server.post("/lights/desk", '{"level": 90}')
+    code, states = run("--fade", "1.5", "scene", "evening")
+    assert code == 0 and [(s["light"], s["level"], s["transition"]) for s in states] == [
+        ("desk", 30, 1.5),
+        ("strip", 50, 1.5),
+    ]
+    assert run("delete-scene", "evening") == (0, [{"type": "scene_deleted", "name": "evening", "id": "ledclient"}])
+    assert run("scene", "evening") == (1, "ledclient: not_found: no scene 'evening'")
+
+
 def test_csharp_power_toggle_step_and_fade(led_client, server):
     def run(*args):
         result = led_client_run(led_client, "--url", server.ws_url, *args)
@@ -621,6 +645,8 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
             '{"level": "\u00b2"}',
             {"on": False, "id": "u4"},
             {"level": 60, "transition": 0.5, "id": "u5"},
+            {"type": "save_scene", "name": "evening", "lights": "desk,strip", "id": "u13"},
+            {"type": "delete_scene", "name": "evening", "id": "u14"},
             {"type": "watch", "schedules": True, "id": "u6"},
             {"level": 30, "light": "shelf", "id": "u7"},
             {"effect": "candle", "id": "u8"},
@@ -667,6 +693,8 @@ def test_unity_led_message_reads_every_kind_of_server_message(mono, start_server
         "error",
         "state",
         "state",
+        "scene",
+        "scene_deleted",
         "watching",
         "state",
         "state",

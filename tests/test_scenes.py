@@ -76,7 +76,8 @@ def test_a_saved_scene_comes_back_one_state_a_light(house):
     [info] = evening(house)
     assert info == protocol.SceneInfo("evening", ("desk", "strip", "shelf"))
     assert (
-        protocol.reply_message(info, "s1") == '{"type":"scene","name":"evening","lights":"desk,strip,shelf","id":"s1"}'
+        protocol.reply_message(info, "s1")
+        == '{"type":"scene","name":"evening","scene_lights":"desk,strip,shelf","id":"s1"}'
     )
     send(house, "desk", '{"on": false}')
     send(house, "strip", '{"kelvin": 6500, "level": 100}')
@@ -162,7 +163,7 @@ def test_scenes_are_kept_in_the_state_file_and_a_light_gone_is_left_out(house, t
         answers = restored.execute(protocol.parse_command('{"scene": "evening", "id": 7}'), origin="test")
         assert [a.light for a in answers[:2]] == ["desk", "strip"]
         assert answers[2] == protocol.SceneInfo("evening", ("desk", "strip"), ("shelf",))
-        assert protocol.reply_message(answers[2], 7).endswith('"lights":"desk,strip","left_out":"shelf","id":7}')
+        assert protocol.reply_message(answers[2], 7).endswith('"scene_lights":"desk,strip","left_out":"shelf","id":7}')
     finally:
         for light in two:
             light.release()

@@ -33,7 +33,7 @@ def test_a_scene_saved_changed_and_recalled_reaches_every_client_one_state_a_lig
             watcher.recv()
         set_evening(me)
         saved, _ = me.request({"type": "save_scene", "name": "evening", "id": "s"})
-        assert saved == {"type": "scene", "name": "evening", "lights": "desk,strip,shelf", "id": "s"}
+        assert saved == {"type": "scene", "name": "evening", "scene_lights": "desk,strip,shelf", "id": "s"}
         me.request({"on": False, "light": "desk", "id": 4})
         me.request({"kelvin": 6500, "light": "strip", "id": 5})
         me.request({"effect": None, "light": "shelf", "id": 6})
@@ -97,9 +97,9 @@ def test_rest_saves_recalls_lists_and_deletes_scenes(lamp):
         set_evening(me)
     assert server.request("PUT", "/scenes/evening", '{"lights": "desk,strip"}') == (
         200,
-        {"name": "evening", "lights": "desk,strip"},
+        {"name": "evening", "scene_lights": "desk,strip"},
     )
-    assert server.get("/scenes") == [{"name": "evening", "lights": "desk,strip"}]
+    assert server.get("/scenes") == [{"name": "evening", "scene_lights": "desk,strip"}]
     server.post("/lights/desk", '{"level": 90}')
     status, recalled = server.request("POST", "/scenes/evening", "transition=1.5", "application/x-www-form-urlencoded")
     assert status == 200 and [(s["light"], s["level"], s["transition"]) for s in recalled["states"]] == [
@@ -128,13 +128,13 @@ def test_a_client_that_watches_the_scenes_gets_them_all_then_each_change(lamp):
         me.request({"type": "save_scene", "name": "evening", "lights": "desk", "id": 1})
         with Client(server.ws_url + "?watch=scenes") as watcher, Client(server.ws_url) as later:
             assert watcher.recv()["type"] == "state"
-            assert watcher.recv() == {"type": "scene", "name": "evening", "lights": "desk"}
+            assert watcher.recv() == {"type": "scene", "name": "evening", "scene_lights": "desk"}
             later.recv()
             reply, sent = later.request({"type": "watch", "scenes": True, "id": "w"})
             assert reply == {"type": "watching", "schedules": False, "scenes": True, "id": "w"}
-            assert later.recv() == {"type": "scene", "name": "evening", "lights": "desk"}
+            assert later.recv() == {"type": "scene", "name": "evening", "scene_lights": "desk"}
             me.request({"type": "save_scene", "name": "morning", "id": 2})
-            news = {"type": "scene", "name": "morning", "lights": "desk,strip,shelf"}
+            news = {"type": "scene", "name": "morning", "scene_lights": "desk,strip,shelf"}
             assert watcher.recv() == news and later.recv() == news
             me.request({"type": "save_scene", "name": "morning", "id": 3})  # the same again: tells no one
             me.request({"type": "delete_scene", "name": "evening", "id": 4})

@@ -3,13 +3,15 @@
 //   mcs -r:System.Runtime.Serialization -out:LedClient.exe LedClient.cs     (Mono; or add to a .NET project)
 //   mono LedClient.exe [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS] [--light NAME]
 //                      get | set N | on | off | toggle | step N | color #RRGGBB | kelvin K | effect NAME
-//                      | watch [--count N]
+//                      | scene NAME | save-scene NAME | delete-scene NAME | watch [--count N]
 //
 // set N shows level N (0 is off); on/off keep the brightness; step N moves by N (-100..100);
 // color #ff8800 shows that colour on an RGB light; kelvin 2700 that white on an RGB or a
 // tunable-white light (both turn it on at its brightness); effect NAME starts breathe, candle,
 // blink or flash (none stops it); --fade fades the change over that many seconds; --light names
-// one of the service's lights (without it: the default one).
+// one of the service's lights (without it: the default one). scene NAME brings a scene back (its
+// lights' states, one line each; --fade fades them), save-scene NAME saves how every light looks
+// as that scene (--light: that light only), delete-scene NAME deletes it.
 //
 // Prints server messages as they arrive (one JSON line each). Exit status: 0 on success,
 // 1 when the server answers with an error, 2 when it cannot connect or gets no answer in time,
@@ -42,6 +44,8 @@ public class ServerMessage
     [DataMember] public string id;
     [DataMember] public string code;
     [DataMember] public string message;
+    [DataMember] public string name;
+    [DataMember] public string scene_lights;
 
     static readonly DataContractJsonSerializer Serializer = new DataContractJsonSerializer(typeof(ServerMessage));
 
@@ -76,7 +80,7 @@ public static class LedClient
     {
         Console.Error.WriteLine("usage: LedClient [--url ws://HOST:5000/ws] [--timeout SECONDS] [--fade SECONDS] "
             + "[--light NAME] get | set N | on | off | toggle | step N | color #RRGGBB | kelvin K | effect NAME "
-            + "| watch [--count N]");
+            + "| scene NAME | save-scene NAME | delete-scene NAME | watch [--count N]");
     }
 
     static async Task<int> Run(string[] args)
@@ -128,17 +132,22 @@ public static class LedClient
             if (command == "watch")
                 result = await Watch(socket, count);
             else
-                result = await Request(socket, RequestText(command, value, fade, light), timeout);
+                result = await Request(socket, RequestText(command, value, fade, light), timeout, command == "scene");
             await CloseQuietly(socket);
             return result;
         }
     }
 
-    static readonly string[] Commands = { "get", "set", "on", "off", "toggle", "step", "color", "kelvin", "effect", "watch" };
+    static readonly string[] Commands =
+    {
+        "get", "set", "on", "off", "toggle", "step", "color", "kelvin", "effect", "scene", "save-scene", "delete-scene",
+        "watch",
+    };
 
     static bool TakesValue(string command)
     {
-        return command == "set" || command == "step" || command == "color" || command == "kelvin" || command == "effect";
+        return command == "set" || command == "step" || command == "color" || command == "kelvin" || command == "effect"
+            || command.EndsWith("scene");
     }
 
     // The message a command sends (null for get of the default light: the server sends its
@@ -157,6 +166,13 @@ public static class LedClient
             case "toggle": fields = "\"type\":\"toggle\""; break;
             case "effect": fields = "\"effect\":" + (value == "none" ? "null" : JsonString(value)); break;
             case "get": if (light == null) return null; fields = "\"type\":\"get\""; break;
+            case "scene": fields = "\"scene\":" + JsonString(value); break;
+            case "save-scene":
+                fields = "\"type\":\"save_scene\",\"name\":" + JsonString(value)
+                    + (light != null ? ",\"lights\":" + JsonString(light) : "");
+                return "{" + fields + ",\"id\":\"" + RequestId + "\"}";
+            case "delete-scene":
+                return "{\"type\":\"delete_scene\",\"name\":" + JsonString(value) + ",\"id\":\"" + RequestId + "\"}";
             default: return null;
         }
         if (fade != null) fields += ",\"transition\":" + JsonNumber(fade);
@@ -178,7 +194,9 @@ public static class LedClient
     }
 
     // Send the request (if any) and wait for the state or error that answers it.
-    static async Task<int> Request(ClientWebSocket socket, string request, double timeout)
+    // A scene's recall is answered with a state per light: a ping sent after it is answered
+    // after them all, and ends the wait.
+    static async Task<int> Request(ClientWebSocket socket, string request, double timeout, bool severalStates = false)
     {
         using (var answering = new CancellationTokenSource(TimeSpan.FromSeconds(timeout)))
         {
@@ -186,6 +204,9 @@ public static class LedClient
             {
                 if (request != null)
                     await SendText(socket, request, answering.Token);
+                if (severalStates)
+                    await SendText(socket, "{\"type\":\"ping\",\"id\":\"" + RequestId + "-end\"}", answering.Token);
+                int answered = 0;
                 while (true)
                 {
                     string text = await ReceiveText(socket, answering.Token);
@@ -195,7 +216,16 @@ public static class LedClient
                         return NoConnection;
                     }
                     ServerMessage message = ServerMessage.Parse(text);
-                    if (request == null && message.type == "state" || message.id == RequestId && message.type == "state")
+                    if (severalStates && message.id == RequestId && message.type != "error")
+                    {
+                        Console.WriteLine(text);  // a light's state, or which lights were left out
+                        answered++;
+                        continue;
+                    }
+                    if (severalStates && message.id == RequestId + "-end")
+                        return answered > 0 ? Ok : ErrorReply;
+                    bool answers = message.type == "state" || message.type == "scene" || message.type == "scene_deleted";
+                    if (request == null && message.type == "state" || message.id == RequestId && answers)
                     {
                         Console.WriteLine(text);
                         return Ok;

@@ -5,7 +5,7 @@ using System;
 [Serializable]
 public class LedMessage
 {
-    public string type;     // "state", "error", "pong", "schedule", "schedule_deleted" or "watching"
+    public string type;     // "state", "error", "pong", "schedule", "schedule_deleted", "scene", "scene_deleted" or "watching"
     public string light;    // state, schedule: whose it is, once you name lights (empty: the default light)
     public int level;       // state: what the LED shows once any fade is over, 0..100 (0 while off)
     public bool on;         // state: whether the light is on
@@ -22,7 +22,9 @@ public class LedMessage
     public float on_time;   // schedule: a blink's or flash's seconds on...
     public float off_time;  // ...and off
     public int count;       // schedule: a flash's blinks
-    public string name;     // schedule, schedule_deleted: the schedule's name
+    public string name;     // schedule, schedule_deleted, scene, scene_deleted: the schedule's or the scene's name
+    public string scene_lights; // scene: its lights, "desk,strip"
+    public string left_out; // scene, after a recall: the lights of it this service no longer has, "shelf" (else empty)
     public string at;       // schedule: "06:45" (local time), or empty
     public string cron;     // schedule: a crontab line, or empty
     public string sun;      // schedule: "sunrise" or "sunset", or empty
@@ -32,6 +34,7 @@ public class LedMessage
     public long next_at;    // schedule: Unix seconds it fires next (0: never)
     public bool schedules;  // watching: whether you now get the schedules' news (send {"type":"watch","schedules":true})
     public bool lights;     // watching: whether you now get every light's states (send {"type":"watch","lights":true})
+    public bool scenes;     // watching: whether you now get the scenes' news (send {"type":"watch","scenes":true})
     public string id;       // the id of your request, echoed in its reply (send string ids)
     public string code;     // error: invalid_json, invalid_message, out_of_range, not_supported, unknown_type, hardware_error, rate_limited
     public string message;  // error: what was wrong, for people

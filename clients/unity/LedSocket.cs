@@ -106,6 +106,31 @@ public class LedSocket : MonoBehaviour
         SendCommand("\"step\":" + Mathf.Clamp(delta, -100, 100), fadeSeconds);
     }
 
+    /// <summary>Bring the scene <paramref name="scene"/> back: every light of it, in one go, a state each
+    /// (they reach onStateChanged; a light of another name has its own state).</summary>
+    public void RecallScene(string scene, float fadeSeconds = 0f)
+    {
+        SendRaw("{\"scene\":" + Quote(scene) + Fade(fadeSeconds) + "}");
+    }
+
+    /// <summary>Save how every light looks now as the scene <paramref name="scene"/> (replacing one of
+    /// that name). Names: 1 to 32 letters, digits, spaces, '_', '.' or '-'.</summary>
+    public void SaveScene(string scene) { SendRaw("{\"type\":\"save_scene\",\"name\":" + Quote(scene) + "}"); }
+
+    public void DeleteScene(string scene) { SendRaw("{\"type\":\"delete_scene\",\"name\":" + Quote(scene) + "}"); }
+
+    private void SendRaw(string message)
+    {
+        if (socket != null && IsConnected)
+            socket.SendAsync(message, null);
+    }
+
+    // A JSON string; the server refuses a name it does not take, and says why.
+    private static string Quote(string text)
+    {
+        return "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+    }
+
     private void SendCommand(string fields, float fadeSeconds)
     {
         if (socket == null || !IsConnected)
