@@ -120,6 +120,10 @@ ATTACKS = {
     "14a input: noise, 10,000 edges/s": _by_hand(lambda daemon, s: amp.noise_storm(daemon, 6, s)),
     "14b input: noise, 500 edges/s": _by_hand(lambda daemon, s: amp.noise_storm(daemon, 6, s, every=0.002)),
     "15 input: knob, 1,000 detents/s": _by_hand(lambda daemon, s: amp.knob_spin(daemon, 17, 27, s)),
+    "16 scenes saved and recalled at the limit, 28 lights": Attack(
+        lambda server, s, c: amp.scene_churn(server, s),
+        lambda folder: {**EVERY_PIN, "STATE_FILE": str(folder / "scenes.json")},
+    ),
 }
 
 
