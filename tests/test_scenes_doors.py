@@ -233,3 +233,72 @@ def test_home_assistant_gets_a_scene_entity_per_scene_that_its_schema_takes_and_
         hears.close()
     finally:
         broker.stop()
+
+
+BAD_ON_EVERY_DOOR = [  # (REST method, path, body) and its MQTT payload on the lamp's set topic
+    (("POST", "/scenes/nothing", ""), '{"scene": "nothing"}', 404, "not_found"),
+    (("DELETE", "/scenes/nothing", ""), '{"type": "delete_scene", "name": "nothing"}', 404, "not_found"),
+    (
+        ("PUT", "/scenes/x", '{"lights": "desk,porch"}'),
+        '{"type": "save_scene", "name": "x", "lights": "desk,porch"}',
+        404,
+        "unknown_light",
+    ),
+    (
+        ("PUT", "/scenes/x", '{"lights": "Desk"}'),
+        '{"type": "save_scene", "name": "x", "lights": "Desk"}',
+        400,
+        "invalid_message",
+    ),
+    (("PUT", "/scenes/%20x", ""), '{"type": "save_scene", "name": " x"}', 400, "invalid_message"),
+    (("POST", "/scenes/x", '{"level": 5}'), '{"scene": "x", "level": 5}', 400, "invalid_message"),
+    (("POST", "/scenes/x", '{"transition": -1}'), '{"scene": "x", "transition": -1}', 400, "out_of_range"),
+]
+
+
+def test_bad_scene_requests_change_nothing_on_rest_and_mqtt(start_server, tmp_path):
+    from mqtt_support import Broker, Listener
+
+    broker = Broker(tmp_path).start()
+    try:
+        hears = Listener(broker, "ledsock/lamp1/error", "ledsock/lamp1/lights/+/state")
+        server = start_server(env={"LIGHTS": LIGHTS, "MQTT_URL": broker.url, "MQTT_DEVICE_ID": "lamp1"})
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+        seqs = [light["seq"] for light in server.get("/lights")]
+        for n, ((method, path, body), payload, status, code) in enumerate(BAD_ON_EVERY_DOOR):
+            got, answer = server.request(method, path, body)
+            assert (got, answer["code"]) == (status, code), (method, path, body, answer)
+            hears.publish("ledsock/lamp1/set", payload[:-1] + f', "id": "b{n}"}}')
+            error = hears.wait_for("ledsock/lamp1/error", lambda e, n=n: e.get("id") == f"b{n}")
+            assert error["code"] == code, (payload, error)
+        assert [light["seq"] for light in server.get("/lights")] == seqs and server.get("/scenes") == []
+        hears.close()
+    finally:
+        broker.stop()
+
+
+def test_a_schedule_of_a_scene_fires_on_a_real_service_and_every_light_converges(lamp):
+    import datetime
+
+    server = lamp()
+    with Client(server.ws_url + "?watch=lights") as me:
+        for _ in range(3):
+            me.recv()
+        set_evening(me)
+        me.request({"type": "save_scene", "name": "evening", "id": "s"})
+        for light in ("desk", "strip", "shelf"):
+            me.request({"level": 90, "light": light, "id": f"x{light}"})
+        at = (datetime.datetime.now() + datetime.timedelta(seconds=3)).strftime("%H:%M:%S")  # the service's time zone
+        reply, _ = me.request(
+            {"type": "schedule", "name": "dusk", "at": at, "scene": "evening", "transition": 1, "id": "d"}
+        )
+        assert (reply["type"], reply["scene"], reply["transition"]) == ("schedule", "evening", 1.0), reply
+        me.recv_until(lambda m: m.get("light") == "shelf" and m.get("effect") == "candle", timeout=10)  # it fired
+
+    def converged(health):
+        looks = [(light["level"], light.get("effect", ""), light["shown"]) for light in health["lights"]]
+        return looks[:2] == [(30, "", 30), (60, "", 60)] and looks[2][:2] == (50, "candle")
+
+    health = server.wait_for(converged, what="every light of the scene, shown")
+    assert health["lights"][1]["color"] == "#ff8800"
+    assert "by schedule 'dusk'" in server.log()
