@@ -23,16 +23,10 @@ from doors.answers import failure
 from doors.home_assistant import (
     OFFLINE,
     ONLINE,
-    device_model,
-    discovery_config,
-    entity_id,
     ha_command,
-    ha_state,
-    scene_discovery_config,
-    scene_id,
 )
+from doors.mqtt_news import MqttNews
 from doors.mqtt_topics import HA_STATUS, ROOT, BrokerAddress, TopicFamily, addressed_by
-from lamp.light import Light
 from lamp.lights import Lights
 from lamp.scenes import Scenes
 from limits.budget import ONE, Budget
@@ -41,10 +35,9 @@ from limits.loglimit import LogLimiter
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 4096  # as the WebSocket's MAX_MESSAGE_SIZE default
-PUBLISH_WAIT = 5.0  # seconds the publisher waits for the broker's ack before sending the newest state
 
 
-class MqttBridge:
+class MqttBridge(MqttNews):
     """The lights on one MQTT broker: commands in, retained states out, Home Assistant discovery."""
 
     def __init__(
@@ -79,16 +72,6 @@ class MqttBridge:
         self._client: Any = None  # paho's Client, once started
         self._told_unreachable = False
         self.failed_attempts = 0  # connection attempts that failed since the last that did not
-
-    def light_topics(self, light: Light) -> str:
-        """Where a light's own topics are: ``<base>/lights/<name>``."""
-        return f"{self.base}/lights/{light.name}"
-
-    def ha_topics(self, light: Light) -> str:
-        """Where a light's Home Assistant topics are: the default light's where one light's always were."""
-        return self.base if light is self.lights.default else self.light_topics(light)
-
-    # ---------------------------------------------------------------- life
 
     def start(self) -> None:
         import paho.mqtt.client as mqtt
@@ -295,122 +278,4 @@ class MqttBridge:
         self._publish(
             f"{self.base}/error",
             failure(exc, request_id, origin=f"mqtt {topic}", changes_log=self.lights.default.changes_log)[0],
-        )
-
-    # ---------------------------------------------------------------- publishing
-
-    def _state_changed(self, state: protocol.State, _requester) -> None:
-        """A light's listener (under its lock): only note its newest state."""
-        with self._wake:
-            self._pending[state.light] = state
-            self._wake.notify_all()
-
-    def _publish_states_now(self) -> None:
-        for light in self.lights:
-            self._state_changed(light.state(), None)
-
-    def _publish_loop(self) -> None:
-        """Publish each light's newest state, one round at a time: while the broker is slow or
-        stalled, newer states replace the waiting ones instead of piling up in paho's queue.
-        While disconnected nothing is queued; the reconnect publishes the current states."""
-        while True:
-            with self._wake:
-                while not self._pending and not self._stopped:
-                    self._wake.wait()
-                if self._stopped:
-                    return
-                states, self._pending = list(self._pending.values()), {}
-            if not self.connected:
-                continue
-            sent = []
-            for state in states:
-                light = self.lights.get(state.light)
-                if light is self.lights.default:
-                    sent.append(
-                        self._client.publish(f"{self.base}/state", protocol.state_message(state), qos=1, retain=True)
-                    )
-                sent.append(
-                    self._client.publish(
-                        f"{self.light_topics(light)}/state",
-                        protocol.state_message(state, named=True),
-                        qos=1,
-                        retain=True,
-                    )
-                )
-                if self.discovery:
-                    sent.append(
-                        self._client.publish(
-                            f"{self.ha_topics(light)}/ha/state", ha_state(state, light.channels), qos=1, retain=True
-                        )
-                    )
-            for info in sent:
-                try:
-                    info.wait_for_publish(PUBLISH_WAIT)
-                except (RuntimeError, ValueError):  # lost meanwhile: the reconnect re-publishes
-                    break
-
-    def _schedule_changed(self, news, _requester) -> None:
-        """Each schedule retained on ``<base>/schedules/<name>`` (the default light's) or
-        ``<base>/lights/<light>/schedules/<name>``; a deleted one clears its topic."""
-        light = self.lights.get(news.light)
-        if light is self.lights.default:
-            topic, payload = f"{self.base}/schedules/{news.name}", protocol.reply_message(news)
-        else:
-            topic, payload = (
-                f"{self.light_topics(light)}/schedules/{news.name}",
-                protocol.reply_message(news, named=True),
-            )
-        self._client.publish(topic, b"" if isinstance(news, protocol.ScheduleDeleted) else payload, qos=1, retain=True)
-
-    def scene_changed(self, news, _requester) -> None:
-        """A scene saved: its Home Assistant scene entity (a new one, or the same one again); a
-        scene deleted: its entity removed (an empty retained config)."""
-        if not self.discovery or not self.connected:
-            return
-        topic = f"homeassistant/scene/{scene_id(self.device_id, news.name)}/config"
-        if isinstance(news, protocol.SceneDeleted):
-            self._client.publish(topic, b"", qos=1, retain=True)
-            return
-        config = scene_discovery_config(
-            device_id=self.device_id,
-            scene=news.name,
-            command_topic=f"{self.base}/set",
-            availability_topic=f"{self.base}/status",
-            device=self.discovery_config()["device"],
-            sw_version=self.sw_version,
-        )
-        self._client.publish(topic, protocol.to_json(config), qos=1, retain=True)
-
-    def _publish(self, topic: str, text: str) -> None:
-        self._client.publish(topic, text, qos=1)
-
-    def _announce(self) -> int:
-        """Home Assistant's discovery configs and every light's state; returns the messages it costs."""
-        if self.discovery:
-            for light in self.lights:
-                unique_id = entity_id(self.device_id, light.name, light is self.lights.default)
-                self._client.publish(
-                    f"homeassistant/light/{unique_id}/config",
-                    protocol.to_json(self.discovery_config(light)),
-                    qos=1,
-                    retain=True,
-                )
-        self._publish_states_now()
-        return len(self.lights) * (2 if self.discovery else 1)
-
-    def discovery_config(self, light: Light | None = None) -> dict:
-        """Home Assistant's discovery config of ``light`` (the default one when None)."""
-        light = light or self.lights.default
-        return discovery_config(
-            device_id=self.device_id,
-            light=light.name,
-            is_default=light is self.lights.default,
-            several=len(self.lights) > 1,
-            topics=self.ha_topics(light),
-            availability_topic=f"{self.base}/status",
-            page_url=self.page_url,
-            model=device_model([(each.led.pin_names, each.led.factory_name) for each in self.lights]),
-            sw_version=self.sw_version,
-            kind=light.channels.kind,
-            kelvin_range=light.channels.kelvin_range,
         )
