@@ -25,7 +25,7 @@ from doors.home_assistant import (
     ONLINE,
     ha_command,
 )
-from doors.mqtt_news import MqttNews
+from doors.mqtt_news import SCENE_CONFIGS, MqttNews, is_scene_config
 from doors.mqtt_topics import HA_STATUS, ROOT, BrokerAddress, TopicFamily, addressed_by
 from lamp.lights import Lights
 from lamp.scenes import Scenes
@@ -150,6 +150,8 @@ class MqttBridge(MqttNews):
                 (HA_STATUS, 1),
             ]
         )
+        if self.discovery and self.scenes is not None:  # to clear the scenes deleted while away
+            client.subscribe(SCENE_CONFIGS, 1)
         client.publish(f"{self.base}/status", ONLINE, qos=1, retain=True)
         self._announce()
         if self.scenes is not None:
@@ -180,8 +182,8 @@ class MqttBridge(MqttNews):
         """One message from the broker, if its family's budget allows (paho's thread: under gevent
         a greenlet on the shared loop, which gets its turn between two messages)."""
         try:
-            if message.topic == HA_STATUS:
-                family, addressed = TopicFamily.HA_STATUS, None
+            if message.topic == HA_STATUS or is_scene_config(message.topic):
+                family, addressed = TopicFamily.HA_STATUS, None  # Home Assistant's: one budget
             else:
                 addressed = addressed_by(message.topic, self.base, self.group, self.lights.default.name)
                 if addressed is None:
@@ -199,7 +201,10 @@ class MqttBridge(MqttNews):
                     budget.burst,
                 )
                 return
-            if addressed is None:
+            cost: float
+            if message.topic != HA_STATUS:
+                cost = self.forget_stale_scene(message.topic, message.payload)
+            elif addressed is None:
                 cost = self._announce() if message.payload == b"online" else ONE  # HA restarted: it needs it all again
             else:
                 cost = self._command(message, addressed[0], family)

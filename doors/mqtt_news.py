@@ -12,7 +12,14 @@ from doors.home_assistant import device_model, discovery_config, entity_id, ha_s
 from lamp.light import Light
 from lamp.lights import Lights
 
+SCENE_CONFIGS = "homeassistant/scene/+/config"  # every scene entity's config on the broker, the lamp's among them
 PUBLISH_WAIT = 5.0  # seconds the publisher waits for the broker's ack before sending the newest state
+
+
+def is_scene_config(topic: str) -> bool:
+    """Whether ``topic`` is one SCENE_CONFIGS subscribes to."""
+    levels = topic.split("/")
+    return len(levels) == 4 and levels[:2] == ["homeassistant", "scene"] and levels[3] == "config"
 
 
 class MqttNews:
@@ -31,6 +38,19 @@ class MqttNews:
     device_id: str
     page_url: str
     sw_version: str
+
+    scenes: Any
+
+    def forget_stale_scene(self, topic: str, config: bytes) -> int:
+        """A scene entity's config, retained on the broker: if it is one of this lamp's and the
+        scene is gone (deleted while the bridge was away), clear it, so that it leaves Home
+        Assistant. Another device's, or a current scene's, is left alone. Returns its cost."""
+        node = topic.split("/")[2]
+        if not config or not node.startswith(f"ledsock_{self.device_id}_scene_") or self.scenes is None:
+            return 1
+        if node not in {scene_id(self.device_id, info.name) for info in self.scenes.infos()}:
+            self._client.publish(topic, b"", qos=1, retain=True)
+        return 1
 
     def light_topics(self, light: Light) -> str:
         """Where a light's own topics are: ``<base>/lights/<name>``."""

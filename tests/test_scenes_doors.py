@@ -302,3 +302,34 @@ def test_a_schedule_of_a_scene_fires_on_a_real_service_and_every_light_converges
     health = server.wait_for(converged, what="every light of the scene, shown")
     assert health["lights"][1]["color"] == "#ff8800"
     assert "by schedule 'dusk'" in server.log()
+
+
+def test_a_scene_deleted_while_the_bridge_was_away_leaves_home_assistant_when_it_is_back(start_server, tmp_path):
+    from doors.home_assistant import scene_id
+
+    from mqtt_support import Broker, Listener
+
+    broker = Broker(tmp_path).start()
+    try:
+        hears = Listener(broker, "homeassistant/scene/+/config")
+        stale = f"homeassistant/scene/{scene_id('lamp1', 'gone')}/config"
+        other = f"homeassistant/scene/{scene_id('lamp2', 'gone')}/config"  # another lamp's: not this one's to clear
+        hears.publish(stale, '{"name": "gone"}', retain=True)
+        hears.publish(other, '{"name": "gone"}', retain=True)
+        env = {"LIGHTS": LIGHTS, "STATE_FILE": str(tmp_path / "state.json")}
+        server = start_server(env={**env, "MQTT_URL": broker.url, "MQTT_DEVICE_ID": "lamp1"})
+        server.wait_for(lambda h: h["mqtt_connected"], what="the bridge connected")
+        hears.wait_for(stale, lambda payload: payload == "")  # cleared: Home Assistant removes the entity
+        with Client(server.ws_url) as me:
+            me.recv()
+            me.request({"type": "save_scene", "name": "kept", "id": "k"})
+        kept = f"homeassistant/scene/{scene_id('lamp1', 'kept')}/config"
+        hears.wait_for(kept, lambda payload: isinstance(payload, dict))
+        hears.close()
+        after = Listener(broker, "homeassistant/scene/+/config")  # what the broker keeps now
+        assert after.wait_for(kept, lambda payload: isinstance(payload, dict))["name"] == "kept"
+        assert after.wait_for(other, lambda payload: isinstance(payload, dict))["name"] == "gone"
+        assert after.on(stale) == []
+        after.close()
+    finally:
+        broker.stop()
