@@ -202,7 +202,7 @@ class MqttBridge(MqttNews):
                 )
                 return
             cost: float
-            if message.topic != HA_STATUS:
+            if is_scene_config(message.topic):
                 cost = self.forget_stale_scene(message.topic, message.payload)
             elif addressed is None:
                 cost = self._announce() if message.payload == b"online" else ONE  # HA restarted: it needs it all again
