@@ -16,14 +16,8 @@ import sys
 from typing import TYPE_CHECKING
 
 import protocol
-from boards.pins import (
-    PinFactory,
-    PinFactoryUnavailable,
-    choose_input_factory,
-    choose_pin_factories,
-    import_before_serving,
-    make_input_factory,
-)
+from boards.input_factory import choose_input_factory, make_input_factory
+from boards.pins import PinFactory, PinFactoryUnavailable, choose_pin_factories, import_before_serving
 from broadcast.handshake import SERVER_OPTIONS
 from broadcast.hub import Hub
 from curves.brightness import parse_curve

@@ -20,7 +20,6 @@ from typing import Any
 
 from adapters.gpio_stack import (
     LgpioTooLate,
-    end_pigpio_notifications_at_eof,
     fine_duty_lgpio_pin,
     import_lgpio,
     set_pigpio_deadline,
@@ -113,9 +112,9 @@ def choose_pin_factories(
     if requested not in PIN_FACTORIES:
         raise ValueError(f"pin factory must be one of {', '.join(PIN_FACTORIES)}, got {requested!r}")
     checks = {
-        PinFactory.PIGPIO: lambda pin: _check_pigpio(environ, timeout),
+        PinFactory.PIGPIO: lambda pin: check_pigpio(environ, timeout),
         PinFactory.KERNEL: _check_kernel,
-        PinFactory.LGPIO: lambda pin: _check_lgpio(),
+        PinFactory.LGPIO: lambda pin: check_lgpio(),
         **(probes or {}),
     }
     for pinless in (PinFactory.PIGPIO, PinFactory.LGPIO):
@@ -175,7 +174,7 @@ def _once(check):
     return checked
 
 
-def _check_pigpio(environ, timeout: float) -> None:
+def check_pigpio(environ, timeout: float) -> None:
     host, port = pigpio_address(environ)
     if not pigpio_answers(host, port, timeout):
         raise PigpioUnavailable(
@@ -189,7 +188,7 @@ def _check_kernel(pins: int | tuple[int, ...]) -> None:
     make_pin_factory(PinFactory.KERNEL, pin=pins).close()  # finds the channels; touches no hardware
 
 
-def _check_lgpio() -> None:
+def check_lgpio() -> None:
     make_pin_factory(PinFactory.LGPIO).close()  # opens the GPIO chip and closes it again
 
 
@@ -247,54 +246,6 @@ def make_pin_factory(
     raise ValueError(f"unknown pin factory {name!r}")
 
 
-INPUT_FACTORIES = (PinFactory.PIGPIO, PinFactory.LGPIO)  # auto's order for inputs: the kernel's PWM reads none
-
-
-def choose_input_factory(
-    requested: str = PinFactory.AUTO,
-    environ=os.environ,
-    *,
-    timeout: float = DEFAULT_PIGPIO_TIMEOUT,
-    probes: dict | None = None,
-) -> str:
-    """The factory that reads the buttons and knobs: pigpio or lgpio (which report edges from a
-    thread of their own), or ``mock``. ``auto`` takes the first that works, else ``mock`` with
-    one warning; ``kernel`` (whose PWM reads nothing) takes lgpio; a factory named that cannot
-    work raises PinFactoryUnavailable saying why. ``probes`` (tests) replaces a factory's check.
-    """
-
-    def check(name: str) -> None:
-        if probes and name in probes:
-            probes[name](None)
-        elif name == PinFactory.PIGPIO:
-            _check_pigpio(environ, timeout)
-        else:
-            _check_lgpio()
-
-    if requested == PinFactory.MOCK:
-        return PinFactory.MOCK
-    if requested in (PinFactory.PIGPIO, PinFactory.LGPIO):
-        check(requested)
-        return requested
-    if requested == PinFactory.KERNEL:
-        try:
-            check(PinFactory.LGPIO)
-        except PinFactoryUnavailable as exc:
-            raise PinFactoryUnavailable(
-                f"the kernel's PWM drives LEDs but reads no input, and lgpio, which would, cannot work: {exc}"
-            ) from None
-        return PinFactory.LGPIO
-    tried = []
-    for name in INPUT_FACTORIES:
-        try:
-            check(name)
-            return name
-        except PinFactoryUnavailable as exc:
-            tried.append(f"{name}: {str(exc).split(';')[0]}")
-    log.warning("no GPIO to read the inputs from, so they are SIMULATED. Tried %s.", "; ".join(tried))
-    return PinFactory.MOCK
-
-
 def import_before_serving(factories) -> None:
     """Import what the chosen factories need before gevent patches threading: lgpio, whose
     notification thread would otherwise be a greenlet blocked reading its FIFO."""
@@ -303,43 +254,6 @@ def import_before_serving(factories) -> None:
             import_lgpio()
         except (ImportError, OSError):
             pass  # its factory says why when it is made
-
-
-def make_input_factory(
-    name: str, environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT, pins: tuple[int, ...] = ()
-):
-    """The pin factory called ``name`` for inputs on ``pins``: its edge reports left running (an
-    LED's factory stops pigpio's), and ended when the daemon goes away.
-
-    pigpio's notification thread reads every level once, when it connects, and tells an edge
-    only as a change from what it last read: a pin pulled up after that would have its first
-    press missed. So the pull-ups are set through a first connection, and the factory that
-    reads the inputs connects once they are at rest."""
-    if name == PinFactory.MOCK:
-        from gpiozero.pins.mock import MockFactory
-
-        return MockFactory()
-    if name == PinFactory.PIGPIO:
-        from gpiozero.pins.pigpio import PiGPIOFactory
-
-        host, port = pigpio_address(environ)
-        try:
-            if pins:
-                pulling = PiGPIOFactory(host=host, port=port)
-                try:
-                    for pin in pins:
-                        pulling.connection.set_pull_up_down(pin, 2)  # pigpio.PUD_UP
-                finally:
-                    pulling.close()
-            factory = PiGPIOFactory(host=host, port=port)
-        except OSError as exc:
-            raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
-        end_pigpio_notifications_at_eof(factory.connection)
-        set_pigpio_deadline(factory.connection, timeout)
-        return factory
-    if name == PinFactory.LGPIO:
-        return make_pin_factory(PinFactory.LGPIO, environ)
-    raise ValueError(f"no inputs on the pin factory {name!r}")
 
 
 SIMULATED_HISTORY = 100  # the states a simulated pin keeps: the newest, for a look at what it did last

@@ -285,7 +285,7 @@ def test_a_noisy_line_is_bounded_logged_once_and_its_settled_level_taken(board, 
 
 
 def test_through_lgpio_edges_come_from_its_own_thread_and_are_acted_on_by_the_reader(lgpio, fake):
-    from boards.pins import make_input_factory
+    from boards.input_factory import make_input_factory
 
     factory = make_input_factory("lgpio")
     led = Led(LED_PIN, pin_factory=MockFactory(pin_class=ClockedPWMPin), clock=fake.clock, sleep=fake.sleep)

@@ -179,7 +179,8 @@ def test_an_input_that_cannot_be_stops_the_service_with_one_line(env, says):
 
 
 def test_the_inputs_factory_is_one_that_reads(caplog):
-    from boards.pins import PinFactoryUnavailable, choose_input_factory
+    from boards.input_factory import choose_input_factory
+    from boards.pins import PinFactoryUnavailable
 
     def fails(pin):
         raise PinFactoryUnavailable("cannot open a GPIO chip; is this a Pi")
