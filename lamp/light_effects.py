@@ -52,18 +52,7 @@ class EffectsMixin:
                 changed = not self._frozen and (effect != self._running.effect or effect.name is EffectName.FLASH)
                 if changed:
                     on = old.on if effect.name is EffectName.FLASH else True
-                    shape = self.led.start_effect(
-                        effects.shape_for(
-                            effect,
-                            top=old.brightness,
-                            back=look_of(self.channels, old),
-                            colours=effect_colours(self.channels, effect, old),
-                            seed=old.seq,
-                            then=self._running.interrupted(effect),
-                        ),
-                        look_of(self.channels, old._replace(on=on)),
-                        on_done=self._effect_ended,
-                    )
+                    shape = self._start_effect(effect, old, on, then=self._running.interrupted(effect))
             with self._lock:
                 new = None
                 if changed:
@@ -84,6 +73,22 @@ class EffectsMixin:
                 seq=new.seq,
             )
         return new
+
+    def _start_effect(self, effect: protocol.Effect, base: State, on: bool, then=None):
+        """Start ``effect`` on the LED from the level shown, around ``base`` (its brightness and
+        colour; where a flash ends), the light ``on`` after it; the shape (raises HardwareError)."""
+        return self.led.start_effect(
+            effects.shape_for(
+                effect,
+                top=base.brightness,
+                back=look_of(self.channels, base),
+                colours=effect_colours(self.channels, effect, base),
+                seed=base.seq,
+                then=then,
+            ),
+            look_of(self.channels, base._replace(on=on)),
+            on_done=self._effect_ended,
+        )
 
     def kept_effect(self) -> dict | None:
         """The effect that runs as the state file keeps it (a flash is not kept: it is over in

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import protocol
-from curves import effects
 from lamp.asked import Asked, Note
-from lamp.colours import check_tone, effect_colours, look_of
+from lamp.colours import check_tone, look_of
 from protocol import State
 
 
@@ -62,7 +61,7 @@ class ScenesMixin:
 
         def kept_effect(self) -> dict | None: ...
         def _answer(self, new: State | None, asked: Asked) -> State: ...
-        def _effect_ended(self, shape) -> None: ...
+        def _start_effect(self, effect: protocol.Effect, base: State, on: bool, then=None) -> Any: ...
         def tell(self, origin: str, note: Note | None, what: str, *args, seq: int | None = None) -> None: ...
 
     def look_now(self) -> SceneLook:
@@ -95,17 +94,7 @@ class ScenesMixin:
             )
             changed = not self._frozen
             if changed and effect is not None:
-                shape = self.led.start_effect(
-                    effects.shape_for(
-                        effect,
-                        top=target.brightness,
-                        back=look_of(self.channels, target),
-                        colours=effect_colours(self.channels, effect, target),
-                        seed=old.seq,
-                    ),
-                    look_of(self.channels, target),
-                    on_done=self._effect_ended,
-                )
+                shape = self._start_effect(effect, target, on=True)
             elif changed:
                 self.led.set_look(look_of(self.channels, target), fade)  # raises HardwareError
             with self._lock:
