@@ -150,6 +150,25 @@ class ServerProcess:
             time.sleep(0.05)
 
 
+def run_documented_session(server, start: str, end: str) -> None:
+    """Run the first session of docs/protocol.md between the headings ``start`` and ``end``
+    against ``server``, byte for byte: its first line says where to connect ("→ (connect to
+    /ws?...)"), each "→" line is sent as written and each "←" line must come back exactly."""
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    section = doc[doc.index(start) : doc.index(end)]
+    begin = section.index("```\n") + 4
+    session = section[begin : section.index("\n```", begin)].splitlines()
+    path = session[0].removeprefix("→ (connect to ").removesuffix(")")
+    with Client(server.ws_url.removesuffix("/ws") + path) as client:
+        for line in session[1:]:
+            arrow, text = line.split(" ", 1)
+            if arrow == "→":
+                client.send(text)
+            else:
+                assert client.conn.recv(5) == text, line
+        assert client.nothing_pending()
+
+
 class Client:
     """A real WebSocket client (the `websockets` library) that speaks JSON."""
 

@@ -210,19 +210,6 @@ def test_colours_are_kept_across_a_restart(start_server, tmp_path):
 
 
 def test_the_protocol_documents_the_colour_session_byte_for_byte(start_server):
-    from support import ROOT
+    from support import run_documented_session
 
-    doc = (ROOT / "docs" / "protocol.md").read_text()
-    section = doc[doc.index("### Colour and white") : doc.index("### Schedules")]
-    start = section.index("```\n") + 4
-    session = section[start : section.index("\n```", start)].splitlines()
-    server = start_server(env={"LIGHTS": LIGHTS})
-    path = session[0].removeprefix("→ (connect to ").removesuffix(")")
-    with Client(server.ws_url.removesuffix("/ws") + path) as client:
-        for line in session[1:]:
-            arrow, text = line.split(" ", 1)
-            if arrow == "→":
-                client.send(text)
-            else:
-                assert client.conn.recv(5) == text, line
-        assert client.nothing_pending()
+    run_documented_session(start_server(env={"LIGHTS": LIGHTS}), "### Colour and white", "### Schedules")

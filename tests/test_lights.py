@@ -19,7 +19,7 @@ from lamp.state import StateFile
 from led import Led
 
 from fakes import LONDON, FakeScheduler
-from support import ROOT, Client, ServerProcess, require, shell_env
+from support import Client, ServerProcess, require, run_documented_session, shell_env
 
 THREE = "desk:21,shelf:20,status:16"
 
@@ -450,18 +450,7 @@ def test_one_light_names_itself_led_for_clients_that_name_lights(server):
 
 
 def test_the_protocol_documents_several_lights_session_byte_for_byte(lamp3):
-    doc = (ROOT / "docs" / "protocol.md").read_text()
-    section = doc[doc.index("## Several lights") : doc.index("## Server to client")]
-    session = section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n") + 4)].splitlines()
-    path = session[0].removeprefix("→ (connect to ").removesuffix(")")
-    with Client(lamp3.ws_url.removesuffix("/ws") + path) as client:
-        for line in session[1:]:
-            arrow, text = line.split(" ", 1)
-            if arrow == "→":
-                client.send(text)
-            else:
-                assert client.conn.recv(5) == text, line
-        assert client.nothing_pending()
+    run_documented_session(lamp3, "## Several lights", "## Server to client")
 
 
 def test_a_light_more_costs_no_thread_at_rest(mock_factory):

@@ -147,22 +147,9 @@ def test_a_client_that_watches_the_scenes_gets_them_all_then_each_change(lamp):
 
 
 def test_the_protocol_documents_the_scenes_session_byte_for_byte(start_server):
-    from support import ROOT
+    from support import run_documented_session
 
-    doc = (ROOT / "docs" / "protocol.md").read_text()
-    section = doc[doc.index("### Scenes") : doc.index("## What you get, and when")]
-    start = section.index("```\n") + 4
-    session = section[start : section.index("\n```", start)].splitlines()
-    server = start_server(env={"LIGHTS": LIGHTS})
-    path = session[0].removeprefix("→ (connect to ").removesuffix(")")
-    with Client(server.ws_url.removesuffix("/ws") + path) as client:
-        for line in session[1:]:
-            arrow, text = line.split(" ", 1)
-            if arrow == "→":
-                client.send(text)
-            else:
-                assert client.conn.recv(5) == text, line
-        assert client.nothing_pending()
+    run_documented_session(start_server(env={"LIGHTS": LIGHTS}), "### Scenes", "## What you get, and when")
 
 
 def test_mqtt_recalls_a_scene_on_the_lamps_topic_and_the_groups(start_server, tmp_path):
