@@ -6,16 +6,14 @@ from __future__ import annotations
 import logging
 import os
 
-from adapters.gpio_stack import end_pigpio_notifications_at_eof, set_pigpio_deadline
 from boards.pins import (
     DEFAULT_PIGPIO_TIMEOUT,
-    PigpioUnavailable,
     PinFactory,
     PinFactoryUnavailable,
     check_lgpio,
     check_pigpio,
+    connect_pigpio,
     make_pin_factory,
-    pigpio_address,
 )
 
 log = logging.getLogger(__name__)
@@ -83,23 +81,14 @@ def make_input_factory(
 
         return MockFactory()
     if name == PinFactory.PIGPIO:
-        from gpiozero.pins.pigpio import PiGPIOFactory
-
-        host, port = pigpio_address(environ)
-        try:
-            if pins:
-                pulling = PiGPIOFactory(host=host, port=port)
-                try:
-                    for pin in pins:
-                        pulling.connection.set_pull_up_down(pin, 2)  # pigpio.PUD_UP
-                finally:
-                    pulling.close()
-            factory = PiGPIOFactory(host=host, port=port)
-        except OSError as exc:
-            raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
-        end_pigpio_notifications_at_eof(factory.connection)
-        set_pigpio_deadline(factory.connection, timeout)
-        return factory
+        if pins:
+            pulling = connect_pigpio(environ, timeout=timeout)
+            try:
+                for pin in pins:
+                    pulling.connection.set_pull_up_down(pin, 2)  # pigpio.PUD_UP
+            finally:
+                pulling.close()
+        return connect_pigpio(environ, timeout=timeout, edges=True)
     if name == PinFactory.LGPIO:
         return make_pin_factory(PinFactory.LGPIO, environ)
     raise ValueError(f"no inputs on the pin factory {name!r}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from adapters.gpio_stack import (
     LgpioTooLate,
+    end_pigpio_notifications_at_eof,
     fine_duty_lgpio_pin,
     import_lgpio,
     set_pigpio_deadline,
@@ -233,17 +234,27 @@ def make_pin_factory(
                 f"cannot open a GPIO chip ({exc}); is this a Raspberry Pi, and is the service's user in the gpio group?"
             ) from None
     if name == PinFactory.PIGPIO:
-        from gpiozero.pins.pigpio import PiGPIOFactory
-
-        host, port = pigpio_address(environ)
-        try:
-            factory = PiGPIOFactory(host=host, port=port)
-        except OSError as exc:
-            raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
-        stop_pigpio_notifications(factory.connection)
-        set_pigpio_deadline(factory.connection, timeout)
-        return factory
+        return connect_pigpio(environ, timeout=timeout)
     raise ValueError(f"unknown pin factory {name!r}")
+
+
+def connect_pigpio(environ=os.environ, *, timeout: float = DEFAULT_PIGPIO_TIMEOUT, edges: bool = False):
+    """gpiozero's pigpio factory on the daemon of ``environ``, each call within ``timeout``.
+    An LED's stops pigpio's notification thread (an output needs no edges); with ``edges`` (the
+    inputs') it is kept, and made to end when the daemon goes away."""
+    from gpiozero.pins.pigpio import PiGPIOFactory
+
+    host, port = pigpio_address(environ)
+    try:
+        factory = PiGPIOFactory(host=host, port=port)
+    except OSError as exc:
+        raise PigpioUnavailable(f"cannot use the pigpio daemon at {host}:{port}: {exc}") from None
+    if edges:
+        end_pigpio_notifications_at_eof(factory.connection)
+    else:
+        stop_pigpio_notifications(factory.connection)
+    set_pigpio_deadline(factory.connection, timeout)
+    return factory
 
 
 def import_before_serving(factories) -> None:
